@@ -1,0 +1,36 @@
+namespace Engram.Core;
+
+/// <summary>Settings of one Engram store and its service.</summary>
+public sealed class EngramOptions
+{
+    /// <summary>The most characters a memory may hold. Memories are single facts, not documents.</summary>
+    public const int MaxContentLength = 4000;
+
+    /// <summary>The most characters a recall query may hold.</summary>
+    public const int MaxQueryLength = 2000;
+
+    /// <summary>The largest <c>limit</c> a recall accepts.</summary>
+    public const int MaxRecallLimit = 100;
+
+    /// <summary>The most tags one memory may carry.</summary>
+    public const int MaxTags = 20;
+
+    /// <summary>The longest tag.</summary>
+    public const int MaxTagLength = 64;
+
+    /// <summary>The most ids a forget result lists; <c>count</c> is always exact.</summary>
+    public const int MaxForgetIdsListed = 1000;
+
+    /// <summary>The folder that holds the store (<c>engram.db</c>) and its derived index. Created when missing.</summary>
+    public string HomeDirectory { get; set; } = DefaultHomeDirectory;
+
+    /// <summary>The scope writes go to when a request names none: the resolved project, else <c>user</c>.</summary>
+    public string DefaultScope { get; set; } = Scopes.ScopeName.User;
+
+    /// <summary>How <see cref="DefaultScope"/> was chosen, in words (shown by explain).</summary>
+    public string DefaultScopeSource { get; set; } = "no project resolved";
+
+    /// <summary>The default home: <c>~/.engram</c>.</summary>
+    public static string DefaultHomeDirectory =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".engram");
+}

@@ -1,0 +1,491 @@
+using System.Globalization;
+using System.Text.Json;
+using Engram.Core.Curation;
+using Engram.Core.Embeddings;
+using Engram.Core.Model;
+using Engram.Core.Scopes;
+using Engram.Core.Search;
+using Engram.Core.Storage;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Engram.Core;
+
+/// <summary>
+/// Engram's memory: remember, recall, forget and explain over one store. SQLite is the source of truth; the
+/// Lucene index and the vector matrices are caches that catch up from its change feed before every answer, so
+/// several services (in one process or many) can share a store. Thread-safe.
+/// </summary>
+public sealed partial class MemoryService : IAsyncDisposable, IDisposable
+{
+    /// <summary>How many candidates each signal contributes before fusion, at the least.</summary>
+    private const int CandidateDepth = 100;
+
+    /// <summary>The cosine above which an existing memory is offered in <c>similar</c>.</summary>
+    private const double SimilarThreshold = 0.55;
+
+    private const int MaxSimilar = 3;
+    private const int MaxFilteredListed = 50;
+
+    private static readonly JsonSerializerOptions LogJson = new(JsonSerializerDefaults.Web);
+
+    private readonly EngramOptions _options;
+    private readonly IEmbeddingGenerator<string, Embedding<float>> _embedder;
+    private readonly bool _ownsEmbedder;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly Lazy<Task<State>> _state;
+
+    /// <summary>Creates the service. The store is opened (and created if missing) on first use.</summary>
+    /// <param name="options">Where the store is and which scope is the default.</param>
+    /// <param name="embeddingGenerator">The embedder; <see langword="null"/> for the built-in offline one.</param>
+    /// <param name="loggerFactory">Logging; memory text is only ever logged at Trace.</param>
+    public MemoryService(EngramOptions options, IEmbeddingGenerator<string, Embedding<float>>? embeddingGenerator = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _options.DefaultScope = ScopeName.Normalize(options.DefaultScope);
+        _ownsEmbedder = embeddingGenerator is null;
+        _embedder = embeddingGenerator ?? new HashingEmbeddingGenerator();
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger<MemoryService>();
+        _state = new Lazy<Task<State>>(OpenAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The options in force.</summary>
+    public EngramOptions Options => _options;
+
+    /// <summary>The scopes a recall searches when it names none: the default scope, plus <c>user</c>.</summary>
+    public IReadOnlyList<string> DefaultRecallScopes =>
+        _options.DefaultScope == ScopeName.User ? [ScopeName.User] : [_options.DefaultScope, ScopeName.User];
+
+    /// <summary>The path of the SQLite database.</summary>
+    public string DatabasePath => Path.Combine(_options.HomeDirectory, "engram.db");
+
+    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, string Model, int Dimensions);
+
+    private async Task<State> OpenAsync()
+    {
+        Directory.CreateDirectory(_options.HomeDirectory);
+        var store = await MemoryStore.OpenAsync(DatabasePath).ConfigureAwait(false);
+        var metadata = _embedder.GetService<EmbeddingGeneratorMetadata>();
+        var probe = await _embedder.GenerateAsync(["engram"]).ConfigureAwait(false);
+        var dimensions = probe[0].Vector.Length;
+        var model = $"{metadata?.ProviderName ?? "unknown"}/{metadata?.DefaultModelId ?? probe[0].ModelId ?? "unknown"}/{dimensions}";
+        var lexical = new LexicalIndex(store, Path.Combine(_options.HomeDirectory, "index"), _loggerFactory.CreateLogger<LexicalIndex>());
+        LogOpened(_logger, _options.HomeDirectory, model);
+        return new State(store, lexical, new VectorIndex(store, model, dimensions), model, dimensions);
+    }
+
+    private Task<State> GetStateAsync() => _state.Value;
+
+    /// <summary>Stores a fact, or reports the existing memory that already says it.</summary>
+    /// <exception cref="EngramArgumentException">The request is invalid; the message says how to fix it.</exception>
+    public async Task<RememberResult> RememberAsync(RememberRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var content = RequireText(request.Content, "content", EngramOptions.MaxContentLength,
+            "A memory is one self-contained fact of a few sentences, not a document: split it into separate facts, or keep documents in your repository and remember where they are.");
+        var scope = request.Scope is null ? _options.DefaultScope : ScopeName.Normalize(request.Scope);
+        var tags = NormalizeTags(request.Tags);
+        var supersedes = (request.Supersedes ?? []).Select(id => RequireText(id, "supersedes[]", 200, "Send ids as returned by remember or recall.")).Distinct(StringComparer.Ordinal).ToList();
+        var now = DateTimeOffset.UtcNow;
+        var observedAt = request.ObservedAt ?? now;
+
+        var state = await GetStateAsync().ConfigureAwait(false);
+        var vector = await EmbedAsync(content, cancellationToken).ConfigureAwait(false);
+        var memory = new StoredMemory(NewId("mem_"), scope, content, tags, observedAt.ToUnixTimeMilliseconds(), now.ToUnixTimeMilliseconds(), null, null);
+        var (created, id) = await state.Store.InsertAsync(memory, ContentHash.Compute(content), state.Model, vector, supersedes, cancellationToken).ConfigureAwait(false);
+        LogRemembered(_logger, id, scope, created);
+        LogRememberedContent(_logger, id, content);
+
+        var similar = await SimilarAsync(state, scope, vector, id, supersedes, cancellationToken).ConfigureAwait(false);
+        return new RememberResult(id, scope, created ? "created" : "duplicate", created ? null : id, created ? supersedes : [], similar);
+    }
+
+    private static async Task<IReadOnlyList<SimilarMemory>> SimilarAsync(State state, string scope, float[] vector, string selfId, List<string> exclude, CancellationToken cancellationToken)
+    {
+        var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
+        await state.Vectors.EnsureCurrentAsync([scope], seq, cancellationToken).ConfigureAwait(false);
+        var near = state.Vectors.Search(vector, [scope], MaxSimilar + 1 + exclude.Count)
+            .Where(x => x.Id != selfId && !exclude.Contains(x.Id) && x.Score >= SimilarThreshold)
+            .Take(MaxSimilar)
+            .ToList();
+        if (near.Count == 0)
+        {
+            return [];
+        }
+
+        var rows = await state.Store.GetAsync(near.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
+        return near.Where(x => rows.TryGetValue(x.Id, out var m) && m.SupersededBy is null)
+            .Select(x => new SimilarMemory(x.Id, rows[x.Id].Content, Math.Round(x.Score, 4)))
+            .ToList();
+    }
+
+    /// <summary>Finds the memories most relevant to a query, in the requested scopes only.</summary>
+    /// <exception cref="EngramArgumentException">The request is invalid; the message says how to fix it.</exception>
+    public async Task<RecallResult> RecallAsync(RecallRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var run = await RunRecallAsync(Normalize(request), log: true, cancellationToken).ConfigureAwait(false);
+        return new RecallResult(run.RetrievalId, run.Query.Scopes, run.Hits.Select(h => h.Memory).ToList());
+    }
+
+    /// <summary>Forgets memories from every store: SQLite rows, the lexical index, vectors and recall logs.</summary>
+    /// <exception cref="EngramArgumentException">The request selects nothing or is ambiguous; the message says how to fix it.</exception>
+    public async Task<ForgetResult> ForgetAsync(ForgetRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var state = await GetStateAsync().ConfigureAwait(false);
+        var ids = await SelectForForgetAsync(state, request, cancellationToken).ConfigureAwait(false);
+        ForgetResidue residue;
+        if (request.DryRun)
+        {
+            residue = await ResidueAsync(state, ids, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            ids = await state.Store.DeleteAsync(ids, cancellationToken).ConfigureAwait(false);
+            var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
+            await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
+            await state.Vectors.EnsureCurrentAsync([], seq, cancellationToken).ConfigureAwait(false);
+            await state.Store.CheckpointAsync(cancellationToken).ConfigureAwait(false);
+            residue = await ResidueAsync(state, ids, cancellationToken).ConfigureAwait(false);
+            LogForgot(_logger, ids.Count);
+        }
+
+        var listed = ids.Take(EngramOptions.MaxForgetIdsListed).ToList();
+        return new ForgetResult(request.DryRun, ids.Count, listed, listed.Count < ids.Count, residue);
+    }
+
+    private async Task<IReadOnlyList<string>> SelectForForgetAsync(State state, ForgetRequest request, CancellationToken cancellationToken)
+    {
+        var selectors = (request.Ids is not null ? 1 : 0) + (request.Tag is not null ? 1 : 0) + (request.Query is not null ? 1 : 0) + (request.All ? 1 : 0);
+        if (selectors != 1)
+        {
+            throw new EngramArgumentException(selectors == 0
+                ? "forget needs something to select: send 'id' or 'ids' (from recall), or 'tag', or 'query', or 'all: true' with an explicit 'scope'."
+                : "forget takes exactly one selector: send only one of 'id'/'ids', 'tag', 'query', or 'all: true' with 'scope'.");
+        }
+
+        if (request.Ids is not null)
+        {
+            if (request.Ids.Count == 0)
+            {
+                throw new EngramArgumentException("'ids' is empty: send at least one memory id (from recall or remember).");
+            }
+
+            var ids = request.Ids.Select(id => RequireText(id, "ids[]", 200, "Send ids as returned by remember or recall.")).Distinct(StringComparer.Ordinal).ToList();
+            var existing = await state.Store.GetAsync(ids, cancellationToken).ConfigureAwait(false);
+            return ids.Where(existing.ContainsKey).ToList();
+        }
+
+        if (request.All)
+        {
+            if (request.Scope is null)
+            {
+                throw new EngramArgumentException("'all: true' forgets a whole scope, so it needs an explicit 'scope' (for example 'user' or 'project:github.com/acme/widgets'); it never applies to the default scope implicitly.");
+            }
+
+            return (await state.Store.IdsInScopesAsync([ScopeName.Normalize(request.Scope)], cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
+        }
+
+        var scopes = request.Scope is null ? DefaultRecallScopes : [ScopeName.Normalize(request.Scope)];
+        if (request.Tag is not null)
+        {
+            var tag = NormalizeTags([request.Tag])[0];
+            return (await state.Store.IdsWithAnyTagAsync(scopes, [tag], cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
+        }
+
+        var limit = request.Limit ?? 1;
+        var query = Normalize(new RecallRequest(request.Query!, request.Scope, limit));
+        var run = await RunRecallAsync(query, log: false, cancellationToken).ConfigureAwait(false);
+        return run.Hits.Select(h => h.Memory.Id).ToList();
+    }
+
+    private static async Task<ForgetResidue> ResidueAsync(State state, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        var (memories, tags, vectors, logs) = await state.Store.CountResidueAsync(ids, cancellationToken).ConfigureAwait(false);
+        return new ForgetResidue(memories, tags, vectors + state.Vectors.Count(ids), state.Lexical.Count(ids), logs);
+    }
+
+    /// <summary>Explains a recall: each hit's signals, what was filtered out and why, and optionally one memory's account.</summary>
+    /// <exception cref="EngramArgumentException">Neither a known retrieval id nor a query was given.</exception>
+    public async Task<ExplainResult> ExplainAsync(ExplainRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var state = await GetStateAsync().ConfigureAwait(false);
+        RecallRun run;
+        var changed = false;
+        if (request.RetrievalId is not null)
+        {
+            if (request.Recall is not null)
+            {
+                throw new EngramArgumentException("Send either 'retrievalId' (to replay a past recall) or 'query' (to explain a new one), not both.");
+            }
+
+            var logged = await state.Store.GetRetrievalAsync(request.RetrievalId, cancellationToken).ConfigureAwait(false)
+                ?? throw new EngramArgumentException($"No recall with retrievalId '{Shorten(request.RetrievalId)}' was found: it may have been mistyped, or its memories forgotten. Send a retrievalId returned by recall, or send 'query' to explain a new recall.");
+            var query = JsonSerializer.Deserialize<RecallQuery>(logged.RequestJson, LogJson)!;
+            run = await RunRecallAsync(query, log: false, cancellationToken, request.RetrievalId, DateTimeOffset.FromUnixTimeMilliseconds(logged.At)).ConfigureAwait(false);
+            changed = run.Seq != logged.Seq;
+        }
+        else if (request.Recall is not null)
+        {
+            run = await RunRecallAsync(Normalize(request.Recall), log: true, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            throw new EngramArgumentException("explain needs 'retrievalId' (from a recall) or 'query' (with recall's optional arguments).");
+        }
+
+        var hits = run.Hits.Select(h => new ExplainHit(h.Memory.Id, h.Rank, h.Memory.Score, Signal(run.Lexical, h.Memory.Id), Signal(run.Vector, h.Memory.Id))).ToList();
+        var account = request.MemoryId is null ? null : await AccountAsync(state, run, request.MemoryId, cancellationToken).ConfigureAwait(false);
+        return new ExplainResult(run.RetrievalId, run.Query.Query, run.Query.Scopes, run.Query.ScopeResolution, run.RanAt, changed, hits, run.FilteredOut.Take(MaxFilteredListed).ToList(), account);
+    }
+
+    private static async Task<MemoryAccount> AccountAsync(State state, RecallRun run, string memoryId, CancellationToken cancellationToken)
+    {
+        var rows = await state.Store.GetAsync([memoryId], cancellationToken).ConfigureAwait(false);
+        if (!rows.TryGetValue(memoryId, out var memory) || !run.Query.Scopes.Contains(memory.Scope))
+        {
+            // Never confirm that a memory exists in a scope that was not searched.
+            return new MemoryAccount(memoryId, false, false, null, null, null, "No memory with this id exists in the searched scopes.");
+        }
+
+        var lexical = Signal(run.Lexical, memoryId);
+        var vector = Signal(run.Vector, memoryId);
+        var hit = run.Hits.FirstOrDefault(h => h.Memory.Id == memoryId);
+        var fusedRank = run.Fused.FindIndex(f => f.Id == memoryId);
+        int? rank = fusedRank < 0 ? null : fusedRank + 1;
+        var filtered = run.FilteredOut.FirstOrDefault(f => f.Id == memoryId);
+        string reason;
+        if (hit is not null)
+        {
+            reason = $"It surfaced at rank {hit.Rank}; found by {Describe(lexical, vector)}.";
+        }
+        else if (filtered is not null)
+        {
+            reason = $"It was found by {Describe(lexical, vector)} (fused rank {rank}) but filtered out: {filtered.Reason}.";
+        }
+        else if (rank is null)
+        {
+            reason = $"Neither signal ranked it among its top {run.Depth} candidates: the query shares too few words or features with it. Try the words the memory uses.";
+        }
+        else
+        {
+            reason = $"It was found by {Describe(lexical, vector)} at fused rank {rank}, below the cut-off of {run.Query.Limit}.";
+        }
+
+        return new MemoryAccount(memoryId, true, hit is not null, rank, lexical, vector, reason);
+    }
+
+    private static string Describe(SignalScore? lexical, SignalScore? vector) => (lexical, vector) switch
+    {
+        ({ } l, { } v) => $"lexical (rank {l.Rank}) and vector (rank {v.Rank})",
+        ({ } l, null) => $"lexical (rank {l.Rank}) only",
+        (null, { } v) => $"vector (rank {v.Rank}) only",
+        _ => "no signal",
+    };
+
+    private static SignalScore? Signal(List<(string Id, float Score)> ranking, string id)
+    {
+        for (var i = 0; i < ranking.Count; i++)
+        {
+            if (ranking[i].Id == id)
+            {
+                return new SignalScore(i + 1, Math.Round(ranking[i].Score, 6));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A validated recall with its scopes resolved; also the form a recall is logged in.</summary>
+    internal sealed record RecallQuery(string Query, IReadOnlyList<string> Scopes, string ScopeResolution, int Limit, IReadOnlyList<string> Tags, bool IncludeSuperseded, DateTimeOffset? AsOf);
+
+    private sealed record RankedHit(int Rank, RecalledMemory Memory);
+
+    private sealed record RecallRun(
+        string RetrievalId, RecallQuery Query, DateTimeOffset RanAt, long Seq, int Depth,
+        List<(string Id, float Score)> Lexical, List<(string Id, float Score)> Vector,
+        List<(string Id, double Score)> Fused, List<RankedHit> Hits, List<FilteredMemory> FilteredOut);
+
+    private RecallQuery Normalize(RecallRequest request)
+    {
+        var query = RequireText(request.Query, "query", EngramOptions.MaxQueryLength, "Send a short question or a few keywords.");
+        if (request.Limit is < 1 or > EngramOptions.MaxRecallLimit)
+        {
+            throw new EngramArgumentException($"limit {request.Limit} is out of range: send a whole number from 1 to {EngramOptions.MaxRecallLimit} (default 10).");
+        }
+
+        var (scopes, resolution) = request.Scope is null
+            ? (DefaultRecallScopes, $"default: {string.Join(" + ", DefaultRecallScopes)} ({_options.DefaultScopeSource})")
+            : ([ScopeName.Normalize(request.Scope)], "the request's 'scope' argument");
+        return new RecallQuery(query, scopes, resolution, request.Limit, NormalizeTags(request.Tags), request.IncludeSuperseded, request.AsOf);
+    }
+
+    private async Task<RecallRun> RunRecallAsync(RecallQuery query, bool log, CancellationToken cancellationToken, string? retrievalId = null, DateTimeOffset? ranAt = null)
+    {
+        var state = await GetStateAsync().ConfigureAwait(false);
+        var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
+        await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
+        await state.Vectors.EnsureCurrentAsync(query.Scopes, seq, cancellationToken).ConfigureAwait(false);
+
+        var depth = Math.Max(CandidateDepth, query.Limit * 4);
+        var tags = query.Tags.Count > 0 ? query.Tags : null;
+        var lexical = state.Lexical.Search(query.Query, query.Scopes, tags, depth);
+        var allowed = tags is null ? null : await state.Store.IdsWithAnyTagAsync(query.Scopes, tags, cancellationToken).ConfigureAwait(false);
+        var queryVector = await EmbedAsync(query.Query, cancellationToken).ConfigureAwait(false);
+        var vector = state.Vectors.Search(queryVector, query.Scopes, depth, allowed);
+        var fused = RankFusion.Fuse(lexical.Select(x => x.Id).ToList(), vector.Select(x => x.Id).ToList()).ToList();
+
+        var rows = await state.Store.GetAsync(fused.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
+        var supersederIds = rows.Values.Where(m => m.SupersededBy is not null).Select(m => m.SupersededBy!).ToList();
+        var superseders = query.AsOf is null || supersederIds.Count == 0
+            ? new Dictionary<string, StoredMemory>()
+            : await state.Store.GetAsync(supersederIds, cancellationToken).ConfigureAwait(false);
+
+        var hits = new List<RankedHit>();
+        var filtered = new List<FilteredMemory>();
+        foreach (var (id, score) in fused)
+        {
+            if (!rows.TryGetValue(id, out var m) || !query.Scopes.Contains(m.Scope))
+            {
+                continue;
+            }
+
+            var reason = FilterReason(query, m, superseders);
+            if (reason is not null)
+            {
+                filtered.Add(new FilteredMemory(id, reason));
+            }
+            else if (hits.Count >= query.Limit)
+            {
+                filtered.Add(new FilteredMemory(id, "below cut-off"));
+            }
+            else
+            {
+                hits.Add(new RankedHit(hits.Count + 1, ToRecalled(m, score)));
+            }
+        }
+
+        var at = ranAt ?? DateTimeOffset.UtcNow;
+        var id2 = retrievalId ?? NewId("rt_");
+        if (log)
+        {
+            await state.Store.LogRetrievalAsync(id2, at.ToUnixTimeMilliseconds(), seq, JsonSerializer.Serialize(query, LogJson), hits.Select(h => h.Memory.Id).ToList(), cancellationToken).ConfigureAwait(false);
+        }
+
+        LogRecalled(_logger, id2, query.Scopes, hits.Count);
+        return new RecallRun(id2, query, at, seq, depth, lexical, vector, fused, hits, filtered);
+    }
+
+    private static string? FilterReason(RecallQuery query, StoredMemory m, Dictionary<string, StoredMemory> superseders)
+    {
+        if (query.AsOf is { } asOf)
+        {
+            if (m.ObservedAt > asOf.ToUnixTimeMilliseconds())
+            {
+                return "outside asOf: observed after it";
+            }
+
+            // Current then unless a memory observed by then had already replaced it.
+            if (m.SupersededBy is not null && superseders.TryGetValue(m.SupersededBy, out var newer) && newer.ObservedAt <= asOf.ToUnixTimeMilliseconds())
+            {
+                return "superseded (as of asOf)";
+            }
+
+            return null;
+        }
+
+        return m.SupersededBy is not null && !query.IncludeSuperseded ? "superseded" : null;
+    }
+
+    private static RecalledMemory ToRecalled(StoredMemory m, double score) => new(
+        m.Id, m.Content, m.Scope, m.Tags,
+        DateTimeOffset.FromUnixTimeMilliseconds(m.ObservedAt), DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
+        Math.Round(score, 6), m.SupersededBy);
+
+    private async Task<float[]> EmbedAsync(string text, CancellationToken cancellationToken)
+    {
+        var embeddings = await _embedder.GenerateAsync([text], cancellationToken: cancellationToken).ConfigureAwait(false);
+        return embeddings[0].Vector.ToArray();
+    }
+
+    private static string RequireText(string? value, string name, int maxLength, string advice)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new EngramArgumentException($"'{name}' is empty: send non-blank text. {advice}");
+        }
+
+        var trimmed = value.Trim();
+        if (trimmed.Length > maxLength)
+        {
+            throw new EngramArgumentException($"'{name}' has {trimmed.Length.ToString(CultureInfo.InvariantCulture)} characters; the limit is {maxLength.ToString(CultureInfo.InvariantCulture)}. {advice}");
+        }
+
+        return trimmed;
+    }
+
+    private static List<string> NormalizeTags(IReadOnlyList<string>? tags)
+    {
+        if (tags is null || tags.Count == 0)
+        {
+            return [];
+        }
+
+        if (tags.Count > EngramOptions.MaxTags)
+        {
+            throw new EngramArgumentException($"{tags.Count} tags were sent; a memory carries at most {EngramOptions.MaxTags}.");
+        }
+
+        return tags.Select(t => RequireText(t, "tags[]", EngramOptions.MaxTagLength, "A tag is a short label such as 'decision' or 'build'.").ToLowerInvariant())
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private static string NewId(string prefix) => prefix + Guid.CreateVersion7().ToString("N");
+
+    private static string Shorten(string s) => s.Length <= 64 ? s : s[..64] + "…";
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_state.IsValueCreated && _state.Value.IsCompletedSuccessfully)
+        {
+            _state.Value.Result.Lexical.Dispose();
+            _state.Value.Result.Vectors.Dispose();
+        }
+
+        if (_ownsEmbedder)
+        {
+            _embedder.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Engram store opened at {Home} (embeddings: {Model}).")]
+    private static partial void LogOpened(ILogger logger, string home, string model);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "remember: {Id} in {Scope} (created: {Created}).")]
+    private static partial void LogRemembered(ILogger logger, string id, string scope, bool created);
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "remember: {Id} content: {Content}")]
+    private static partial void LogRememberedContent(ILogger logger, string id, string content);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "recall {RetrievalId} over {Scopes}: {Count} hits.")]
+    private static partial void LogRecalled(ILogger logger, string retrievalId, IReadOnlyList<string> scopes, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "forget: {Count} memories removed from every store.")]
+    private static partial void LogForgot(ILogger logger, int count);
+}

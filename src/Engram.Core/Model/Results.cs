@@ -1,0 +1,103 @@
+namespace Engram.Core.Model;
+
+/// <summary>What <c>remember</c> did.</summary>
+/// <param name="Id">The memory's id (the existing one when <see cref="Status"/> is <c>duplicate</c>).</param>
+/// <param name="Scope">The scope the memory belongs to.</param>
+/// <param name="Status"><c>created</c> or <c>duplicate</c>.</param>
+/// <param name="DuplicateOf">The existing memory that already says this, when a duplicate.</param>
+/// <param name="Supersedes">The ids this memory replaced.</param>
+/// <param name="Similar">Existing memories that may say the same thing or be replaced by this one.</param>
+public sealed record RememberResult(
+    string Id,
+    string Scope,
+    string Status,
+    string? DuplicateOf,
+    IReadOnlyList<string> Supersedes,
+    IReadOnlyList<SimilarMemory> Similar);
+
+/// <summary>An existing memory close to a new one.</summary>
+public sealed record SimilarMemory(string Id, string Content, double Score);
+
+/// <summary>The outcome of a recall.</summary>
+/// <param name="RetrievalId">Pass to <c>explain</c> to replay this recall.</param>
+/// <param name="Scopes">The scopes searched.</param>
+/// <param name="Memories">Best first.</param>
+public sealed record RecallResult(string RetrievalId, IReadOnlyList<string> Scopes, IReadOnlyList<RecalledMemory> Memories);
+
+/// <summary>One recalled memory.</summary>
+public sealed record RecalledMemory(
+    string Id,
+    string Content,
+    string Scope,
+    IReadOnlyList<string> Tags,
+    DateTimeOffset ObservedAt,
+    DateTimeOffset CreatedAt,
+    double Score,
+    string? SupersededBy);
+
+/// <summary>What <c>forget</c> removed (or, in a dry run, would remove).</summary>
+/// <param name="DryRun">Whether nothing was changed.</param>
+/// <param name="Count">Exact number of memories selected.</param>
+/// <param name="Forgotten">Their ids, capped at <see cref="EngramOptions.MaxForgetIdsListed"/>.</param>
+/// <param name="Truncated">Whether <see cref="Forgotten"/> was capped.</param>
+/// <param name="Residue">Per derived store, what is left of the selected ids (all zero after a real forget).</param>
+public sealed record ForgetResult(bool DryRun, int Count, IReadOnlyList<string> Forgotten, bool Truncated, ForgetResidue Residue);
+
+/// <summary>What each store still holds of a set of forgotten ids, counted by querying the store.</summary>
+/// <param name="Memories">Rows in the SQLite memories table.</param>
+/// <param name="Tags">Tag rows in SQLite.</param>
+/// <param name="Vectors">Embedding rows in SQLite plus rows in this process's in-memory vector matrices.</param>
+/// <param name="LexicalIndex">Documents in the Lucene index.</param>
+/// <param name="RetrievalLogs">References in the recall log.</param>
+public sealed record ForgetResidue(int Memories, int Tags, int Vectors, int LexicalIndex, int RetrievalLogs)
+{
+    /// <summary>True when nothing of the ids is left anywhere.</summary>
+    public bool IsEmpty => Memories == 0 && Tags == 0 && Vectors == 0 && LexicalIndex == 0 && RetrievalLogs == 0;
+}
+
+/// <summary>Why a recall returned what it did.</summary>
+/// <param name="RetrievalId">The replayed retrieval, or the one logged for this explain's fresh recall.</param>
+/// <param name="Query">The query explained.</param>
+/// <param name="Scopes">The scopes searched.</param>
+/// <param name="ScopeResolution">How the scopes were chosen.</param>
+/// <param name="RanAt">When the explained recall ran.</param>
+/// <param name="StoreChangedSince">For a replay: whether the store changed since the recall ran (the replay then reflects today's store).</param>
+/// <param name="Hits">The hits, best first, with each signal.</param>
+/// <param name="FilteredOut">Candidates found by a signal but dropped, with the reason.</param>
+/// <param name="Memory">When a memory id was asked about: its account.</param>
+public sealed record ExplainResult(
+    string RetrievalId,
+    string Query,
+    IReadOnlyList<string> Scopes,
+    string ScopeResolution,
+    DateTimeOffset RanAt,
+    bool StoreChangedSince,
+    IReadOnlyList<ExplainHit> Hits,
+    IReadOnlyList<FilteredMemory> FilteredOut,
+    MemoryAccount? Memory);
+
+/// <summary>One hit of an explained recall.</summary>
+/// <param name="Id">The memory id.</param>
+/// <param name="Rank">Final rank, 1-based.</param>
+/// <param name="Score">Final fused score.</param>
+/// <param name="Lexical">BM25 signal.</param>
+/// <param name="Vector">Embedding cosine signal.</param>
+public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector);
+
+/// <summary>One signal's view of a memory: its rank (1-based) in that signal's list and its raw score.</summary>
+public sealed record SignalScore(int Rank, double Score);
+
+/// <summary>A candidate that was dropped.</summary>
+/// <param name="Id">The memory id (never content: only memories of the searched scopes are listed).</param>
+/// <param name="Reason">superseded, tag filter, outside asOf, or below cut-off.</param>
+public sealed record FilteredMemory(string Id, string Reason);
+
+/// <summary>The account of one memory asked about in <c>explain</c>.</summary>
+/// <param name="Id">The id asked about.</param>
+/// <param name="Found">Whether such a memory exists in the searched scopes.</param>
+/// <param name="Surfaced">Whether it is among the hits.</param>
+/// <param name="Rank">The rank it had or would have had among all candidates (null when no signal found it).</param>
+/// <param name="Lexical">Its BM25 signal, if BM25 found it.</param>
+/// <param name="Vector">Its vector signal.</param>
+/// <param name="Reason">A sentence saying why it did or did not surface.</param>
+public sealed record MemoryAccount(string Id, bool Found, bool Surfaced, int? Rank, SignalScore? Lexical, SignalScore? Vector, string Reason);

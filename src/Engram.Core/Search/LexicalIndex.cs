@@ -1,0 +1,300 @@
+using System.Globalization;
+using Engram.Core.Storage;
+using Lucene.Net.Analysis;
+using Lucene.Net.Analysis.En;
+using Lucene.Net.Analysis.TokenAttributes;
+using Lucene.Net.Documents;
+using Lucene.Net.Index;
+using Lucene.Net.Search;
+using Lucene.Net.Search.Similarities;
+using Lucene.Net.Store;
+using Lucene.Net.Util;
+using Microsoft.Extensions.Logging;
+using LuceneDirectory = Lucene.Net.Store.Directory;
+
+namespace Engram.Core.Search;
+
+/// <summary>
+/// The BM25 index (Lucene.Net, English analyzer), a derived cache of SQLite kept on disk. The change sequence it
+/// reflects is stored in each commit's user data; whichever process needs it newer takes the write lock, applies the
+/// change feed, and commits. A missing or unreadable index is rebuilt from SQLite.
+/// </summary>
+internal sealed partial class LexicalIndex : IDisposable
+{
+    private const LuceneVersion Version = LuceneVersion.LUCENE_48;
+    private const string IdField = "id";
+    private const string ScopeField = "scope";
+    private const string TagField = "tag";
+    private const string ContentField = "content";
+    private const string SeqKey = "seq";
+
+    private readonly MemoryStore _store;
+    private readonly string _path;
+    private readonly ILogger _logger;
+    private readonly Analyzer _analyzer = new EnglishAnalyzer(Version);
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private LuceneDirectory _directory;
+    private SearcherManager? _searchers;
+
+    public LexicalIndex(MemoryStore store, string path, ILogger logger)
+    {
+        _store = store;
+        _path = path;
+        _logger = logger;
+        _directory = FSDirectory.Open(path);
+    }
+
+    /// <summary>The change sequence the current searcher reflects (0 before the first catch-up).</summary>
+    public long Seq { get; private set; }
+
+    /// <summary>Brings the index to <paramref name="targetSeq"/> at least, rebuilding it if it is missing or unreadable.</summary>
+    public async Task EnsureCurrentAsync(long targetSeq, CancellationToken cancellationToken = default)
+    {
+        if (_searchers is not null && Seq >= targetSeq)
+        {
+            return;
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Another process may already have brought the index on disk up to date.
+            RefreshSearcher();
+            if (_searchers is not null && Seq >= targetSeq)
+            {
+                return;
+            }
+
+            try
+            {
+                await ApplyChangesAsync(rebuild: false, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is CorruptIndexException or IndexFormatTooOldException or IndexFormatTooNewException or FileNotFoundException or EndOfStreamException)
+            {
+                LogRebuilding(_logger, e.GetType().Name);
+                await ApplyChangesAsync(rebuild: true, cancellationToken).ConfigureAwait(false);
+            }
+
+            RefreshSearcher();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task ApplyChangesAsync(bool rebuild, CancellationToken cancellationToken)
+    {
+        if (rebuild)
+        {
+            DisposeSearchers();
+            _directory.Dispose();
+            if (System.IO.Directory.Exists(_path))
+            {
+                System.IO.Directory.Delete(_path, recursive: true);
+            }
+
+            _directory = FSDirectory.Open(_path);
+        }
+
+        var config = new IndexWriterConfig(Version, _analyzer)
+        {
+            Similarity = new BM25Similarity(),
+            OpenMode = rebuild ? OpenMode.CREATE : OpenMode.CREATE_OR_APPEND,
+            // Other processes hold the lock only while they apply a batch of changes; wait for them.
+            WriteLockTimeout = 30_000,
+        };
+        using var writer = new IndexWriter(_directory, config);
+        var committed = writer.CommitData.TryGetValue(SeqKey, out var s) ? long.Parse(s, CultureInfo.InvariantCulture) : 0;
+        var (seq, upserts, deletes) = await _store.ReadChangesAsync(committed, cancellationToken).ConfigureAwait(false);
+        if (seq == committed && committed > 0)
+        {
+            return;
+        }
+
+        if (committed == 0)
+        {
+            writer.DeleteAll();
+        }
+
+        foreach (var memory in upserts)
+        {
+            writer.UpdateDocument(new Term(IdField, memory.Id), ToDocument(memory));
+        }
+
+        foreach (var id in deletes)
+        {
+            writer.DeleteDocuments(new Term(IdField, id));
+        }
+
+        if (deletes.Count > 0)
+        {
+            // Rewrite segments that hold deleted documents so a forgotten memory's terms leave the files on disk.
+            writer.ForceMergeDeletes(doWait: true);
+        }
+
+        writer.SetCommitData(new Dictionary<string, string> { [SeqKey] = seq.ToString(CultureInfo.InvariantCulture) });
+        writer.Commit();
+        LogApplied(_logger, upserts.Count, deletes.Count, seq);
+    }
+
+    private static Document ToDocument(StoredMemory memory)
+    {
+        var doc = new Document
+        {
+            new StringField(IdField, memory.Id, Field.Store.YES),
+            new StringField(ScopeField, memory.Scope, Field.Store.NO),
+            new TextField(ContentField, memory.Content, Field.Store.NO),
+        };
+        foreach (var tag in memory.Tags)
+        {
+            doc.Add(new StringField(TagField, tag, Field.Store.NO));
+        }
+
+        return doc;
+    }
+
+    private void RefreshSearcher()
+    {
+        if (_searchers is null)
+        {
+            if (!DirectoryReader.IndexExists(_directory))
+            {
+                return;
+            }
+
+            _searchers = new SearcherManager(_directory, new Bm25SearcherFactory());
+        }
+        else
+        {
+            _searchers.MaybeRefreshBlocking();
+        }
+
+        var searcher = _searchers.Acquire();
+        try
+        {
+            var data = ((DirectoryReader)searcher.IndexReader).IndexCommit.UserData;
+            Seq = data.TryGetValue(SeqKey, out var s) ? long.Parse(s, CultureInfo.InvariantCulture) : 0;
+        }
+        finally
+        {
+            _searchers.Release(searcher);
+        }
+    }
+
+    /// <summary>BM25 search over <paramref name="scopes"/> (and any of <paramref name="tags"/> when given); best first.</summary>
+    public List<(string Id, float Score)> Search(string query, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k)
+    {
+        var results = new List<(string, float)>();
+        var terms = Analyze(query);
+        if (_searchers is null || terms.Count == 0 || k <= 0)
+        {
+            return results;
+        }
+
+        var boolean = new BooleanQuery();
+        foreach (var term in terms.Distinct(StringComparer.Ordinal).Take(BooleanQuery.MaxClauseCount))
+        {
+            boolean.Add(new TermQuery(new Term(ContentField, term)), Occur.SHOULD);
+        }
+
+        var searcher = _searchers.Acquire();
+        try
+        {
+            var hits = searcher.Search(boolean, ScopeFilter(scopes, tags), k);
+            foreach (var hit in hits.ScoreDocs)
+            {
+                results.Add((searcher.Doc(hit.Doc).Get(IdField, CultureInfo.InvariantCulture), hit.Score));
+            }
+        }
+        finally
+        {
+            _searchers.Release(searcher);
+        }
+
+        return results;
+    }
+
+    /// <summary>How many documents the index (as of the latest refresh) holds for <paramref name="ids"/>.</summary>
+    public int Count(IEnumerable<string> ids)
+    {
+        if (_searchers is null)
+        {
+            return 0;
+        }
+
+        var searcher = _searchers.Acquire();
+        try
+        {
+            return ids.Sum(id => searcher.Search(new TermQuery(new Term(IdField, id)), 1).TotalHits);
+        }
+        finally
+        {
+            _searchers.Release(searcher);
+        }
+    }
+
+    private static QueryWrapperFilter ScopeFilter(IReadOnlyList<string> scopes, IReadOnlyList<string>? tags)
+    {
+        // Lucene.Net 4.8 has no Occur.FILTER: restrict with a Filter, which also leaves the BM25 scores untouched.
+        var scopeQuery = new BooleanQuery();
+        foreach (var scope in scopes)
+        {
+            scopeQuery.Add(new TermQuery(new Term(ScopeField, scope)), Occur.SHOULD);
+        }
+
+        if (tags is not { Count: > 0 })
+        {
+            return new QueryWrapperFilter(scopeQuery);
+        }
+
+        var tagQuery = new BooleanQuery();
+        foreach (var tag in tags)
+        {
+            tagQuery.Add(new TermQuery(new Term(TagField, tag)), Occur.SHOULD);
+        }
+
+        return new QueryWrapperFilter(new BooleanQuery { { scopeQuery, Occur.MUST }, { tagQuery, Occur.MUST } });
+    }
+
+    private List<string> Analyze(string text)
+    {
+        var terms = new List<string>();
+        using var stream = _analyzer.GetTokenStream(ContentField, text);
+        var attribute = stream.AddAttribute<ICharTermAttribute>();
+        stream.Reset();
+        while (stream.IncrementToken())
+        {
+            terms.Add(attribute.ToString());
+        }
+
+        stream.End();
+        return terms;
+    }
+
+    private void DisposeSearchers()
+    {
+        _searchers?.Dispose();
+        _searchers = null;
+        Seq = 0;
+    }
+
+    public void Dispose()
+    {
+        DisposeSearchers();
+        _directory.Dispose();
+        _analyzer.Dispose();
+        _gate.Dispose();
+    }
+
+    private sealed class Bm25SearcherFactory : SearcherFactory
+    {
+        public override IndexSearcher NewSearcher(IndexReader reader) => new(reader) { Similarity = new BM25Similarity() };
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The lexical index could not be read ({Error}); rebuilding it from SQLite.")]
+    private static partial void LogRebuilding(ILogger logger, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Lexical index: applied {Upserts} upserts and {Deletes} deletes up to change {Seq}.")]
+    private static partial void LogApplied(ILogger logger, int upserts, int deletes, long seq);
+}

@@ -1,0 +1,219 @@
+using System.Numerics.Tensors;
+using Engram.Core.Storage;
+
+namespace Engram.Core.Search;
+
+/// <summary>
+/// Per-scope vector matrices held in memory, derived from SQLite. Each scope is one contiguous row-major
+/// <c>float[]</c>, scanned with <see cref="TensorPrimitives.Dot(ReadOnlySpan{float}, ReadOnlySpan{float})"/>
+/// (vectors are unit length, so the dot product is the cosine). Scopes load on first use and catch up from the change feed.
+/// </summary>
+internal sealed class VectorIndex : IDisposable
+{
+    private readonly MemoryStore _store;
+    private readonly string _model;
+    private readonly int _dimensions;
+    private readonly SemaphoreSlim _catchUp = new(1, 1);
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, ScopeMatrix> _scopes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _scopeOf = new(StringComparer.Ordinal);
+    private long _seq;
+
+    public VectorIndex(MemoryStore store, string model, int dimensions)
+    {
+        _store = store;
+        _model = model;
+        _dimensions = dimensions;
+    }
+
+    /// <summary>The change sequence this index has applied.</summary>
+    public long Seq => Volatile.Read(ref _seq);
+
+    /// <summary>Applies the change feed up to <paramref name="targetSeq"/> at least and loads <paramref name="scopes"/> if not yet loaded.</summary>
+    public async Task EnsureCurrentAsync(IReadOnlyList<string> scopes, long targetSeq, CancellationToken cancellationToken = default)
+    {
+        bool loaded;
+        lock (_lock)
+        {
+            loaded = scopes.All(_scopes.ContainsKey);
+        }
+
+        if (loaded && Seq >= targetSeq)
+        {
+            return;
+        }
+
+        await _catchUp.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Seq < targetSeq)
+            {
+                var (seq, vectors, removed) = await _store.ReadVectorsAsync(_model, null, Seq, cancellationToken).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    foreach (var id in removed)
+                    {
+                        RemoveLocked(id);
+                    }
+
+                    foreach (var v in vectors)
+                    {
+                        if (_scopes.ContainsKey(v.Scope))
+                        {
+                            UpsertLocked(v);
+                        }
+                    }
+
+                    Volatile.Write(ref _seq, seq);
+                }
+            }
+
+            foreach (var scope in scopes)
+            {
+                bool has;
+                lock (_lock)
+                {
+                    has = _scopes.ContainsKey(scope);
+                }
+
+                if (has)
+                {
+                    continue;
+                }
+
+                // A scope's snapshot may be newer than Seq; later catch-ups re-apply those changes, which is harmless.
+                var (_, vectors, _) = await _store.ReadVectorsAsync(_model, scope, 0, cancellationToken).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    _scopes[scope] = new ScopeMatrix(_dimensions);
+                    foreach (var v in vectors)
+                    {
+                        UpsertLocked(v);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _catchUp.Release();
+        }
+    }
+
+    /// <summary>The top <paramref name="k"/> memories of <paramref name="scopes"/> by cosine, best first.</summary>
+    public List<(string Id, float Score)> Search(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, int k, IReadOnlySet<string>? allowed = null)
+    {
+        if (query.Length != _dimensions)
+        {
+            throw new ArgumentException($"The query vector has {query.Length} dimensions; this index holds {_dimensions}.", nameof(query));
+        }
+
+        var top = new TopK<string>(k);
+        lock (_lock)
+        {
+            foreach (var scope in scopes)
+            {
+                if (_scopes.TryGetValue(scope, out var matrix))
+                {
+                    matrix.Scan(query, top, allowed);
+                }
+            }
+        }
+
+        return top.ToList();
+    }
+
+    /// <summary>How many of <paramref name="ids"/> this process still holds in memory.</summary>
+    public int Count(IEnumerable<string> ids)
+    {
+        lock (_lock)
+        {
+            return ids.Count(_scopeOf.ContainsKey);
+        }
+    }
+
+    public void Dispose() => _catchUp.Dispose();
+
+    private void UpsertLocked(StoredVector v)
+    {
+        if (v.Vector.Length != _dimensions)
+        {
+            return;
+        }
+
+        if (_scopeOf.TryGetValue(v.MemoryId, out var oldScope) && oldScope != v.Scope)
+        {
+            RemoveLocked(v.MemoryId);
+        }
+
+        _scopes[v.Scope].Upsert(v.MemoryId, v.Vector);
+        _scopeOf[v.MemoryId] = v.Scope;
+    }
+
+    private void RemoveLocked(string id)
+    {
+        if (_scopeOf.Remove(id, out var scope) && _scopes.TryGetValue(scope, out var matrix))
+        {
+            matrix.Remove(id);
+        }
+    }
+
+    private sealed class ScopeMatrix(int dimensions)
+    {
+        private float[] _data = new float[dimensions * 16];
+        private string[] _ids = new string[16];
+        private readonly Dictionary<string, int> _rows = new(StringComparer.Ordinal);
+        private int _count;
+
+        public void Upsert(string id, float[] vector)
+        {
+            if (!_rows.TryGetValue(id, out var row))
+            {
+                if (_count == _ids.Length)
+                {
+                    Array.Resize(ref _ids, _ids.Length * 2);
+                    Array.Resize(ref _data, _ids.Length * dimensions);
+                }
+
+                row = _count++;
+                _rows[id] = row;
+                _ids[row] = id;
+            }
+
+            vector.CopyTo(_data.AsSpan(row * dimensions, dimensions));
+        }
+
+        public void Remove(string id)
+        {
+            if (!_rows.Remove(id, out var row))
+            {
+                return;
+            }
+
+            // Keep the matrix dense: move the last row into the hole.
+            var last = --_count;
+            if (row != last)
+            {
+                _data.AsSpan(last * dimensions, dimensions).CopyTo(_data.AsSpan(row * dimensions, dimensions));
+                _ids[row] = _ids[last];
+                _rows[_ids[row]] = row;
+            }
+
+            _data.AsSpan(last * dimensions, dimensions).Clear();
+            _ids[last] = null!;
+        }
+
+        public void Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed)
+        {
+            var data = _data.AsSpan(0, _count * dimensions);
+            for (var row = 0; row < _count; row++)
+            {
+                if (allowed is not null && !allowed.Contains(_ids[row]))
+                {
+                    continue;
+                }
+
+                top.Add(_ids[row], TensorPrimitives.Dot(data.Slice(row * dimensions, dimensions), query));
+            }
+        }
+    }
+}

@@ -1,0 +1,501 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.Sqlite;
+
+namespace Engram.Core.Storage;
+
+/// <summary>
+/// The SQLite store: the only source of truth and the only state shared between processes.
+/// Every write appends to the <c>changes</c> feed, from which the derived indexes catch up.
+/// </summary>
+internal sealed class MemoryStore
+{
+    /// <summary>The schema this code writes; kept in <c>PRAGMA user_version</c>.</summary>
+    public const int SchemaVersion = 1;
+
+    private readonly string _connectionString;
+
+    private MemoryStore(string path)
+    {
+        Path = path;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string Path { get; }
+
+    /// <summary>Opens (creating or migrating) the store at <paramref name="path"/>.</summary>
+    public static async Task<MemoryStore> OpenAsync(string path, CancellationToken cancellationToken = default)
+    {
+        var store = new MemoryStore(path);
+        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        return store;
+    }
+
+    public async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // Per connection: wait for other processes' locks, fsync every commit, and zero deleted content in place.
+        await ExecuteAsync(connection, "PRAGMA busy_timeout=30000; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;", cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    private async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var version = Convert.ToInt32(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        if (version > SchemaVersion)
+        {
+            throw new InvalidOperationException(
+                $"The store at {Path} was written by a newer Engram (schema {version}; this one knows {SchemaVersion}). Update Engram to open it.");
+        }
+
+        await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
+        if (version == SchemaVersion)
+        {
+            return;
+        }
+
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // Another process may have created the schema while this one waited for the write lock.
+        version = Convert.ToInt32(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken, tx).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        if (version == 0)
+        {
+            await ExecuteAsync(connection, """
+                CREATE TABLE memories(
+                    id TEXT NOT NULL PRIMARY KEY,
+                    scope TEXT NOT NULL,
+                    content TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    observed_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    superseded_by TEXT NULL,
+                    superseded_at INTEGER NULL);
+                CREATE UNIQUE INDEX ux_memories_scope_hash ON memories(scope, content_hash);
+                CREATE INDEX ix_memories_superseded_by ON memories(superseded_by);
+                CREATE TABLE memory_tags(
+                    memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+                    tag TEXT NOT NULL,
+                    PRIMARY KEY(memory_id, tag)) WITHOUT ROWID;
+                CREATE INDEX ix_memory_tags_tag ON memory_tags(tag);
+                CREATE TABLE embeddings(
+                    memory_id TEXT NOT NULL PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+                    model TEXT NOT NULL,
+                    vector BLOB NOT NULL);
+                CREATE TABLE changes(
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    memory_id TEXT NOT NULL,
+                    scope TEXT NOT NULL,
+                    deleted INTEGER NOT NULL,
+                    at INTEGER NOT NULL);
+                CREATE TABLE retrievals(
+                    id TEXT NOT NULL PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    request TEXT NOT NULL);
+                CREATE TABLE retrieval_hits(
+                    retrieval_id TEXT NOT NULL REFERENCES retrievals(id) ON DELETE CASCADE,
+                    rank INTEGER NOT NULL,
+                    memory_id TEXT NOT NULL,
+                    PRIMARY KEY(retrieval_id, rank)) WITHOUT ROWID;
+                CREATE INDEX ix_retrieval_hits_memory ON retrieval_hits(memory_id);
+                """, cancellationToken, tx).ConfigureAwait(false);
+            await ExecuteAsync(connection, $"PRAGMA user_version={SchemaVersion};", cancellationToken, tx).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The newest change sequence number (0 for an empty store).</summary>
+    public async Task<long> MaxSeqAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await MaxSeqAsync(connection, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<long> MaxSeqAsync(SqliteConnection connection, SqliteTransaction? tx, CancellationToken cancellationToken) =>
+        Convert.ToInt64(await ScalarAsync(connection, "SELECT COALESCE(MAX(seq), 0) FROM changes;", cancellationToken, tx).ConfigureAwait(false), CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Inserts a memory with its tags and vector, marks <paramref name="supersedes"/> as replaced, and appends to the
+    /// change feed, in one transaction. When the scope already holds the same normalised text, nothing is written
+    /// and the existing id is returned.
+    /// </summary>
+    public async Task<(bool Created, string Id)> InsertAsync(
+        StoredMemory memory, string contentHash, string model, float[] vector, IReadOnlyList<string> supersedes, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        var existing = await ScalarAsync(connection, "SELECT id FROM memories WHERE scope=$scope AND content_hash=$hash;", cancellationToken, tx,
+            ("$scope", memory.Scope), ("$hash", contentHash)).ConfigureAwait(false);
+        if (existing is string existingId)
+        {
+            return (false, existingId);
+        }
+
+        foreach (var old in supersedes)
+        {
+            var oldScope = await ScalarAsync(connection, "SELECT scope FROM memories WHERE id=$id;", cancellationToken, tx, ("$id", old)).ConfigureAwait(false) as string;
+            if (oldScope is null || oldScope != memory.Scope)
+            {
+                throw new EngramArgumentException(
+                    $"supersedes names '{old}', which is not a memory of scope '{memory.Scope}'. Send ids returned by recall or remember (in 'similar') for the same scope.");
+            }
+        }
+
+        await ExecuteAsync(connection, """
+            INSERT INTO memories(id, scope, content, content_hash, observed_at, created_at)
+            VALUES($id, $scope, $content, $hash, $observed, $created);
+            INSERT INTO embeddings(memory_id, model, vector) VALUES($id, $model, $vector);
+            INSERT INTO changes(memory_id, scope, deleted, at) VALUES($id, $scope, 0, $created);
+            """, cancellationToken, tx,
+            ("$id", memory.Id), ("$scope", memory.Scope), ("$content", memory.Content), ("$hash", contentHash),
+            ("$observed", memory.ObservedAt), ("$created", memory.CreatedAt), ("$model", model), ("$vector", VectorCodec.Encode(vector))).ConfigureAwait(false);
+
+        foreach (var tag in memory.Tags)
+        {
+            await ExecuteAsync(connection, "INSERT OR IGNORE INTO memory_tags(memory_id, tag) VALUES($id, $tag);", cancellationToken, tx,
+                ("$id", memory.Id), ("$tag", tag)).ConfigureAwait(false);
+        }
+
+        foreach (var old in supersedes)
+        {
+            await ExecuteAsync(connection, """
+                UPDATE memories SET superseded_by=$new, superseded_at=$at WHERE id=$old;
+                INSERT INTO changes(memory_id, scope, deleted, at) VALUES($old, $scope, 0, $at);
+                """, cancellationToken, tx, ("$new", memory.Id), ("$at", memory.CreatedAt), ("$old", old), ("$scope", memory.Scope)).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return (true, memory.Id);
+    }
+
+    /// <summary>Loads memories by id; unknown ids are absent from the result.</summary>
+    public async Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await GetAsync(connection, null, ids, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<Dictionary<string, StoredMemory>> GetAsync(SqliteConnection connection, SqliteTransaction? tx, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, StoredMemory>(ids.Count, StringComparer.Ordinal);
+        foreach (var chunk in ids.Distinct(StringComparer.Ordinal).Chunk(500))
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = tx;
+            var names = AddList(command, "$i", chunk);
+            command.CommandText = $"""
+                SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
+                       (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id)
+                FROM memories m WHERE m.id IN ({names});
+                """;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var memory = ReadMemory(reader);
+                result[memory.Id] = memory;
+            }
+        }
+
+        return result;
+    }
+
+    private static StoredMemory ReadMemory(SqliteDataReader reader)
+    {
+        var tags = reader.IsDBNull(7) ? [] : reader.GetString(7).Split('\u001f').Order(StringComparer.Ordinal).ToArray();
+        return new StoredMemory(
+            reader.GetString(0), reader.GetString(1), reader.GetString(2), tags,
+            reader.GetInt64(3), reader.GetInt64(4),
+            reader.IsDBNull(5) ? null : reader.GetString(5),
+            reader.IsDBNull(6) ? null : reader.GetInt64(6));
+    }
+
+    /// <summary>
+    /// Reads, in one snapshot, the change feed after <paramref name="afterSeq"/> and the current state of each
+    /// memory it names (absent when deleted). With <paramref name="afterSeq"/> 0 every memory is returned.
+    /// </summary>
+    public async Task<(long Seq, IReadOnlyList<StoredMemory> Upserts, IReadOnlyList<string> Deletes)> ReadChangesAsync(long afterSeq, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = connection.BeginTransaction(deferred: true);
+        var seq = await MaxSeqAsync(connection, tx, cancellationToken).ConfigureAwait(false);
+        if (afterSeq == 0)
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = tx;
+            command.CommandText = """
+                SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
+                       (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id)
+                FROM memories m;
+                """;
+            var all = new List<StoredMemory>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                all.Add(ReadMemory(reader));
+            }
+
+            return (seq, all, []);
+        }
+
+        var changed = await ChangedIdsAsync(connection, tx, afterSeq, cancellationToken).ConfigureAwait(false);
+        var current = await GetAsync(connection, tx, changed, cancellationToken).ConfigureAwait(false);
+        var deletes = changed.Where(id => !current.ContainsKey(id)).ToList();
+        return (seq, current.Values.ToList(), deletes);
+    }
+
+    private static async Task<List<string>> ChangedIdsAsync(SqliteConnection connection, SqliteTransaction tx, long afterSeq, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = "SELECT DISTINCT memory_id FROM changes WHERE seq > $after;";
+        command.Parameters.AddWithValue("$after", afterSeq);
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// Reads, in one snapshot, vectors of <paramref name="model"/>: with <paramref name="scope"/> all of that scope,
+    /// otherwise those of memories changed after <paramref name="afterSeq"/> (ids changed but without a vector are
+    /// returned as removals).
+    /// </summary>
+    public async Task<(long Seq, IReadOnlyList<StoredVector> Vectors, IReadOnlyList<string> Removed)> ReadVectorsAsync(
+        string model, string? scope, long afterSeq, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = connection.BeginTransaction(deferred: true);
+        var seq = await MaxSeqAsync(connection, tx, cancellationToken).ConfigureAwait(false);
+        var vectors = new List<StoredVector>();
+        var removed = new List<string>();
+        if (scope is not null)
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = tx;
+            command.CommandText = "SELECT e.memory_id, m.scope, e.vector FROM embeddings e JOIN memories m ON m.id = e.memory_id WHERE m.scope=$scope AND e.model=$model;";
+            command.Parameters.AddWithValue("$scope", scope);
+            command.Parameters.AddWithValue("$model", model);
+            await ReadVectorsAsync(command, vectors, cancellationToken).ConfigureAwait(false);
+            return (seq, vectors, removed);
+        }
+
+        var changed = await ChangedIdsAsync(connection, tx, afterSeq, cancellationToken).ConfigureAwait(false);
+        foreach (var chunk in changed.Chunk(500))
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = tx;
+            var names = AddList(command, "$i", chunk);
+            command.CommandText = $"SELECT e.memory_id, m.scope, e.vector FROM embeddings e JOIN memories m ON m.id = e.memory_id WHERE e.memory_id IN ({names}) AND e.model=$model;";
+            command.Parameters.AddWithValue("$model", model);
+            await ReadVectorsAsync(command, vectors, cancellationToken).ConfigureAwait(false);
+        }
+
+        var present = vectors.Select(v => v.MemoryId).ToHashSet(StringComparer.Ordinal);
+        removed.AddRange(changed.Where(id => !present.Contains(id)));
+        return (seq, vectors, removed);
+    }
+
+    private static async Task ReadVectorsAsync(SqliteCommand command, List<StoredVector> into, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            into.Add(new StoredVector(reader.GetString(0), reader.GetString(1), VectorCodec.Decode((byte[])reader.GetValue(2))));
+        }
+    }
+
+    /// <summary>Ids of memories in <paramref name="scopes"/> that carry any of <paramref name="tags"/>.</summary>
+    public async Task<HashSet<string>> IdsWithAnyTagAsync(IReadOnlyList<string> scopes, IReadOnlyList<string> tags, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        var scopeNames = AddList(command, "$s", scopes);
+        var tagNames = AddList(command, "$t", tags);
+        command.CommandText = $"SELECT DISTINCT t.memory_id FROM memory_tags t JOIN memories m ON m.id = t.memory_id WHERE m.scope IN ({scopeNames}) AND t.tag IN ({tagNames});";
+        return await ReadIdsAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Ids of every memory in <paramref name="scopes"/>.</summary>
+    public async Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        var scopeNames = AddList(command, "$s", scopes);
+        command.CommandText = $"SELECT id FROM memories WHERE scope IN ({scopeNames});";
+        return await ReadIdsAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<HashSet<string>> ReadIdsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// Deletes memories with their tags, vectors and recall-log references, makes the memories they superseded
+    /// current again, and appends deletions to the change feed. Returns the ids that existed.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var existing = await GetAsync(connection, tx, ids, cancellationToken).ConfigureAwait(false);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        foreach (var memory in existing.Values)
+        {
+            await ExecuteAsync(connection, """
+                INSERT INTO changes(memory_id, scope, deleted, at)
+                    SELECT id, scope, 0, $now FROM memories WHERE superseded_by=$id;
+                UPDATE memories SET superseded_by=NULL, superseded_at=NULL WHERE superseded_by=$id;
+                DELETE FROM retrieval_hits WHERE memory_id=$id;
+                DELETE FROM memories WHERE id=$id;
+                INSERT INTO changes(memory_id, scope, deleted, at) VALUES($id, $scope, 1, $now);
+                """, cancellationToken, tx, ("$id", memory.Id), ("$scope", memory.Scope), ("$now", now)).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return existing.Keys.ToList();
+    }
+
+    /// <summary>Moves the WAL's content into the database file and truncates the WAL, so no deleted bytes linger there.</summary>
+    public async Task CheckpointAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, "PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Counts what SQLite still holds of <paramref name="ids"/>: memory rows, tag rows, vector rows, recall-log references.</summary>
+    public async Task<(int Memories, int Tags, int Vectors, int RetrievalLogs)> CountResidueAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        int memories = 0, tags = 0, vectors = 0, logs = 0;
+        foreach (var chunk in ids.Chunk(500))
+        {
+            await using var command = connection.CreateCommand();
+            var names = AddList(command, "$i", chunk);
+            command.CommandText = $"""
+                SELECT (SELECT COUNT(*) FROM memories WHERE id IN ({names})),
+                       (SELECT COUNT(*) FROM memory_tags WHERE memory_id IN ({names})),
+                       (SELECT COUNT(*) FROM embeddings WHERE memory_id IN ({names})),
+                       (SELECT COUNT(*) FROM retrieval_hits WHERE memory_id IN ({names}));
+                """;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            memories += reader.GetInt32(0);
+            tags += reader.GetInt32(1);
+            vectors += reader.GetInt32(2);
+            logs += reader.GetInt32(3);
+        }
+
+        return (memories, tags, vectors, logs);
+    }
+
+    /// <summary>Logs a recall: its request (JSON), the store's change sequence then, and the result ids in rank order.</summary>
+    public async Task LogRetrievalAsync(string id, long at, long seq, string requestJson, IReadOnlyList<string> resultIds, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, "INSERT INTO retrievals(id, at, seq, request) VALUES($id, $at, $seq, $request);", cancellationToken, tx,
+            ("$id", id), ("$at", at), ("$seq", seq), ("$request", requestJson)).ConfigureAwait(false);
+        for (var i = 0; i < resultIds.Count; i++)
+        {
+            await ExecuteAsync(connection, "INSERT INTO retrieval_hits(retrieval_id, rank, memory_id) VALUES($id, $rank, $memory);", cancellationToken, tx,
+                ("$id", id), ("$rank", i + 1), ("$memory", resultIds[i])).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A logged recall, or <see langword="null"/> when the id is unknown.</summary>
+    public async Task<(long At, long Seq, string RequestJson, IReadOnlyList<string> ResultIds)?> GetRetrievalAsync(string id, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT at, seq, request FROM retrievals WHERE id=$id;";
+        command.Parameters.AddWithValue("$id", id);
+        long at, seq;
+        string request;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            (at, seq, request) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2));
+        }
+
+        command.CommandText = "SELECT memory_id FROM retrieval_hits WHERE retrieval_id=$id ORDER BY rank;";
+        var ids = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                ids.Add(reader.GetString(0));
+            }
+        }
+
+        return (at, seq, request, ids);
+    }
+
+    private static string AddList(SqliteCommand command, string prefix, IEnumerable<string> values)
+    {
+        var names = new StringBuilder();
+        var i = 0;
+        foreach (var value in values)
+        {
+            var name = prefix + i.ToString(CultureInfo.InvariantCulture);
+            if (i++ > 0) names.Append(',');
+            names.Append(name);
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return i == 0 ? "NULL" : names.ToString();
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, SqliteTransaction? tx = null, params (string Name, object Value)[] parameters)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<object?> ScalarAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, SqliteTransaction? tx = null, params (string Name, object Value)[] parameters)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

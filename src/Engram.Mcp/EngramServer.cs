@@ -1,0 +1,41 @@
+using System.Reflection;
+using Engram.Core;
+using Engram.Mcp.Tools;
+using Microsoft.Extensions.DependencyInjection;
+using ModelContextProtocol.Protocol;
+
+namespace Engram.Mcp;
+
+/// <summary>Wires the Engram MCP server into a service collection; the transport is the caller's choice.</summary>
+internal static class EngramServer
+{
+    public static string Version { get; } =
+        typeof(EngramServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public const string Instructions = """
+        Engram is this user's long-term memory across sessions. Call 'recall' before answering questions that earlier
+        sessions may have settled (preferences, decisions, conventions, known issues); call 'remember' when the user
+        states something worth knowing next time, one fact per call. Memories belong to the current project unless the
+        scope 'user' is given for the person's own cross-project facts.
+        """;
+
+    public static IMcpServerBuilder AddEngramServer(this IServiceCollection services, HostSettings settings)
+    {
+        services.AddEngram(o =>
+        {
+            o.HomeDirectory = settings.Home;
+            o.DefaultScope = settings.DefaultScope;
+            o.DefaultScopeSource = settings.ScopeSource;
+        });
+        return services
+            .AddMcpServer(o =>
+            {
+                o.ServerInfo = new Implementation { Name = "engram", Title = "Engram memory", Version = Version };
+                o.ServerInstructions = Instructions;
+            })
+            .WithEngramTools();
+    }
+
+    /// <summary>Adds Engram's remember, recall, forget and explain tools.</summary>
+    public static IMcpServerBuilder WithEngramTools(this IMcpServerBuilder builder) => builder.WithTools<MemoryTools>().WithToolErrors();
+}

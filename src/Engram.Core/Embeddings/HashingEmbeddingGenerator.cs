@@ -11,10 +11,10 @@ namespace Engram.Core.Embeddings;
 public sealed class HashingEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
     /// <summary>The model id recorded with every vector this generator makes; changing the features changes it.</summary>
-    public const string ModelId = "engram-hashing-v1";
+    public const string ModelId = "engram-hashing-v2";
 
     /// <summary>The default number of dimensions.</summary>
-    public const int DefaultDimensions = 384;
+    public const int DefaultDimensions = 512;
 
     // Weights: a whole word counts most; a word pair adds phrase evidence; trigrams share the rest of a word's mass.
     private const float WordWeight = 1.0f;
@@ -116,9 +116,14 @@ public sealed class HashingEmbeddingGenerator : IEmbeddingGenerator<string, Embe
 
     private void Add(float[] vector, ulong hash, float weight)
     {
-        // Signed hashing: the top bit picks the sign so that collisions cancel out on average instead of piling up.
-        var index = (int)(hash % (ulong)Dimensions);
-        vector[index] += (hash >> 63) == 0 ? weight : -weight;
+        // Signed hashing: a bit of the hash picks the sign so that collisions cancel out on average instead of
+        // piling up. Each feature goes to two slots (from the two halves of the hash) at 1/sqrt(2) weight each:
+        // the same expected noise, but one unlucky collision no longer flips a whole word's contribution.
+        weight *= 0.70710678f;
+        var low = (uint)hash;
+        var high = (uint)(hash >> 32);
+        vector[(int)((low >> 1) % (uint)Dimensions)] += (low & 1) == 0 ? weight : -weight;
+        vector[(int)((high >> 1) % (uint)Dimensions)] += (high & 1) == 0 ? weight : -weight;
     }
 
     private static ulong Fnv1a(string prefix, string value)

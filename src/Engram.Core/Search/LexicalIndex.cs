@@ -58,18 +58,18 @@ internal sealed partial class LexicalIndex : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // Another process may already have brought the index on disk up to date.
-            RefreshSearcher();
-            if (_searchers is not null && Seq >= targetSeq)
-            {
-                return;
-            }
-
             try
             {
+                // Another process may already have brought the index on disk up to date.
+                RefreshSearcher();
+                if (_searchers is not null && Seq >= targetSeq)
+                {
+                    return;
+                }
+
                 await ApplyChangesAsync(rebuild: false, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is CorruptIndexException or IndexFormatTooOldException or IndexFormatTooNewException or FileNotFoundException or EndOfStreamException)
+            catch (Exception e) when (IsUnreadable(e))
             {
                 LogRebuilding(_logger, e.GetType().Name);
                 await ApplyChangesAsync(rebuild: true, cancellationToken).ConfigureAwait(false);
@@ -82,6 +82,11 @@ internal sealed partial class LexicalIndex : IDisposable
             _gate.Release();
         }
     }
+
+    /// <summary>Damage that a rebuild from SQLite repairs; a lock held by another process is not damage.</summary>
+    private static bool IsUnreadable(Exception e) =>
+        e is CorruptIndexException or IndexFormatTooOldException or IndexFormatTooNewException
+        || (e is IOException && e is not LockObtainFailedException);
 
     private async Task ApplyChangesAsync(bool rebuild, CancellationToken cancellationToken)
     {

@@ -1,0 +1,111 @@
+using Engram.Core.Embeddings;
+using Engram.Core.Search;
+using Engram.Core.Storage;
+
+namespace Engram.Core.Tests;
+
+public class RankFusionTests
+{
+    [Fact]
+    public void Fuse_ItemInBothLists_RanksAboveItemsInOne()
+    {
+        var fused = RankFusion.Fuse(["a", "b", "c"], ["c", "d", "a"]);
+        Assert.Equal(["a", "c", "b", "d"], fused.Select(f => f.Id));
+    }
+
+    [Fact]
+    public void Fuse_ScoreIsSumOfReciprocalRanks()
+    {
+        var fused = RankFusion.Fuse(["x"], ["y", "x"]);
+        var x = fused.Single(f => f.Id == "x");
+        Assert.Equal(1.0 / (RankFusion.K + 1) + 1.0 / (RankFusion.K + 2), x.Score, 12);
+    }
+
+    [Fact]
+    public void Fuse_EmptyLists_GiveNothing()
+    {
+        Assert.Empty(RankFusion.Fuse([], []));
+    }
+
+    [Fact]
+    public void TopK_KeepsTheHighestScores_BestFirst()
+    {
+        var top = new TopK<int>(3);
+        foreach (var (item, score) in new[] { (1, 0.1f), (2, 0.9f), (3, 0.5f), (4, 0.7f), (5, 0.2f) })
+        {
+            top.Add(item, score);
+        }
+
+        Assert.Equal([2, 4, 3], top.ToList().Select(x => x.Item));
+    }
+}
+
+public class HashingEmbeddingGeneratorTests
+{
+    [Fact]
+    public void Embed_SameText_GivesIdenticalVectors_AcrossInstances()
+    {
+        var a = new HashingEmbeddingGenerator().Embed("We deploy with Helm on Fridays.");
+        var b = new HashingEmbeddingGenerator().Embed("We deploy with Helm on Fridays.");
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void Embed_IsUnitLength()
+    {
+        var v = new HashingEmbeddingGenerator().Embed("Postgres 16 is the database for the orders service.");
+        Assert.Equal(1.0, Math.Sqrt(v.Sum(x => (double)x * x)), 5);
+    }
+
+    [Fact]
+    public void Embed_RelatedTextIsCloserThanUnrelatedText()
+    {
+        var g = new HashingEmbeddingGenerator();
+        var fact = g.Embed("The deployment pipeline uses Helm charts.");
+        var related = g.Embed("How are services deployed with helm?");
+        var unrelated = g.Embed("Ana prefers trains under six hours.");
+        Assert.True(Dot(fact, related) > Dot(fact, unrelated) + 0.1);
+    }
+
+    [Fact]
+    public void Embed_EmptyText_IsAZeroVector()
+    {
+        Assert.All(new HashingEmbeddingGenerator().Embed("  "), x => Assert.Equal(0f, x));
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ReportsModelAndDimensions()
+    {
+        using var g = new HashingEmbeddingGenerator(64);
+        var result = await g.GenerateAsync(["one", "two"]);
+        Assert.Equal(2, result.Count);
+        Assert.All(result, e => Assert.Equal(64, e.Vector.Length));
+        Assert.Equal(HashingEmbeddingGenerator.ModelId, result[0].ModelId);
+    }
+
+    private static double Dot(float[] a, float[] b) => a.Zip(b, (x, y) => (double)x * y).Sum();
+}
+
+public class VectorCodecTests
+{
+    [Fact]
+    public void EncodeDecode_RoundTripsExactly()
+    {
+        float[] v = [0f, -1.5f, float.Epsilon, 3.25e10f, -0f, 1f / 3];
+        var bytes = VectorCodec.Encode(v);
+        Assert.Equal(v.Length * 4, bytes.Length);
+        Assert.Equal(v, VectorCodec.Decode(bytes));
+    }
+
+    [Fact]
+    public void Encode_IsLittleEndianFloat32()
+    {
+        Assert.Equal([0x00, 0x00, 0x80, 0x3f], VectorCodec.Encode([1f]));
+    }
+
+    [Fact]
+    public void Decode_RejectsATruncatedBlob()
+    {
+        Assert.Throws<InvalidDataException>(() => VectorCodec.Decode(new byte[7]));
+    }
+}

@@ -1,0 +1,350 @@
+using Engram.Core.Model;
+using Microsoft.Data.Sqlite;
+
+namespace Engram.Core.Tests;
+
+public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore>
+{
+    private static readonly string[] Facts =
+    [
+        "The orders service runs on Postgres 16.",
+        "We deploy the widgets service with Helm on Fridays.",
+        "Ana prefers trains for trips under six hours.",
+        "The flaky test is OrderTests.Refund_Twice; it fails when the clock crosses midnight.",
+        "Code review needs two approvals before merging to main.",
+        "Use pnpm, not npm, in the web front end.",
+    ];
+
+    private static async Task SeedAsync(MemoryService service, string? scope = null)
+    {
+        foreach (var fact in Facts)
+        {
+            await service.RememberAsync(new RememberRequest(fact, scope));
+        }
+    }
+
+    [Theory]
+    [InlineData("Which database does the orders service use?", 0)]
+    [InlineData("how do we deploy widgets", 1)]
+    [InlineData("what does Ana like for travel", 2)]
+    [InlineData("which test is flaky", 3)]
+    [InlineData("how many approvals for a code review", 4)]
+    [InlineData("package manager for the front end", 5)]
+    public async Task Recall_NaturalQuestion_PutsTheStatedFactFirst(string question, int fact)
+    {
+        await using var service = temp.Open();
+        await SeedAsync(service);
+        var result = await service.RecallAsync(new RecallRequest(question));
+        Assert.Equal(Facts[fact], result.Memories[0].Content);
+        Assert.Equal(["user"], result.Scopes);
+        Assert.StartsWith("rt_", result.RetrievalId, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Remember_SameFactRestated_IsADuplicateOfTheFirst()
+    {
+        await using var service = temp.Open();
+        var first = await service.RememberAsync(new RememberRequest("We use pnpm."));
+        var again = await service.RememberAsync(new RememberRequest("  we USE   pnpm "));
+        Assert.Equal("created", first.Status);
+        Assert.Equal("duplicate", again.Status);
+        Assert.Equal(first.Id, again.DuplicateOf);
+        Assert.Equal(first.Id, again.Id);
+        var recalled = await service.RecallAsync(new RecallRequest("pnpm"));
+        Assert.Single(recalled.Memories);
+    }
+
+    [Fact]
+    public async Task Remember_CloseRestatement_IsOfferedAsSimilar()
+    {
+        await using var service = temp.Open();
+        var old = await service.RememberAsync(new RememberRequest("The orders service runs on Postgres 14."));
+        var updated = await service.RememberAsync(new RememberRequest("The orders service now runs on Postgres 16."));
+        Assert.Equal("created", updated.Status);
+        Assert.Contains(updated.Similar, s => s.Id == old.Id);
+    }
+
+    [Fact]
+    public async Task Recall_NeverReturnsAnotherScopesMemories()
+    {
+        await using var service = temp.Open(null, "project:github.com/acme/widgets");
+        await service.RememberAsync(new RememberRequest("Secret launch codename is Bluebird.", "project:github.com/acme/other"));
+        await service.RememberAsync(new RememberRequest("The widgets launch codename is Redwing."));
+        var result = await service.RecallAsync(new RecallRequest("launch codename"));
+        Assert.Equal(["project:github.com/acme/widgets", "user"], result.Scopes);
+        Assert.All(result.Memories, m => Assert.DoesNotContain("Bluebird", m.Content, StringComparison.Ordinal));
+        Assert.Single(result.Memories);
+
+        var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("Bluebird launch codename")));
+        var other = await service.RecallAsync(new RecallRequest("codename", "project:github.com/acme/other"));
+        Assert.DoesNotContain(explain.Hits, h => h.Id == other.Memories[0].Id);
+        Assert.DoesNotContain(explain.FilteredOut, f => f.Id == other.Memories[0].Id);
+        var account = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("codename"), MemoryId: other.Memories[0].Id));
+        Assert.False(account.Memory!.Found);
+    }
+
+    [Fact]
+    public async Task Recall_DefaultScope_IncludesUserMemories()
+    {
+        await using var service = temp.Open(null, "project:github.com/acme/widgets");
+        await service.RememberAsync(new RememberRequest("I prefer tabs over spaces.", "user"));
+        var result = await service.RecallAsync(new RecallRequest("tabs or spaces"));
+        Assert.Equal("user", Assert.Single(result.Memories).Scope);
+    }
+
+    [Fact]
+    public async Task Recall_TagFilter_KeepsOnlyTaggedMemories()
+    {
+        await using var service = temp.Open();
+        await service.RememberAsync(new RememberRequest("Deploys go out on Fridays.", Tags: ["Deploy"]));
+        await service.RememberAsync(new RememberRequest("Deploys need a change ticket."));
+        var result = await service.RecallAsync(new RecallRequest("deploys", Tags: ["deploy"]));
+        var only = Assert.Single(result.Memories);
+        Assert.Equal(["deploy"], only.Tags);
+    }
+
+    [Fact]
+    public async Task Supersedes_HidesTheOldFactByDefault_AndShowsItOnRequest()
+    {
+        await using var service = temp.Open();
+        var old = await service.RememberAsync(new RememberRequest("The orders service runs on Postgres 14.", ObservedAt: new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        var updated = await service.RememberAsync(new RememberRequest("The orders service runs on Postgres 16.", ObservedAt: new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero), Supersedes: [old.Id]));
+        Assert.Equal([old.Id], updated.Supersedes);
+
+        var current = await service.RecallAsync(new RecallRequest("orders postgres version"));
+        Assert.Equal([updated.Id], current.Memories.Select(m => m.Id));
+
+        var history = await service.RecallAsync(new RecallRequest("orders postgres version", IncludeSuperseded: true));
+        Assert.Equal(updated.Id, history.Memories.Single(m => m.Id == old.Id).SupersededBy);
+
+        var asOf2024 = await service.RecallAsync(new RecallRequest("orders postgres version", AsOf: new DateTimeOffset(2024, 6, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Equal([old.Id], asOf2024.Memories.Select(m => m.Id));
+
+        var explain = await service.ExplainAsync(new ExplainRequest(current.RetrievalId));
+        Assert.Contains(explain.FilteredOut, f => f.Id == old.Id && f.Reason == "superseded");
+    }
+
+    [Fact]
+    public async Task Supersedes_AnIdOfAnotherScope_IsRejected()
+    {
+        await using var service = temp.Open();
+        var other = await service.RememberAsync(new RememberRequest("Fact in a project.", "project:x"));
+        var e = await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest("Fact for the user.", "user", Supersedes: [other.Id])));
+        Assert.Contains("supersedes", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SecondService_OverTheSameStore_SeesWritesAndForgets()
+    {
+        var home = temp.NewHome();
+        await using var a = temp.Open(home);
+        await using var b = temp.Open(home);
+        var written = await a.RememberAsync(new RememberRequest("The staging cluster is called kestrel."));
+        Assert.Equal(written.Id, (await b.RecallAsync(new RecallRequest("staging cluster name"))).Memories[0].Id);
+
+        var fromB = await b.RememberAsync(new RememberRequest("The production cluster is called osprey."));
+        Assert.Contains((await a.RecallAsync(new RecallRequest("production cluster name"))).Memories, m => m.Id == fromB.Id);
+
+        await a.ForgetAsync(new ForgetRequest([written.Id]));
+        Assert.DoesNotContain((await b.RecallAsync(new RecallRequest("staging cluster name kestrel"))).Memories, m => m.Id == written.Id);
+    }
+
+    [Fact]
+    public async Task DeletedLexicalIndex_IsRebuiltFromSqlite()
+    {
+        var home = temp.NewHome();
+        await using (var service = temp.Open(home))
+        {
+            await SeedAsync(service);
+            await service.RecallAsync(new RecallRequest("warm the index"));
+        }
+
+        Directory.Delete(Path.Combine(home, "index"), recursive: true);
+        await using var reopened = temp.Open(home);
+        var result = await reopened.RecallAsync(new RecallRequest("Postgres"));
+        Assert.Equal(Facts[0], result.Memories[0].Content);
+        var explain = await reopened.ExplainAsync(new ExplainRequest(result.RetrievalId));
+        Assert.NotNull(explain.Hits[0].Lexical);
+    }
+
+    [Fact]
+    public async Task CorruptLexicalIndex_IsRebuiltFromSqlite()
+    {
+        var home = temp.NewHome();
+        await using (var service = temp.Open(home))
+        {
+            await SeedAsync(service);
+            await service.RecallAsync(new RecallRequest("warm the index"));
+        }
+
+        foreach (var file in Directory.GetFiles(Path.Combine(home, "index"), "segments*"))
+        {
+            File.WriteAllBytes(file, [1, 2, 3]);
+        }
+
+        await using var reopened = temp.Open(home);
+        var result = await reopened.RecallAsync(new RecallRequest("Helm deploy"));
+        Assert.Equal(Facts[1], result.Memories[0].Content);
+    }
+
+    [Fact]
+    public async Task Forget_ById_RemovesFromEveryStore_AndReportsZeroResidue()
+    {
+        await using var service = temp.Open();
+        await SeedAsync(service);
+        var target = (await service.RecallAsync(new RecallRequest("flaky test"))).Memories[0];
+
+        var preview = await service.ForgetAsync(new ForgetRequest([target.Id], DryRun: true));
+        Assert.True(preview.DryRun);
+        Assert.Equal([target.Id], preview.Forgotten);
+        Assert.Equal(1, preview.Residue.Memories);
+        Assert.Equal(1, preview.Residue.LexicalIndex);
+        Assert.Equal(target.Id, (await service.RecallAsync(new RecallRequest("flaky test"))).Memories[0].Id);
+
+        var result = await service.ForgetAsync(new ForgetRequest([target.Id]));
+        Assert.Equal(1, result.Count);
+        Assert.True(result.Residue.IsEmpty, result.Residue.ToString());
+        Assert.DoesNotContain((await service.RecallAsync(new RecallRequest("flaky test OrderTests"))).Memories, m => m.Id == target.Id);
+
+        var twice = await service.ForgetAsync(new ForgetRequest([target.Id]));
+        Assert.Equal(0, twice.Count);
+    }
+
+    [Fact]
+    public async Task Forget_NewerMemory_MakesTheSupersededOneCurrentAgain()
+    {
+        await using var service = temp.Open();
+        var old = await service.RememberAsync(new RememberRequest("Builds run on Jenkins."));
+        var updated = await service.RememberAsync(new RememberRequest("Builds run on GitHub Actions.", Supersedes: [old.Id]));
+        await service.ForgetAsync(new ForgetRequest([updated.Id]));
+        var result = await service.RecallAsync(new RecallRequest("where do builds run"));
+        var back = Assert.Single(result.Memories);
+        Assert.Equal(old.Id, back.Id);
+        Assert.Null(back.SupersededBy);
+    }
+
+    [Fact]
+    public async Task Forget_ByTag_AndAllOfAScope()
+    {
+        await using var service = temp.Open();
+        await service.RememberAsync(new RememberRequest("Temp fact one.", Tags: ["scratch"]));
+        await service.RememberAsync(new RememberRequest("Temp fact two.", Tags: ["scratch"]));
+        await service.RememberAsync(new RememberRequest("Keep this fact."));
+        await service.RememberAsync(new RememberRequest("Project fact.", "project:p"));
+
+        Assert.Equal(2, (await service.ForgetAsync(new ForgetRequest(Tag: "scratch"))).Count);
+        await Assert.ThrowsAsync<EngramArgumentException>(() => service.ForgetAsync(new ForgetRequest(All: true)));
+        var all = await service.ForgetAsync(new ForgetRequest(All: true, Scope: "project:p"));
+        Assert.Equal(1, all.Count);
+        Assert.Single((await service.RecallAsync(new RecallRequest("fact"))).Memories);
+    }
+
+    [Fact]
+    public async Task Explain_Replay_ReportsSignalsAndWhetherTheStoreChanged()
+    {
+        await using var service = temp.Open();
+        await SeedAsync(service);
+        var recall = await service.RecallAsync(new RecallRequest("Postgres database for orders", Limit: 2));
+        var replay = await service.ExplainAsync(new ExplainRequest(recall.RetrievalId));
+        Assert.False(replay.StoreChangedSince);
+        Assert.Equal(recall.Memories.Select(m => m.Id), replay.Hits.Select(h => h.Id));
+        var top = replay.Hits[0];
+        Assert.Equal(1, top.Rank);
+        Assert.NotNull(top.Lexical);
+        Assert.NotNull(top.Vector);
+        Assert.Contains(replay.FilteredOut, f => f.Reason == "below cut-off");
+
+        await service.RememberAsync(new RememberRequest("A new fact arrives."));
+        Assert.True((await service.ExplainAsync(new ExplainRequest(recall.RetrievalId))).StoreChangedSince);
+    }
+
+    [Fact]
+    public async Task Explain_MemoryId_SaysWhyItDidOrDidNotSurface()
+    {
+        await using var service = temp.Open();
+        await SeedAsync(service);
+        var all = await service.RecallAsync(new RecallRequest("service", Limit: 100));
+        var helm = all.Memories.Single(m => m.Content.Contains("Helm", StringComparison.Ordinal));
+        var explained = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("Postgres orders", Limit: 1), MemoryId: helm.Id));
+        Assert.True(explained.Memory!.Found);
+        Assert.False(explained.Memory.Surfaced);
+        Assert.False(string.IsNullOrWhiteSpace(explained.Memory.Reason));
+    }
+
+    [Fact]
+    public async Task Explain_UnknownRetrievalId_IsAClearError()
+    {
+        await using var service = temp.Open();
+        var e = await Assert.ThrowsAsync<EngramArgumentException>(() => service.ExplainAsync(new ExplainRequest("rt_nope")));
+        Assert.Contains("retrievalId", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    public async Task Remember_BlankContent_IsRejected(string content)
+    {
+        await using var service = temp.Open();
+        await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest(content)));
+    }
+
+    [Fact]
+    public async Task Remember_OversizedContent_SaysMemoriesAreFactsNotDocuments()
+    {
+        await using var service = temp.Open();
+        var e = await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest(new string('x', EngramOptions.MaxContentLength + 1))));
+        Assert.Contains("not a document", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(101)]
+    public async Task Recall_LimitOutOfRange_IsRejected(int limit)
+    {
+        await using var service = temp.Open();
+        var e = await Assert.ThrowsAsync<EngramArgumentException>(() => service.RecallAsync(new RecallRequest("x", Limit: limit)));
+        Assert.Contains("1 to 100", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Store_FromANewerSchema_IsRefusedWithAClearMessage()
+    {
+        var home = temp.NewHome();
+        await using (var service = temp.Open(home))
+        {
+            await service.RememberAsync(new RememberRequest("Anything."));
+        }
+
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(home, "engram.db")}"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA user_version=99;";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var newer = temp.Open(home);
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => newer.RecallAsync(new RecallRequest("x")));
+        Assert.Contains("newer Engram", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Store_UsesWalAndRecordsItsSchemaVersion()
+    {
+        var home = temp.NewHome();
+        await using (var service = temp.Open(home))
+        {
+            await service.RememberAsync(new RememberRequest("Anything."));
+        }
+
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(home, "engram.db")}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("wal", await command.ExecuteScalarAsync());
+        command.CommandText = "PRAGMA user_version;";
+        Assert.Equal(1L, await command.ExecuteScalarAsync());
+        command.CommandText = "SELECT COUNT(*) FROM changes;";
+        Assert.Equal(1L, await command.ExecuteScalarAsync());
+    }
+}

@@ -1,0 +1,90 @@
+using System.IO.Pipelines;
+using System.Text.Json;
+using Engram.Mcp;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace Engram.Mcp.Tests;
+
+/// <summary>The real Engram MCP server in this process, and a real <see cref="McpClient"/> talking to it over in-memory pipes.</summary>
+public sealed class McpTestServer : IAsyncDisposable
+{
+    private readonly IHost _host;
+    private readonly Pipe _clientToServer;
+    private readonly Pipe _serverToClient;
+
+    private McpTestServer(IHost host, Pipe clientToServer, Pipe serverToClient, McpClient client)
+    {
+        _host = host;
+        _clientToServer = clientToServer;
+        _serverToClient = serverToClient;
+        Client = client;
+    }
+
+    public McpClient Client { get; private set; }
+
+    public static async Task<McpTestServer> StartAsync(string home, string defaultScope = "user")
+    {
+        var clientToServer = new Pipe();
+        var serverToClient = new Pipe();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services
+            .AddEngramServer(new HostSettings(home, defaultScope, "test", false, false))
+            .WithStreamServerTransport(clientToServer.Reader.AsStream(), serverToClient.Writer.AsStream());
+        var host = builder.Build();
+        await host.StartAsync();
+        var client = await McpClient.CreateAsync(new StreamClientTransport(clientToServer.Writer.AsStream(), serverToClient.Reader.AsStream()));
+        return new McpTestServer(host, clientToServer, serverToClient, client);
+    }
+
+    /// <summary>Calls a tool and returns its result (errors included, as the client sees them).</summary>
+    public async Task<CallToolResult> CallAsync(string tool, object arguments)
+    {
+        var args = JsonSerializer.Deserialize<Dictionary<string, object?>>(JsonSerializer.Serialize(arguments))!;
+        return await Client.CallToolAsync(tool, args);
+    }
+
+    /// <summary>Calls a tool that must succeed and returns its structured content.</summary>
+    public async Task<JsonElement> CallOkAsync(string tool, object arguments)
+    {
+        var result = await CallAsync(tool, arguments);
+        Assert.True(result.IsError is not true, $"{tool} failed: {Text(result)}");
+        Assert.NotNull(result.StructuredContent);
+        var structured = JsonSerializer.Deserialize<JsonElement>(result.StructuredContent.Value.GetRawText());
+        Assert.False(string.IsNullOrWhiteSpace(structured.GetProperty("summary").GetString()));
+        return structured;
+    }
+
+    public static string Text(CallToolResult result) =>
+        string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));
+
+    public async ValueTask DisposeAsync()
+    {
+        await Client.DisposeAsync();
+        await _clientToServer.Writer.CompleteAsync();
+        await _serverToClient.Writer.CompleteAsync();
+        await _host.StopAsync();
+        _host.Dispose();
+        SqliteConnection.ClearAllPools();
+    }
+}
+
+/// <summary>A temporary folder for one test class, removed afterwards with SQLite's -wal and -shm files.</summary>
+public sealed class TempFolder : IDisposable
+{
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), "engram-mcp-tests", Guid.NewGuid().ToString("N"));
+
+    public string NewHome() => Path.Combine(Root, Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        if (Directory.Exists(Root))
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+    }
+}

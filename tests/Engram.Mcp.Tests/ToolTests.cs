@@ -1,0 +1,171 @@
+using System.Text.Json;
+using ModelContextProtocol.Protocol;
+
+namespace Engram.Mcp.Tests;
+
+public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
+{
+    [Fact]
+    public async Task ToolsList_HasTheFourTools_WithEveryAnnotationSetExplicitly()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        var tools = await server.Client.ListToolsAsync();
+        Assert.Equal(["explain", "forget", "recall", "remember"], tools.Select(t => t.Name).Order(StringComparer.Ordinal));
+        var byName = tools.ToDictionary(t => t.Name, t => t.ProtocolTool.Annotations!);
+        foreach (var a in byName.Values)
+        {
+            Assert.NotNull(a.ReadOnlyHint);
+            Assert.NotNull(a.DestructiveHint);
+            Assert.NotNull(a.IdempotentHint);
+            Assert.False(a.OpenWorldHint);
+        }
+
+        Assert.True(byName["recall"].ReadOnlyHint);
+        Assert.True(byName["explain"].ReadOnlyHint);
+        Assert.False(byName["remember"].ReadOnlyHint);
+        Assert.False(byName["remember"].DestructiveHint);
+        Assert.True(byName["forget"].DestructiveHint);
+        Assert.All(tools, t => Assert.NotNull(t.ProtocolTool.OutputSchema));
+    }
+
+    [Fact]
+    public async Task ToolsList_ArgumentNamesFollowTheContract()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        var tools = (await server.Client.ListToolsAsync()).ToDictionary(t => t.Name, t => t.ProtocolTool.InputSchema.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToHashSet());
+        Assert.Superset(new HashSet<string> { "content", "scope", "tags", "observedAt", "supersedes" }, tools["remember"]);
+        Assert.Superset(new HashSet<string> { "query", "scope", "limit", "tags", "includeSuperseded", "asOf" }, tools["recall"]);
+        Assert.Superset(new HashSet<string> { "id", "ids", "query", "tag", "all", "scope", "dryRun" }, tools["forget"]);
+        Assert.Superset(new HashSet<string> { "retrievalId", "query", "memoryId" }, tools["explain"]);
+    }
+
+    [Fact]
+    public async Task RememberRecallForget_RoundTrip_WithStructuredContent()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome(), "project:github.com/acme/widgets");
+        var remembered = await server.CallOkAsync("remember", new { content = "The widgets API uses cursor pagination.", tags = new[] { "api" }, observedAt = "2025-03-14T09:30:00Z" });
+        Assert.Equal("created", remembered.GetProperty("status").GetString());
+        Assert.Equal("project:github.com/acme/widgets", remembered.GetProperty("scope").GetString());
+        var id = remembered.GetProperty("id").GetString();
+
+        var again = await server.CallOkAsync("remember", new { content = "the widgets API uses cursor pagination" });
+        Assert.Equal("duplicate", again.GetProperty("status").GetString());
+        Assert.Equal(id, again.GetProperty("duplicateOf").GetString());
+
+        var recalled = await server.CallOkAsync("recall", new { query = "How does the widgets API paginate?" });
+        Assert.Equal(["project:github.com/acme/widgets", "user"], recalled.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
+        var first = recalled.GetProperty("memories")[0];
+        Assert.Equal(id, first.GetProperty("id").GetString());
+        Assert.Equal("The widgets API uses cursor pagination.", first.GetProperty("content").GetString());
+        Assert.Equal(["api"], first.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(new DateTimeOffset(2025, 3, 14, 9, 30, 0, TimeSpan.Zero), first.GetProperty("observedAt").GetDateTimeOffset());
+        Assert.True(first.GetProperty("score").GetDouble() > 0);
+
+        var explained = await server.CallOkAsync("explain", new { retrievalId = recalled.GetProperty("retrievalId").GetString(), memoryId = id });
+        var hit = explained.GetProperty("hits")[0];
+        Assert.Equal(1, hit.GetProperty("rank").GetInt32());
+        Assert.Equal(1, hit.GetProperty("lexical").GetProperty("rank").GetInt32());
+        Assert.Equal(1, hit.GetProperty("vector").GetProperty("rank").GetInt32());
+        Assert.True(explained.GetProperty("memory").GetProperty("surfaced").GetBoolean());
+
+        var preview = await server.CallOkAsync("forget", new { id, dryRun = true });
+        Assert.True(preview.GetProperty("dryRun").GetBoolean());
+        Assert.Equal(1, preview.GetProperty("count").GetInt32());
+
+        var forgotten = await server.CallOkAsync("forget", new { id });
+        Assert.Equal(1, forgotten.GetProperty("count").GetInt32());
+        foreach (var store in forgotten.GetProperty("residue").EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number))
+        {
+            Assert.Equal(0, store.Value.GetInt32());
+        }
+
+        var after = await server.CallOkAsync("recall", new { query = "widgets API pagination" });
+        Assert.Equal(0, after.GetProperty("memories").GetArrayLength());
+        Assert.Equal(0, (await server.CallOkAsync("forget", new { id })).GetProperty("count").GetInt32());
+    }
+
+    [Fact]
+    public async Task Recall_OtherScope_NeverShowsInResultsOrExplain()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome(), "project:github.com/acme/widgets");
+        await server.CallOkAsync("remember", new { content = "The billing launch codename is Bluebird.", scope = "project:github.com/acme/billing" });
+        await server.CallOkAsync("remember", new { content = "The widgets launch codename is Redwing." });
+        var recalled = await server.CallOkAsync("recall", new { query = "Bluebird launch codename", limit = 100 });
+        Assert.DoesNotContain("Bluebird", recalled.GetRawText(), StringComparison.Ordinal);
+        var explained = await server.CallOkAsync("explain", new { query = "Bluebird launch codename" });
+        Assert.DoesNotContain("Bluebird", explained.GetRawText().Replace("\"query\":\"Bluebird launch codename\"", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        var billing = await server.CallOkAsync("recall", new { query = "codename", scope = "project:github.com/acme/billing" });
+        var billingId = billing.GetProperty("memories")[0].GetProperty("id").GetString()!;
+        Assert.DoesNotContain(billingId, explained.GetRawText(), StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string, string> BadCalls => new()
+    {
+        { "remember", """{"content":""}""", "'content' is empty" },
+        { "remember", """{"content":"   "}""", "'content' is empty" },
+        { "remember", "{}", "needs 'content'" },
+        { "remember", """{"text":"x"}""", "has no argument 'text'" },
+        { "remember", """{"content":"x","tags":"one"}""", "'tags' must be an array of strings" },
+        { "remember", """{"content":"x","observedAt":"last tuesday"}""", "not an ISO-8601 time" },
+        { "remember", """{"content":"x","scope":"../../etc/passwd"}""", "not a valid scope" },
+        { "remember", """{"content":"x","scope":"/home/me"}""", "not a valid scope" },
+        { "remember", $$"""{"content":"{{new string('a', 4001)}}"}""", "not a document" },
+        { "recall", """{"query":""}""", "'query' is empty" },
+        { "recall", """{"query":"x","limit":0}""", "1 to 100" },
+        { "recall", """{"query":"x","limit":1000}""", "1 to 100" },
+        { "recall", """{"query":"x","limit":"ten"}""", "'limit' must be a whole number" },
+        { "recall", """{"query":"x","limit":2.5}""", "'limit' must be a whole number" },
+        { "recall", """{"query":"x","asOf":"2025-13-45"}""", "not an ISO-8601 time" },
+        { "recall", """{"query":42}""", "'query' must be a string" },
+        { "forget", "{}", "forget needs something to select" },
+        { "forget", """{"all":true}""", "explicit 'scope'" },
+        { "forget", """{"ids":[]}""", "'ids' is empty" },
+        { "forget", """{"id":"x","tag":"y"}""", "exactly one selector" },
+        { "explain", "{}", "explain needs 'retrievalId'" },
+        { "explain", """{"retrievalId":"rt_unknown"}""", "No recall with retrievalId" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadCalls))]
+    public async Task BadInput_GetsAnErrorResultThatSaysWhatToSend_AndTheServerKeepsServing(string tool, string json, string expected)
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        var arguments = JsonSerializer.Deserialize<Dictionary<string, object?>>(json)!;
+        var result = await server.Client.CallToolAsync(tool, arguments);
+        Assert.True(result.IsError);
+        Assert.Contains(expected, McpTestServer.Text(result), StringComparison.Ordinal);
+        Assert.DoesNotContain("/tmp", McpTestServer.Text(result), StringComparison.Ordinal);
+
+        await server.CallOkAsync("remember", new { content = "Still serving after a bad call." });
+        var recalled = await server.CallOkAsync("recall", new { query = "still serving" });
+        Assert.Equal(1, recalled.GetProperty("memories").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task UnknownTool_IsAnError_NotACrash()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        await Assert.ThrowsAnyAsync<Exception>(() => server.CallAsync("memorize", new { content = "x" }));
+        await server.CallOkAsync("recall", new { query = "anything" });
+    }
+
+    [Fact]
+    public async Task Supersession_ThroughMcp_HidesTheOldFactAndListsItAsFilteredOut()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        var old = await server.CallOkAsync("remember", new { content = "The orders database is Postgres 14.", observedAt = "2024-01-10" });
+        var oldId = old.GetProperty("id").GetString();
+        var updated = await server.CallOkAsync("remember", new { content = "The orders database is Postgres 16.", observedAt = "2025-02-01", supersedes = new[] { oldId } });
+        Assert.Equal([oldId], updated.GetProperty("supersedes").EnumerateArray().Select(x => x.GetString()));
+
+        var recalled = await server.CallOkAsync("recall", new { query = "orders database version" });
+        Assert.Equal(1, recalled.GetProperty("memories").GetArrayLength());
+        var explained = await server.CallOkAsync("explain", new { retrievalId = recalled.GetProperty("retrievalId").GetString() });
+        Assert.Contains(explained.GetProperty("filteredOut").EnumerateArray(), f => f.GetProperty("id").GetString() == oldId && f.GetProperty("reason").GetString() == "superseded");
+
+        var history = await server.CallOkAsync("recall", new { query = "orders database version", includeSuperseded = true });
+        Assert.Equal(2, history.GetProperty("memories").GetArrayLength());
+        var past = await server.CallOkAsync("recall", new { query = "orders database version", asOf = "2024-06-01" });
+        Assert.Equal(oldId, past.GetProperty("memories")[0].GetProperty("id").GetString());
+    }
+}

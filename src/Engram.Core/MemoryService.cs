@@ -25,6 +25,12 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// <summary>The cosine above which an existing memory is offered in <c>similar</c>.</summary>
     private const double SimilarThreshold = 0.55;
 
+    /// <summary>
+    /// The cosine a memory needs for the vector signal to count it at all. Hashed vectors of unrelated texts
+    /// score around 0 with a spread of about 1/sqrt(dimensions) (0.044 at 512); 0.15 is beyond three of those.
+    /// </summary>
+    private const float VectorFloor = 0.15f;
+
     private const int MaxSimilar = 3;
     private const int MaxFilteredListed = 50;
 
@@ -338,7 +344,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var lexical = state.Lexical.Search(query.Query, query.Scopes, tags, depth);
         var allowed = tags is null ? null : await state.Store.IdsWithAnyTagAsync(query.Scopes, tags, cancellationToken).ConfigureAwait(false);
         var queryVector = await EmbedAsync(query.Query, cancellationToken).ConfigureAwait(false);
-        var vector = state.Vectors.Search(queryVector, query.Scopes, depth, allowed);
+        var vector = state.Vectors.Search(queryVector, query.Scopes, depth, allowed).Where(x => x.Score >= VectorFloor).ToList();
         var fused = RankFusion.Fuse(lexical.Select(x => x.Id).ToList(), vector.Select(x => x.Id).ToList()).ToList();
 
         var rows = await state.Store.GetAsync(fused.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);

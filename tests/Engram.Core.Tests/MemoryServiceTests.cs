@@ -244,7 +244,7 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
     {
         await using var service = temp.Open();
         await SeedAsync(service);
-        var recall = await service.RecallAsync(new RecallRequest("Postgres database for orders", Limit: 2));
+        var recall = await service.RecallAsync(new RecallRequest("Which service runs on Postgres?", Limit: 1));
         var replay = await service.ExplainAsync(new ExplainRequest(recall.RetrievalId));
         Assert.False(replay.StoreChangedSince);
         Assert.Equal(recall.Memories.Select(m => m.Id), replay.Hits.Select(h => h.Id));

@@ -75,6 +75,8 @@ public sealed class McpTestServer : IAsyncDisposable
 /// <summary>A temporary folder for one test class, removed afterwards with SQLite's -wal and -shm files.</summary>
 public sealed class TempFolder : IDisposable
 {
+    public TempFolder() => Directory.CreateDirectory(Root);
+
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "engram-mcp-tests", Guid.NewGuid().ToString("N"));
 
     public string NewHome() => Path.Combine(Root, Guid.NewGuid().ToString("N"));

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ModelContextProtocol.Client;
+
+namespace Engram.Mcp.Tests;
+
+/// <summary>Launches the built executable over stdio, as MCP hosts do.</summary>
+public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
+{
+    private static readonly string ServerDll = Path.Combine(AppContext.BaseDirectory, "engram.dll");
+
+    private static readonly string[] ScopeVariables = ["ENGRAM_SCOPE", "ENGRAM_PROJECT_ROOT", "CLAUDE_PROJECT_DIR"];
+
+    private string Repo(string path, string remote)
+    {
+        var dir = Path.Combine(temp.Root, path);
+        Directory.CreateDirectory(Path.Combine(dir, ".git"));
+        File.WriteAllText(Path.Combine(dir, ".git", "config"), $"[remote \"origin\"]\n\turl = {remote}\n");
+        return dir;
+    }
+
+    private static async Task<McpClient> ConnectAsync(string home, string workingDirectory)
+    {
+        var options = new StdioClientTransportOptions
+        {
+            Name = "engram",
+            Command = "dotnet",
+            Arguments = [ServerDll],
+            WorkingDirectory = workingDirectory,
+            EnvironmentVariables = new Dictionary<string, string?> { ["ENGRAM_HOME"] = home },
+        };
+        foreach (var variable in ScopeVariables)
+        {
+            options.EnvironmentVariables[variable] = "";
+        }
+
+        return await McpClient.CreateAsync(new StdioClientTransport(options));
+    }
+
+    private static async Task<JsonElement> CallAsync(McpClient client, string tool, Dictionary<string, object?> args)
+    {
+        var result = await client.CallToolAsync(tool, args);
+        Assert.True(result.IsError is not true, McpTestServer.Text(result));
+        return JsonSerializer.Deserialize<JsonElement>(result.StructuredContent!.Value.GetRawText());
+    }
+
+    [Fact]
+    public async Task Executable_ServesTheToolsOverStdio_AndDefaultScopeFollowsRepositoryIdentity()
+    {
+        var home = temp.NewHome();
+        var clone = Repo("one/widgets", "https://github.com/acme/widgets.git");
+        var otherClone = Repo("two/widgets-copy", "git@github.com:acme/widgets.git");
+        var sameName = Repo("three/widgets", "https://github.com/someone-else/widgets.git");
+
+        await using (var client = await ConnectAsync(home, clone))
+        {
+            var tools = await client.ListToolsAsync();
+            Assert.Equal(4, tools.Count);
+            var written = await CallAsync(client, "remember", new() { ["content"] = "Widgets releases are cut from the release/* branches." });
+            Assert.Equal("project:github.com/acme/widgets", written.GetProperty("scope").GetString());
+        }
+
+        await using (var client = await ConnectAsync(home, otherClone))
+        {
+            var recalled = await CallAsync(client, "recall", new() { ["query"] = "where are widgets releases cut from" });
+            Assert.Equal("Widgets releases are cut from the release/* branches.", recalled.GetProperty("memories")[0].GetProperty("content").GetString());
+        }
+
+        await using (var client = await ConnectAsync(home, sameName))
+        {
+            var recalled = await CallAsync(client, "recall", new() { ["query"] = "where are widgets releases cut from" });
+            Assert.Equal(["project:github.com/someone-else/widgets", "user"], recalled.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
+            Assert.Equal(0, recalled.GetProperty("memories").GetArrayLength());
+        }
+    }
+
+    [Fact]
+    public async Task Executable_WritesOnlyJsonRpcToStdout_AndLogsToStderr()
+    {
+        var start = new ProcessStartInfo("dotnet", [ServerDll])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = temp.Root,
+        };
+        start.Environment["ENGRAM_HOME"] = temp.NewHome();
+        start.Environment["ENGRAM_LOG_LEVEL"] = "Trace";
+        foreach (var variable in ScopeVariables)
+        {
+            start.Environment[variable] = "";
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string[] requests =
+        [
+            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""",
+            """{"jsonrpc":"2.0","method":"notifications/initialized"}""",
+            """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"remember","arguments":{"content":"The secret word is marmalade."}}}""",
+            """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"recall","arguments":{"query":"secret word"}}}""",
+            """{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"recall","arguments":{"query":""}}}""",
+        ];
+
+        var seen = new HashSet<int>();
+        foreach (var request in requests)
+        {
+            await process.StandardInput.WriteLineAsync(request);
+            await process.StandardInput.FlushAsync();
+            if (!request.Contains("\"id\"", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            // Every stdout line must be a JSON-RPC message; read until this request's response.
+            var id = JsonDocument.Parse(request).RootElement.GetProperty("id").GetInt32();
+            while (!seen.Contains(id))
+            {
+                var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                Assert.NotNull(line);
+                using var message = JsonDocument.Parse(line);
+                Assert.Equal("2.0", message.RootElement.GetProperty("jsonrpc").GetString());
+                if (message.RootElement.TryGetProperty("id", out var responseId))
+                {
+                    seen.Add(responseId.GetInt32());
+                }
+            }
+        }
+
+        process.StandardInput.Close();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, process.ExitCode);
+        var log = await stderr;
+        Assert.Contains("Engram store opened", log, StringComparison.Ordinal);
+        Assert.Contains("marmalade", log, StringComparison.Ordinal); // memory text appears only because the level is Trace
+    }
+
+    [Fact]
+    public async Task Executable_AtInformationLevel_NeverLogsMemoryText()
+    {
+        var start = new ProcessStartInfo("dotnet", [ServerDll])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = temp.Root,
+        };
+        start.Environment["ENGRAM_HOME"] = temp.NewHome();
+        start.Environment["ENGRAM_LOG_LEVEL"] = "Debug";
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""");
+        await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","method":"notifications/initialized"}""");
+        await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"remember","arguments":{"content":"The secret word is quince."}}}""");
+        await process.StandardInput.FlushAsync();
+        string? line;
+        do
+        {
+            line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        while (line is not null && !line.Contains("\"id\":2", StringComparison.Ordinal));
+
+        Assert.NotNull(line);
+        process.StandardInput.Close();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var log = await stderr;
+        Assert.Contains("remember: mem_", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("quince", log, StringComparison.Ordinal);
+    }
+}

@@ -1,7 +1,10 @@
 using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Engram.Core;
 using Engram.Mcp.Tools;
 using Microsoft.Extensions.DependencyInjection;
+using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
 namespace Engram.Mcp;
@@ -37,5 +40,15 @@ internal static class EngramServer
     }
 
     /// <summary>Adds Engram's remember, recall, forget and explain tools.</summary>
-    public static IMcpServerBuilder WithEngramTools(this IMcpServerBuilder builder) => builder.WithTools<MemoryTools>().WithToolErrors();
+    public static IMcpServerBuilder WithEngramTools(this IMcpServerBuilder builder) =>
+        builder.WithTools<MemoryTools>(ResultJson).WithToolErrors();
+
+    /// <summary>
+    /// The SDK's options, but writing nulls: the output schemas list nullable fields (duplicateOf, supersededBy, …)
+    /// as required, and clients that validate structured content (the TypeScript SDK does) need them present.
+    /// </summary>
+    private static readonly JsonSerializerOptions ResultJson = new(McpJsonUtilities.DefaultOptions)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
 }

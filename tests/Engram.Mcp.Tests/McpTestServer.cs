@@ -26,6 +26,8 @@ public sealed class McpTestServer : IAsyncDisposable
 
     public McpClient Client { get; private set; }
 
+    private Dictionary<string, JsonElement>? _schemas;
+
     public static async Task<McpTestServer> StartAsync(string home, string defaultScope = "user")
     {
         var clientToServer = new Pipe();
@@ -54,6 +56,8 @@ public sealed class McpTestServer : IAsyncDisposable
         Assert.True(result.IsError is not true, $"{tool} failed: {Text(result)}");
         Assert.NotNull(result.StructuredContent);
         var structured = JsonSerializer.Deserialize<JsonElement>(result.StructuredContent.Value.GetRawText());
+        _schemas ??= (await Client.ListToolsAsync()).ToDictionary(t => t.Name, t => t.ProtocolTool.OutputSchema!.Value);
+        SchemaCheck.AssertValid(_schemas[tool], structured);
         Assert.False(string.IsNullOrWhiteSpace(structured.GetProperty("summary").GetString()));
         return structured;
     }

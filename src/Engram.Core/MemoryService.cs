@@ -91,26 +91,73 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     public async Task<RememberResult> RememberAsync(RememberRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var content = RequireText(request.Content, "content", EngramOptions.MaxContentLength,
-            "A memory is one self-contained fact of a few sentences, not a document: split it into separate facts, or keep documents in your repository and remember where they are.");
-        var scope = request.Scope is null ? _options.DefaultScope : ScopeName.Normalize(request.Scope);
-        var tags = NormalizeTags(request.Tags);
-        var supersedes = (request.Supersedes ?? []).Select(id => RequireText(id, "supersedes[]", 200, "Send ids as returned by remember or recall.")).Distinct(StringComparer.Ordinal).ToList();
-        var now = DateTimeOffset.UtcNow;
-        var observedAt = request.ObservedAt ?? now;
-
         var state = await GetStateAsync().ConfigureAwait(false);
-        var vector = await EmbedAsync(content, cancellationToken).ConfigureAwait(false);
-        var memory = new StoredMemory(NewId("mem_"), scope, content, tags, observedAt.ToUnixTimeMilliseconds(), now.ToUnixTimeMilliseconds(), null, null);
-        var (created, id) = await state.Store.InsertAsync(memory, ContentHash.Compute(content), state.Model, vector, supersedes, cancellationToken).ConfigureAwait(false);
-        LogRemembered(_logger, id, scope, created);
-        LogRememberedContent(_logger, id, content);
-
-        var similar = await SimilarAsync(state, scope, vector, id, supersedes, cancellationToken).ConfigureAwait(false);
-        return new RememberResult(id, scope, created ? "created" : "duplicate", created ? null : id, created ? supersedes : [], similar);
+        var pending = await PrepareAsync([request], cancellationToken).ConfigureAwait(false);
+        var result = (await InsertAsync(state, pending, cancellationToken).ConfigureAwait(false))[0];
+        var similar = await SimilarAsync(state, result.Scope, pending[0].Vector, result.Id, pending[0].Supersedes, cancellationToken).ConfigureAwait(false);
+        return result with { Similar = similar };
     }
 
-    private static async Task<IReadOnlyList<SimilarMemory>> SimilarAsync(State state, string scope, float[] vector, string selfId, List<string> exclude, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores many facts in one transaction: the bulk import path. Results are in request order; duplicates (of stored
+    /// memories or of earlier requests in the batch) are reported as in <see cref="RememberAsync"/>. No
+    /// <c>similar</c> candidates are computed. If any request is invalid, nothing is stored.
+    /// </summary>
+    /// <exception cref="EngramArgumentException">A request is invalid; the message names it and says how to fix it.</exception>
+    public async Task<IReadOnlyList<RememberResult>> RememberManyAsync(IReadOnlyList<RememberRequest> requests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var state = await GetStateAsync().ConfigureAwait(false);
+        var pending = await PrepareAsync(requests, cancellationToken).ConfigureAwait(false);
+        return await InsertAsync(state, pending, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<List<PendingMemory>> PrepareAsync(IReadOnlyList<RememberRequest> requests, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var pending = new List<PendingMemory>(requests.Count);
+        var contents = new List<string>(requests.Count);
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var request = requests[i] ?? throw new EngramArgumentException($"Request {i} is null.");
+            try
+            {
+                var content = RequireText(request.Content, "content", EngramOptions.MaxContentLength,
+                    "A memory is one self-contained fact of a few sentences, not a document: split it into separate facts, or keep documents in your repository and remember where they are.");
+                var scope = request.Scope is null ? _options.DefaultScope : ScopeName.Normalize(request.Scope);
+                var supersedes = (request.Supersedes ?? []).Select(id => RequireText(id, "supersedes[]", 200, "Send ids as returned by remember or recall.")).Distinct(StringComparer.Ordinal).ToList();
+                var observedAt = (request.ObservedAt ?? now).ToUnixTimeMilliseconds();
+                var memory = new StoredMemory(NewId("mem_"), scope, content, NormalizeTags(request.Tags), observedAt, now.ToUnixTimeMilliseconds(), null, null);
+                pending.Add(new PendingMemory(memory, ContentHash.Compute(content), [], supersedes));
+                contents.Add(content);
+            }
+            catch (EngramArgumentException e) when (requests.Count > 1)
+            {
+                throw new EngramArgumentException($"Request {i}: {e.Message}", e);
+            }
+        }
+
+        var vectors = await EmbedAsync(contents, cancellationToken).ConfigureAwait(false);
+        return pending.Select((p, i) => p with { Vector = vectors[i] }).ToList();
+    }
+
+    private async Task<IReadOnlyList<RememberResult>> InsertAsync(State state, List<PendingMemory> pending, CancellationToken cancellationToken)
+    {
+        var inserted = await state.Store.InsertAsync(pending, state.Model, cancellationToken).ConfigureAwait(false);
+        var results = new List<RememberResult>(pending.Count);
+        for (var i = 0; i < pending.Count; i++)
+        {
+            var (created, id) = inserted[i];
+            var memory = pending[i].Memory;
+            LogRemembered(_logger, id, memory.Scope, created);
+            LogRememberedContent(_logger, id, memory.Content);
+            results.Add(new RememberResult(id, memory.Scope, created ? "created" : "duplicate", created ? null : id, created ? pending[i].Supersedes : [], []));
+        }
+
+        return results;
+    }
+
+    private static async Task<IReadOnlyList<SimilarMemory>> SimilarAsync(State state, string scope, float[] vector, string selfId, IReadOnlyList<string> exclude, CancellationToken cancellationToken)
     {
         var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
         await state.Vectors.EnsureCurrentAsync([scope], seq, cancellationToken).ConfigureAwait(false);
@@ -414,10 +461,20 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         DateTimeOffset.FromUnixTimeMilliseconds(m.ObservedAt), DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
         Math.Round(score, 6), m.SupersededBy);
 
-    private async Task<float[]> EmbedAsync(string text, CancellationToken cancellationToken)
+    private async Task<float[]> EmbedAsync(string text, CancellationToken cancellationToken) =>
+        (await EmbedAsync([text], cancellationToken).ConfigureAwait(false))[0];
+
+    private async Task<List<float[]>> EmbedAsync(List<string> texts, CancellationToken cancellationToken)
     {
-        var embeddings = await _embedder.GenerateAsync([text], cancellationToken: cancellationToken).ConfigureAwait(false);
-        return embeddings[0].Vector.ToArray();
+        var vectors = new List<float[]>(texts.Count);
+        // Batches keep a remote embedder's requests to a sensible size; the built-in one does not care.
+        foreach (var chunk in texts.Chunk(256))
+        {
+            var embeddings = await _embedder.GenerateAsync(chunk, cancellationToken: cancellationToken).ConfigureAwait(false);
+            vectors.AddRange(embeddings.Select(e => e.Vector.ToArray()));
+        }
+
+        return vectors;
     }
 
     private static string RequireText(string? value, string name, int maxLength, string advice)

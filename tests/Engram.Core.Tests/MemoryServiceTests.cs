@@ -347,4 +347,34 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
         command.CommandText = "SELECT COUNT(*) FROM changes;";
         Assert.Equal(1L, await command.ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task RememberMany_StoresABatch_ReportingDuplicatesWithinIt()
+    {
+        await using var service = temp.Open();
+        var results = await service.RememberManyAsync(
+        [
+            new RememberRequest("Fact alpha about the build."),
+            new RememberRequest("fact ALPHA about the build"),
+            new RememberRequest("Fact beta about the deploy.", Tags: ["deploy"]),
+        ]);
+        Assert.Equal(["created", "duplicate", "created"], results.Select(r => r.Status));
+        Assert.Equal(results[0].Id, results[1].DuplicateOf);
+        Assert.Equal(2, (await service.RecallAsync(new RecallRequest("fact build deploy"))).Memories.Count);
+    }
+
+    [Fact]
+    public async Task RememberMany_WithAnInvalidRequest_StoresNothing_AndNamesTheRequest()
+    {
+        await using var service = temp.Open();
+        var e = await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberManyAsync(
+        [
+            new RememberRequest("A valid fact."),
+            new RememberRequest("Another fact.", Supersedes: ["mem_missing"]),
+        ]));
+        Assert.Contains("supersedes", e.Message, StringComparison.Ordinal);
+        var blank = await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberManyAsync([new RememberRequest("ok"), new RememberRequest(" ")]));
+        Assert.StartsWith("Request 1:", blank.Message, StringComparison.Ordinal);
+        Assert.Empty((await service.RecallAsync(new RecallRequest("valid fact"))).Memories);
+    }
 }

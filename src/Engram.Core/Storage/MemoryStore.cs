@@ -124,58 +124,97 @@ internal sealed class MemoryStore
         Convert.ToInt64(await ScalarAsync(connection, "SELECT COALESCE(MAX(seq), 0) FROM changes;", cancellationToken, tx).ConfigureAwait(false), CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// Inserts a memory with its tags and vector, marks <paramref name="supersedes"/> as replaced, and appends to the
-    /// change feed, in one transaction. When the scope already holds the same normalised text, nothing is written
-    /// and the existing id is returned.
+    /// Inserts memories with their tags and vectors, marks what each supersedes as replaced, and appends to the
+    /// change feed, all in one transaction. A memory whose scope already holds the same normalised text (stored
+    /// before, or earlier in this batch) is not written; its result names the existing id.
     /// </summary>
-    public async Task<(bool Created, string Id)> InsertAsync(
-        StoredMemory memory, string contentHash, string model, float[] vector, IReadOnlyList<string> supersedes, CancellationToken cancellationToken = default)
+    /// <exception cref="EngramArgumentException">A superseded id is not a memory of the same scope; nothing is written.</exception>
+    public async Task<IReadOnlyList<(bool Created, string Id)>> InsertAsync(IReadOnlyList<PendingMemory> batch, string model, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
-        var existing = await ScalarAsync(connection, "SELECT id FROM memories WHERE scope=$scope AND content_hash=$hash;", cancellationToken, tx,
-            ("$scope", memory.Scope), ("$hash", contentHash)).ConfigureAwait(false);
-        if (existing is string existingId)
-        {
-            return (false, existingId);
-        }
+        // Prepared once, bound per row: a bulk import is dominated by statement preparation otherwise.
+        await using var findDuplicate = Command(connection, tx, "SELECT id FROM memories WHERE scope=$scope AND content_hash=$hash;", "$scope", "$hash");
+        await using var findScope = Command(connection, tx, "SELECT scope FROM memories WHERE id=$id;", "$id");
+        await using var insertMemory = Command(connection, tx, """
+            INSERT INTO memories(id, scope, content, content_hash, observed_at, created_at) VALUES($id, $scope, $content, $hash, $observed, $created);
+            """, "$id", "$scope", "$content", "$hash", "$observed", "$created");
+        await using var insertVector = Command(connection, tx, "INSERT INTO embeddings(memory_id, model, vector) VALUES($id, $model, $vector);", "$id", "$model", "$vector");
+        await using var insertChange = Command(connection, tx, "INSERT INTO changes(memory_id, scope, deleted, at) VALUES($id, $scope, 0, $at);", "$id", "$scope", "$at");
+        await using var insertTag = Command(connection, tx, "INSERT OR IGNORE INTO memory_tags(memory_id, tag) VALUES($id, $tag);", "$id", "$tag");
+        await using var supersede = Command(connection, tx, "UPDATE memories SET superseded_by=$new, superseded_at=$at WHERE id=$old;", "$new", "$at", "$old");
 
-        foreach (var old in supersedes)
+        var results = new List<(bool, string)>(batch.Count);
+        foreach (var (memory, contentHash, vector, supersedes) in batch)
         {
-            var oldScope = await ScalarAsync(connection, "SELECT scope FROM memories WHERE id=$id;", cancellationToken, tx, ("$id", old)).ConfigureAwait(false) as string;
-            if (oldScope is null || oldScope != memory.Scope)
+            if (await ScalarAsync(findDuplicate, cancellationToken, memory.Scope, contentHash).ConfigureAwait(false) is string existingId)
             {
-                throw new EngramArgumentException(
-                    $"supersedes names '{old}', which is not a memory of scope '{memory.Scope}'. Send ids returned by recall or remember (in 'similar') for the same scope.");
+                results.Add((false, existingId));
+                continue;
             }
-        }
 
-        await ExecuteAsync(connection, """
-            INSERT INTO memories(id, scope, content, content_hash, observed_at, created_at)
-            VALUES($id, $scope, $content, $hash, $observed, $created);
-            INSERT INTO embeddings(memory_id, model, vector) VALUES($id, $model, $vector);
-            INSERT INTO changes(memory_id, scope, deleted, at) VALUES($id, $scope, 0, $created);
-            """, cancellationToken, tx,
-            ("$id", memory.Id), ("$scope", memory.Scope), ("$content", memory.Content), ("$hash", contentHash),
-            ("$observed", memory.ObservedAt), ("$created", memory.CreatedAt), ("$model", model), ("$vector", VectorCodec.Encode(vector))).ConfigureAwait(false);
+            foreach (var old in supersedes)
+            {
+                if (await ScalarAsync(findScope, cancellationToken, old).ConfigureAwait(false) as string != memory.Scope)
+                {
+                    throw new EngramArgumentException(
+                        $"supersedes names '{old}', which is not a memory of scope '{memory.Scope}'. Send ids returned by recall or remember (in 'similar') for the same scope.");
+                }
+            }
 
-        foreach (var tag in memory.Tags)
-        {
-            await ExecuteAsync(connection, "INSERT OR IGNORE INTO memory_tags(memory_id, tag) VALUES($id, $tag);", cancellationToken, tx,
-                ("$id", memory.Id), ("$tag", tag)).ConfigureAwait(false);
-        }
+            await ExecuteAsync(insertMemory, cancellationToken, memory.Id, memory.Scope, memory.Content, contentHash, memory.ObservedAt, memory.CreatedAt).ConfigureAwait(false);
+            await ExecuteAsync(insertVector, cancellationToken, memory.Id, model, VectorCodec.Encode(vector)).ConfigureAwait(false);
+            await ExecuteAsync(insertChange, cancellationToken, memory.Id, memory.Scope, memory.CreatedAt).ConfigureAwait(false);
+            foreach (var tag in memory.Tags)
+            {
+                await ExecuteAsync(insertTag, cancellationToken, memory.Id, tag).ConfigureAwait(false);
+            }
 
-        foreach (var old in supersedes)
-        {
-            await ExecuteAsync(connection, """
-                UPDATE memories SET superseded_by=$new, superseded_at=$at WHERE id=$old;
-                INSERT INTO changes(memory_id, scope, deleted, at) VALUES($old, $scope, 0, $at);
-                """, cancellationToken, tx, ("$new", memory.Id), ("$at", memory.CreatedAt), ("$old", old), ("$scope", memory.Scope)).ConfigureAwait(false);
+            foreach (var old in supersedes)
+            {
+                await ExecuteAsync(supersede, cancellationToken, memory.Id, memory.CreatedAt, old).ConfigureAwait(false);
+                await ExecuteAsync(insertChange, cancellationToken, old, memory.Scope, memory.CreatedAt).ConfigureAwait(false);
+            }
+
+            results.Add((true, memory.Id));
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return (true, memory.Id);
+        return results;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction tx, string sql, params string[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
+    }
+
+    private static void Bind(SqliteCommand command, object[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i];
+        }
+    }
+
+    private static Task<int> ExecuteAsync(SqliteCommand command, CancellationToken cancellationToken, params object[] values)
+    {
+        Bind(command, values);
+        return command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static Task<object?> ScalarAsync(SqliteCommand command, CancellationToken cancellationToken, params object[] values)
+    {
+        Bind(command, values);
+        return command.ExecuteScalarAsync(cancellationToken);
     }
 
     /// <summary>Loads memories by id; unknown ids are absent from the result.</summary>

@@ -4,13 +4,16 @@ namespace Engram.Core.Search;
 internal sealed class TopK<T>
 {
     private readonly int _k;
-    private readonly PriorityQueue<T, float> _heap;
+    private readonly PriorityQueue<(T Item, long Order), (float Score, long Order)> _heap;
+    private long _added;
 
     public TopK(int k)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         _k = k;
-        _heap = new PriorityQueue<T, float>(k + 1);
+        // Equal scores rank by arrival: the earlier item wins, so results do not depend on heap internals.
+        _heap = new PriorityQueue<(T, long), (float, long)>(k + 1, Comparer<(float Score, long Order)>.Create(
+            (a, b) => a.Score != b.Score ? a.Score.CompareTo(b.Score) : b.Order.CompareTo(a.Order)));
     }
 
     public void Add(T item, float score)
@@ -20,26 +23,24 @@ internal sealed class TopK<T>
             return;
         }
 
+        var order = _added++;
         if (_heap.Count < _k)
         {
-            _heap.Enqueue(item, score);
+            _heap.Enqueue((item, order), (score, order));
         }
-        else if (_heap.TryPeek(out _, out var lowest) && score > lowest)
+        else if (_heap.TryPeek(out _, out var lowest) && score > lowest.Score)
         {
-            _heap.EnqueueDequeue(item, score);
+            _heap.EnqueueDequeue((item, order), (score, order));
         }
     }
 
     /// <summary>The items, best first.</summary>
     public List<(T Item, float Score)> ToList()
     {
-        var items = new List<(T, float)>(_heap.Count);
-        foreach (var (item, priority) in _heap.UnorderedItems)
-        {
-            items.Add((item, priority));
-        }
-
-        items.Sort((a, b) => b.Item2.CompareTo(a.Item2));
-        return items;
+        return _heap.UnorderedItems
+            .OrderByDescending(x => x.Priority.Score)
+            .ThenBy(x => x.Priority.Order)
+            .Select(x => (x.Element.Item, x.Priority.Score))
+            .ToList();
     }
 }

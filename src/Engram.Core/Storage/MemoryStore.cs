@@ -274,7 +274,7 @@ internal sealed class MemoryStore
             command.CommandText = """
                 SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
                        (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id)
-                FROM memories m;
+                FROM memories m ORDER BY m.rowid;
                 """;
             var all = new List<StoredMemory>();
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -289,14 +289,15 @@ internal sealed class MemoryStore
         var changed = await ChangedIdsAsync(connection, tx, afterSeq, cancellationToken).ConfigureAwait(false);
         var current = await GetAsync(connection, tx, changed, cancellationToken).ConfigureAwait(false);
         var deletes = changed.Where(id => !current.ContainsKey(id)).ToList();
-        return (seq, current.Values.ToList(), deletes);
+        return (seq, changed.Where(current.ContainsKey).Select(id => current[id]).ToList(), deletes);
     }
 
     private static async Task<List<string>> ChangedIdsAsync(SqliteConnection connection, SqliteTransaction tx, long afterSeq, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = tx;
-        command.CommandText = "SELECT DISTINCT memory_id FROM changes WHERE seq > $after;";
+        // In the order of each memory's latest change, so every process applies the feed in the same order.
+        command.CommandText = "SELECT memory_id FROM changes WHERE seq > $after GROUP BY memory_id ORDER BY MAX(seq);";
         command.Parameters.AddWithValue("$after", afterSeq);
         var ids = new List<string>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -325,7 +326,7 @@ internal sealed class MemoryStore
         {
             await using var command = connection.CreateCommand();
             command.Transaction = tx;
-            command.CommandText = "SELECT e.memory_id, m.scope, e.vector FROM embeddings e JOIN memories m ON m.id = e.memory_id WHERE m.scope=$scope AND e.model=$model;";
+            command.CommandText = "SELECT e.memory_id, m.scope, e.vector FROM embeddings e JOIN memories m ON m.id = e.memory_id WHERE m.scope=$scope AND e.model=$model ORDER BY m.rowid;";
             command.Parameters.AddWithValue("$scope", scope);
             command.Parameters.AddWithValue("$model", model);
             await ReadVectorsAsync(command, vectors, cancellationToken).ConfigureAwait(false);
@@ -343,9 +344,9 @@ internal sealed class MemoryStore
             await ReadVectorsAsync(command, vectors, cancellationToken).ConfigureAwait(false);
         }
 
-        var present = vectors.Select(v => v.MemoryId).ToHashSet(StringComparer.Ordinal);
-        removed.AddRange(changed.Where(id => !present.Contains(id)));
-        return (seq, vectors, removed);
+        var byId = vectors.ToDictionary(v => v.MemoryId, StringComparer.Ordinal);
+        removed.AddRange(changed.Where(id => !byId.ContainsKey(id)));
+        return (seq, changed.Where(byId.ContainsKey).Select(id => byId[id]).ToList(), removed);
     }
 
     private static async Task ReadVectorsAsync(SqliteCommand command, List<StoredVector> into, CancellationToken cancellationToken)

@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Text.Json;
+using Engram.Eval;
+using Microsoft.Data.Sqlite;
+
+// Engram's evaluation runner.
+//   locomo --data <dir> [--mode library|mcp|both] [--json <file>]
+//   peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <npm version>] [--json <file>] [--plot <png>]
+var verb = args.FirstOrDefault();
+var options = ParseOptions(args.Skip(1).ToArray());
+var work = Path.Combine(Path.GetTempPath(), "engram-eval-" + Guid.NewGuid().ToString("N"));
+Directory.CreateDirectory(work);
+try
+{
+    switch (verb)
+    {
+        case "locomo":
+            return await LocomoAsync(options, work);
+        case "peer":
+            return await PeerAsync(options, work);
+        default:
+            Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|both] [--json <file>]");
+            Console.Error.WriteLine("       Engram.Eval peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <v>] [--json <file>] [--plot <png>]");
+            return 2;
+    }
+}
+finally
+{
+    SqliteConnection.ClearAllPools();
+    Directory.Delete(work, recursive: true);
+}
+
+static async Task<int> LocomoAsync(Dictionary<string, string> options, string work)
+{
+    if (!options.TryGetValue("data", out var data) || !File.Exists(Path.Combine(data, "locomo-dev.json")))
+    {
+        Console.Error.WriteLine("locomo needs --data <dir> holding locomo-dev.json and locomo-dev-qrels.jsonl.");
+        return 2;
+    }
+
+    var (conversations, questions) = Locomo.Load(data);
+    var counts = questions.GroupBy(q => q.Category).ToDictionary(g => g.Key, g => g.Count());
+    var mode = options.GetValueOrDefault("mode", "both");
+    var summaries = new List<Locomo.Summary>();
+    var rankings = new List<List<Locomo.QuestionResult>>();
+    if (mode is "library" or "both")
+    {
+        await using var target = new LibraryTarget(Path.Combine(work, "library"));
+        var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
+        Locomo.Print(summary, counts);
+        summaries.Add(summary);
+        rankings.Add(results);
+    }
+
+    if (mode is "mcp" or "both")
+    {
+        await using var target = await McpTarget.StartAsync(Path.Combine(work, "mcp"));
+        var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
+        Locomo.Print(summary, counts);
+        summaries.Add(summary);
+        rankings.Add(results);
+    }
+
+    var exit = 0;
+    if (rankings.Count == 2)
+    {
+        var same = rankings[0].Zip(rankings[1]).Count(p => p.First.RankedDiaIds.SequenceEqual(p.Second.RankedDiaIds));
+        Console.WriteLine($"library and MCP agree: {same}/{rankings[0].Count} rankings identical.");
+        if (same != rankings[0].Count)
+        {
+            exit = 1;
+        }
+    }
+
+    Console.WriteLine(FormattableString.Invariant($"LoCoMo recall@10: {summaries[0].Overall["recall@10"]:F3}"));
+    if (options.TryGetValue("json", out var json))
+    {
+        await File.WriteAllTextAsync(json, JsonSerializer.Serialize(summaries, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    return exit;
+}
+
+static async Task<int> PeerAsync(Dictionary<string, string> options, string work)
+{
+    var sizes = options.GetValueOrDefault("sizes", "100,1000,5000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList();
+    var queries = int.Parse(options.GetValueOrDefault("queries", "200"), CultureInfo.InvariantCulture);
+    var version = options.GetValueOrDefault("peer-version", "2026.8.31");
+    var results = await Peer.RunAsync(sizes, queries, version, work);
+    Peer.Print(results, PeerTarget.InstalledVersion ?? version);
+    if (options.TryGetValue("json", out var json))
+    {
+        await File.WriteAllTextAsync(json, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    if (options.TryGetValue("plot", out var plot))
+    {
+        Peer.Plot(results, plot);
+        Console.WriteLine($"plot written to {plot}");
+    }
+
+    return 0;
+}
+
+static Dictionary<string, string> ParseOptions(string[] args)
+{
+    var options = new Dictionary<string, string>();
+    for (var i = 0; i + 1 < args.Length; i += 2)
+    {
+        options[args[i].TrimStart('-')] = args[i + 1];
+    }
+
+    return options;
+}

@@ -69,7 +69,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// <summary>The path of the SQLite database.</summary>
     public string DatabasePath => Path.Combine(_options.HomeDirectory, "engram.db");
 
-    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, string Model, int Dimensions);
+    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, RetrievalLog Log, string Model, int Dimensions);
 
     private async Task<State> OpenAsync()
     {
@@ -81,7 +81,8 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var model = $"{metadata?.ProviderName ?? "unknown"}/{metadata?.DefaultModelId ?? probe[0].ModelId ?? "unknown"}/{dimensions}";
         var lexical = new LexicalIndex(store, Path.Combine(_options.HomeDirectory, "index"), _loggerFactory.CreateLogger<LexicalIndex>());
         LogOpened(_logger, _options.HomeDirectory, model);
-        return new State(store, lexical, new VectorIndex(store, model, dimensions), model, dimensions);
+        var log = new RetrievalLog(store, _loggerFactory.CreateLogger<RetrievalLog>());
+        return new State(store, lexical, new VectorIndex(store, model, dimensions), log, model, dimensions);
     }
 
     private Task<State> GetStateAsync() => _state.Value;
@@ -191,6 +192,8 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         var state = await GetStateAsync().ConfigureAwait(false);
+        // Write this process's queued recall logs first, so the deletion below also removes their references.
+        await state.Log.FlushAsync().ConfigureAwait(false);
         var ids = await SelectForForgetAsync(state, request, cancellationToken).ConfigureAwait(false);
         ForgetResidue residue;
         if (request.DryRun)
@@ -278,15 +281,16 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
                 throw new EngramArgumentException("Send either 'retrievalId' (to replay a past recall) or 'query' (to explain a new one), not both.");
             }
 
+            await state.Log.FlushAsync().ConfigureAwait(false);
             var logged = await state.Store.GetRetrievalAsync(request.RetrievalId, cancellationToken).ConfigureAwait(false)
                 ?? throw new EngramArgumentException($"No recall with retrievalId '{Shorten(request.RetrievalId)}' was found: it may have been mistyped, or its memories forgotten. Send a retrievalId returned by recall, or send 'query' to explain a new recall.");
             var query = JsonSerializer.Deserialize<RecallQuery>(logged.RequestJson, LogJson)!;
-            run = await RunRecallAsync(query, log: false, cancellationToken, request.RetrievalId, DateTimeOffset.FromUnixTimeMilliseconds(logged.At)).ConfigureAwait(false);
+            run = await RunRecallAsync(query, log: false, cancellationToken, request.RetrievalId, DateTimeOffset.FromUnixTimeMilliseconds(logged.At), explainAll: true).ConfigureAwait(false);
             changed = run.Seq != logged.Seq;
         }
         else if (request.Recall is not null)
         {
-            run = await RunRecallAsync(Normalize(request.Recall), log: true, cancellationToken).ConfigureAwait(false);
+            run = await RunRecallAsync(Normalize(request.Recall), log: true, cancellationToken, explainAll: true).ConfigureAwait(false);
         }
         else
         {
@@ -379,7 +383,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         return new RecallQuery(query, scopes, resolution, request.Limit, NormalizeTags(request.Tags), request.IncludeSuperseded, request.AsOf);
     }
 
-    private async Task<RecallRun> RunRecallAsync(RecallQuery query, bool log, CancellationToken cancellationToken, string? retrievalId = null, DateTimeOffset? ranAt = null)
+    private async Task<RecallRun> RunRecallAsync(RecallQuery query, bool log, CancellationToken cancellationToken, string? retrievalId = null, DateTimeOffset? ranAt = null, bool explainAll = false)
     {
         var state = await GetStateAsync().ConfigureAwait(false);
         var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
@@ -394,33 +398,39 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var vector = state.Vectors.Search(queryVector, query.Scopes, depth, allowed).Where(x => x.Score >= VectorFloor).ToList();
         var fused = RankFusion.Fuse(lexical.Select(x => x.Id).ToList(), vector.Select(x => x.Id).ToList()).ToList();
 
-        var rows = await state.Store.GetAsync(fused.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
-        var supersederIds = rows.Values.Where(m => m.SupersededBy is not null).Select(m => m.SupersededBy!).ToList();
-        var superseders = query.AsOf is null || supersederIds.Count == 0
-            ? new Dictionary<string, StoredMemory>()
-            : await state.Store.GetAsync(supersederIds, cancellationToken).ConfigureAwait(false);
-
+        // Load candidates' rows a window at a time: a recall usually fills its limit from the first window, while
+        // an explanation reads them all so that it can list everything it filtered out.
         var hits = new List<RankedHit>();
         var filtered = new List<FilteredMemory>();
-        foreach (var (id, score) in fused)
+        var window = explainAll ? fused.Count : Math.Max(query.Limit * 2, 20);
+        for (var start = 0; start < fused.Count && (explainAll || hits.Count < query.Limit); start += window)
         {
-            if (!rows.TryGetValue(id, out var m) || !query.Scopes.Contains(m.Scope))
+            var slice = fused.Skip(start).Take(window).ToList();
+            var rows = await state.Store.GetAsync(slice.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
+            var supersederIds = rows.Values.Where(m => m.SupersededBy is not null).Select(m => m.SupersededBy!).ToList();
+            var superseders = query.AsOf is null || supersederIds.Count == 0
+                ? []
+                : await state.Store.GetAsync(supersederIds, cancellationToken).ConfigureAwait(false);
+            foreach (var (id, score) in slice)
             {
-                continue;
-            }
+                if (!rows.TryGetValue(id, out var m) || !query.Scopes.Contains(m.Scope))
+                {
+                    continue;
+                }
 
-            var reason = FilterReason(query, m, superseders);
-            if (reason is not null)
-            {
-                filtered.Add(new FilteredMemory(id, reason));
-            }
-            else if (hits.Count >= query.Limit)
-            {
-                filtered.Add(new FilteredMemory(id, "below cut-off"));
-            }
-            else
-            {
-                hits.Add(new RankedHit(hits.Count + 1, ToRecalled(m, score)));
+                var reason = FilterReason(query, m, superseders);
+                if (reason is not null)
+                {
+                    filtered.Add(new FilteredMemory(id, reason));
+                }
+                else if (hits.Count >= query.Limit)
+                {
+                    filtered.Add(new FilteredMemory(id, "below cut-off"));
+                }
+                else
+                {
+                    hits.Add(new RankedHit(hits.Count + 1, ToRecalled(m, score)));
+                }
             }
         }
 
@@ -428,7 +438,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var id2 = retrievalId ?? NewId("rt_");
         if (log)
         {
-            await state.Store.LogRetrievalAsync(id2, at.ToUnixTimeMilliseconds(), seq, JsonSerializer.Serialize(query, LogJson), hits.Select(h => h.Memory.Id).ToList(), cancellationToken).ConfigureAwait(false);
+            state.Log.Enqueue(new RetrievalEntry(id2, at.ToUnixTimeMilliseconds(), seq, JsonSerializer.Serialize(query, LogJson), hits.Select(h => h.Memory.Id).ToList()));
         }
 
         LogRecalled(_logger, id2, query.Scopes, hits.Count);
@@ -516,25 +526,23 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     private static string Shorten(string s) => s.Length <= 64 ? s : s[..64] + "…";
 
     /// <inheritdoc />
-    public void Dispose()
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
     {
         if (_state.IsValueCreated && _state.Value.IsCompletedSuccessfully)
         {
-            _state.Value.Result.Lexical.Dispose();
-            _state.Value.Result.Vectors.Dispose();
+            var state = _state.Value.Result;
+            await state.Log.DisposeAsync().ConfigureAwait(false);
+            state.Lexical.Dispose();
+            state.Vectors.Dispose();
         }
 
         if (_ownsEmbedder)
         {
             _embedder.Dispose();
         }
-    }
-
-    /// <inheritdoc />
-    public ValueTask DisposeAsync()
-    {
-        Dispose();
-        return ValueTask.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Engram store opened at {Home} (embeddings: {Model}).")]

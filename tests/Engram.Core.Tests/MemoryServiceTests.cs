@@ -377,4 +377,30 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
         Assert.StartsWith("Request 1:", blank.Message, StringComparison.Ordinal);
         Assert.Empty((await service.RecallAsync(new RecallRequest("valid fact"))).Memories);
     }
+
+    [Fact]
+    public async Task RecallLog_WrittenLateByAnotherService_NeverRestoresAForgottenId()
+    {
+        var home = temp.NewHome();
+        await using var a = temp.Open(home);
+        var b = temp.Open(home);
+        var fact = await a.RememberAsync(new RememberRequest("The on-call rotation changes on Mondays."));
+        for (var i = 0; i < 20; i++)
+        {
+            await b.RecallAsync(new RecallRequest("on-call rotation"));
+        }
+
+        var forgotten = await a.ForgetAsync(new ForgetRequest([fact.Id]));
+        await b.DisposeAsync(); // flushes b's queued recall logs after the forget
+
+        Assert.True(forgotten.Residue.IsEmpty);
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(home, "engram.db")}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM retrieval_hits WHERE memory_id=$id;";
+        command.Parameters.AddWithValue("$id", fact.Id);
+        Assert.Equal(0L, await command.ExecuteScalarAsync());
+        command.CommandText = "SELECT COUNT(*) FROM retrievals;";
+        Assert.Equal(20L, await command.ExecuteScalarAsync());
+    }
 }

@@ -26,13 +26,19 @@ internal sealed partial class LexicalIndex : IDisposable
     private const string ScopeField = "scope";
     private const string TagField = "tag";
     private const string ContentField = "content";
+    private const string IdValuesField = "id_dv";
     private const string SeqKey = "seq";
+    private const string FormatKey = "format";
+
+    /// <summary>The document layout; an index written with another one is rebuilt.</summary>
+    private const string Format = "2";
 
     private readonly MemoryStore _store;
     private readonly string _path;
     private readonly ILogger _logger;
     private readonly Analyzer _analyzer = new EnglishAnalyzer(Version);
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Filter> _scopeFilters = new(StringComparer.Ordinal);
     private LuceneDirectory _directory;
     private SearcherManager? _searchers;
 
@@ -110,7 +116,7 @@ internal sealed partial class LexicalIndex : IDisposable
             WriteLockTimeout = 30_000,
         };
         using var writer = new IndexWriter(_directory, config);
-        var committed = writer.CommitData.TryGetValue(SeqKey, out var s) ? long.Parse(s, CultureInfo.InvariantCulture) : 0;
+        var committed = CommittedSeq(writer.CommitData);
         var (seq, upserts, deletes) = await _store.ReadChangesAsync(committed, cancellationToken).ConfigureAwait(false);
         if (seq == committed && committed > 0)
         {
@@ -138,16 +144,24 @@ internal sealed partial class LexicalIndex : IDisposable
             writer.ForceMergeDeletes(doWait: true);
         }
 
-        writer.SetCommitData(new Dictionary<string, string> { [SeqKey] = seq.ToString(CultureInfo.InvariantCulture) });
+        writer.SetCommitData(new Dictionary<string, string> { [SeqKey] = seq.ToString(CultureInfo.InvariantCulture), [FormatKey] = Format });
         writer.Commit();
         LogApplied(_logger, upserts.Count, deletes.Count, seq);
     }
+
+    /// <summary>The change sequence a commit reflects; 0 (rebuild everything) when it was written in another format.</summary>
+    private static long CommittedSeq(IDictionary<string, string> data) =>
+        data.TryGetValue(FormatKey, out var format) && format == Format && data.TryGetValue(SeqKey, out var seq)
+            ? long.Parse(seq, CultureInfo.InvariantCulture)
+            : 0;
 
     private static Document ToDocument(StoredMemory memory)
     {
         var doc = new Document
         {
-            new StringField(IdField, memory.Id, Field.Store.YES),
+            new StringField(IdField, memory.Id, Field.Store.NO),
+            // Hits are mapped back to ids through doc values: far cheaper than loading stored fields.
+            new BinaryDocValuesField(IdValuesField, new BytesRef(memory.Id)),
             new StringField(ScopeField, memory.Scope, Field.Store.NO),
             new TextField(ContentField, memory.Content, Field.Store.NO),
         };
@@ -178,8 +192,7 @@ internal sealed partial class LexicalIndex : IDisposable
         var searcher = _searchers.Acquire();
         try
         {
-            var data = ((DirectoryReader)searcher.IndexReader).IndexCommit.UserData;
-            Seq = data.TryGetValue(SeqKey, out var s) ? long.Parse(s, CultureInfo.InvariantCulture) : 0;
+            Seq = CommittedSeq(((DirectoryReader)searcher.IndexReader).IndexCommit.UserData);
         }
         finally
         {
@@ -207,9 +220,15 @@ internal sealed partial class LexicalIndex : IDisposable
         try
         {
             var hits = searcher.Search(boolean, ScopeFilter(scopes, tags), k);
+            var leaves = searcher.IndexReader.Leaves;
+            var ids = new BinaryDocValues?[leaves.Count];
+            var bytes = new BytesRef();
             foreach (var hit in hits.ScoreDocs)
             {
-                results.Add((searcher.Doc(hit.Doc).Get(IdField, CultureInfo.InvariantCulture), hit.Score));
+                var leaf = ReaderUtil.SubIndex(hit.Doc, leaves);
+                ids[leaf] ??= leaves[leaf].AtomicReader.GetBinaryDocValues(IdValuesField);
+                ids[leaf]!.Get(hit.Doc - leaves[leaf].DocBase, bytes);
+                results.Add((bytes.Utf8ToString(), hit.Score));
             }
         }
         finally
@@ -239,7 +258,18 @@ internal sealed partial class LexicalIndex : IDisposable
         }
     }
 
-    private static QueryWrapperFilter ScopeFilter(IReadOnlyList<string> scopes, IReadOnlyList<string>? tags)
+    private Filter ScopeFilter(IReadOnlyList<string> scopes, IReadOnlyList<string>? tags)
+    {
+        if (tags is not { Count: > 0 })
+        {
+            // Scope filters are cached per segment (bit sets), so a repeated recall does not re-run the scope terms.
+            return _scopeFilters.GetOrAdd(string.Join('\n', scopes), _ => new CachingWrapperFilter(BuildFilter(scopes, null)));
+        }
+
+        return BuildFilter(scopes, tags);
+    }
+
+    private static QueryWrapperFilter BuildFilter(IReadOnlyList<string> scopes, IReadOnlyList<string>? tags)
     {
         // Lucene.Net 4.8 has no Occur.FILTER: restrict with a Filter, which also leaves the BM25 scores untouched.
         var scopeQuery = new BooleanQuery();

@@ -450,17 +450,29 @@ internal sealed class MemoryStore
         return (memories, tags, vectors, logs);
     }
 
-    /// <summary>Logs a recall: its request (JSON), the store's change sequence then, and the result ids in rank order.</summary>
-    public async Task LogRetrievalAsync(string id, long at, long seq, string requestJson, IReadOnlyList<string> resultIds, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Logs recalls in one transaction: each request (JSON), the store's change sequence then, and the result ids in
+    /// rank order, leaving out ids whose memories no longer exist.
+    /// </summary>
+    public async Task LogRetrievalsAsync(IReadOnlyList<RetrievalEntry> entries, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // A recall log is a convenience, not an acknowledged write: in WAL mode NORMAL skips the fsync at commit
+        // (the log survives a process crash, and may lose its last entries to a power cut).
+        await ExecuteAsync(connection, "PRAGMA synchronous=NORMAL;", cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(connection, "INSERT INTO retrievals(id, at, seq, request) VALUES($id, $at, $seq, $request);", cancellationToken, tx,
-            ("$id", id), ("$at", at), ("$seq", seq), ("$request", requestJson)).ConfigureAwait(false);
-        for (var i = 0; i < resultIds.Count; i++)
+        await using var insertRetrieval = Command(connection, tx, "INSERT OR IGNORE INTO retrievals(id, at, seq, request) VALUES($id, $at, $seq, $request);", "$id", "$at", "$seq", "$request");
+        await using var insertHit = Command(connection, tx, """
+            INSERT OR IGNORE INTO retrieval_hits(retrieval_id, rank, memory_id)
+            SELECT $id, $rank, $memory WHERE EXISTS (SELECT 1 FROM memories WHERE id=$memory);
+            """, "$id", "$rank", "$memory");
+        foreach (var entry in entries)
         {
-            await ExecuteAsync(connection, "INSERT INTO retrieval_hits(retrieval_id, rank, memory_id) VALUES($id, $rank, $memory);", cancellationToken, tx,
-                ("$id", id), ("$rank", i + 1), ("$memory", resultIds[i])).ConfigureAwait(false);
+            await ExecuteAsync(insertRetrieval, cancellationToken, entry.Id, entry.At, entry.Seq, entry.RequestJson).ConfigureAwait(false);
+            for (var i = 0; i < entry.ResultIds.Count; i++)
+            {
+                await ExecuteAsync(insertHit, cancellationToken, entry.Id, i + 1, entry.ResultIds[i]).ConfigureAwait(false);
+            }
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Engram.Testing;
 using ScottPlot;
 
 namespace Engram.Eval;
@@ -9,18 +10,10 @@ namespace Engram.Eval;
 /// </summary>
 internal static class Peer
 {
-    private static readonly string[] Components = ["orders", "billing", "search", "auth", "widgets", "gateway", "reports", "inventory", "mailer", "scheduler"];
-    private static readonly string[] Techs = ["Postgres", "Redis", "Kafka", "Helm", "Terraform", "gRPC", "GraphQL", "Elasticsearch", "RabbitMQ", "SQLite"];
-    private static readonly string[] Purposes = ["caching", "queueing", "deployment", "storage", "indexing", "messaging", "configuration", "observability"];
-    private static readonly string[] People = ["Ana", "Bilal", "Chen", "Dara", "Emeka", "Farah", "Goran", "Hana"];
-
     internal sealed record SizeResult(string Target, int Size, double StoreP50Ms, double StoreP95Ms, double RecallP50Ms, double RecallP95Ms, double UniqueFoundRate);
 
-    public static (string Content, DateTimeOffset ObservedAt) Fact(int i, Random random) =>
-        ($"The {Pick(Components, random)} service uses {Pick(Techs, random)} for {Pick(Purposes, random)}; {Pick(People, random)} owns ticket ENG-{i}.",
-         new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(i));
-
-    private static string Pick(string[] values, Random random) => values[random.Next(values.Length)];
+    private static (string Content, DateTimeOffset ObservedAt) Fact(int i, Random random) =>
+        (SyntheticFacts.Fact(i, random), new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(i));
 
     public static async Task<List<SizeResult>> RunAsync(IReadOnlyList<int> sizes, int queries, string peerVersion, string workRoot)
     {
@@ -66,7 +59,7 @@ internal static class Peer
             // Half the queries name one fact's unique ticket; half a technology that many facts mention.
             var unique = q % 2 == 0;
             var ticket = queryRandom.Next(size);
-            var query = unique ? $"ENG-{ticket}" : Pick(Techs, queryRandom);
+            var query = unique ? $"ENG-{ticket}" : SyntheticFacts.Keyword(queryRandom);
             var clock = Stopwatch.StartNew();
             var ids = await target.RecallAsync(scope, query, 10);
             recallLatencies.Add(clock.Elapsed.TotalMilliseconds);

@@ -15,7 +15,7 @@ internal sealed class VectorIndex : IDisposable
     private readonly int _dimensions;
     private readonly SemaphoreSlim _catchUp = new(1, 1);
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, ScopeMatrix> _scopes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, VectorMatrix> _scopes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _scopeOf = new(StringComparer.Ordinal);
     private long _seq;
 
@@ -85,7 +85,7 @@ internal sealed class VectorIndex : IDisposable
                 var (_, vectors, _) = await _store.ReadVectorsAsync(_model, scope, 0, cancellationToken).ConfigureAwait(false);
                 lock (_lock)
                 {
-                    _scopes[scope] = new ScopeMatrix(_dimensions);
+                    _scopes[scope] = new VectorMatrix(_dimensions);
                     foreach (var v in vectors)
                     {
                         UpsertLocked(v);
@@ -154,66 +154,6 @@ internal sealed class VectorIndex : IDisposable
         if (_scopeOf.Remove(id, out var scope) && _scopes.TryGetValue(scope, out var matrix))
         {
             matrix.Remove(id);
-        }
-    }
-
-    private sealed class ScopeMatrix(int dimensions)
-    {
-        private float[] _data = new float[dimensions * 16];
-        private string[] _ids = new string[16];
-        private readonly Dictionary<string, int> _rows = new(StringComparer.Ordinal);
-        private int _count;
-
-        public void Upsert(string id, float[] vector)
-        {
-            if (!_rows.TryGetValue(id, out var row))
-            {
-                if (_count == _ids.Length)
-                {
-                    Array.Resize(ref _ids, _ids.Length * 2);
-                    Array.Resize(ref _data, _ids.Length * dimensions);
-                }
-
-                row = _count++;
-                _rows[id] = row;
-                _ids[row] = id;
-            }
-
-            vector.CopyTo(_data.AsSpan(row * dimensions, dimensions));
-        }
-
-        public void Remove(string id)
-        {
-            if (!_rows.Remove(id, out var row))
-            {
-                return;
-            }
-
-            // Keep the matrix dense: move the last row into the hole.
-            var last = --_count;
-            if (row != last)
-            {
-                _data.AsSpan(last * dimensions, dimensions).CopyTo(_data.AsSpan(row * dimensions, dimensions));
-                _ids[row] = _ids[last];
-                _rows[_ids[row]] = row;
-            }
-
-            _data.AsSpan(last * dimensions, dimensions).Clear();
-            _ids[last] = null!;
-        }
-
-        public void Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed)
-        {
-            var data = _data.AsSpan(0, _count * dimensions);
-            for (var row = 0; row < _count; row++)
-            {
-                if (allowed is not null && !allowed.Contains(_ids[row]))
-                {
-                    continue;
-                }
-
-                top.Add(_ids[row], TensorPrimitives.Dot(data.Slice(row * dimensions, dimensions), query));
-            }
         }
     }
 }

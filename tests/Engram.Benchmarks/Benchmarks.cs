@@ -1,0 +1,217 @@
+using System.Numerics.Tensors;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using Engram.Core;
+using Engram.Core.Model;
+using Engram.Core.Search;
+using Engram.Testing;
+using Microsoft.Data.Sqlite;
+using ModelContextProtocol.Client;
+
+namespace Engram.Benchmarks;
+
+/// <summary>A store of synthetic facts in one scope, built with the bulk path.</summary>
+internal static class Stores
+{
+    public static async Task<(MemoryService Service, string Home)> BuildAsync(int size)
+    {
+        var home = Path.Combine(Path.GetTempPath(), "engram-bench-" + Guid.NewGuid().ToString("N"));
+        var service = new MemoryService(new EngramOptions { HomeDirectory = home, DefaultScope = "project:bench/recall" });
+        var random = new Random(42);
+        for (var start = 0; start < size; start += 5000)
+        {
+            var batch = Enumerable.Range(start, Math.Min(5000, size - start)).Select(i => new RememberRequest(SyntheticFacts.Fact(i, random))).ToList();
+            await service.RememberManyAsync(batch);
+        }
+
+        // Build the lexical index and load the vectors before timing starts.
+        await service.RecallAsync(new RecallRequest("warm up"));
+        return (service, home);
+    }
+
+    public static void Delete(MemoryService service, string home)
+    {
+        service.Dispose();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(home, recursive: true);
+    }
+}
+
+/// <summary>Library recall latency against store size (one scope; a logged recall of 10, as the MCP tool does).</summary>
+[MemoryDiagnoser]
+public class RecallBenchmarks
+{
+    private MemoryService _service = null!;
+    private string _home = null!;
+    private string[] _questions = null!;
+    private int _next;
+
+    [Params(1_000, 10_000, 100_000)]
+    public int Memories { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        (_service, _home) = Stores.BuildAsync(Memories).GetAwaiter().GetResult();
+        var random = new Random(7);
+        _questions = Enumerable.Range(0, 64).Select(_ => SyntheticFacts.Question(random)).ToArray();
+    }
+
+    [Benchmark(Description = "recall (limit 10)")]
+    public async Task<int> Recall() =>
+        (await _service.RecallAsync(new RecallRequest(_questions[_next++ % _questions.Length]))).Memories.Count;
+
+    [GlobalCleanup]
+    public void Cleanup() => Stores.Delete(_service, _home);
+}
+
+/// <summary>
+/// The vector scan (dot product of every row with the query, top 100 by a bounded heap) against a memory-bandwidth
+/// reference that reads the same bytes (<see cref="TensorPrimitives.Sum(ReadOnlySpan{float})"/>).
+/// </summary>
+[Config(typeof(ThroughputConfig))]
+public class VectorScanBenchmarks
+{
+    public const int Dimensions = 512;
+    private VectorMatrix _matrix = null!;
+    private float[] _query = null!;
+
+    [Params(10_000, 100_000)]
+    public int Rows { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(1);
+        _matrix = new VectorMatrix(Dimensions);
+        for (var i = 0; i < Rows; i++)
+        {
+            _matrix.Upsert("m" + i, RandomUnit(random));
+        }
+
+        _query = RandomUnit(random);
+    }
+
+    private static float[] RandomUnit(Random random)
+    {
+        var v = new float[Dimensions];
+        for (var i = 0; i < v.Length; i++) v[i] = (float)(random.NextDouble() - 0.5);
+        TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
+        return v;
+    }
+
+    [Benchmark(Baseline = true, Description = "memory bandwidth: Sum over the matrix")]
+    public float Sum() => TensorPrimitives.Sum(_matrix.Data);
+
+    [Benchmark(Description = "vector scan: Dot per row + top-100 heap")]
+    public int Scan()
+    {
+        var top = new TopK<string>(100);
+        _matrix.Scan(_query, top, null);
+        return top.ToList().Count;
+    }
+
+    private sealed class ThroughputConfig : ManualConfig
+    {
+        public ThroughputConfig() => AddColumn(new GigabytesPerSecondColumn());
+    }
+
+    /// <summary>Bytes of the matrix read per operation over the mean time.</summary>
+    private sealed class GigabytesPerSecondColumn : IColumn
+    {
+        public string Id => "GBps";
+        public string ColumnName => "GB/s";
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => 0;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => "Matrix bytes (rows × 512 × 4) read per second, in 10^9 bytes";
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+        public bool IsAvailable(Summary summary) => true;
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+        {
+            var report = summary[benchmarkCase];
+            if (report?.ResultStatistics is not { } stats)
+            {
+                return "-";
+            }
+
+            var rows = (int)benchmarkCase.Parameters["Rows"];
+            var bytes = (double)rows * Dimensions * sizeof(float);
+            return (bytes / stats.Mean).ToString("F2", System.Globalization.CultureInfo.InvariantCulture); // bytes per ns = GB/s
+        }
+    }
+}
+
+/// <summary>Durable single remember latency, and bulk import throughput (1,000 facts per operation).</summary>
+[MemoryDiagnoser]
+public class RememberBenchmarks
+{
+    private MemoryService _service = null!;
+    private string _home = null!;
+    private int _next;
+    private readonly Random _random = new(3);
+
+    [GlobalSetup]
+    public void Setup() => (_service, _home) = Stores.BuildAsync(1_000).GetAwaiter().GetResult();
+
+    [Benchmark(Description = "remember (one fact, fsynced)")]
+    public async Task<string> Remember() =>
+        (await _service.RememberAsync(new RememberRequest(SyntheticFacts.Fact(1_000_000 + _next++, _random)))).Id;
+
+    [Benchmark(Description = "bulk import (1,000 facts, one transaction)", OperationsPerInvoke = 1000)]
+    public async Task<int> BulkImport()
+    {
+        var batch = Enumerable.Range(0, 1000).Select(_ => new RememberRequest(SyntheticFacts.Fact(2_000_000 + _next++, _random))).ToList();
+        return (await _service.RememberManyAsync(batch)).Count;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => Stores.Delete(_service, _home);
+}
+
+/// <summary>Start-up at the process level: launch the built server over stdio until its first tools/list answer.</summary>
+[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 10, invocationCount: 1)]
+public class StartupBenchmarks
+{
+    private string _home = null!;
+
+    [GlobalSetup]
+    public void Setup() => _home = Path.Combine(Path.GetTempPath(), "engram-bench-start-" + Guid.NewGuid().ToString("N"));
+
+    [Benchmark(Description = "start engram, initialize, first tools/list")]
+    public async Task<int> StartToFirstToolsList()
+    {
+        var transport = new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Command = "dotnet",
+            Arguments = [Path.Combine(AppContext.BaseDirectory, "engram.dll")],
+            EnvironmentVariables = new Dictionary<string, string?> { ["ENGRAM_HOME"] = _home, ["ENGRAM_SCOPE"] = "user" },
+        });
+        await using var client = await McpClient.CreateAsync(transport);
+        return (await client.ListToolsAsync()).Count;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        if (Directory.Exists(_home)) Directory.Delete(_home, recursive: true);
+    }
+}
+
+public static class Program
+{
+    public static void Main(string[] args) =>
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args,
+            BenchmarkDotNet.Configs.DefaultConfig.Instance
+                .AddJob(BenchmarkDotNet.Jobs.Job.Default
+                    .WithWarmupCount(3).WithIterationCount(10).WithLaunchCount(1)
+                    .WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance)));
+}

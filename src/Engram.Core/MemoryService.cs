@@ -129,7 +129,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
                 var supersedes = (request.Supersedes ?? []).Select(id => RequireText(id, "supersedes[]", 200, "Send ids as returned by remember or recall.")).Distinct(StringComparer.Ordinal).ToList();
                 var observedAt = (request.ObservedAt ?? now).ToUnixTimeMilliseconds();
                 var memory = new StoredMemory(NewId("mem_"), scope, content, NormalizeTags(request.Tags), observedAt, now.ToUnixTimeMilliseconds(), null, null);
-                pending.Add(new PendingMemory(memory, ContentHash.Compute(content), [], supersedes));
+                pending.Add(new PendingMemory(memory, ContentHash.Compute(content), [], supersedes, EntityExtractor.Extract(content)));
                 contents.Add(content);
             }
             catch (EngramArgumentException e) when (requests.Count > 1)
@@ -202,7 +202,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         }
         else
         {
-            ids = await state.Store.DeleteAsync(ids, cancellationToken).ConfigureAwait(false);
+            ids = await state.Store.DeleteAsync(ids, Selector(request), request.Scope is null ? [] : [ScopeName.Normalize(request.Scope)], cancellationToken).ConfigureAwait(false);
             var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
             await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
             await state.Vectors.EnsureCurrentAsync([], seq, cancellationToken).ConfigureAwait(false);
@@ -214,6 +214,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var listed = ids.Take(EngramOptions.MaxForgetIdsListed).ToList();
         return new ForgetResult(request.DryRun, ids.Count, listed, listed.Count < ids.Count, residue);
     }
+
+    private static string Selector(ForgetRequest request) =>
+        request.Ids is not null ? "ids" : request.Tag is not null ? "tag" : request.Query is not null ? "query" : "all";
 
     private async Task<IReadOnlyList<string>> SelectForForgetAsync(State state, ForgetRequest request, CancellationToken cancellationToken)
     {
@@ -262,8 +265,8 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
     private static async Task<ForgetResidue> ResidueAsync(State state, IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
-        var (memories, tags, vectors, logs) = await state.Store.CountResidueAsync(ids, cancellationToken).ConfigureAwait(false);
-        return new ForgetResidue(memories, tags, vectors + state.Vectors.Count(ids), state.Lexical.Count(ids), logs);
+        var (memories, tags, entities, vectors, logs) = await state.Store.CountResidueAsync(ids, cancellationToken).ConfigureAwait(false);
+        return new ForgetResidue(memories, tags, vectors + state.Vectors.Count(ids), state.Lexical.Count(ids), logs, entities);
     }
 
     /// <summary>Explains a recall: each hit's signals, what was filtered out and why, and optionally one memory's account.</summary>
@@ -283,7 +286,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
             await state.Log.FlushAsync().ConfigureAwait(false);
             var logged = await state.Store.GetRetrievalAsync(request.RetrievalId, cancellationToken).ConfigureAwait(false)
-                ?? throw new EngramArgumentException($"No recall with retrievalId '{Shorten(request.RetrievalId)}' was found: it may have been mistyped, or its memories forgotten. Send a retrievalId returned by recall, or send 'query' to explain a new recall.");
+                ?? throw new EngramArgumentException($"No recall with retrievalId '{Shorten(request.RetrievalId)}' was found: it may have been mistyped, or a memory it returned has since been forgotten (which removes the log). Send a retrievalId returned by recall, or send 'query' to explain a new recall.");
             var query = JsonSerializer.Deserialize<RecallQuery>(logged.RequestJson, LogJson)!;
             run = await RunRecallAsync(query, log: false, cancellationToken, request.RetrievalId, DateTimeOffset.FromUnixTimeMilliseconds(logged.At), explainAll: true).ConfigureAwait(false);
             changed = run.Seq != logged.Seq;
@@ -297,10 +300,20 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             throw new EngramArgumentException("explain needs 'retrievalId' (from a recall) or 'query' (with recall's optional arguments).");
         }
 
-        var hits = run.Hits.Select(h => new ExplainHit(h.Memory.Id, h.Rank, h.Memory.Score, Signal(run.Lexical, h.Memory.Id), Signal(run.Vector, h.Memory.Id))).ToList();
+        var hits = run.Hits.Select(h => new ExplainHit(
+            h.Memory.Id, h.Rank, h.Memory.Score,
+            Signal(run.Lexical, h.Memory.Id), Signal(run.Vector, h.Memory.Id), Signal(run.Entities, h.Memory.Id),
+            run.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, run.Query))).ToList();
         var account = request.MemoryId is null ? null : await AccountAsync(state, run, request.MemoryId, cancellationToken).ConfigureAwait(false);
-        return new ExplainResult(run.RetrievalId, run.Query.Query, run.Query.Scopes, run.Query.ScopeResolution, run.RanAt, changed, hits, run.FilteredOut.Take(MaxFilteredListed).ToList(), account);
+        // Reasons other than the cut-off come first: they are what a person looks for.
+        var filteredOut = run.FilteredOut.OrderBy(f => f.Reason == BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
+        return new ExplainResult(run.RetrievalId, run.Query.Query, run.Query.Scopes, run.Query.ScopeResolution, run.RanAt, changed, hits, filteredOut, account);
     }
+
+    private static string Supersession(RecalledMemory memory, RecallQuery query) =>
+        memory.SupersededBy is null ? "current"
+        : query.AsOf is not null ? $"superseded later by {memory.SupersededBy}; current as of asOf"
+        : $"superseded by {memory.SupersededBy}; shown because includeSuperseded is true";
 
     private static async Task<MemoryAccount> AccountAsync(State state, RecallRun run, string memoryId, CancellationToken cancellationToken)
     {
@@ -308,43 +321,46 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         if (!rows.TryGetValue(memoryId, out var memory) || !run.Query.Scopes.Contains(memory.Scope))
         {
             // Never confirm that a memory exists in a scope that was not searched.
-            return new MemoryAccount(memoryId, false, false, null, null, null, "No memory with this id exists in the searched scopes.");
+            return new MemoryAccount(memoryId, false, false, null, null, null, null, "No memory with this id exists in the searched scopes.");
         }
 
         var lexical = Signal(run.Lexical, memoryId);
         var vector = Signal(run.Vector, memoryId);
+        var entities = Signal(run.Entities, memoryId);
         var hit = run.Hits.FirstOrDefault(h => h.Memory.Id == memoryId);
         var fusedRank = run.Fused.FindIndex(f => f.Id == memoryId);
         int? rank = fusedRank < 0 ? null : fusedRank + 1;
         var filtered = run.FilteredOut.FirstOrDefault(f => f.Id == memoryId);
+        var found = Describe(lexical, vector, entities);
         string reason;
         if (hit is not null)
         {
-            reason = $"It surfaced at rank {hit.Rank}; found by {Describe(lexical, vector)}.";
+            reason = $"It surfaced at rank {hit.Rank}; found by {found}.";
         }
-        else if (filtered is not null)
+        else if (filtered is not null && filtered.Reason != BelowCutOff)
         {
-            reason = $"It was found by {Describe(lexical, vector)} (fused rank {rank}) but filtered out: {filtered.Reason}.";
+            reason = $"It was found by {found} but filtered out: {filtered.Reason}.";
         }
         else if (rank is null)
         {
-            reason = $"Neither signal ranked it among its top {run.Depth} candidates: the query shares too few words or features with it. Try the words the memory uses.";
+            reason = $"No signal ranked it among its top {run.Depth} candidates: the query shares too few words, features or names with it. Try the words the memory uses.";
         }
         else
         {
-            reason = $"It was found by {Describe(lexical, vector)} at fused rank {rank}, below the cut-off of {run.Query.Limit}.";
+            reason = $"It was found by {found} (fused rank {rank}) but fell below the cut-off of {run.Query.Limit}; ask with a larger 'limit' or more of its words.";
         }
 
-        return new MemoryAccount(memoryId, true, hit is not null, rank, lexical, vector, reason);
+        return new MemoryAccount(memoryId, true, hit is not null, rank, lexical, vector, entities, reason);
     }
 
-    private static string Describe(SignalScore? lexical, SignalScore? vector) => (lexical, vector) switch
+    private static string Describe(SignalScore? lexical, SignalScore? vector, SignalScore? entities)
     {
-        ({ } l, { } v) => $"lexical (rank {l.Rank}) and vector (rank {v.Rank})",
-        ({ } l, null) => $"lexical (rank {l.Rank}) only",
-        (null, { } v) => $"vector (rank {v.Rank}) only",
-        _ => "no signal",
-    };
+        var parts = new List<string>();
+        if (lexical is not null) parts.Add($"lexical (rank {lexical.Rank})");
+        if (vector is not null) parts.Add($"vector (rank {vector.Rank})");
+        if (entities is not null) parts.Add($"entities (rank {entities.Rank})");
+        return parts.Count == 0 ? "no signal" : string.Join(" and ", parts);
+    }
 
     private static SignalScore? Signal(List<(string Id, float Score)> ranking, string id)
     {
@@ -366,8 +382,24 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
     private sealed record RecallRun(
         string RetrievalId, RecallQuery Query, DateTimeOffset RanAt, long Seq, int Depth,
-        List<(string Id, float Score)> Lexical, List<(string Id, float Score)> Vector,
-        List<(string Id, double Score)> Fused, List<RankedHit> Hits, List<FilteredMemory> FilteredOut);
+        List<(string Id, float Score)> Lexical, List<(string Id, float Score)> Vector, List<(string Id, float Score)> Entities,
+        List<(string Id, double Score)> Fused, Dictionary<string, SignalScore> Recency, List<RankedHit> Hits, List<FilteredMemory> FilteredOut);
+
+    private const string BelowCutOff = "below cut-off";
+
+    /// <summary>
+    /// The recency tie-break: a candidate's fused score is multiplied by 1 + RecencyWeight × r, where r runs linearly
+    /// from 0 at the oldest candidate's observedAt to 1 at the newest (over a span of at least a week). At most 3%: enough to put the newer of two
+    /// near-equal statements first (adjacent ranks in reciprocal rank fusion differ by about 1.6%), never enough for a
+    /// weakly related new memory to pass a strongly relevant old one.
+    /// </summary>
+    internal const double RecencyWeight = 0.03;
+
+    /// <summary>
+    /// The time span over which r runs from 0 to 1 is at least a week: statements made minutes apart are equally
+    /// recent for this purpose, so the order in which a session stated them does not reorder them.
+    /// </summary>
+    private const long RecencyMinimumSpan = 7L * 24 * 60 * 60 * 1000;
 
     private RecallQuery Normalize(RecallRequest request)
     {
@@ -390,48 +422,67 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
         await state.Vectors.EnsureCurrentAsync(query.Scopes, seq, cancellationToken).ConfigureAwait(false);
 
+        // Each signal ranks its own candidates, restricted to the scopes (and tags) asked for.
         var depth = Math.Max(CandidateDepth, query.Limit * 4);
         var tags = query.Tags.Count > 0 ? query.Tags : null;
-        var lexical = state.Lexical.Search(query.Query, query.Scopes, tags, depth);
         var allowed = tags is null ? null : await state.Store.IdsWithAnyTagAsync(query.Scopes, tags, cancellationToken).ConfigureAwait(false);
         var queryVector = await EmbedAsync(query.Query, cancellationToken).ConfigureAwait(false);
+        var queryEntities = EntityExtractor.Extract(query.Query);
+        var lexical = state.Lexical.Search(query.Query, query.Scopes, tags, depth);
         var vector = state.Vectors.Search(queryVector, query.Scopes, depth, allowed).Where(x => x.Score >= VectorFloor).ToList();
-        var fused = RankFusion.Fuse(lexical.Select(x => x.Id).ToList(), vector.Select(x => x.Id).ToList()).ToList();
+        var entities = (await state.Store.SearchEntitiesAsync(query.Scopes, queryEntities, depth, cancellationToken).ConfigureAwait(false))
+            .Where(x => allowed is null || allowed.Contains(x.Id)).ToList();
+        var fused = RankFusion.Fuse(lexical.Select(x => x.Id).ToList(), vector.Select(x => x.Id).ToList(), entities.Select(x => x.Id).ToList()).ToList();
 
-        // Load candidates' rows a window at a time: a recall usually fills its limit from the first window, while
-        // an explanation reads them all so that it can list everything it filtered out.
-        var hits = new List<RankedHit>();
+        // Filter (supersession, asOf) and apply the recency tie-break on light metadata; load full rows for hits only.
+        var meta = await state.Store.CandidatesAsync(fused.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
         var filtered = new List<FilteredMemory>();
-        var window = explainAll ? fused.Count : Math.Max(query.Limit * 2, 20);
-        for (var start = 0; start < fused.Count && (explainAll || hits.Count < query.Limit); start += window)
+        var passing = new List<(CandidateMeta Meta, double Fused)>();
+        foreach (var (id, score) in fused)
         {
-            var slice = fused.Skip(start).Take(window).ToList();
-            var rows = await state.Store.GetAsync(slice.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
-            var supersederIds = rows.Values.Where(m => m.SupersededBy is not null).Select(m => m.SupersededBy!).ToList();
-            var superseders = query.AsOf is null || supersederIds.Count == 0
-                ? []
-                : await state.Store.GetAsync(supersederIds, cancellationToken).ConfigureAwait(false);
-            foreach (var (id, score) in slice)
+            if (!meta.TryGetValue(id, out var m) || !query.Scopes.Contains(m.Scope))
             {
-                if (!rows.TryGetValue(id, out var m) || !query.Scopes.Contains(m.Scope))
-                {
-                    continue;
-                }
-
-                var reason = FilterReason(query, m, superseders);
-                if (reason is not null)
-                {
-                    filtered.Add(new FilteredMemory(id, reason));
-                }
-                else if (hits.Count >= query.Limit)
-                {
-                    filtered.Add(new FilteredMemory(id, "below cut-off"));
-                }
-                else
-                {
-                    hits.Add(new RankedHit(hits.Count + 1, ToRecalled(m, score)));
-                }
+                continue;
             }
+
+            if (FilterReason(query, m) is { } reason)
+            {
+                filtered.Add(new FilteredMemory(id, reason));
+            }
+            else
+            {
+                passing.Add((m, score));
+            }
+        }
+
+        var (oldest, newest) = passing.Count == 0 ? (0L, 0L) : (passing.Min(p => p.Meta.ObservedAt), passing.Max(p => p.Meta.ObservedAt));
+        var recency = new Dictionary<string, SignalScore>(StringComparer.Ordinal);
+        var byTime = passing.OrderByDescending(p => p.Meta.ObservedAt).ThenBy(p => p.Meta.Order).Select((p, i) => (p.Meta.Id, Rank: i + 1)).ToDictionary(x => x.Id, x => x.Rank);
+        var ranked = passing
+            .Select((p, index) =>
+            {
+                var r = (double)(p.Meta.ObservedAt - oldest) / Math.Max(newest - oldest, RecencyMinimumSpan);
+                var boost = 1 + (RecencyWeight * r);
+                recency[p.Meta.Id] = new SignalScore(byTime[p.Meta.Id], Math.Round(boost, 6));
+                return (p.Meta.Id, Score: p.Fused * boost, Index: index);
+            })
+            .OrderByDescending(x => x.Score)
+            .ThenBy(x => x.Index)
+            .ToList();
+
+        var top = ranked.Take(query.Limit).ToList();
+        filtered.AddRange(ranked.Skip(query.Limit).Select(x => new FilteredMemory(x.Id, BelowCutOff)));
+        var rows = await state.Store.GetAsync(top.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
+        var hits = top.Where(x => rows.ContainsKey(x.Id)).Select((x, i) => new RankedHit(i + 1, ToRecalled(rows[x.Id], x.Score))).ToList();
+
+        if (explainAll && allowed is not null)
+        {
+            // What the tag filter kept out: the unfiltered signals' candidates that carry none of the tags.
+            var unfiltered = state.Lexical.Search(query.Query, query.Scopes, null, depth).Select(x => x.Id)
+                .Concat(state.Vectors.Search(queryVector, query.Scopes, depth).Where(x => x.Score >= VectorFloor).Select(x => x.Id))
+                .Distinct(StringComparer.Ordinal)
+                .Where(id => !allowed.Contains(id));
+            filtered.AddRange(unfiltered.Select(id => new FilteredMemory(id, "tag filter")));
         }
 
         var at = ranAt ?? DateTimeOffset.UtcNow;
@@ -442,10 +493,10 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         }
 
         LogRecalled(_logger, id2, query.Scopes, hits.Count);
-        return new RecallRun(id2, query, at, seq, depth, lexical, vector, fused, hits, filtered);
+        return new RecallRun(id2, query, at, seq, depth, lexical, vector, entities, fused, recency, hits, filtered);
     }
 
-    private static string? FilterReason(RecallQuery query, StoredMemory m, Dictionary<string, StoredMemory> superseders)
+    private static string? FilterReason(RecallQuery query, CandidateMeta m)
     {
         if (query.AsOf is { } asOf)
         {
@@ -455,12 +506,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             }
 
             // Current then unless a memory observed by then had already replaced it.
-            if (m.SupersededBy is not null && superseders.TryGetValue(m.SupersededBy, out var newer) && newer.ObservedAt <= asOf.ToUnixTimeMilliseconds())
-            {
-                return "superseded (as of asOf)";
-            }
-
-            return null;
+            return m.SupersededBy is not null && m.SupersederObservedAt <= asOf.ToUnixTimeMilliseconds() ? "superseded (as of asOf)" : null;
         }
 
         return m.SupersededBy is not null && !query.IncludeSuperseded ? "superseded" : null;

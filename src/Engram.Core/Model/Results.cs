@@ -49,10 +49,11 @@ public sealed record ForgetResult(bool DryRun, int Count, IReadOnlyList<string> 
 /// <param name="Vectors">Embedding rows in SQLite plus rows in this process's in-memory vector matrices.</param>
 /// <param name="LexicalIndex">Documents in the Lucene index.</param>
 /// <param name="RetrievalLogs">References in the recall log.</param>
-public sealed record ForgetResidue(int Memories, int Tags, int Vectors, int LexicalIndex, int RetrievalLogs)
+/// <param name="Entities">Entity links in SQLite.</param>
+public sealed record ForgetResidue(int Memories, int Tags, int Vectors, int LexicalIndex, int RetrievalLogs, int Entities)
 {
     /// <summary>True when nothing of the ids is left anywhere.</summary>
-    public bool IsEmpty => Memories == 0 && Tags == 0 && Vectors == 0 && LexicalIndex == 0 && RetrievalLogs == 0;
+    public bool IsEmpty => Memories == 0 && Tags == 0 && Vectors == 0 && LexicalIndex == 0 && RetrievalLogs == 0 && Entities == 0;
 }
 
 /// <summary>Why a recall returned what it did.</summary>
@@ -82,7 +83,10 @@ public sealed record ExplainResult(
 /// <param name="Score">Final fused score.</param>
 /// <param name="Lexical">BM25 signal.</param>
 /// <param name="Vector">Embedding cosine signal.</param>
-public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector);
+/// <param name="Entities">Shared-entity signal (names, identifiers, paths the query and memory both mention).</param>
+/// <param name="Recency">Its rank by observedAt among the candidates (1 = newest) and the multiplier the recency tie-break applied.</param>
+/// <param name="Supersession">"current", or which memory superseded it and why it is shown anyway.</param>
+public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, SignalScore? Recency, string Supersession);
 
 /// <summary>One signal's view of a memory: its rank (1-based) in that signal's list and its raw score.</summary>
 public sealed record SignalScore(int Rank, double Score);
@@ -99,5 +103,6 @@ public sealed record FilteredMemory(string Id, string Reason);
 /// <param name="Rank">The rank it had or would have had among all candidates (null when no signal found it).</param>
 /// <param name="Lexical">Its BM25 signal, if BM25 found it.</param>
 /// <param name="Vector">Its vector signal.</param>
+/// <param name="Entities">Its shared-entity signal.</param>
 /// <param name="Reason">A sentence saying why it did or did not surface.</param>
-public sealed record MemoryAccount(string Id, bool Found, bool Surfaced, int? Rank, SignalScore? Lexical, SignalScore? Vector, string Reason);
+public sealed record MemoryAccount(string Id, bool Found, bool Surfaced, int? Rank, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, string Reason);

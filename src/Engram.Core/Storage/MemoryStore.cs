@@ -11,7 +11,7 @@ namespace Engram.Core.Storage;
 internal sealed class MemoryStore
 {
     /// <summary>The schema this code writes; kept in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     private readonly string _connectionString;
 
@@ -64,53 +64,104 @@ internal sealed class MemoryStore
         }
 
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        // Another process may have created the schema while this one waited for the write lock.
+        // Another process may have created or migrated the schema while this one waited for the write lock.
         version = Convert.ToInt32(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken, tx).ConfigureAwait(false), CultureInfo.InvariantCulture);
-        if (version == 0)
+        if (version < 1)
         {
-            await ExecuteAsync(connection, """
-                CREATE TABLE memories(
-                    id TEXT NOT NULL PRIMARY KEY,
-                    scope TEXT NOT NULL,
-                    content TEXT NOT NULL,
-                    content_hash TEXT NOT NULL,
-                    observed_at INTEGER NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    superseded_by TEXT NULL,
-                    superseded_at INTEGER NULL);
-                CREATE UNIQUE INDEX ux_memories_scope_hash ON memories(scope, content_hash);
-                CREATE INDEX ix_memories_superseded_by ON memories(superseded_by);
-                CREATE TABLE memory_tags(
-                    memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
-                    tag TEXT NOT NULL,
-                    PRIMARY KEY(memory_id, tag)) WITHOUT ROWID;
-                CREATE INDEX ix_memory_tags_tag ON memory_tags(tag);
-                CREATE TABLE embeddings(
-                    memory_id TEXT NOT NULL PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
-                    model TEXT NOT NULL,
-                    vector BLOB NOT NULL);
-                CREATE TABLE changes(
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                    memory_id TEXT NOT NULL,
-                    scope TEXT NOT NULL,
-                    deleted INTEGER NOT NULL,
-                    at INTEGER NOT NULL);
-                CREATE TABLE retrievals(
-                    id TEXT NOT NULL PRIMARY KEY,
-                    at INTEGER NOT NULL,
-                    seq INTEGER NOT NULL,
-                    request TEXT NOT NULL);
-                CREATE TABLE retrieval_hits(
-                    retrieval_id TEXT NOT NULL REFERENCES retrievals(id) ON DELETE CASCADE,
-                    rank INTEGER NOT NULL,
-                    memory_id TEXT NOT NULL,
-                    PRIMARY KEY(retrieval_id, rank)) WITHOUT ROWID;
-                CREATE INDEX ix_retrieval_hits_memory ON retrieval_hits(memory_id);
-                """, cancellationToken, tx).ConfigureAwait(false);
-            await ExecuteAsync(connection, $"PRAGMA user_version={SchemaVersion};", cancellationToken, tx).ConfigureAwait(false);
+            await ExecuteAsync(connection, SchemaV1, cancellationToken, tx).ConfigureAwait(false);
         }
 
+        if (version < 2)
+        {
+            await MigrateToV2Async(connection, tx, cancellationToken).ConfigureAwait(false);
+        }
+
+        await ExecuteAsync(connection, $"PRAGMA user_version={SchemaVersion};", cancellationToken, tx).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private const string SchemaV1 = """
+        CREATE TABLE memories(
+            id TEXT NOT NULL PRIMARY KEY,
+            scope TEXT NOT NULL,
+            content TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            observed_at INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            superseded_by TEXT NULL,
+            superseded_at INTEGER NULL);
+        CREATE UNIQUE INDEX ux_memories_scope_hash ON memories(scope, content_hash);
+        CREATE INDEX ix_memories_superseded_by ON memories(superseded_by);
+        CREATE TABLE memory_tags(
+            memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY(memory_id, tag)) WITHOUT ROWID;
+        CREATE INDEX ix_memory_tags_tag ON memory_tags(tag);
+        CREATE TABLE embeddings(
+            memory_id TEXT NOT NULL PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL);
+        CREATE TABLE changes(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            memory_id TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            deleted INTEGER NOT NULL,
+            at INTEGER NOT NULL);
+        CREATE TABLE retrievals(
+            id TEXT NOT NULL PRIMARY KEY,
+            at INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            request TEXT NOT NULL);
+        CREATE TABLE retrieval_hits(
+            retrieval_id TEXT NOT NULL REFERENCES retrievals(id) ON DELETE CASCADE,
+            rank INTEGER NOT NULL,
+            memory_id TEXT NOT NULL,
+            PRIMARY KEY(retrieval_id, rank)) WITHOUT ROWID;
+        CREATE INDEX ix_retrieval_hits_memory ON retrieval_hits(memory_id);
+        """;
+
+    /// <summary>Schema 2: entity links (backfilled from existing memories) and the append-only forget audit.</summary>
+    private static async Task MigrateToV2Async(SqliteConnection connection, SqliteTransaction tx, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, """
+            CREATE TABLE memory_entities(
+                scope TEXT NOT NULL,
+                entity TEXT NOT NULL,
+                memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+                PRIMARY KEY(scope, entity, memory_id)) WITHOUT ROWID;
+            CREATE INDEX ix_memory_entities_memory ON memory_entities(memory_id);
+            CREATE TABLE forget_audit(
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                at INTEGER NOT NULL,
+                selector TEXT NOT NULL,
+                scopes TEXT NOT NULL,
+                ids TEXT NOT NULL,
+                count INTEGER NOT NULL,
+                dry_run INTEGER NOT NULL);
+            CREATE TRIGGER forget_audit_append_only_update BEFORE UPDATE ON forget_audit
+                BEGIN SELECT RAISE(ABORT, 'forget_audit is append-only'); END;
+            CREATE TRIGGER forget_audit_append_only_delete BEFORE DELETE ON forget_audit
+                BEGIN SELECT RAISE(ABORT, 'forget_audit is append-only'); END;
+            """, cancellationToken, tx).ConfigureAwait(false);
+
+        var rows = new List<(string Id, string Scope, string Content)>();
+        await using (var select = Command(connection, tx, "SELECT id, scope, content FROM memories ORDER BY rowid;"))
+        await using (var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+            }
+        }
+
+        await using var insert = Command(connection, tx, "INSERT OR IGNORE INTO memory_entities(scope, entity, memory_id) VALUES($scope, $entity, $id);", "$scope", "$entity", "$id");
+        foreach (var (id, scope, content) in rows)
+        {
+            foreach (var entity in Curation.EntityExtractor.Extract(content))
+            {
+                await ExecuteAsync(insert, cancellationToken, scope, entity, id).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>The newest change sequence number (0 for an empty store).</summary>
@@ -143,10 +194,11 @@ internal sealed class MemoryStore
         await using var insertVector = Command(connection, tx, "INSERT INTO embeddings(memory_id, model, vector) VALUES($id, $model, $vector);", "$id", "$model", "$vector");
         await using var insertChange = Command(connection, tx, "INSERT INTO changes(memory_id, scope, deleted, at) VALUES($id, $scope, 0, $at);", "$id", "$scope", "$at");
         await using var insertTag = Command(connection, tx, "INSERT OR IGNORE INTO memory_tags(memory_id, tag) VALUES($id, $tag);", "$id", "$tag");
+        await using var insertEntity = Command(connection, tx, "INSERT OR IGNORE INTO memory_entities(scope, entity, memory_id) VALUES($scope, $entity, $id);", "$scope", "$entity", "$id");
         await using var supersede = Command(connection, tx, "UPDATE memories SET superseded_by=$new, superseded_at=$at WHERE id=$old;", "$new", "$at", "$old");
 
         var results = new List<(bool, string)>(batch.Count);
-        foreach (var (memory, contentHash, vector, supersedes) in batch)
+        foreach (var (memory, contentHash, vector, supersedes, entities) in batch)
         {
             if (await ScalarAsync(findDuplicate, cancellationToken, memory.Scope, contentHash).ConfigureAwait(false) is string existingId)
             {
@@ -169,6 +221,11 @@ internal sealed class MemoryStore
             foreach (var tag in memory.Tags)
             {
                 await ExecuteAsync(insertTag, cancellationToken, memory.Id, tag).ConfigureAwait(false);
+            }
+
+            foreach (var entity in entities)
+            {
+                await ExecuteAsync(insertEntity, cancellationToken, memory.Scope, entity, memory.Id).ConfigureAwait(false);
             }
 
             foreach (var old in supersedes)
@@ -392,29 +449,146 @@ internal sealed class MemoryStore
     }
 
     /// <summary>
-    /// Deletes memories with their tags, vectors and recall-log references, makes the memories they superseded
-    /// current again, and appends deletions to the change feed. Returns the ids that existed.
+    /// Deletes memories with their tags, entity links, vectors and every recall log that returned them, makes the
+    /// memories they superseded current again, appends deletions to the change feed, and records the operation in the
+    /// append-only forget audit (ids and counts, never content), in one transaction. Returns the ids that existed.
     /// </summary>
-    public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, string selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var existing = await GetAsync(connection, tx, ids, cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await using var delete = Command(connection, tx, """
+            INSERT INTO changes(memory_id, scope, deleted, at)
+                SELECT id, scope, 0, $now FROM memories WHERE superseded_by=$id;
+            UPDATE memories SET superseded_by=NULL, superseded_at=NULL WHERE superseded_by=$id;
+            DELETE FROM retrievals WHERE id IN (SELECT retrieval_id FROM retrieval_hits WHERE memory_id=$id);
+            DELETE FROM retrieval_hits WHERE memory_id=$id;
+            DELETE FROM memories WHERE id=$id;
+            INSERT INTO changes(memory_id, scope, deleted, at) VALUES($id, $scope, 1, $now);
+            """, "$id", "$scope", "$now");
         foreach (var memory in existing.Values)
         {
-            await ExecuteAsync(connection, """
-                INSERT INTO changes(memory_id, scope, deleted, at)
-                    SELECT id, scope, 0, $now FROM memories WHERE superseded_by=$id;
-                UPDATE memories SET superseded_by=NULL, superseded_at=NULL WHERE superseded_by=$id;
-                DELETE FROM retrieval_hits WHERE memory_id=$id;
-                DELETE FROM memories WHERE id=$id;
-                INSERT INTO changes(memory_id, scope, deleted, at) VALUES($id, $scope, 1, $now);
-                """, cancellationToken, tx, ("$id", memory.Id), ("$scope", memory.Scope), ("$now", now)).ConfigureAwait(false);
+            await ExecuteAsync(delete, cancellationToken, memory.Id, memory.Scope, now).ConfigureAwait(false);
         }
 
+        var deleted = ids.Where(existing.ContainsKey).ToList();
+        await using var audit = Command(connection, tx, """
+            INSERT INTO forget_audit(at, selector, scopes, ids, count, dry_run) VALUES($at, $selector, $scopes, $ids, $count, 0);
+            """, "$at", "$selector", "$scopes", "$ids", "$count");
+        await ExecuteAsync(audit, cancellationToken, now, selector,
+            System.Text.Json.JsonSerializer.Serialize(scopes), System.Text.Json.JsonSerializer.Serialize(deleted), deleted.Count).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return existing.Keys.ToList();
+        return deleted;
+    }
+
+    /// <summary>The forget audit, oldest first: time, selector kind, scopes, ids and count of every real forget.</summary>
+    public async Task<IReadOnlyList<(DateTimeOffset At, string Selector, string Scopes, string Ids, int Count)>> ReadForgetAuditAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT at, selector, scopes, ids, count FROM forget_audit ORDER BY seq;";
+        var rows = new List<(DateTimeOffset, string, string, string, int)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add((DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0)), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Ranking metadata for candidates: insertion order, observedAt, and the superseding memory with its observedAt.
+    /// </summary>
+    public async Task<Dictionary<string, CandidateMeta>> CandidatesAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var result = new Dictionary<string, CandidateMeta>(ids.Count, StringComparer.Ordinal);
+        foreach (var chunk in ids.Distinct(StringComparer.Ordinal).Chunk(500))
+        {
+            await using var command = connection.CreateCommand();
+            var names = AddList(command, "$i", chunk);
+            command.CommandText = $"""
+                SELECT m.id, m.scope, m.rowid, m.observed_at, m.superseded_by, s.observed_at
+                FROM memories m LEFT JOIN memories s ON s.id = m.superseded_by
+                WHERE m.id IN ({names});
+                """;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var id = reader.GetString(0);
+                result[id] = new CandidateMeta(id, reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
+                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetInt64(5));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Entities shared by more memories than this say little about any one of them and are not searched.</summary>
+    private const int MaxEntityFrequency = 1000;
+
+    /// <summary>
+    /// The memories of <paramref name="scopes"/> sharing entities with a query, scored by the sum over shared entities
+    /// of 1 / (1 + ln df), where df is how many memories of those scopes carry the entity; best first, ties in insertion order.
+    /// </summary>
+    public async Task<List<(string Id, float Score)>> SearchEntitiesAsync(IReadOnlyList<string> scopes, IReadOnlyList<string> entities, int k, CancellationToken cancellationToken = default)
+    {
+        if (entities.Count == 0 || k <= 0)
+        {
+            return [];
+        }
+
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var weights = new Dictionary<string, float>(StringComparer.Ordinal);
+        await using (var command = connection.CreateCommand())
+        {
+            var scopeNames = AddList(command, "$s", scopes);
+            var entityNames = AddList(command, "$e", entities);
+            command.CommandText = $"SELECT entity, COUNT(*) FROM memory_entities WHERE scope IN ({scopeNames}) AND entity IN ({entityNames}) GROUP BY entity;";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var df = reader.GetInt64(1);
+                if (df <= MaxEntityFrequency)
+                {
+                    weights[reader.GetString(0)] = 1f / (1f + MathF.Log(df));
+                }
+            }
+        }
+
+        if (weights.Count == 0)
+        {
+            return [];
+        }
+
+        var scores = new Dictionary<string, (float Score, long Order)>(StringComparer.Ordinal);
+        await using (var command = connection.CreateCommand())
+        {
+            var scopeNames = AddList(command, "$s", scopes);
+            var entityNames = AddList(command, "$e", weights.Keys);
+            command.CommandText = $"""
+                SELECT e.memory_id, e.entity, m.rowid FROM memory_entities e JOIN memories m ON m.id = e.memory_id
+                WHERE e.scope IN ({scopeNames}) AND e.entity IN ({entityNames});
+                """;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var id = reader.GetString(0);
+                var (score, _) = scores.GetValueOrDefault(id);
+                scores[id] = (score + weights[reader.GetString(1)], reader.GetInt64(2));
+            }
+        }
+
+        var top = new Search.TopK<string>(k);
+        foreach (var (id, (score, _)) in scores.OrderBy(x => x.Value.Order))
+        {
+            top.Add(id, score);
+        }
+
+        return top.ToList();
     }
 
     /// <summary>Moves the WAL's content into the database file and truncates the WAL, so no deleted bytes linger there.</summary>
@@ -425,10 +599,10 @@ internal sealed class MemoryStore
     }
 
     /// <summary>Counts what SQLite still holds of <paramref name="ids"/>: memory rows, tag rows, vector rows, recall-log references.</summary>
-    public async Task<(int Memories, int Tags, int Vectors, int RetrievalLogs)> CountResidueAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
+    public async Task<(int Memories, int Tags, int Entities, int Vectors, int RetrievalLogs)> CountResidueAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        int memories = 0, tags = 0, vectors = 0, logs = 0;
+        int memories = 0, tags = 0, entities = 0, vectors = 0, logs = 0;
         foreach (var chunk in ids.Chunk(500))
         {
             await using var command = connection.CreateCommand();
@@ -436,6 +610,7 @@ internal sealed class MemoryStore
             command.CommandText = $"""
                 SELECT (SELECT COUNT(*) FROM memories WHERE id IN ({names})),
                        (SELECT COUNT(*) FROM memory_tags WHERE memory_id IN ({names})),
+                       (SELECT COUNT(*) FROM memory_entities WHERE memory_id IN ({names})),
                        (SELECT COUNT(*) FROM embeddings WHERE memory_id IN ({names})),
                        (SELECT COUNT(*) FROM retrieval_hits WHERE memory_id IN ({names}));
                 """;
@@ -443,11 +618,12 @@ internal sealed class MemoryStore
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             memories += reader.GetInt32(0);
             tags += reader.GetInt32(1);
-            vectors += reader.GetInt32(2);
-            logs += reader.GetInt32(3);
+            entities += reader.GetInt32(2);
+            vectors += reader.GetInt32(3);
+            logs += reader.GetInt32(4);
         }
 
-        return (memories, tags, vectors, logs);
+        return (memories, tags, entities, vectors, logs);
     }
 
     /// <summary>

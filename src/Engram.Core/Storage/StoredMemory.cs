@@ -17,5 +17,8 @@ internal readonly record struct Change(long Seq, string MemoryId, string Scope, 
 /// <summary>A memory's vector as stored, with the model that made it.</summary>
 internal readonly record struct StoredVector(string MemoryId, string Scope, float[] Vector);
 
-/// <summary>A memory ready to insert: its row, the hash of its normalised text, its vector, and what it supersedes.</summary>
-internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, float[] Vector, IReadOnlyList<string> Supersedes);
+/// <summary>A memory ready to insert: its row, the hash of its normalised text, its vector, what it supersedes, its entities.</summary>
+internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, float[] Vector, IReadOnlyList<string> Supersedes, IReadOnlyList<string> Entities);
+
+/// <summary>What ranking and filtering need of a candidate: insertion order, time, and supersession (with the superseder's time).</summary>
+internal readonly record struct CandidateMeta(string Id, string Scope, long Order, long ObservedAt, string? SupersededBy, long? SupersederObservedAt);

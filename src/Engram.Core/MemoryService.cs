@@ -31,6 +31,12 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// </summary>
     private const float VectorFloor = 0.15f;
 
+    /// <summary>An entity carried by more than this share of the searched memories is not used by the entity signal.</summary>
+    private const double EntityMaxShare = 0.05;
+
+    /// <summary>In small stores, entities shared by up to this many memories are still used.</summary>
+    private const int EntityMinimumFrequencyCap = 3;
+
     private const int MaxSimilar = 3;
     private const int MaxFilteredListed = 50;
 
@@ -388,18 +394,40 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     private const string BelowCutOff = "below cut-off";
 
     /// <summary>
-    /// The recency tie-break: a candidate's fused score is multiplied by 1 + RecencyWeight × r, where r runs linearly
-    /// from 0 at the oldest candidate's observedAt to 1 at the newest (over a span of at least a week). At most 3%: enough to put the newer of two
-    /// near-equal statements first (adjacent ranks in reciprocal rank fusion differ by about 1.6%), never enough for a
-    /// weakly related new memory to pass a strongly relevant old one.
+    /// Two candidates are near-equal in relevance when their relevance estimates (each signal's raw score divided by
+    /// that signal's best score, averaged over the signals that found anything) differ by at most this much.
     /// </summary>
-    internal const double RecencyWeight = 0.03;
+    internal const double RecencyTieTolerance = 0.05;
 
     /// <summary>
-    /// The time span over which r runs from 0 to 1 is at least a week: statements made minutes apart are equally
-    /// recent for this purpose, so the order in which a session stated them does not reorder them.
+    /// The recency tie-break. Candidates stay in fused (reciprocal rank) order, except that a candidate observed
+    /// later moves up past each candidate directly above it that was observed earlier and is near-equal in relevance
+    /// (<see cref="RecencyTieTolerance"/>). Relevance is read from the signals' raw scores, not from fused ranks, so a
+    /// weakly related new memory never passes a strongly relevant old one however close their ranks are.
     /// </summary>
-    private const long RecencyMinimumSpan = 7L * 24 * 60 * 60 * 1000;
+    private static List<(string Id, double Score)> RecencyTieBreak(
+        List<(CandidateMeta Meta, double Fused)> passing,
+        List<(string Id, float Score)> lexical, List<(string Id, float Score)> vector, List<(string Id, float Score)> entities,
+        out Dictionary<string, SignalScore> recency)
+    {
+        var signals = new[] { lexical, vector, entities }.Where(l => l.Count > 0).Select(l => (Max: l.Max(x => x.Score), Scores: l.ToDictionary(x => x.Id, x => x.Score))).ToList();
+        double Relevance(string id) => signals.Count == 0 ? 0 : signals.Sum(sig => sig.Max > 0 && sig.Scores.TryGetValue(id, out var v) ? v / sig.Max : 0) / signals.Count;
+
+        var order = passing.Select(p => (p.Meta, p.Fused, Relevance: Relevance(p.Meta.Id))).ToList();
+        var moved = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 1; i < order.Count; i++)
+        {
+            for (var j = i; j > 0 && order[j].Meta.ObservedAt > order[j - 1].Meta.ObservedAt && Math.Abs(order[j].Relevance - order[j - 1].Relevance) <= RecencyTieTolerance; j--)
+            {
+                (order[j], order[j - 1]) = (order[j - 1], order[j]);
+                moved[order[j - 1].Meta.Id] = moved.GetValueOrDefault(order[j - 1].Meta.Id) + 1;
+            }
+        }
+
+        var byTime = order.OrderByDescending(p => p.Meta.ObservedAt).ThenBy(p => p.Meta.Order).Select((p, i) => (p.Meta.Id, Rank: i + 1)).ToDictionary(x => x.Id, x => x.Rank);
+        recency = order.ToDictionary(p => p.Meta.Id, p => new SignalScore(byTime[p.Meta.Id], moved.GetValueOrDefault(p.Meta.Id)));
+        return order.Select(p => (p.Meta.Id, p.Fused)).ToList();
+    }
 
     private RecallQuery Normalize(RecallRequest request)
     {
@@ -430,7 +458,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var queryEntities = EntityExtractor.Extract(query.Query);
         var lexical = state.Lexical.Search(query.Query, query.Scopes, tags, depth);
         var vector = state.Vectors.Search(queryVector, query.Scopes, depth, allowed).Where(x => x.Score >= VectorFloor).ToList();
-        var entities = (await state.Store.SearchEntitiesAsync(query.Scopes, queryEntities, depth, cancellationToken).ConfigureAwait(false))
+        // An entity most memories share (a speaker's name, the project's own name) discriminates nothing.
+        var maxFrequency = Math.Max(EntityMinimumFrequencyCap, (int)(EntityMaxShare * state.Vectors.CountIn(query.Scopes)));
+        var entities = (await state.Store.SearchEntitiesAsync(query.Scopes, queryEntities, depth, maxFrequency, cancellationToken).ConfigureAwait(false))
             .Where(x => allowed is null || allowed.Contains(x.Id)).ToList();
         var fused = RankFusion.Fuse(lexical.Select(x => x.Id).ToList(), vector.Select(x => x.Id).ToList(), entities.Select(x => x.Id).ToList()).ToList();
 
@@ -455,20 +485,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             }
         }
 
-        var (oldest, newest) = passing.Count == 0 ? (0L, 0L) : (passing.Min(p => p.Meta.ObservedAt), passing.Max(p => p.Meta.ObservedAt));
-        var recency = new Dictionary<string, SignalScore>(StringComparer.Ordinal);
-        var byTime = passing.OrderByDescending(p => p.Meta.ObservedAt).ThenBy(p => p.Meta.Order).Select((p, i) => (p.Meta.Id, Rank: i + 1)).ToDictionary(x => x.Id, x => x.Rank);
-        var ranked = passing
-            .Select((p, index) =>
-            {
-                var r = (double)(p.Meta.ObservedAt - oldest) / Math.Max(newest - oldest, RecencyMinimumSpan);
-                var boost = 1 + (RecencyWeight * r);
-                recency[p.Meta.Id] = new SignalScore(byTime[p.Meta.Id], Math.Round(boost, 6));
-                return (p.Meta.Id, Score: p.Fused * boost, Index: index);
-            })
-            .OrderByDescending(x => x.Score)
-            .ThenBy(x => x.Index)
-            .ToList();
+        var ranked = RecencyTieBreak(passing, lexical, vector, entities, out var recency);
 
         var top = ranked.Take(query.Limit).ToList();
         filtered.AddRange(ranked.Skip(query.Limit).Select(x => new FilteredMemory(x.Id, BelowCutOff)));

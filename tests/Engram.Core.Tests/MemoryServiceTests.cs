@@ -404,4 +404,120 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
         command.CommandText = "SELECT COUNT(*) FROM retrievals;";
         Assert.Equal(0L, await command.ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task Recency_NearIdenticalStatementsAtDifferentDates_PutsTheNewerFirst()
+    {
+        await using var service = temp.Open();
+        var older = await service.RememberAsync(new RememberRequest("The deploy freeze starts on Thursday.", ObservedAt: new DateTimeOffset(2025, 1, 6, 0, 0, 0, TimeSpan.Zero)));
+        var newer = await service.RememberAsync(new RememberRequest("The deploy freeze starts on Friday.", ObservedAt: new DateTimeOffset(2025, 3, 3, 0, 0, 0, TimeSpan.Zero)));
+        var result = await service.RecallAsync(new RecallRequest("When does the deploy freeze start?"));
+        Assert.Equal([newer.Id, older.Id], result.Memories.Select(m => m.Id));
+
+        var explain = await service.ExplainAsync(new ExplainRequest(result.RetrievalId));
+        Assert.Equal(1, explain.Hits[0].Recency!.Rank);
+        Assert.True(explain.Hits[0].Recency!.Score > explain.Hits[1].Recency!.Score);
+    }
+
+    [Fact]
+    public async Task Recency_NeverLetsAWeaklyRelatedNewMemoryBeatAStronglyRelevantOldOne()
+    {
+        await using var service = temp.Open();
+        var old = await service.RememberAsync(new RememberRequest("The payments service retries webhooks five times with exponential backoff.", ObservedAt: new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        await service.RememberAsync(new RememberRequest("The new office has a payments kiosk in the lobby.", ObservedAt: new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        var result = await service.RecallAsync(new RecallRequest("how does the payments service retry webhooks"));
+        Assert.Equal(old.Id, result.Memories[0].Id);
+    }
+
+    [Fact]
+    public async Task Entities_AQueryNamingAnIdentifier_FindsTheMemoryThatNamesIt()
+    {
+        await using var service = temp.Open();
+        for (var i = 0; i < 30; i++)
+        {
+            await service.RememberAsync(new RememberRequest($"Unrelated note {i} about lunch plans and the weather."));
+        }
+
+        var target = await service.RememberAsync(new RememberRequest("Never call InvoiceMapper.Flatten on drafts; it drops line items."));
+        var result = await service.RecallAsync(new RecallRequest("is InvoiceMapper.Flatten safe?"));
+        Assert.Equal(target.Id, result.Memories[0].Id);
+        var explain = await service.ExplainAsync(new ExplainRequest(result.RetrievalId));
+        Assert.Equal(1, explain.Hits[0].Entities!.Rank);
+        Assert.Equal("current", explain.Hits[0].Supersession);
+    }
+
+    [Fact]
+    public async Task Explain_ListsWhatTheTagFilterKeptOut()
+    {
+        await using var service = temp.Open();
+        var tagged = await service.RememberAsync(new RememberRequest("Release notes go out on Mondays.", Tags: ["release"]));
+        var untagged = await service.RememberAsync(new RememberRequest("Release candidates are cut on Thursdays."));
+        var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("release", Tags: ["release"])));
+        Assert.Equal([tagged.Id], explain.Hits.Select(h => h.Id));
+        Assert.Contains(explain.FilteredOut, f => f.Id == untagged.Id && f.Reason == "tag filter");
+    }
+
+    [Fact]
+    public async Task Forget_IsRecordedInTheAppendOnlyAudit_WithIdsAndNoContent()
+    {
+        var home = temp.NewHome();
+        await using var service = temp.Open(home);
+        var fact = await service.RememberAsync(new RememberRequest("The audit canary phrase is periwinkle."));
+        await service.ForgetAsync(new ForgetRequest([fact.Id], DryRun: true));
+        await service.ForgetAsync(new ForgetRequest([fact.Id]));
+
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(home, "engram.db")}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT selector, ids, count FROM forget_audit;";
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal("ids", reader.GetString(0));
+            Assert.Contains(fact.Id, reader.GetString(1), StringComparison.Ordinal);
+            Assert.Equal(1, reader.GetInt32(2));
+            Assert.False(await reader.ReadAsync());
+        }
+
+        command.CommandText = "DELETE FROM forget_audit;";
+        var e = await Assert.ThrowsAsync<SqliteException>(() => command.ExecuteNonQueryAsync());
+        Assert.Contains("append-only", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Store_AtSchemaVersion1_IsMigrated_AndItsEntitiesBackfilled()
+    {
+        var home = temp.NewHome();
+        Directory.CreateDirectory(home);
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(home, "engram.db")}"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                PRAGMA journal_mode=WAL;
+                CREATE TABLE memories(id TEXT NOT NULL PRIMARY KEY, scope TEXT NOT NULL, content TEXT NOT NULL, content_hash TEXT NOT NULL,
+                    observed_at INTEGER NOT NULL, created_at INTEGER NOT NULL, superseded_by TEXT NULL, superseded_at INTEGER NULL);
+                CREATE UNIQUE INDEX ux_memories_scope_hash ON memories(scope, content_hash);
+                CREATE INDEX ix_memories_superseded_by ON memories(superseded_by);
+                CREATE TABLE memory_tags(memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE, tag TEXT NOT NULL, PRIMARY KEY(memory_id, tag)) WITHOUT ROWID;
+                CREATE INDEX ix_memory_tags_tag ON memory_tags(tag);
+                CREATE TABLE embeddings(memory_id TEXT NOT NULL PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE, model TEXT NOT NULL, vector BLOB NOT NULL);
+                CREATE TABLE changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, memory_id TEXT NOT NULL, scope TEXT NOT NULL, deleted INTEGER NOT NULL, at INTEGER NOT NULL);
+                CREATE TABLE retrievals(id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, seq INTEGER NOT NULL, request TEXT NOT NULL);
+                CREATE TABLE retrieval_hits(retrieval_id TEXT NOT NULL REFERENCES retrievals(id) ON DELETE CASCADE, rank INTEGER NOT NULL, memory_id TEXT NOT NULL,
+                    PRIMARY KEY(retrieval_id, rank)) WITHOUT ROWID;
+                CREATE INDEX ix_retrieval_hits_memory ON retrieval_hits(memory_id);
+                INSERT INTO memories VALUES('mem_old', 'user', 'The legacy importer lives in LegacyImporter.cs.', 'h', 1700000000000, 1700000000000, NULL, NULL);
+                INSERT INTO changes(memory_id, scope, deleted, at) VALUES('mem_old', 'user', 0, 1700000000000);
+                PRAGMA user_version=1;
+                """;
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var service = temp.Open(home);
+        var result = await service.RecallAsync(new RecallRequest("Where is LegacyImporter.cs?"));
+        Assert.Equal("mem_old", result.Memories[0].Id);
+        var explain = await service.ExplainAsync(new ExplainRequest(result.RetrievalId));
+        Assert.NotNull(explain.Hits[0].Entities);
+    }
 }

@@ -84,7 +84,7 @@ public sealed record ExplainResult(
 /// <param name="Lexical">BM25 signal.</param>
 /// <param name="Vector">Embedding cosine signal.</param>
 /// <param name="Entities">Shared-entity signal (names, identifiers, paths the query and memory both mention).</param>
-/// <param name="Recency">Its rank by observedAt among the candidates (1 = newest) and the multiplier the recency tie-break applied.</param>
+/// <param name="Recency">Its rank by observedAt among the candidates (1 = newest) as rank, and as score how many places the recency tie-break moved it up.</param>
 /// <param name="Supersession">"current", or which memory superseded it and why it is shown anyway.</param>
 public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, SignalScore? Recency, string Supersession);
 

@@ -122,6 +122,15 @@ internal sealed class VectorIndex : IDisposable
         return top.ToList();
     }
 
+    /// <summary>How many vectors the loaded matrices of <paramref name="scopes"/> hold.</summary>
+    public int CountIn(IReadOnlyList<string> scopes)
+    {
+        lock (_lock)
+        {
+            return scopes.Sum(scope => _scopes.TryGetValue(scope, out var matrix) ? matrix.Count : 0);
+        }
+    }
+
     /// <summary>How many of <paramref name="ids"/> this process still holds in memory.</summary>
     public int Count(IEnumerable<string> ids)
     {

@@ -527,14 +527,12 @@ internal sealed class MemoryStore
         return result;
     }
 
-    /// <summary>Entities shared by more memories than this say little about any one of them and are not searched.</summary>
-    private const int MaxEntityFrequency = 1000;
-
     /// <summary>
     /// The memories of <paramref name="scopes"/> sharing entities with a query, scored by the sum over shared entities
-    /// of 1 / (1 + ln df), where df is how many memories of those scopes carry the entity; best first, ties in insertion order.
+    /// of 1 / (1 + ln df), where df is how many memories of those scopes carry the entity; best first, ties in insertion
+    /// order. Entities with df above <paramref name="maxFrequency"/> are ignored.
     /// </summary>
-    public async Task<List<(string Id, float Score)>> SearchEntitiesAsync(IReadOnlyList<string> scopes, IReadOnlyList<string> entities, int k, CancellationToken cancellationToken = default)
+    public async Task<List<(string Id, float Score)>> SearchEntitiesAsync(IReadOnlyList<string> scopes, IReadOnlyList<string> entities, int k, int maxFrequency, CancellationToken cancellationToken = default)
     {
         if (entities.Count == 0 || k <= 0)
         {
@@ -552,7 +550,7 @@ internal sealed class MemoryStore
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 var df = reader.GetInt64(1);
-                if (df <= MaxEntityFrequency)
+                if (df <= maxFrequency)
                 {
                     weights[reader.GetString(0)] = 1f / (1f + MathF.Log(df));
                 }

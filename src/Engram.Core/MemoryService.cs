@@ -158,7 +158,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             var memory = pending[i].Memory;
             LogRemembered(_logger, id, memory.Scope, created);
             LogRememberedContent(_logger, id, memory.Content);
-            results.Add(new RememberResult(id, memory.Scope, created ? "created" : "duplicate", created ? null : id, created ? pending[i].Supersedes : [], []));
+            results.Add(new RememberResult(id, memory.Scope, created ? "created" : "duplicate", created ? null : id, pending[i].Supersedes, []));
         }
 
         return results;

@@ -520,4 +520,36 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
         var explain = await service.ExplainAsync(new ExplainRequest(result.RetrievalId));
         Assert.NotNull(explain.Hits[0].Entities);
     }
+
+    [Fact]
+    public async Task Similar_OffersTheCurrentVersion_WhenANewChangeArrivesWithoutSupersedes()
+    {
+        await using var service = temp.Open();
+        var v14 = await service.RememberAsync(new RememberRequest("The orders service runs on Postgres 14.", ObservedAt: new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        var v15 = await service.RememberAsync(new RememberRequest("The orders service runs on Postgres 15.", ObservedAt: new DateTimeOffset(2024, 6, 1, 0, 0, 0, TimeSpan.Zero), Supersedes: [v14.Id]));
+        var v16 = await service.RememberAsync(new RememberRequest("The orders service runs on Postgres 16.", ObservedAt: new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Equal(v15.Id, Assert.Single(v16.Similar).Id);
+    }
+
+    [Theory]
+    [InlineData("The orders service runs on Postgres 16.", "The orders service uses Redis for caching.")]
+    [InlineData("Ana prefers trains for trips under six hours.", "Ana prefers window seats.")]
+    [InlineData("We deploy the widgets service with Helm.", "The widgets service has three owners.")]
+    public async Task Similar_SameTopicButDifferentSubject_IsNotOffered(string first, string second)
+    {
+        await using var service = temp.Open();
+        await service.RememberAsync(new RememberRequest(first));
+        var result = await service.RememberAsync(new RememberRequest(second));
+        Assert.Empty(result.Similar);
+    }
+
+    [Fact]
+    public async Task Supersedes_ItselfOrItsOwnSuperseder_IsRejected()
+    {
+        await using var service = temp.Open();
+        var a = await service.RememberAsync(new RememberRequest("Builds use make."));
+        var b = await service.RememberAsync(new RememberRequest("Builds use just.", Supersedes: [a.Id]));
+        await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest("Builds use just.", Supersedes: [b.Id])));
+        await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest("Builds use make.", Supersedes: [b.Id])));
+    }
 }

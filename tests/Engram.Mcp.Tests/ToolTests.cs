@@ -168,4 +168,36 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
         var past = await server.CallOkAsync("recall", new { query = "orders database version", asOf = "2024-06-01" });
         Assert.Equal(oldId, past.GetProperty("memories")[0].GetProperty("id").GetString());
     }
+
+    [Fact]
+    public async Task VersionThatChangesTwice_HistoryAsOfAndTheOfferedCandidate()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        var v14 = (await server.CallOkAsync("remember", new { content = "The orders service runs on Postgres 14.", observedAt = "2024-01-15" })).GetProperty("id").GetString();
+        var v15 = (await server.CallOkAsync("remember", new { content = "The orders service runs on Postgres 15.", observedAt = "2024-07-01", supersedes = new[] { v14 } })).GetProperty("id").GetString();
+        var third = await server.CallOkAsync("remember", new { content = "The orders service runs on Postgres 16.", observedAt = "2025-02-01" });
+        var v16 = third.GetProperty("id").GetString();
+        Assert.Equal([v15], third.GetProperty("similar").EnumerateArray().Select(x => x.GetProperty("id").GetString()));
+
+        // As the tool description says: remember the same fact again with 'supersedes'. Nothing new is stored; the link is.
+        var superseding = await server.CallOkAsync("remember", new { content = "The orders service runs on Postgres 16.", supersedes = new[] { v15 } });
+        Assert.Equal("duplicate", superseding.GetProperty("status").GetString());
+        Assert.Equal(v16, superseding.GetProperty("duplicateOf").GetString());
+        Assert.Equal([v15], superseding.GetProperty("supersedes").EnumerateArray().Select(x => x.GetString()));
+        var v16Linked = v16;
+
+        var current = await server.CallOkAsync("recall", new { query = "Which Postgres version does the orders service run?" });
+        Assert.Equal([v16Linked], current.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+
+        var history = await server.CallOkAsync("recall", new { query = "Which Postgres version does the orders service run?", includeSuperseded = true });
+        var all = history.GetProperty("memories").EnumerateArray().ToDictionary(m => m.GetProperty("id").GetString()!, m => m.GetProperty("supersededBy"));
+        Assert.Equal(v15, all[v14!].GetString());
+        Assert.Equal(v16Linked, all[v15!].GetString());
+        Assert.Equal(JsonValueKind.Null, all[v16Linked!].ValueKind);
+
+        var past = await server.CallOkAsync("recall", new { query = "Which Postgres version does the orders service run?", asOf = "2024-03-01" });
+        Assert.Equal([v14], past.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+        var middle = await server.CallOkAsync("recall", new { query = "Which Postgres version does the orders service run?", asOf = "2024-12-31T23:59:59Z" });
+        Assert.Equal([v15], middle.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+    }
 }

@@ -197,15 +197,12 @@ internal sealed class MemoryStore
         await using var insertEntity = Command(connection, tx, "INSERT OR IGNORE INTO memory_entities(scope, entity, memory_id) VALUES($scope, $entity, $id);", "$scope", "$entity", "$id");
         await using var supersede = Command(connection, tx, "UPDATE memories SET superseded_by=$new, superseded_at=$at WHERE id=$old;", "$new", "$at", "$old");
 
+        await using var findSuperseder = Command(connection, tx, "SELECT superseded_by FROM memories WHERE id=$id;", "$id");
         var results = new List<(bool, string)>(batch.Count);
         foreach (var (memory, contentHash, vector, supersedes, entities) in batch)
         {
-            if (await ScalarAsync(findDuplicate, cancellationToken, memory.Scope, contentHash).ConfigureAwait(false) is string existingId)
-            {
-                results.Add((false, existingId));
-                continue;
-            }
-
+            var existingId = await ScalarAsync(findDuplicate, cancellationToken, memory.Scope, contentHash).ConfigureAwait(false) as string;
+            var id = existingId ?? memory.Id;
             foreach (var old in supersedes)
             {
                 if (await ScalarAsync(findScope, cancellationToken, old).ConfigureAwait(false) as string != memory.Scope)
@@ -213,6 +210,25 @@ internal sealed class MemoryStore
                     throw new EngramArgumentException(
                         $"supersedes names '{old}', which is not a memory of scope '{memory.Scope}'. Send ids returned by recall or remember (in 'similar') for the same scope.");
                 }
+
+                if (old == id || (existingId is not null && await ScalarAsync(findSuperseder, cancellationToken, existingId).ConfigureAwait(false) as string == old))
+                {
+                    throw new EngramArgumentException(
+                        $"supersedes names '{old}', which this fact {(old == id ? "already is" : "was itself replaced by")}: a memory cannot replace itself or the memory that replaced it. Send the ids of older statements only.");
+                }
+            }
+
+            if (existingId is not null)
+            {
+                // The same fact again: nothing new is stored, but a supersession the caller asks for still takes effect.
+                foreach (var old in supersedes)
+                {
+                    await ExecuteAsync(supersede, cancellationToken, existingId, memory.CreatedAt, old).ConfigureAwait(false);
+                    await ExecuteAsync(insertChange, cancellationToken, old, memory.Scope, memory.CreatedAt).ConfigureAwait(false);
+                }
+
+                results.Add((false, existingId));
+                continue;
             }
 
             await ExecuteAsync(insertMemory, cancellationToken, memory.Id, memory.Scope, memory.Content, contentHash, memory.ObservedAt, memory.CreatedAt).ConfigureAwait(false);

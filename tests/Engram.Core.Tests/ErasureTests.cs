@@ -1,0 +1,83 @@
+using System.Text;
+using Engram.Core.Model;
+
+namespace Engram.Core.Tests;
+
+/// <summary>Forget means gone: no byte of a forgotten memory's text is left in any file under the store.</summary>
+public sealed class ErasureTests(TempStore temp) : IClassFixture<TempStore>
+{
+    private const string Secret = "Engram canary: the vault passphrase is quartz-nebula-7741, rotate it monthly.";
+
+    private static List<string> FilesContaining(string home, params string[] needles)
+    {
+        var patterns = needles.SelectMany(n => new[] { Encoding.UTF8.GetBytes(n), Encoding.Unicode.GetBytes(n) }).ToList();
+        var hits = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(home, "*", SearchOption.AllDirectories))
+        {
+            byte[] bytes;
+            using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            using (var copy = new MemoryStream())
+            {
+                stream.CopyTo(copy);
+                bytes = copy.ToArray();
+            }
+
+            if (patterns.Any(p => bytes.AsSpan().IndexOf(p) >= 0))
+            {
+                hits.Add(Path.GetRelativePath(home, file));
+            }
+        }
+
+        return hits;
+    }
+
+    [Fact]
+    public async Task Forget_LeavesNoCopyOfTheTextInAnyFileUnderTheStore()
+    {
+        var home = temp.NewHome();
+        var service = temp.Open(home);
+        var random = new Random(5);
+        await service.RememberManyAsync(Enumerable.Range(0, 400)
+            .Select(i => new RememberRequest($"Filler fact {i}: the {random.Next(1000)} service talks to queue {random.Next(1000)} over gRPC.", Tags: ["filler"]))
+            .ToList());
+        var secret = await service.RememberAsync(new RememberRequest(Secret, Tags: ["secret"]));
+        await service.RememberManyAsync(Enumerable.Range(400, 400).Select(i => new RememberRequest($"Filler fact {i}: nightly job {i} archives logs.")).ToList());
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(secret.Id, (await service.RecallAsync(new RecallRequest("vault passphrase quartz-nebula-7741"))).Memories[0].Id);
+        }
+
+        await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("vault passphrase")));
+        Assert.NotEmpty(FilesContaining(home, "quartz-nebula-7741"));
+
+        var forgotten = await service.ForgetAsync(new ForgetRequest([secret.Id]));
+        Assert.Equal(1, forgotten.Count);
+        Assert.True(forgotten.Residue.IsEmpty, forgotten.Residue.ToString());
+
+        // While the service still runs (as a client would check right after forget) and after it closes.
+        Assert.Empty(FilesContaining(home, Secret, "quartz-nebula-7741"));
+        await service.DisposeAsync();
+        Assert.Empty(FilesContaining(home, Secret, "quartz-nebula-7741"));
+
+        await using var reopened = temp.Open(home);
+        Assert.DoesNotContain((await reopened.RecallAsync(new RecallRequest("vault passphrase quartz-nebula-7741", Limit: 100))).Memories, m => m.Id == secret.Id);
+        Assert.Equal(100, (await reopened.RecallAsync(new RecallRequest("filler fact", Limit: 100))).Memories.Count);
+    }
+
+    [Fact]
+    public async Task Forget_AWholeScope_LeavesNoCopyOfAnyOfItsTexts()
+    {
+        var home = temp.NewHome();
+        await using var service = temp.Open(home);
+        var texts = Enumerable.Range(0, 50).Select(i => $"Project secret {i}: token zircon{i:D3}-lattice").ToList();
+        await service.RememberManyAsync(texts.Select(t => new RememberRequest(t, "project:acme/vault")).ToList());
+        await service.RememberAsync(new RememberRequest("A user fact that stays.", "user"));
+        await service.RecallAsync(new RecallRequest("zircon lattice token", "project:acme/vault"));
+
+        var result = await service.ForgetAsync(new ForgetRequest(All: true, Scope: "project:acme/vault"));
+        Assert.Equal(50, result.Count);
+        Assert.True(result.Residue.IsEmpty);
+        Assert.Empty(FilesContaining(home, texts.Select(t => t[t.IndexOf("zircon", StringComparison.Ordinal)..]).ToArray()));
+        Assert.Single((await service.RecallAsync(new RecallRequest("user fact", "user"))).Memories);
+    }
+}

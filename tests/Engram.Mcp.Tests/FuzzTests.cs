@@ -47,17 +47,43 @@ public sealed class FuzzTests(TempFolder temp) : IClassFixture<TempFolder>
             }));
     });
 
-    private static readonly Gen<(string Tool, Dictionary<string, JsonElement> Args)> Calls =
-        Gen.Select(Gen.OneOf(Tools), Gen.Select(Gen.OneOf(Names), Values).Array[0, 5], (tool, pairs) =>
-        {
-            var args = new Dictionary<string, JsonElement>();
-            foreach (var (name, value) in pairs)
-            {
-                args[name] = JsonSerializer.SerializeToElement(value);
-            }
+    private static readonly Dictionary<string, string[]> ToolArguments = new()
+    {
+        ["remember"] = ["content", "scope", "tags", "observedAt", "supersedes"],
+        ["recall"] = ["query", "scope", "limit", "tags", "includeSuperseded", "asOf"],
+        ["forget"] = ["id", "ids", "tag", "query", "all", "scope", "limit", "dryRun"],
+        ["explain"] = ["retrievalId", "query", "scope", "limit", "tags", "includeSuperseded", "asOf", "memoryId"],
+    };
 
-            return (tool, args);
-        });
+    private static readonly Gen<string> Text = Gen.OneOf(
+        Gen.OneOf("We deploy with Helm.", "The flaky test is OrderTests.Refund_Twice.", "Ana prefers trains.", "deploy", "user", "2025-03-14"),
+        Strings);
+
+    /// <summary>A value of the argument's own type most of the time; anything at all otherwise.</summary>
+    private static Gen<JsonNode?> ValueFor(string name) => Gen.Int[0, 99].SelectMany(p => p >= 60 ? Values : name switch
+    {
+        "limit" => Gen.Int[-5, 120].Select(i => (JsonNode?)JsonValue.Create(i)),
+        "includeSuperseded" or "all" or "dryRun" => Gen.Bool.Select(b => (JsonNode?)JsonValue.Create(b)),
+        "tags" or "ids" or "supersedes" => Text.Array[0, 3].Select(a => (JsonNode?)new JsonArray(a.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray())),
+        _ => Text.Select(s => (JsonNode?)JsonValue.Create(s)),
+    });
+
+    /// <summary>Mostly the tool's own argument names (a few at a time), sometimes foreign ones.</summary>
+    private static readonly Gen<(string Tool, Dictionary<string, JsonElement> Args)> Calls =
+        Gen.OneOf(Tools).SelectMany(tool =>
+            Gen.Int[0, 99].SelectMany(p => p < 85 ? Gen.OneOf(ToolArguments[tool]) : Gen.OneOf(Names))
+                .SelectMany(name => ValueFor(name).Select(value => (name, value)))
+                .Array[0, 4]
+                .Select(pairs =>
+                {
+                    var args = new Dictionary<string, JsonElement>();
+                    foreach (var (name, value) in pairs)
+                    {
+                        args[name] = JsonSerializer.SerializeToElement(value);
+                    }
+
+                    return (tool, args);
+                }));
 
     [Fact]
     public async Task RandomArguments_ToEveryTool_AlwaysGetAResult_AndTheStoreStaysConsistent()

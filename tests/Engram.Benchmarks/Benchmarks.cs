@@ -2,7 +2,6 @@ using System.Numerics.Tensors;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using Engram.Core;
@@ -43,6 +42,8 @@ internal static class Stores
 
 /// <summary>Library recall latency against store size (one scope; a logged recall of 10, as the MCP tool does).</summary>
 [MemoryDiagnoser]
+[InProcess]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
 public class RecallBenchmarks
 {
     private MemoryService _service = null!;
@@ -74,6 +75,8 @@ public class RecallBenchmarks
 /// reference that reads the same bytes (<see cref="TensorPrimitives.Sum(ReadOnlySpan{float})"/>).
 /// </summary>
 [Config(typeof(ThroughputConfig))]
+[InProcess]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
 public class VectorScanBenchmarks
 {
     public const int Dimensions = 512;
@@ -152,6 +155,8 @@ public class VectorScanBenchmarks
 
 /// <summary>Durable single remember latency, and bulk import throughput (1,000 facts per operation).</summary>
 [MemoryDiagnoser]
+[InProcess]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
 public class RememberBenchmarks
 {
     private MemoryService _service = null!;
@@ -178,6 +183,7 @@ public class RememberBenchmarks
 }
 
 /// <summary>Start-up at the process level: launch the built server over stdio until its first tools/list answer.</summary>
+[InProcess]
 [SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 10, invocationCount: 1)]
 public class StartupBenchmarks
 {
@@ -208,10 +214,6 @@ public class StartupBenchmarks
 
 public static class Program
 {
-    public static void Main(string[] args) =>
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args,
-            BenchmarkDotNet.Configs.DefaultConfig.Instance
-                .AddJob(BenchmarkDotNet.Jobs.Job.Default
-                    .WithWarmupCount(3).WithIterationCount(10).WithLaunchCount(1)
-                    .WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance)));
+    // In-process (see [InProcess]): no generated project to build, and the machine's 2 cores stay on the workload.
+    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 }

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using Engram.Core;
@@ -42,8 +43,7 @@ internal static class Stores
 
 /// <summary>Library recall latency against store size (one scope; a logged recall of 10, as the MCP tool does).</summary>
 [MemoryDiagnoser]
-[InProcess]
-[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
+[Config(typeof(InProcessJob))]
 public class RecallBenchmarks
 {
     private MemoryService _service = null!;
@@ -75,8 +75,6 @@ public class RecallBenchmarks
 /// reference that reads the same bytes (<see cref="TensorPrimitives.Sum(ReadOnlySpan{float})"/>).
 /// </summary>
 [Config(typeof(ThroughputConfig))]
-[InProcess]
-[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
 public class VectorScanBenchmarks
 {
     public const int Dimensions = 512;
@@ -118,7 +116,7 @@ public class VectorScanBenchmarks
         return top.ToList().Count;
     }
 
-    private sealed class ThroughputConfig : ManualConfig
+    private sealed class ThroughputConfig : InProcessJob
     {
         public ThroughputConfig() => AddColumn(new GigabytesPerSecondColumn());
     }
@@ -155,8 +153,7 @@ public class VectorScanBenchmarks
 
 /// <summary>Durable single remember latency, and bulk import throughput (1,000 facts per operation).</summary>
 [MemoryDiagnoser]
-[InProcess]
-[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 10)]
+[Config(typeof(InProcessJob))]
 public class RememberBenchmarks
 {
     private MemoryService _service = null!;
@@ -183,8 +180,7 @@ public class RememberBenchmarks
 }
 
 /// <summary>Start-up at the process level: launch the built server over stdio until its first tools/list answer.</summary>
-[InProcess]
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 10, invocationCount: 1)]
+[Config(typeof(StartupJob))]
 public class StartupBenchmarks
 {
     private string _home = null!;
@@ -212,8 +208,26 @@ public class StartupBenchmarks
     }
 }
 
+/// <summary>
+/// One job for every suite: in process (no generated project to build; the machine's 2 cores stay on the workload),
+/// 3 warm-up and 10 measured iterations.
+/// </summary>
+public class InProcessJob : ManualConfig
+{
+    public InProcessJob() => AddJob(Job.Default
+        .WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance)
+        .WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(10));
+}
+
+/// <summary>Process start-up: one launch per measured iteration.</summary>
+public class StartupJob : ManualConfig
+{
+    public StartupJob() => AddJob(Job.Default
+        .WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance)
+        .WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(10).WithInvocationCount(1).WithUnrollFactor(1));
+}
+
 public static class Program
 {
-    // In-process (see [InProcess]): no generated project to build, and the machine's 2 cores stay on the workload.
     public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 }

@@ -393,6 +393,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
     private const string BelowCutOff = "below cut-off";
 
+    /// <summary>How many candidates beyond the limit pass through the recency tie-break, so that near-ties at the cut-off are seen.</summary>
+    private const int TieBreakMargin = 20;
+
     /// <summary>
     /// Two candidates are near-equal in relevance when their relevance estimates (each signal's raw score divided by
     /// that signal's best score, averaged over the signals that found anything) differ by at most this much.
@@ -464,31 +467,47 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             .Where(x => allowed is null || allowed.Contains(x.Id)).ToList();
         var fused = RankFusion.Fuse(lexical.Select(x => x.Id).ToList(), vector.Select(x => x.Id).ToList(), entities.Select(x => x.Id).ToList()).ToList();
 
-        // Filter (supersession, asOf) and apply the recency tie-break on light metadata; load full rows for hits only.
-        var meta = await state.Store.CandidatesAsync(fused.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
+        // Filter (supersession, asOf) and apply the recency tie-break on light metadata, over a prefix of the fused list
+        // long enough to fill the limit with room for near-ties; full rows are loaded for the hits only.
         var filtered = new List<FilteredMemory>();
         var passing = new List<(CandidateMeta Meta, double Fused)>();
-        foreach (var (id, score) in fused)
+        var examined = 0;
+        var window = query.Limit + TieBreakMargin;
+        while (examined < fused.Count && passing.Count < query.Limit + TieBreakMargin)
         {
-            if (!meta.TryGetValue(id, out var m) || !query.Scopes.Contains(m.Scope))
+            var slice = fused.Skip(examined).Take(window).ToList();
+            examined += slice.Count;
+            var meta = await state.Store.CandidatesAsync(slice.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
+            foreach (var (id, score) in slice)
             {
-                continue;
-            }
+                if (!meta.TryGetValue(id, out var m) || !query.Scopes.Contains(m.Scope))
+                {
+                    continue;
+                }
 
-            if (FilterReason(query, m) is { } reason)
-            {
-                filtered.Add(new FilteredMemory(id, reason));
-            }
-            else
-            {
-                passing.Add((m, score));
+                if (FilterReason(query, m) is { } reason)
+                {
+                    filtered.Add(new FilteredMemory(id, reason));
+                }
+                else
+                {
+                    passing.Add((m, score));
+                }
             }
         }
 
         var ranked = RecencyTieBreak(passing, lexical, vector, entities, out var recency);
-
         var top = ranked.Take(query.Limit).ToList();
         filtered.AddRange(ranked.Skip(query.Limit).Select(x => new FilteredMemory(x.Id, BelowCutOff)));
+        if (explainAll && examined < fused.Count)
+        {
+            // An explanation accounts for every candidate: what was not examined is below the cut-off, unless a filter applies.
+            var rest = fused.Skip(examined).Select(f => f.Id).ToList();
+            var meta = await state.Store.CandidatesAsync(rest, cancellationToken).ConfigureAwait(false);
+            filtered.AddRange(rest.Where(meta.ContainsKey).Where(id => query.Scopes.Contains(meta[id].Scope))
+                .Select(id => new FilteredMemory(id, FilterReason(query, meta[id]) ?? BelowCutOff)));
+        }
+
         var rows = await state.Store.GetAsync(top.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
         var hits = top.Where(x => rows.ContainsKey(x.Id)).Select((x, i) => new RankedHit(i + 1, ToRecalled(rows[x.Id], x.Score))).ToList();
 

@@ -42,10 +42,19 @@ internal sealed class MemoryStore
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        // Per connection: wait for other processes' locks, fsync every commit, and zero deleted content in place.
-        await ExecuteAsync(connection, "PRAGMA busy_timeout=30000; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;", cancellationToken).ConfigureAwait(false);
+        // Once per native connection (pooled handles keep their settings): wait for other processes' locks, fsync
+        // every commit, zero deleted content in place, and enforce foreign keys.
+        if (connection.Handle is { } handle && !Configured.TryGetValue(handle, out _))
+        {
+            await ExecuteAsync(connection, "PRAGMA busy_timeout=30000; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;", cancellationToken).ConfigureAwait(false);
+            Configured.AddOrUpdate(handle, Marker);
+        }
+
         return connection;
     }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = [];
+    private static readonly object Marker = new();
 
     private async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -642,22 +651,45 @@ internal sealed class MemoryStore
 
     /// <summary>
     /// Logs recalls in one transaction: each request (JSON), the store's change sequence then, and the result ids in
-    /// rank order, leaving out ids whose memories no longer exist.
+    /// rank order. A recall whose results include a memory that no longer exists is left out whole.
     /// </summary>
     public async Task LogRetrievalsAsync(IReadOnlyList<RetrievalEntry> entries, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // A recall log is a convenience, not an acknowledged write: in WAL mode NORMAL skips the fsync at commit
-        // (the log survives a process crash, and may lose its last entries to a power cut).
+        // (the log survives a process crash, and may lose its last entries to a power cut). The pooled handle goes
+        // back to FULL before anyone else gets it.
         await ExecuteAsync(connection, "PRAGMA synchronous=NORMAL;", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WriteRetrievalsAsync(connection, entries, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ExecuteAsync(connection, "PRAGMA synchronous=FULL;", CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WriteRetrievalsAsync(SqliteConnection connection, IReadOnlyList<RetrievalEntry> entries, CancellationToken cancellationToken)
+    {
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var insertRetrieval = Command(connection, tx, "INSERT OR IGNORE INTO retrievals(id, at, seq, request) VALUES($id, $at, $seq, $request);", "$id", "$at", "$seq", "$request");
-        await using var insertHit = Command(connection, tx, """
-            INSERT OR IGNORE INTO retrieval_hits(retrieval_id, rank, memory_id)
-            SELECT $id, $rank, $memory WHERE EXISTS (SELECT 1 FROM memories WHERE id=$memory);
-            """, "$id", "$rank", "$memory");
+        await using var insertHit = Command(connection, tx, "INSERT OR IGNORE INTO retrieval_hits(retrieval_id, rank, memory_id) VALUES($id, $rank, $memory);", "$id", "$rank", "$memory");
         foreach (var entry in entries)
         {
+            // A recall that returned a memory forgotten since (in any process) is not logged at all: its query may quote it.
+            if (entry.ResultIds.Count > 0)
+            {
+                await using var exists = connection.CreateCommand();
+                exists.Transaction = tx;
+                var names = AddList(exists, "$m", entry.ResultIds.Distinct(StringComparer.Ordinal));
+                exists.CommandText = $"SELECT COUNT(*) FROM memories WHERE id IN ({names});";
+                if (Convert.ToInt32(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) != entry.ResultIds.Distinct(StringComparer.Ordinal).Count())
+                {
+                    continue;
+                }
+            }
+
             await ExecuteAsync(insertRetrieval, cancellationToken, entry.Id, entry.At, entry.Seq, entry.RequestJson).ConfigureAwait(false);
             for (var i = 0; i < entry.ResultIds.Count; i++)
             {

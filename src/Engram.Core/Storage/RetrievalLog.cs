@@ -9,7 +9,7 @@ internal sealed record RetrievalEntry(string Id, long At, long Seq, string Reque
 /// <summary>
 /// Writes the recall log off the recall's path: entries queue in memory and a single pump writes whatever has
 /// gathered in one transaction. <see cref="FlushAsync"/> waits until everything queued before it is on disk
-/// (explain and forget call it first). An entry's hit rows are written only for memories that still exist, so a
+/// (explain and forget call it first). An entry is written only if every memory it returned still exists, so a
 /// forget in any process can never be undone by a log written late.
 /// </summary>
 internal sealed partial class RetrievalLog : IAsyncDisposable

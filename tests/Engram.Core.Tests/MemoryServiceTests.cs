@@ -552,4 +552,23 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
         await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest("Builds use just.", Supersedes: [b.Id])));
         await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest("Builds use make.", Supersedes: [b.Id])));
     }
+
+    [Fact]
+    public async Task Forget_ByQuery_TakesTheTopMatches_AndListsAtMostTheDocumentedNumber()
+    {
+        await using var service = temp.Open();
+        await SeedAsync(service);
+        var preview = await service.ForgetAsync(new ForgetRequest(Query: "flaky test", DryRun: true));
+        Assert.Equal(1, preview.Count);
+        Assert.Contains("Refund_Twice", (await service.RecallAsync(new RecallRequest("flaky test"))).Memories.Single(m => m.Id == preview.Forgotten[0]).Content, StringComparison.Ordinal);
+        var two = await service.ForgetAsync(new ForgetRequest(Query: "service", Limit: 2));
+        Assert.Equal(2, two.Count);
+        Assert.True(two.Residue.IsEmpty);
+
+        await service.RememberManyAsync(Enumerable.Range(0, EngramOptions.MaxForgetIdsListed + 5).Select(i => new RememberRequest($"Bulk fact {i}.", "project:bulk")).ToList());
+        var all = await service.ForgetAsync(new ForgetRequest(All: true, Scope: "project:bulk", DryRun: true));
+        Assert.Equal(EngramOptions.MaxForgetIdsListed + 5, all.Count);
+        Assert.Equal(EngramOptions.MaxForgetIdsListed, all.Forgotten.Count);
+        Assert.True(all.Truncated);
+    }
 }

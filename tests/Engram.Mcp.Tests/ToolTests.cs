@@ -200,4 +200,78 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
         var middle = await server.CallOkAsync("recall", new { query = "Which Postgres version does the orders service run?", asOf = "2024-12-31T23:59:59Z" });
         Assert.Equal([v15], middle.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
     }
+
+    [Fact]
+    public async Task RecencyEntitiesAndTagFilter_ThroughMcp()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        var older = (await server.CallOkAsync("remember", new { content = "The release train leaves on Tuesdays.", observedAt = "2025-01-06", tags = new[] { "release" } })).GetProperty("id").GetString();
+        var newer = (await server.CallOkAsync("remember", new { content = "The release train leaves on Wednesdays.", observedAt = "2025-04-07", tags = new[] { "release" } })).GetProperty("id").GetString();
+        var untagged = (await server.CallOkAsync("remember", new { content = "Release notes are drafted by the on-call engineer." })).GetProperty("id").GetString();
+        var named = (await server.CallOkAsync("remember", new { content = "Never call ReleaseGate.Override outside an incident." })).GetProperty("id").GetString();
+
+        var recalled = await server.CallOkAsync("recall", new { query = "When does the release train leave?", tags = new[] { "release" } });
+        Assert.Equal([newer, older], recalled.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+
+        var explained = await server.CallOkAsync("explain", new { retrievalId = recalled.GetProperty("retrievalId").GetString() });
+        var top = explained.GetProperty("hits")[0];
+        Assert.Equal(1, top.GetProperty("recency").GetProperty("rank").GetInt32());
+        Assert.Equal("current", top.GetProperty("supersession").GetString());
+        Assert.Contains(explained.GetProperty("filteredOut").EnumerateArray(), f => f.GetProperty("id").GetString() == untagged && f.GetProperty("reason").GetString() == "tag filter");
+
+        var byName = await server.CallOkAsync("explain", new { query = "is ReleaseGate.Override allowed?" });
+        var hit = byName.GetProperty("hits")[0];
+        Assert.Equal(named, hit.GetProperty("id").GetString());
+        Assert.Equal(1, hit.GetProperty("entities").GetProperty("rank").GetInt32());
+    }
+
+    [Fact]
+    public async Task Forget_PreviewTagScopeQueryAndTwice_ThroughMcp()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome(), "project:acme/app");
+        for (var i = 0; i < 3; i++)
+        {
+            await server.CallOkAsync("remember", new { content = $"Scratch note {i} for the spike.", tags = new[] { "scratch" } });
+        }
+
+        await server.CallOkAsync("remember", new { content = "The spike concluded that gRPC streaming is fine.", scope = "user" });
+        await server.CallOkAsync("remember", new { content = "Keep the feature flags in flags.yaml." });
+
+        var preview = await server.CallOkAsync("forget", new { tag = "scratch", dryRun = true });
+        Assert.Equal(3, preview.GetProperty("count").GetInt32());
+        Assert.Equal(3, (await server.CallOkAsync("recall", new { query = "scratch note spike", tags = new[] { "scratch" } })).GetProperty("memories").GetArrayLength());
+
+        var byTag = await server.CallOkAsync("forget", new { tag = "scratch" });
+        Assert.Equal(3, byTag.GetProperty("count").GetInt32());
+        Assert.Equal(0, (await server.CallOkAsync("forget", new { tag = "scratch" })).GetProperty("count").GetInt32());
+
+        var byQuery = await server.CallOkAsync("forget", new { query = "where are the feature flags kept", limit = 1 });
+        Assert.Equal(1, byQuery.GetProperty("count").GetInt32());
+
+        var scope = await server.CallOkAsync("forget", new { all = true, scope = "user", dryRun = true });
+        Assert.Equal(1, scope.GetProperty("count").GetInt32());
+        Assert.Equal(1, (await server.CallOkAsync("forget", new { all = true, scope = "user" })).GetProperty("count").GetInt32());
+        Assert.Equal(0, (await server.CallOkAsync("recall", new { query = "spike gRPC feature flags scratch", limit = 100 })).GetProperty("memories").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Outputs_StayWithinTheirDocumentedBounds_WhateverTheStoreHolds()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        var ids = new List<string>();
+        for (var i = 0; i < 160; i++)
+        {
+            ids.Add((await server.CallOkAsync("remember", new { content = $"Bound check fact {i}: the bounded widget {i} is blue.", tags = new[] { "bound" } })).GetProperty("id").GetString()!);
+        }
+
+        var recalled = await server.CallOkAsync("recall", new { query = "bounded widget blue", limit = 100 });
+        Assert.Equal(100, recalled.GetProperty("memories").GetArrayLength());
+        var explained = await server.CallOkAsync("explain", new { query = "bounded widget blue", limit = 100 });
+        Assert.Equal(100, explained.GetProperty("hits").GetArrayLength());
+        Assert.InRange(explained.GetProperty("filteredOut").GetArrayLength(), 1, 50);
+        var preview = await server.CallOkAsync("forget", new { tag = "bound", dryRun = true });
+        Assert.Equal(160, preview.GetProperty("count").GetInt32());
+        Assert.Equal(160, preview.GetProperty("forgotten").GetArrayLength());
+        Assert.False(preview.GetProperty("truncated").GetBoolean());
+    }
 }

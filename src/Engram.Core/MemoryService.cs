@@ -397,10 +397,14 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     private const int TieBreakMargin = 20;
 
     /// <summary>
-    /// Two candidates are near-equal in relevance when their relevance estimates (each signal's raw score divided by
-    /// that signal's best score, averaged over the signals that found anything) differ by at most this much.
+    /// Two candidates are near-equal in relevance when their relevance estimates differ by at most this much. The
+    /// estimate is each signal's raw score divided by that signal's best score, averaged over the signals that found
+    /// anything, with BM25 counted twice: hashed vectors of two statements differing in one word scatter by several
+    /// hundredths, BM25 scores of such statements hardly at all.
     /// </summary>
-    internal const double RecencyTieTolerance = 0.05;
+    internal const double RecencyTieTolerance = 0.07;
+
+    private const double LexicalRelevanceWeight = 2;
 
     /// <summary>
     /// The recency tie-break. Candidates stay in fused (reciprocal rank) order, except that a candidate observed
@@ -413,8 +417,13 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         List<(string Id, float Score)> lexical, List<(string Id, float Score)> vector, List<(string Id, float Score)> entities,
         out Dictionary<string, SignalScore> recency)
     {
-        var signals = new[] { lexical, vector, entities }.Where(l => l.Count > 0).Select(l => (Max: l.Max(x => x.Score), Scores: l.ToDictionary(x => x.Id, x => x.Score))).ToList();
-        double Relevance(string id) => signals.Count == 0 ? 0 : signals.Sum(sig => sig.Max > 0 && sig.Scores.TryGetValue(id, out var v) ? v / sig.Max : 0) / signals.Count;
+        var signals = new[] { (List: lexical, Weight: LexicalRelevanceWeight), (List: vector, Weight: 1.0), (List: entities, Weight: 1.0) }
+            .Where(s => s.List.Count > 0)
+            .Select(s => (s.Weight, Max: s.List.Max(x => x.Score), Scores: s.List.ToDictionary(x => x.Id, x => x.Score)))
+            .ToList();
+        var totalWeight = signals.Sum(s => s.Weight);
+        double Relevance(string id) => signals.Count == 0 ? 0
+            : signals.Sum(s => s.Max > 0 && s.Scores.TryGetValue(id, out var v) ? s.Weight * v / s.Max : 0) / totalWeight;
 
         var order = passing.Select(p => (p.Meta, p.Fused, Relevance: Relevance(p.Meta.Id))).ToList();
         var moved = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -221,6 +221,15 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         return new ForgetResult(request.DryRun, ids.Count, listed, listed.Count < ids.Count, residue);
     }
 
+    /// <summary>The append-only record of every real forget on this store, oldest first (ids and counts, never content).</summary>
+    public async Task<IReadOnlyList<ForgetAuditEntry>> ReadForgetAuditAsync(CancellationToken cancellationToken = default)
+    {
+        var state = await GetStateAsync().ConfigureAwait(false);
+        var rows = await state.Store.ReadForgetAuditAsync(cancellationToken).ConfigureAwait(false);
+        return rows.Select(r => new ForgetAuditEntry(r.At, r.Selector,
+            JsonSerializer.Deserialize<List<string>>(r.Scopes) ?? [], JsonSerializer.Deserialize<List<string>>(r.Ids) ?? [], r.Count)).ToList();
+    }
+
     private static string Selector(ForgetRequest request) =>
         request.Ids is not null ? "ids" : request.Tag is not null ? "tag" : request.Query is not null ? "query" : "all";
 

@@ -479,6 +479,10 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
             Assert.False(await reader.ReadAsync());
         }
 
+        var audit = Assert.Single(await service.ReadForgetAuditAsync());
+        Assert.Equal([fact.Id], audit.Ids);
+        Assert.Equal("ids", audit.Selector);
+
         command.CommandText = "DELETE FROM forget_audit;";
         var e = await Assert.ThrowsAsync<SqliteException>(() => command.ExecuteNonQueryAsync());
         Assert.Contains("append-only", e.Message, StringComparison.Ordinal);

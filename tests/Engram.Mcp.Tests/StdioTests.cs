@@ -74,8 +74,8 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
         }
     }
 
-    [Fact]
-    public async Task Executable_WritesOnlyJsonRpcToStdout_AndLogsToStderr()
+    /// <summary>The server as a bare process with redirected stdio, on a fresh store, at a log level.</summary>
+    private Process StartRaw(string logLevel)
     {
         var start = new ProcessStartInfo("dotnet", [ServerDll])
         {
@@ -85,13 +85,19 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
             WorkingDirectory = temp.Root,
         };
         start.Environment["ENGRAM_HOME"] = temp.NewHome();
-        start.Environment["ENGRAM_LOG_LEVEL"] = "Trace";
+        start.Environment["ENGRAM_LOG_LEVEL"] = logLevel;
         foreach (var variable in ScopeVariables)
         {
             start.Environment[variable] = "";
         }
 
-        using var process = Process.Start(start)!;
+        return Process.Start(start)!;
+    }
+
+    [Fact]
+    public async Task Executable_WritesOnlyJsonRpcToStdout_AndLogsToStderr()
+    {
+        using var process = StartRaw("Trace");
         var stderr = process.StandardError.ReadToEndAsync();
         string[] requests =
         [
@@ -138,16 +144,7 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
     [Fact]
     public async Task Executable_AtInformationLevel_NeverLogsMemoryText()
     {
-        var start = new ProcessStartInfo("dotnet", [ServerDll])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = temp.Root,
-        };
-        start.Environment["ENGRAM_HOME"] = temp.NewHome();
-        start.Environment["ENGRAM_LOG_LEVEL"] = "Debug";
-        using var process = Process.Start(start)!;
+        using var process = StartRaw("Debug");
         var stderr = process.StandardError.ReadToEndAsync();
         await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""");
         await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","method":"notifications/initialized"}""");

@@ -106,3 +106,11 @@ public sealed record FilteredMemory(string Id, string Reason);
 /// <param name="Entities">Its shared-entity signal.</param>
 /// <param name="Reason">A sentence saying why it did or did not surface.</param>
 public sealed record MemoryAccount(string Id, bool Found, bool Surfaced, int? Rank, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, string Reason);
+
+/// <summary>One real forget, as the append-only audit records it: never content.</summary>
+/// <param name="At">When it happened.</param>
+/// <param name="Selector">ids, tag, query or all.</param>
+/// <param name="Scopes">The scope named with the selector, if any.</param>
+/// <param name="Ids">The ids forgotten.</param>
+/// <param name="Count">How many.</param>
+public sealed record ForgetAuditEntry(DateTimeOffset At, string Selector, IReadOnlyList<string> Scopes, IReadOnlyList<string> Ids, int Count);

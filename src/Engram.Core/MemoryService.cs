@@ -212,7 +212,11 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
             await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
             await state.Vectors.EnsureCurrentAsync([], seq, cancellationToken).ConfigureAwait(false);
-            await state.Store.CheckpointAsync(cancellationToken).ConfigureAwait(false);
+            if (!await state.Store.CheckpointAsync(cancellationToken).ConfigureAwait(false))
+            {
+                LogWalBusy(_logger);
+            }
+
             residue = await ResidueAsync(state, ids, cancellationToken).ConfigureAwait(false);
             LogForgot(_logger, ids.Count);
         }
@@ -656,6 +660,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "recall {RetrievalId} over {Scopes}: {Count} hits.")]
     private static partial void LogRecalled(ILogger logger, string retrievalId, IReadOnlyList<string> scopes, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "forget: other processes kept the SQLite WAL busy; it will be emptied at the next checkpoint.")]
+    private static partial void LogWalBusy(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "forget: {Count} memories removed from every store.")]
     private static partial void LogForgot(ILogger logger, int count);

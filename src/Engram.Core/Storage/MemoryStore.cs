@@ -615,10 +615,26 @@ internal sealed class MemoryStore
     }
 
     /// <summary>Moves the WAL's content into the database file and truncates the WAL, so no deleted bytes linger there.</summary>
-    public async Task CheckpointAsync(CancellationToken cancellationToken = default)
+    /// <returns>Whether the WAL was emptied; false when other connections' readers kept it busy through every try.</returns>
+    public async Task<bool> CheckpointAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(connection, "PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken).ConfigureAwait(false);
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            // The row is (busy, frames in the WAL, frames checkpointed): busy = 0 means the WAL was reset.
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetInt32(0) == 0)
+            {
+                return true;
+            }
+
+            // Another process is mid-read; its snapshot ends within milliseconds.
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+
+        return false;
     }
 
     /// <summary>Counts what SQLite still holds of <paramref name="ids"/>: memory rows, tag rows, vector rows, recall-log references.</summary>

@@ -1,6 +1,6 @@
 namespace Engram.Core.Search;
 
-/// <summary>Reciprocal rank fusion: each list contributes 1 / (K + rank) for every id it ranks.</summary>
+/// <summary>Weighted reciprocal rank fusion: each list contributes weight / (K + rank) for every id it ranks.</summary>
 internal static class RankFusion
 {
     /// <summary>
@@ -9,12 +9,16 @@ internal static class RankFusion
     /// </summary>
     public const int K = 60;
 
+    /// <summary>Fuses ranked lists (best first) with equal weights.</summary>
+    public static IReadOnlyList<(string Id, double Score)> Fuse(params IReadOnlyList<string>[] rankings) =>
+        Fuse(rankings.Select(r => (r, 1.0)).ToArray());
+
     /// <summary>Fuses ranked lists (best first) into one, best first; ties keep the order of first appearance.</summary>
-    public static IReadOnlyList<(string Id, double Score)> Fuse(params IReadOnlyList<string>[] rankings)
+    public static IReadOnlyList<(string Id, double Score)> Fuse(params (IReadOnlyList<string> Ranking, double Weight)[] rankings)
     {
         var scores = new Dictionary<string, double>(StringComparer.Ordinal);
         var order = new List<string>();
-        foreach (var ranking in rankings)
+        foreach (var (ranking, weight) in rankings)
         {
             for (var i = 0; i < ranking.Count; i++)
             {
@@ -24,7 +28,7 @@ internal static class RankFusion
                     order.Add(id);
                 }
 
-                scores[id] = score + (1.0 / (K + i + 1));
+                scores[id] = score + (weight / (K + i + 1));
             }
         }
 

@@ -204,7 +204,7 @@ internal sealed partial class LexicalIndex : IDisposable
     public List<(string Id, float Score)> Search(string query, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k)
     {
         var results = new List<(string, float)>();
-        var terms = Analyze(query);
+        var terms = Analyze(WithoutQuestionWords(query));
         if (_searchers is null || terms.Count == 0 || k <= 0)
         {
             return results;
@@ -291,6 +291,23 @@ internal sealed partial class LexicalIndex : IDisposable
 
         return new QueryWrapperFilter(new BooleanQuery { { scopeQuery, Occur.MUST }, { tagQuery, Occur.MUST } });
     }
+
+    /// <summary>
+    /// Words that shape a question rather than name what it is about: interrogatives, auxiliaries and pronouns. The
+    /// analyzer's English stop set keeps them, and in a query they match nearly every memory ("did", "does", "he").
+    /// Memories are indexed with them; queries drop them.
+    /// </summary>
+    private static readonly HashSet<string> QuestionWords = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "what", "when", "where", "who", "whom", "whose", "why", "how", "which", "did", "does", "do", "done", "has", "have", "had",
+        "would", "could", "should", "can", "may", "might", "will", "shall", "was", "were", "is", "are", "am", "be", "been",
+        "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "its",
+    };
+
+    private static readonly char[] QuerySeparators = [' ', '\t', '\n', '\r', '?', ',', '.', '!', ';', ':', '"', '(', ')'];
+
+    internal static string WithoutQuestionWords(string query) =>
+        string.Join(' ', query.Split(QuerySeparators, StringSplitOptions.RemoveEmptyEntries).Where(w => !QuestionWords.Contains(w)));
 
     private List<string> Analyze(string text)
     {

@@ -110,7 +110,7 @@ internal sealed partial class LexicalIndex : IDisposable
 
         var config = new IndexWriterConfig(Version, _analyzer)
         {
-            Similarity = new BM25Similarity(),
+            Similarity = Bm25(),
             OpenMode = rebuild ? OpenMode.CREATE : OpenMode.CREATE_OR_APPEND,
             // Other processes hold the lock only while they apply a batch of changes; wait for them.
             WriteLockTimeout = 30_000,
@@ -154,6 +154,12 @@ internal sealed partial class LexicalIndex : IDisposable
         data.TryGetValue(FormatKey, out var format) && format == Format && data.TryGetValue(SeqKey, out var seq)
             ? long.Parse(seq, CultureInfo.InvariantCulture)
             : 0;
+
+    /// <summary>
+    /// BM25 with k1 = 0.9, b = 0.4, the common setting for short passages (Anserini's for MS MARCO) rather than
+    /// Lucene's 1.2 / 0.75 for documents: memories are one to three sentences, so term repetition and length say little.
+    /// </summary>
+    private static BM25Similarity Bm25() => new(0.9f, 0.4f);
 
     private static Document ToDocument(StoredMemory memory)
     {
@@ -341,7 +347,7 @@ internal sealed partial class LexicalIndex : IDisposable
 
     private sealed class Bm25SearcherFactory : SearcherFactory
     {
-        public override IndexSearcher NewSearcher(IndexReader reader) => new(reader) { Similarity = new BM25Similarity() };
+        public override IndexSearcher NewSearcher(IndexReader reader) => new(reader) { Similarity = Bm25() };
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The lexical index could not be read ({Error}); rebuilding it from SQLite.")]

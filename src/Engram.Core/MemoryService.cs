@@ -38,13 +38,14 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// The built-in hashed vectors share BM25's evidence (the same words) with more noise: alone they reach LoCoMo
-    /// recall@10 0.38 against BM25's 0.57, and at full weight they pull the fusion below BM25. At a quarter weight they
-    /// still bring in what BM25 misses (other word forms) without reordering what it finds. A real embedding model
-    /// carries different evidence (meaning) and gets full weight.
+    /// recall@10 0.38 against BM25's 0.57, and fused at any weight they reorder BM25's list for the worse. So they only
+    /// add candidates BM25 did not find (other word forms, split or joined identifiers), at half weight: a fallback
+    /// that never reorders what BM25 found. A real embedding model carries different evidence (meaning) and is fused
+    /// in full, at weight 1.
     /// </summary>
-    private const double BuiltInVectorWeight = 0.25;
+    private const double BuiltInVectorWeight = 0.5;
 
-    private readonly double _vectorWeight;
+    private readonly bool _builtInVectors;
 
     /// <summary>An entity carried by more than this share of the searched memories is not used by the entity signal.</summary>
     private const double EntityMaxShare = 0.05;
@@ -75,7 +76,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         _options.DefaultScope = ScopeName.Normalize(options.DefaultScope);
         _ownsEmbedder = embeddingGenerator is null;
         _embedder = embeddingGenerator ?? new HashingEmbeddingGenerator();
-        _vectorWeight = _embedder is HashingEmbeddingGenerator ? BuiltInVectorWeight : 1.0;
+        _builtInVectors = _embedder is HashingEmbeddingGenerator;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<MemoryService>();
         _state = new Lazy<Task<State>>(OpenAsync, LazyThreadSafetyMode.ExecutionAndPublication);
@@ -503,9 +504,13 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var maxFrequency = Math.Max(EntityMinimumFrequencyCap, (int)(EntityMaxShare * state.Vectors.CountIn(query.Scopes)));
         var entities = (await state.Store.SearchEntitiesAsync(query.Scopes, queryEntities, depth, maxFrequency, cancellationToken).ConfigureAwait(false))
             .Where(x => allowed is null || allowed.Contains(x.Id)).ToList();
+        var lexicalIds = lexical.Select(x => x.Id).ToList();
+        var vectorIds = _builtInVectors
+            ? vector.Select(x => x.Id).Except(lexicalIds, StringComparer.Ordinal).ToList()
+            : vector.Select(x => x.Id).ToList();
         var fused = RankFusion.Fuse(
-            (lexical.Select(x => x.Id).ToList(), LexicalWeight),
-            (vector.Select(x => x.Id).ToList(), _vectorWeight),
+            (lexicalIds, LexicalWeight),
+            (vectorIds, _builtInVectors ? BuiltInVectorWeight : 1.0),
             (entities.Select(x => x.Id).ToList(), EntityWeight)).ToList();
 
         // Filter (supersession, asOf) and apply the recency tie-break on light metadata, over a prefix of the fused list

@@ -575,4 +575,20 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
         Assert.Equal(EngramOptions.MaxForgetIdsListed, all.Forgotten.Count);
         Assert.True(all.Truncated);
     }
+
+    [Theory]
+    [InlineData("The InvoiceReconciler job runs nightly.", "when does the invoice reconciler run")]
+    [InlineData("Raise retry_count to 5 for the webhook sender.", "what retry count should the webhook sender use")]
+    [InlineData("OrderTests.Refund_Twice is flaky around midnight.", "which refund test is flaky")]
+    [InlineData("The invoice reconciler runs nightly.", "InvoiceReconciler schedule")]
+    public async Task Recall_SplitsIdentifiersIntoWords_SoEitherFormFindsTheOther(string content, string query)
+    {
+        await using var service = temp.Open();
+        await service.RememberAsync(new RememberRequest("Lunch is at noon on Fridays."));
+        var target = await service.RememberAsync(new RememberRequest(content));
+        var result = await service.RecallAsync(new RecallRequest(query));
+        Assert.Equal(target.Id, result.Memories[0].Id);
+        var explain = await service.ExplainAsync(new ExplainRequest(result.RetrievalId));
+        Assert.NotNull(explain.Hits[0].Lexical);
+    }
 }

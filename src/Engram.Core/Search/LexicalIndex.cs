@@ -1,7 +1,6 @@
 using System.Globalization;
 using Engram.Core.Storage;
 using Lucene.Net.Analysis;
-using Lucene.Net.Analysis.En;
 using Lucene.Net.Analysis.TokenAttributes;
 using Lucene.Net.Documents;
 using Lucene.Net.Index;
@@ -15,7 +14,7 @@ using LuceneDirectory = Lucene.Net.Store.Directory;
 namespace Engram.Core.Search;
 
 /// <summary>
-/// The BM25 index (Lucene.Net, English analyzer), a derived cache of SQLite kept on disk. The change sequence it
+/// The BM25 index (Lucene.Net, English analysis that also splits identifiers), a derived cache of SQLite kept on disk. The change sequence it
 /// reflects is stored in each commit's user data; whichever process needs it newer takes the write lock, applies the
 /// change feed, and commits. A missing or unreadable index is rebuilt from SQLite.
 /// </summary>
@@ -31,12 +30,12 @@ internal sealed partial class LexicalIndex : IDisposable
     private const string FormatKey = "format";
 
     /// <summary>The document layout; an index written with another one is rebuilt.</summary>
-    private const string Format = "2";
+    private const string Format = "3";
 
     private readonly MemoryStore _store;
     private readonly string _path;
     private readonly ILogger _logger;
-    private readonly Analyzer _analyzer = new EnglishAnalyzer(Version);
+    private readonly Analyzer _analyzer = new MemoryAnalyzer();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Filter> _scopeFilters = new(StringComparer.Ordinal);
     private LuceneDirectory _directory;

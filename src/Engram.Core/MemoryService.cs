@@ -498,7 +498,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var allowed = tags is null ? null : await state.Store.IdsWithAnyTagAsync(query.Scopes, tags, cancellationToken).ConfigureAwait(false);
         var queryVector = await EmbedAsync(query.Query, cancellationToken).ConfigureAwait(false);
         var queryEntities = EntityExtractor.Extract(query.Query);
-        var lexical = state.Lexical.Search(query.Query, query.Scopes, tags, depth);
+        var lexical = await LexicalWithFeedbackAsync(state, query, tags, depth, cancellationToken).ConfigureAwait(false);
         var vector = state.Vectors.Search(queryVector, query.Scopes, depth, allowed).Where(x => x.Score >= VectorFloor).ToList();
         // An entity most memories share (a speaker's name, the project's own name) discriminates nothing.
         var maxFrequency = Math.Max(EntityMinimumFrequencyCap, (int)(EntityMaxShare * state.Vectors.CountIn(query.Scopes)));
@@ -576,6 +576,33 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
         LogRecalled(_logger, id2, query.Scopes, hits.Count);
         return new RecallRun(id2, query, at, seq, depth, lexical, vector, entities, fused, recency, hits, filtered);
+    }
+
+    /// <summary>Pseudo-relevance feedback: how many top BM25 hits lend their words, how many words, and their top weight.</summary>
+    private const int FeedbackDocuments = 5;
+
+    private const int FeedbackTerms = 20;
+
+    private const float FeedbackBoost = 0.5f;
+
+    /// <summary>
+    /// BM25 twice: the query, then the query plus the rarer words its top hits share (weighted by the hits' ranks and
+    /// the words' rarity, at most half a query term's weight). A question names one side of a fact; its best matches
+    /// often name the rest, which brings in the statements that answer it in other words.
+    /// </summary>
+    private static async Task<List<(string Id, float Score)>> LexicalWithFeedbackAsync(State state, RecallQuery query, IReadOnlyList<string>? tags, int depth, CancellationToken cancellationToken)
+    {
+        var first = state.Lexical.Search(query.Query, query.Scopes, tags, depth);
+        if (first.Count == 0)
+        {
+            return first;
+        }
+
+        var feedbackIds = first.Take(FeedbackDocuments).Select(x => x.Id).ToList();
+        var rows = await state.Store.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
+        var texts = feedbackIds.Where(rows.ContainsKey).Select(id => rows[id].Content).ToList();
+        var expansion = state.Lexical.ExpansionTerms(query.Query, texts, FeedbackTerms, FeedbackBoost);
+        return expansion.Count == 0 ? first : state.Lexical.Search(query.Query, query.Scopes, tags, depth, expansion);
     }
 
     private static string? FilterReason(RecallQuery query, CandidateMeta m)

@@ -206,7 +206,7 @@ internal sealed partial class LexicalIndex : IDisposable
     }
 
     /// <summary>BM25 search over <paramref name="scopes"/> (and any of <paramref name="tags"/> when given); best first.</summary>
-    public List<(string Id, float Score)> Search(string query, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k)
+    public List<(string Id, float Score)> Search(string query, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null)
     {
         var results = new List<(string, float)>();
         var terms = Analyze(WithoutQuestionWords(query));
@@ -216,9 +216,14 @@ internal sealed partial class LexicalIndex : IDisposable
         }
 
         var boolean = new BooleanQuery();
-        foreach (var term in terms.Distinct(StringComparer.Ordinal).Take(BooleanQuery.MaxClauseCount))
+        foreach (var term in terms.Distinct(StringComparer.Ordinal).Take(BooleanQuery.MaxClauseCount / 2))
         {
             boolean.Add(new TermQuery(new Term(ContentField, term)), Occur.SHOULD);
+        }
+
+        foreach (var (term, weight) in (expansion ?? []).Take(BooleanQuery.MaxClauseCount / 2))
+        {
+            boolean.Add(new TermQuery(new Term(ContentField, term)) { Boost = weight }, Occur.SHOULD);
         }
 
         var searcher = _searchers.Acquire();
@@ -243,6 +248,71 @@ internal sealed partial class LexicalIndex : IDisposable
 
         return results;
     }
+
+    /// <summary>
+    /// Pseudo-relevance feedback: the terms that the top results' texts share most, weighted by each result's rank and
+    /// the term's rarity, leaving out the query's own terms and terms common to many memories.
+    /// </summary>
+    public List<(string Term, float Weight)> ExpansionTerms(string query, IReadOnlyList<string> feedbackTexts, int count, float boost)
+    {
+        var own = Analyze(WithoutQuestionWords(query)).ToHashSet(StringComparer.Ordinal);
+        if (_searchers is null || feedbackTexts.Count == 0)
+        {
+            return [];
+        }
+
+        var searcher = _searchers.Acquire();
+        try
+        {
+            var reader = searcher.IndexReader;
+            var n = Math.Max(1, reader.NumDocs);
+            // Rank-weighted occurrences first; document frequencies only for the strongest candidates, cached per reader.
+            var occurrences = new Dictionary<string, double>(StringComparer.Ordinal);
+            for (var i = 0; i < feedbackTexts.Count; i++)
+            {
+                foreach (var term in Analyze(feedbackTexts[i]).Distinct(StringComparer.Ordinal))
+                {
+                    if (!own.Contains(term) && term.Length >= 3)
+                    {
+                        occurrences[term] = occurrences.GetValueOrDefault(term) + (1.0 / (i + 1));
+                    }
+                }
+            }
+
+            var frequencies = DocumentFrequencies(reader);
+            var weights = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var (term, occurrence) in occurrences.OrderByDescending(o => o.Value).ThenBy(o => o.Key, StringComparer.Ordinal).Take(count * 3))
+            {
+                var df = frequencies.GetOrAdd(term, t => reader.DocFreq(new Term(ContentField, t)));
+                if (df > 0 && df <= n / 20)
+                {
+                    weights[term] = occurrence * Math.Log(1.0 + ((double)n / df));
+                }
+            }
+
+            var top = weights.OrderByDescending(w => w.Value).ThenBy(w => w.Key, StringComparer.Ordinal).Take(count).ToList();
+            var max = top.Count == 0 ? 1 : top[0].Value;
+            return top.Select(w => (w.Key, (float)(boost * w.Value / max))).ToList();
+        }
+        finally
+        {
+            _searchers.Release(searcher);
+        }
+    }
+
+    private System.Collections.Concurrent.ConcurrentDictionary<string, int> DocumentFrequencies(IndexReader reader)
+    {
+        var cached = _frequencies;
+        if (cached.Reader != reader)
+        {
+            cached = (reader, new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal));
+            _frequencies = cached;
+        }
+
+        return cached.Counts;
+    }
+
+    private (IndexReader? Reader, System.Collections.Concurrent.ConcurrentDictionary<string, int> Counts) _frequencies = (null, new(StringComparer.Ordinal));
 
     /// <summary>How many documents the index (as of the latest refresh) holds for <paramref name="ids"/>.</summary>
     public int Count(IEnumerable<string> ids)

@@ -284,7 +284,7 @@ internal sealed partial class LexicalIndex : IDisposable
             foreach (var (term, occurrence) in occurrences.OrderByDescending(o => o.Value).ThenBy(o => o.Key, StringComparer.Ordinal).Take(count * 3))
             {
                 var df = frequencies.GetOrAdd(term, t => reader.DocFreq(new Term(ContentField, t)));
-                if (df > 0 && df <= n / 20)
+                if (df > 0 && df <= Math.Min(n / 20, MaxFeedbackFrequency))
                 {
                     weights[term] = occurrence * Math.Log(1.0 + ((double)n / df));
                 }
@@ -299,6 +299,12 @@ internal sealed partial class LexicalIndex : IDisposable
             _searchers.Release(searcher);
         }
     }
+
+    /// <summary>
+    /// A feedback word carried by more memories than this (or by more than 5% of them) is not added: it says little,
+    /// and its postings would make the second pass cost as much as a scan in a large store.
+    /// </summary>
+    private const int MaxFeedbackFrequency = 500;
 
     private System.Collections.Concurrent.ConcurrentDictionary<string, int> DocumentFrequencies(IndexReader reader)
     {

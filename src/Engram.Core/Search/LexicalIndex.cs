@@ -306,19 +306,22 @@ internal sealed partial class LexicalIndex : IDisposable
     /// </summary>
     private const int MaxFeedbackFrequency = 500;
 
+    /// <summary>Document frequencies for the current reader; a new reader starts a new cache (one reference swap, so concurrent recalls never mix readers).</summary>
     private System.Collections.Concurrent.ConcurrentDictionary<string, int> DocumentFrequencies(IndexReader reader)
     {
-        var cached = _frequencies;
-        if (cached.Reader != reader)
+        var cached = Volatile.Read(ref _frequencies);
+        if (cached?.Reader != reader)
         {
-            cached = (reader, new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal));
-            _frequencies = cached;
+            cached = new FrequencyCache(reader, new(StringComparer.Ordinal));
+            Volatile.Write(ref _frequencies, cached);
         }
 
         return cached.Counts;
     }
 
-    private (IndexReader? Reader, System.Collections.Concurrent.ConcurrentDictionary<string, int> Counts) _frequencies = (null, new(StringComparer.Ordinal));
+    private FrequencyCache? _frequencies;
+
+    private sealed record FrequencyCache(IndexReader Reader, System.Collections.Concurrent.ConcurrentDictionary<string, int> Counts);
 
     /// <summary>How many documents the index (as of the latest refresh) holds for <paramref name="ids"/>.</summary>
     public int Count(IEnumerable<string> ids)

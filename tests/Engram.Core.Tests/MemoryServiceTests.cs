@@ -591,4 +591,18 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
         var explain = await service.ExplainAsync(new ExplainRequest(result.RetrievalId));
         Assert.NotNull(explain.Hits[0].Lexical);
     }
+
+    [Fact]
+    public async Task LexicalIndexDeletedWhileRunning_IsRebuiltAtTheNextRecall()
+    {
+        var home = temp.NewHome();
+        await using var service = temp.Open(home);
+        await SeedAsync(service);
+        await service.RecallAsync(new RecallRequest("warm the index"));
+        Directory.Delete(Path.Combine(home, "index"), recursive: true);
+        await service.RememberAsync(new RememberRequest("A fact written after the index vanished: the canary is teal."));
+        var result = await service.RecallAsync(new RecallRequest("what colour is the canary"));
+        Assert.Contains("teal", result.Memories[0].Content, StringComparison.Ordinal);
+        Assert.Equal(Facts[1], (await service.RecallAsync(new RecallRequest("Helm deploy"))).Memories[0].Content);
+    }
 }

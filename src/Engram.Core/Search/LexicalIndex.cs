@@ -97,14 +97,20 @@ internal sealed partial class LexicalIndex : IDisposable
     {
         if (rebuild)
         {
+            // Clear the unreadable files under the write lock, so a process writing the index at this moment is waited
+            // for, never pulled out from under; whoever writes next starts from an empty index and rebuilds from SQLite.
             DisposeSearchers();
-            _directory.Dispose();
-            if (System.IO.Directory.Exists(_path))
+            System.IO.Directory.CreateDirectory(_path);
+            using var writeLock = _directory.MakeLock(IndexWriter.WRITE_LOCK_NAME);
+            if (!writeLock.Obtain(30_000))
             {
-                System.IO.Directory.Delete(_path, recursive: true);
+                throw new LockObtainFailedException("Another process held the lexical index's write lock for 30 s.");
             }
 
-            _directory = FSDirectory.Open(_path);
+            foreach (var file in _directory.ListAll().Where(f => f != IndexWriter.WRITE_LOCK_NAME))
+            {
+                _directory.DeleteFile(file);
+            }
         }
 
         var config = new IndexWriterConfig(Version, _analyzer)

@@ -92,7 +92,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// <summary>The path of the SQLite database.</summary>
     public string DatabasePath => Path.Combine(_options.HomeDirectory, "engram.db");
 
-    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, RetrievalLog Log, string Model, int Dimensions);
+    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, RetrievalLog Log, string Model);
 
     private async Task<State> OpenAsync()
     {
@@ -105,7 +105,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var lexical = new LexicalIndex(store, Path.Combine(_options.HomeDirectory, "index"), _loggerFactory.CreateLogger<LexicalIndex>());
         LogOpened(_logger, _options.HomeDirectory, model);
         var log = new RetrievalLog(store, _loggerFactory.CreateLogger<RetrievalLog>());
-        return new State(store, lexical, new VectorIndex(store, model, dimensions), log, model, dimensions);
+        return new State(store, lexical, new VectorIndex(store, model, dimensions), log, model);
     }
 
     private Task<State> GetStateAsync() => _state.Value;

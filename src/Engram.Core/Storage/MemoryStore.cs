@@ -694,13 +694,13 @@ internal sealed class MemoryStore
         foreach (var entry in entries)
         {
             // A recall that returned a memory forgotten since (in any process) is not logged at all: its query may quote it.
-            if (entry.ResultIds.Count > 0)
+            var distinct = entry.ResultIds.Distinct(StringComparer.Ordinal).ToList();
+            if (distinct.Count > 0)
             {
                 await using var exists = connection.CreateCommand();
                 exists.Transaction = tx;
-                var names = AddList(exists, "$m", entry.ResultIds.Distinct(StringComparer.Ordinal));
-                exists.CommandText = $"SELECT COUNT(*) FROM memories WHERE id IN ({names});";
-                if (Convert.ToInt32(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) != entry.ResultIds.Distinct(StringComparer.Ordinal).Count())
+                exists.CommandText = $"SELECT COUNT(*) FROM memories WHERE id IN ({AddList(exists, "$m", distinct)});";
+                if (Convert.ToInt32(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) != distinct.Count)
                 {
                     continue;
                 }
@@ -716,36 +716,17 @@ internal sealed class MemoryStore
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A logged recall, or <see langword="null"/> when the id is unknown.</summary>
-    public async Task<(long At, long Seq, string RequestJson, IReadOnlyList<string> ResultIds)?> GetRetrievalAsync(string id, CancellationToken cancellationToken = default)
+    /// <summary>A logged recall (when it ran, the change sequence then, its request), or <see langword="null"/> when the id is unknown.</summary>
+    public async Task<(long At, long Seq, string RequestJson)?> GetRetrievalAsync(string id, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT at, seq, request FROM retrievals WHERE id=$id;";
         command.Parameters.AddWithValue("$id", id);
-        long at, seq;
-        string request;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return null;
-            }
-
-            (at, seq, request) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2));
-        }
-
-        command.CommandText = "SELECT memory_id FROM retrieval_hits WHERE retrieval_id=$id ORDER BY rank;";
-        var ids = new List<string>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                ids.Add(reader.GetString(0));
-            }
-        }
-
-        return (at, seq, request, ids);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? (reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2))
+            : null;
     }
 
     private static string AddList(SqliteCommand command, string prefix, IEnumerable<string> values)

@@ -185,9 +185,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     {
         var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
         await state.Vectors.EnsureCurrentAsync([scope], seq, cancellationToken).ConfigureAwait(false);
-        var near = state.Vectors.Search(vector, [scope], MaxSimilar + 1 + exclude.Count)
+        // Superseded memories are filtered after the scan, so look a little deeper than the three offered.
+        var near = state.Vectors.Search(vector, [scope], (MaxSimilar * 3) + 1 + exclude.Count)
             .Where(x => x.Id != selfId && !exclude.Contains(x.Id) && x.Score >= SimilarThreshold)
-            .Take(MaxSimilar)
             .ToList();
         if (near.Count == 0)
         {
@@ -196,6 +196,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
         var rows = await state.Store.GetAsync(near.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
         return near.Where(x => rows.TryGetValue(x.Id, out var m) && m.SupersededBy is null)
+            .Take(MaxSimilar)
             .Select(x => new SimilarMemory(x.Id, rows[x.Id].Content, Math.Round(x.Score, 4)))
             .ToList();
     }

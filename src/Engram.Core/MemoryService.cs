@@ -339,7 +339,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
         var hits = run.Hits.Select(h => new ExplainHit(
             h.Memory.Id, h.Rank, h.Memory.Score,
-            Signal(run.Lexical, h.Memory.Id), Signal(run.Vector, h.Memory.Id), Signal(run.Entities, h.Memory.Id),
+            LexicalSignal(state, run, h.Memory.Id, h.Memory.Content), Signal(run.Vector, h.Memory.Id), Signal(run.Entities, h.Memory.Id),
             run.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, run.Query))).ToList();
         var account = request.MemoryId is null ? null : await AccountAsync(state, run, request.MemoryId, cancellationToken).ConfigureAwait(false);
         // Reasons other than the cut-off come first: they are what a person looks for.
@@ -361,7 +361,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             return new MemoryAccount(memoryId, false, false, null, null, null, null, "No memory with this id exists in the searched scopes.");
         }
 
-        var lexical = Signal(run.Lexical, memoryId);
+        var lexical = LexicalSignal(state, run, memoryId, memory.Content);
         var vector = Signal(run.Vector, memoryId);
         var entities = Signal(run.Entities, memoryId);
         var hit = run.Hits.FirstOrDefault(h => h.Memory.Id == memoryId);
@@ -399,6 +399,28 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         return parts.Count == 0 ? "no signal" : string.Join(" and ", parts);
     }
 
+    /// <summary>The lexical signal, saying so when the memory's own text holds none of the query's words.</summary>
+    private static SignalScore? LexicalSignal(State state, RecallRun run, string id, string content)
+    {
+        if (Signal(run.Lexical, id) is not { } signal)
+        {
+            return null;
+        }
+
+        var own = state.Lexical.Terms(content);
+        if (own.Overlaps(state.Lexical.QueryTerms(run.Query.Query)))
+        {
+            return signal;
+        }
+
+        return signal with
+        {
+            Note = own.Overlaps(run.Feedback)
+                ? "its text has none of the query's words, only words the best matches share (pseudo-relevance feedback)"
+                : "its text has none of the query's words; the memories stored next to it in the same session do (session context)",
+        };
+    }
+
     private static SignalScore? Signal(List<(string Id, float Score)> ranking, string id)
     {
         for (var i = 0; i < ranking.Count; i++)
@@ -419,7 +441,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
     private sealed record RecallRun(
         string RetrievalId, RecallQuery Query, DateTimeOffset RanAt, long Seq, int Depth,
-        List<(string Id, float Score)> Lexical, List<(string Id, float Score)> Vector, List<(string Id, float Score)> Entities,
+        List<(string Id, float Score)> Lexical, IReadOnlyList<string> Feedback, List<(string Id, float Score)> Vector, List<(string Id, float Score)> Entities,
         List<(string Id, double Score)> Fused, Dictionary<string, SignalScore> Recency, List<RankedHit> Hits, List<FilteredMemory> FilteredOut);
 
     private const string BelowCutOff = "below cut-off";
@@ -499,7 +521,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var allowed = tags is null ? null : await state.Store.IdsWithAnyTagAsync(query.Scopes, tags, cancellationToken).ConfigureAwait(false);
         var queryVector = await EmbedAsync(query.Query, cancellationToken).ConfigureAwait(false);
         var queryEntities = EntityExtractor.Extract(query.Query);
-        var lexical = await LexicalWithFeedbackAsync(state, query, tags, depth, cancellationToken).ConfigureAwait(false);
+        var (lexical, feedback) = await LexicalWithFeedbackAsync(state, query, tags, depth, cancellationToken).ConfigureAwait(false);
         var vector = state.Vectors.Search(queryVector, query.Scopes, depth, allowed).Where(x => x.Score >= VectorFloor).ToList();
         // An entity most memories share (a speaker's name, the project's own name) discriminates nothing.
         var maxFrequency = Math.Max(EntityMinimumFrequencyCap, (int)(EntityMaxShare * state.Vectors.CountIn(query.Scopes)));
@@ -576,7 +598,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         }
 
         LogRecalled(_logger, id2, query.Scopes, hits.Count);
-        return new RecallRun(id2, query, at, seq, depth, lexical, vector, entities, fused, recency, hits, filtered);
+        return new RecallRun(id2, query, at, seq, depth, lexical, feedback, vector, entities, fused, recency, hits, filtered);
     }
 
     /// <summary>Pseudo-relevance feedback: how many top BM25 hits lend their words, how many words, and their top weight.</summary>
@@ -591,19 +613,19 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// the words' rarity, at most half a query term's weight). A question names one side of a fact; its best matches
     /// often name the rest, which brings in the statements that answer it in other words.
     /// </summary>
-    private static async Task<List<(string Id, float Score)>> LexicalWithFeedbackAsync(State state, RecallQuery query, IReadOnlyList<string>? tags, int depth, CancellationToken cancellationToken)
+    private static async Task<(List<(string Id, float Score)> Hits, IReadOnlyList<string> Feedback)> LexicalWithFeedbackAsync(State state, RecallQuery query, IReadOnlyList<string>? tags, int depth, CancellationToken cancellationToken)
     {
         var first = state.Lexical.Search(query.Query, query.Scopes, tags, depth);
         if (first.Count == 0)
         {
-            return first;
+            return (first, []);
         }
 
         var feedbackIds = first.Take(FeedbackDocuments).Select(x => x.Id).ToList();
         var rows = await state.Store.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
         var texts = feedbackIds.Where(rows.ContainsKey).Select(id => rows[id].Content).ToList();
         var expansion = state.Lexical.ExpansionTerms(query.Query, texts, FeedbackTerms, FeedbackBoost);
-        return expansion.Count == 0 ? first : state.Lexical.Search(query.Query, query.Scopes, tags, depth, expansion);
+        return expansion.Count == 0 ? (first, []) : (state.Lexical.Search(query.Query, query.Scopes, tags, depth, expansion), expansion.Select(e => e.Term).ToList());
     }
 
     private static string? FilterReason(RecallQuery query, CandidateMeta m)

@@ -4,7 +4,7 @@ using Engram.Eval;
 using Microsoft.Data.Sqlite;
 
 // Engram's evaluation runner.
-//   locomo --data <dir> [--mode library|mcp|both] [--json <file>]
+//   locomo --data <dir> [--mode library|mcp|both] [--json <file>] [--results <file.jsonl>]
 //   peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <npm version>] [--json <file>] [--plot <png>]
 var verb = args.FirstOrDefault();
 var options = ParseOptions(args.Skip(1).ToArray());
@@ -76,6 +76,16 @@ static async Task<int> LocomoAsync(Dictionary<string, string> options, string wo
     if (options.TryGetValue("json", out var json))
     {
         await File.WriteAllTextAsync(json, JsonSerializer.Serialize(summaries, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    if (options.TryGetValue("results", out var perQuestion))
+    {
+        // One line per question: its evidence and the ranking, for looking at what was missed.
+        var evidence = questions.ToDictionary(q => q.Qid);
+        await File.WriteAllLinesAsync(perQuestion, rankings[0].Select(r => JsonSerializer.Serialize(new
+        {
+            r.Qid, r.Category, evidence[r.Qid].Text, evidence[r.Qid].Evidence, Recall10 = r.Recall[1], Ranked = r.RankedDiaIds,
+        })));
     }
 
     return exit;

@@ -89,7 +89,11 @@ public sealed record ExplainResult(
 public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, SignalScore? Recency, string Supersession);
 
 /// <summary>One signal's view of a memory: its rank (1-based) in that signal's list and its raw score.</summary>
-public sealed record SignalScore(int Rank, double Score);
+/// <param name="Rank">The rank in that signal's list, 1-based.</param>
+/// <param name="Score">The signal's raw score.</param>
+/// <param name="Note">How the signal matched when that is not plain: for the lexical signal, a memory whose own text has
+/// none of the query's words but was found through its session context or through pseudo-relevance feedback words.</param>
+public sealed record SignalScore(int Rank, double Score, string? Note = null);
 
 /// <summary>A candidate that was dropped.</summary>
 /// <param name="Id">The memory id (never content: only memories of the searched scopes are listed).</param>

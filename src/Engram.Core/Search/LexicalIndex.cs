@@ -25,12 +25,22 @@ internal sealed partial class LexicalIndex : IDisposable
     private const string ScopeField = "scope";
     private const string TagField = "tag";
     private const string ContentField = "content";
+    private const string AdjacentField = "context_adjacent";
+    private const string NearbyField = "context_nearby";
+
+    /// <summary>
+    /// How much a query word found only in a memory's session context counts against the same word in its own text:
+    /// the neighbours next to it, and those two places away.
+    /// </summary>
+    private const float AdjacentBoost = 0.4f;
+
+    private const float NearbyBoost = 0.2f;
     private const string IdValuesField = "id_dv";
     private const string SeqKey = "seq";
     private const string FormatKey = "format";
 
     /// <summary>The document layout; an index written with another one is rebuilt.</summary>
-    private const string Format = "3";
+    private const string Format = "4";
 
     private readonly MemoryStore _store;
     private readonly string _path;
@@ -133,9 +143,9 @@ internal sealed partial class LexicalIndex : IDisposable
             writer.DeleteAll();
         }
 
-        foreach (var memory in upserts)
+        foreach (var (memory, context) in upserts)
         {
-            writer.UpdateDocument(new Term(IdField, memory.Id), ToDocument(memory));
+            writer.UpdateDocument(new Term(IdField, memory.Id), ToDocument(memory, context));
         }
 
         foreach (var id in deletes)
@@ -166,7 +176,7 @@ internal sealed partial class LexicalIndex : IDisposable
     /// </summary>
     private static BM25Similarity Bm25() => new(0.9f, 0.4f);
 
-    private static Document ToDocument(StoredMemory memory)
+    private static Document ToDocument(StoredMemory memory, SessionContext context)
     {
         var doc = new Document
         {
@@ -175,6 +185,8 @@ internal sealed partial class LexicalIndex : IDisposable
             new BinaryDocValuesField(IdValuesField, new BytesRef(memory.Id)),
             new StringField(ScopeField, memory.Scope, Field.Store.NO),
             new TextField(ContentField, memory.Content, Field.Store.NO),
+            new TextField(AdjacentField, context.Adjacent, Field.Store.NO),
+            new TextField(NearbyField, context.Nearby, Field.Store.NO),
         };
         foreach (var tag in memory.Tags)
         {
@@ -211,6 +223,9 @@ internal sealed partial class LexicalIndex : IDisposable
         }
     }
 
+    /// <summary>Query words (and feedback words) used at most: three clauses a word stay within Lucene's clause limit.</summary>
+    private const int MaxQueryTerms = 256;
+
     /// <summary>BM25 search over <paramref name="scopes"/> (and any of <paramref name="tags"/> when given); best first.</summary>
     public List<(string Id, float Score)> Search(string query, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null)
     {
@@ -221,13 +236,16 @@ internal sealed partial class LexicalIndex : IDisposable
             return results;
         }
 
+        // Each query word is looked for in the memory's own text and, at a lower weight, in its session context.
         var boolean = new BooleanQuery();
-        foreach (var term in terms.Distinct(StringComparer.Ordinal).Take(BooleanQuery.MaxClauseCount / 2))
+        foreach (var term in terms.Distinct(StringComparer.Ordinal).Take(MaxQueryTerms))
         {
             boolean.Add(new TermQuery(new Term(ContentField, term)), Occur.SHOULD);
+            boolean.Add(new TermQuery(new Term(AdjacentField, term)) { Boost = AdjacentBoost }, Occur.SHOULD);
+            boolean.Add(new TermQuery(new Term(NearbyField, term)) { Boost = NearbyBoost }, Occur.SHOULD);
         }
 
-        foreach (var (term, weight) in (expansion ?? []).Take(BooleanQuery.MaxClauseCount / 2))
+        foreach (var (term, weight) in (expansion ?? []).Take(MaxQueryTerms))
         {
             boolean.Add(new TermQuery(new Term(ContentField, term)) { Boost = weight }, Occur.SHOULD);
         }
@@ -393,6 +411,12 @@ internal sealed partial class LexicalIndex : IDisposable
         "would", "could", "should", "can", "may", "might", "will", "shall", "was", "were", "is", "are", "am", "be", "been",
         "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "its",
     };
+
+    /// <summary>The index terms of <paramref name="text"/> as a query is searched with (question words dropped).</summary>
+    public HashSet<string> QueryTerms(string text) => Analyze(WithoutQuestionWords(text)).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The index terms of a memory's own text.</summary>
+    public HashSet<string> Terms(string text) => Analyze(text).ToHashSet(StringComparer.Ordinal);
 
     private static readonly char[] QuerySeparators = [' ', '\t', '\n', '\r', '?', ',', '.', '!', ';', ':', '"', '(', ')'];
 

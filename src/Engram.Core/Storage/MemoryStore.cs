@@ -11,7 +11,7 @@ namespace Engram.Core.Storage;
 internal sealed class MemoryStore
 {
     /// <summary>The schema this code writes; kept in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     private readonly string _connectionString;
 
@@ -83,6 +83,12 @@ internal sealed class MemoryStore
         if (version < 2)
         {
             await MigrateToV2Async(connection, tx, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (version < 3)
+        {
+            // Schema 3: memories of a scope in insertion order, for the neighbours the lexical index adds as context.
+            await ExecuteAsync(connection, "CREATE INDEX ix_memories_scope ON memories(scope);", cancellationToken, tx).ConfigureAwait(false);
         }
 
         await ExecuteAsync(connection, $"PRAGMA user_version={SchemaVersion};", cancellationToken, tx).ConfigureAwait(false);
@@ -207,6 +213,12 @@ internal sealed class MemoryStore
         await using var supersede = Command(connection, tx, "UPDATE memories SET superseded_by=$new, superseded_at=$at WHERE id=$old;", "$new", "$at", "$old");
 
         await using var findSuperseder = Command(connection, tx, "SELECT superseded_by FROM memories WHERE id=$id;", "$id");
+        // A new memory becomes session context of the memories stored just before it: their index entries change too.
+        await using var touchLatest = Command(connection, tx, $"""
+            INSERT INTO changes(memory_id, scope, deleted, at)
+                SELECT id, scope, 0, $at FROM (SELECT id, scope FROM memories WHERE scope=$scope ORDER BY rowid DESC LIMIT {SessionContext.Radius});
+            """, "$at", "$scope");
+        var touched = new HashSet<string>(StringComparer.Ordinal);
         var results = new List<(bool, string)>(batch.Count);
         foreach (var (memory, contentHash, vector, supersedes, entities) in batch)
         {
@@ -238,6 +250,11 @@ internal sealed class MemoryStore
 
                 results.Add((false, existingId));
                 continue;
+            }
+
+            if (touched.Add(memory.Scope))
+            {
+                await ExecuteAsync(touchLatest, cancellationToken, memory.CreatedAt, memory.Scope).ConfigureAwait(false);
             }
 
             await ExecuteAsync(insertMemory, cancellationToken, memory.Id, memory.Scope, memory.Content, contentHash, memory.ObservedAt, memory.CreatedAt).ConfigureAwait(false);
@@ -344,7 +361,7 @@ internal sealed class MemoryStore
     /// Reads, in one snapshot, the change feed after <paramref name="afterSeq"/> and the current state of each
     /// memory it names (absent when deleted). With <paramref name="afterSeq"/> 0 every memory is returned.
     /// </summary>
-    public async Task<(long Seq, IReadOnlyList<StoredMemory> Upserts, IReadOnlyList<string> Deletes)> ReadChangesAsync(long afterSeq, CancellationToken cancellationToken = default)
+    public async Task<(long Seq, IReadOnlyList<(StoredMemory Memory, SessionContext Context)> Upserts, IReadOnlyList<string> Deletes)> ReadChangesAsync(long afterSeq, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = connection.BeginTransaction(deferred: true);
@@ -356,7 +373,7 @@ internal sealed class MemoryStore
             command.CommandText = """
                 SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
                        (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id)
-                FROM memories m ORDER BY m.rowid;
+                FROM memories m ORDER BY m.scope, m.rowid;
                 """;
             var all = new List<StoredMemory>();
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -365,13 +382,52 @@ internal sealed class MemoryStore
                 all.Add(ReadMemory(reader));
             }
 
-            return (seq, all, []);
+            // Each scope's memories are consecutive and in insertion order: the neighbours are at hand.
+            var upserts = new List<(StoredMemory, SessionContext)>(all.Count);
+            for (var i = 0; i < all.Count; i++)
+            {
+                var memory = all[i];
+                var before = Enumerable.Range(1, SessionContext.Radius).Select(d => i - d).TakeWhile(j => j >= 0 && all[j].Scope == memory.Scope).Select(j => all[j]);
+                var after = Enumerable.Range(1, SessionContext.Radius).Select(d => i + d).TakeWhile(j => j < all.Count && all[j].Scope == memory.Scope).Select(j => all[j]);
+                upserts.Add((memory, SessionContext.Of(memory, before.Select(m => (m.Content, m.ObservedAt)), after.Select(m => (m.Content, m.ObservedAt)))));
+            }
+
+            return (seq, upserts, []);
         }
 
         var changed = await ChangedIdsAsync(connection, tx, afterSeq, cancellationToken).ConfigureAwait(false);
         var current = await GetAsync(connection, tx, changed, cancellationToken).ConfigureAwait(false);
         var deletes = changed.Where(id => !current.ContainsKey(id)).ToList();
-        return (seq, changed.Where(current.ContainsKey).Select(id => current[id]).ToList(), deletes);
+        await using var previous = Command(connection, tx, $"""
+            SELECT content, observed_at FROM memories
+            WHERE scope=$scope AND rowid < (SELECT rowid FROM memories WHERE id=$id) ORDER BY rowid DESC LIMIT {SessionContext.Radius};
+            """, "$scope", "$id");
+        await using var next = Command(connection, tx, $"""
+            SELECT content, observed_at FROM memories
+            WHERE scope=$scope AND rowid > (SELECT rowid FROM memories WHERE id=$id) ORDER BY rowid LIMIT {SessionContext.Radius};
+            """, "$scope", "$id");
+        var changedUpserts = new List<(StoredMemory, SessionContext)>();
+        foreach (var memory in changed.Where(current.ContainsKey).Select(id => current[id]))
+        {
+            var before = await NeighboursAsync(previous, memory, cancellationToken).ConfigureAwait(false);
+            var after = await NeighboursAsync(next, memory, cancellationToken).ConfigureAwait(false);
+            changedUpserts.Add((memory, SessionContext.Of(memory, before, after)));
+        }
+
+        return (seq, changedUpserts, deletes);
+    }
+
+    private static async Task<List<(string Content, long ObservedAt)>> NeighboursAsync(SqliteCommand command, StoredMemory memory, CancellationToken cancellationToken)
+    {
+        Bind(command, [memory.Scope, memory.Id]);
+        var rows = new List<(string, long)>(SessionContext.Radius);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add((reader.GetString(0), reader.GetInt64(1)));
+        }
+
+        return rows;
     }
 
     private static async Task<List<string>> ChangedIdsAsync(SqliteConnection connection, SqliteTransaction tx, long afterSeq, CancellationToken cancellationToken)
@@ -484,7 +540,14 @@ internal sealed class MemoryStore
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var existing = await GetAsync(connection, tx, ids, cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        await using var delete = Command(connection, tx, """
+        // The memories around a forgotten one carried its text as session context: they are re-indexed without it.
+        await using var delete = Command(connection, tx, $"""
+            INSERT INTO changes(memory_id, scope, deleted, at)
+                SELECT id, scope, 0, $now FROM (SELECT id, scope FROM memories
+                    WHERE scope=$scope AND rowid < (SELECT rowid FROM memories WHERE id=$id) ORDER BY rowid DESC LIMIT {SessionContext.Radius});
+            INSERT INTO changes(memory_id, scope, deleted, at)
+                SELECT id, scope, 0, $now FROM (SELECT id, scope FROM memories
+                    WHERE scope=$scope AND rowid > (SELECT rowid FROM memories WHERE id=$id) ORDER BY rowid LIMIT {SessionContext.Radius});
             INSERT INTO changes(memory_id, scope, deleted, at)
                 SELECT id, scope, 0, $now FROM memories WHERE superseded_by=$id;
             UPDATE memories SET superseded_by=NULL, superseded_at=NULL WHERE superseded_by=$id;

@@ -22,3 +22,41 @@ internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, fl
 
 /// <summary>What ranking and filtering need of a candidate: insertion order, time, and supersession (with the superseder's time).</summary>
 internal readonly record struct CandidateMeta(string Id, string Scope, long Order, long ObservedAt, string? SupersededBy, long? SupersederObservedAt);
+
+/// <summary>
+/// The text of the memories stored just before and after one in its scope, within the same session: what the lexical
+/// index adds to the memory as weak context. A statement often leaves its subject to the one before it ("Which one?"
+/// "The Postgres one, because ..."), and a question then names words its neighbours hold.
+/// </summary>
+/// <param name="Adjacent">The memories next to it (one before, one after).</param>
+/// <param name="Nearby">The memories two places away.</param>
+internal sealed record SessionContext(string Adjacent, string Nearby)
+{
+    /// <summary>How many memories on each side count as context.</summary>
+    public const int Radius = 2;
+
+    /// <summary>Neighbours observed further apart than this belong to another session and are not context.</summary>
+    public static readonly TimeSpan Session = TimeSpan.FromHours(1);
+
+    /// <summary>The context of <paramref name="memory"/> from its neighbours, nearest first on each side.</summary>
+    public static SessionContext Of(StoredMemory memory, IEnumerable<(string Content, long ObservedAt)> before, IEnumerable<(string Content, long ObservedAt)> after)
+    {
+        var window = (long)Session.TotalMilliseconds;
+        var levels = new[] { new List<string>(), new List<string>() };
+        foreach (var side in new[] { before, after })
+        {
+            var distance = 0;
+            foreach (var (content, observedAt) in side.Take(Radius))
+            {
+                if (Math.Abs(observedAt - memory.ObservedAt) > window)
+                {
+                    break;
+                }
+
+                levels[distance++].Add(content);
+            }
+        }
+
+        return new SessionContext(string.Join('\n', levels[0]), string.Join('\n', levels[1]));
+    }
+}

@@ -1,0 +1,89 @@
+using Engram.Core.Model;
+
+namespace Engram.Core.Tests;
+
+/// <summary>
+/// Session context: the lexical index adds the text of the memories stored just before and after a memory (same scope,
+/// same session) at a lower weight, so a statement whose subject is named by its neighbour is found; forgetting a memory
+/// takes its text out of its neighbours' context too.
+/// </summary>
+public sealed class SessionContextTests(TempStore temp) : IClassFixture<TempStore>
+{
+    private static readonly DateTimeOffset Monday = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+
+    private static async Task<List<string>> RememberInOrderAsync(MemoryService service, DateTimeOffset observedAt, params string[] texts)
+    {
+        var ids = new List<string>();
+        foreach (var text in texts)
+        {
+            ids.Add((await service.RememberAsync(new RememberRequest(text, ObservedAt: observedAt))).Id);
+        }
+
+        return ids;
+    }
+
+    [Fact]
+    public async Task Recall_FindsAStatementThroughTheMemoryStoredBeforeIt_AndExplainSaysSo()
+    {
+        await using var service = temp.Open();
+        await RememberInOrderAsync(service, Monday.AddDays(-7), "The release checklist lives in docs/release.md.", "Nightly builds run at 02:00 UTC.");
+        var ids = await RememberInOrderAsync(service, Monday,
+            "Which message broker should the billing service use?",
+            "We picked NATS over Kafka because ops already runs it.");
+        await RememberInOrderAsync(service, Monday.AddDays(7), "Lint rules come from the shared editorconfig.", "Staging deploys need a green smoke test.");
+
+        var result = await service.RecallAsync(new RecallRequest("billing service message broker"));
+        Assert.Contains(ids[1], result.Memories.Take(2).Select(m => m.Id));
+
+        var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("billing service message broker"), MemoryId: ids[1]));
+        var lexical = Assert.IsType<SignalScore>(explain.Memory!.Lexical);
+        Assert.Contains("session context", lexical.Note, StringComparison.Ordinal);
+        Assert.Null(explain.Hits.Single(h => h.Id == ids[0]).Lexical!.Note);
+    }
+
+    [Fact]
+    public async Task Memories_ObservedInAnotherSession_AreNotContext()
+    {
+        await using var service = temp.Open();
+        await RememberInOrderAsync(service, Monday, "Which message broker should the billing service use?");
+        var later = await RememberInOrderAsync(service, Monday.AddHours(3), "We picked NATS over Kafka because ops already runs it.");
+
+        var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("billing service message broker"), MemoryId: later[0]));
+        Assert.Null(explain.Memory!.Lexical);
+    }
+
+    [Fact]
+    public async Task Forget_TakesTheTextOutOfItsNeighboursContext_InEveryProcess()
+    {
+        var home = temp.NewHome();
+        await using var service = temp.Open(home);
+        await using var other = temp.Open(home);
+        var ids = await RememberInOrderAsync(service, Monday,
+            "The staging cluster is called fjord.",
+            "Its admin password is zeppelin-marmalade.",
+            "Rotate it every quarter.",
+            "The on-call rota is in PagerDuty.");
+        var before = await other.RecallAsync(new RecallRequest("zeppelin marmalade", Limit: 10));
+        Assert.Equal(ids[1], before.Memories[0].Id);
+        Assert.Contains(ids[0], before.Memories.Select(m => m.Id));
+        Assert.Contains(ids[2], before.Memories.Select(m => m.Id));
+
+        var forgotten = await service.ForgetAsync(new ForgetRequest([ids[1]]));
+        Assert.True(forgotten.Residue.IsEmpty, forgotten.Residue.ToString());
+
+        foreach (var reader in new[] { service, other })
+        {
+            var explain = await reader.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("zeppelin marmalade", Limit: 10)));
+            Assert.All(explain.Hits, h => Assert.Null(h.Lexical));
+        }
+
+        // Not a term of it is left in the index files (the analyzer indexes the words separately).
+        var index = Path.Combine(home, "index");
+        var leftovers = Directory.EnumerateFiles(index).Where(f => File.ReadAllText(f).Contains("marmalad", StringComparison.Ordinal)).ToList();
+        Assert.Empty(leftovers);
+
+        // The neighbours now carry each other as context.
+        var explainAfter = await other.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("quarter rotation fjord"), MemoryId: ids[0]));
+        Assert.NotNull(explainAfter.Memory!.Lexical);
+    }
+}

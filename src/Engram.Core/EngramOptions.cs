@@ -30,6 +30,15 @@ public sealed class EngramOptions
     /// <summary>How <see cref="DefaultScope"/> was chosen, in words (shown by explain).</summary>
     public string DefaultScopeSource { get; set; } = "no project resolved";
 
+    /// <summary>
+    /// The longest an embedding call may take before the memory is stored without its vector (filled in later) or the
+    /// recall goes on without the vector signal.
+    /// </summary>
+    public TimeSpan EmbeddingTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>After an embedding call fails, how long the embedder is left alone before it is tried again.</summary>
+    public TimeSpan EmbeddingRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The default home: <c>~/.engram</c>.</summary>
     public static string DefaultHomeDirectory =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".engram");

@@ -45,7 +45,6 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// </summary>
     private const double BuiltInVectorWeight = 0.5;
 
-    private readonly bool _builtInVectors;
 
     /// <summary>An entity carried by more than this share of the searched memories is not used by the entity signal.</summary>
     private const double EntityMaxShare = 0.05;
@@ -60,6 +59,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
     private readonly EngramOptions _options;
     private readonly IEmbeddingGenerator<string, Embedding<float>> _embedder;
+    private readonly EmbeddingRuntime _runtime;
     private readonly bool _ownsEmbedder;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggerFactory;
@@ -76,9 +76,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         _options.DefaultScope = ScopeName.Normalize(options.DefaultScope);
         _ownsEmbedder = embeddingGenerator is null;
         _embedder = embeddingGenerator ?? new HashingEmbeddingGenerator();
-        _builtInVectors = _embedder is HashingEmbeddingGenerator;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<MemoryService>();
+        _runtime = new EmbeddingRuntime(_embedder, options, _loggerFactory.CreateLogger<EmbeddingRuntime>());
         _state = new Lazy<Task<State>>(OpenAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -92,20 +92,45 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// <summary>The path of the SQLite database.</summary>
     public string DatabasePath => Path.Combine(_options.HomeDirectory, "engram.db");
 
-    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, RetrievalLog Log, string Model);
+    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, RetrievalLog Log, EmbeddingBackfill Backfill);
 
     private async Task<State> OpenAsync()
     {
         Directory.CreateDirectory(_options.HomeDirectory);
         var store = await MemoryStore.OpenAsync(DatabasePath).ConfigureAwait(false);
-        var metadata = _embedder.GetService<EmbeddingGeneratorMetadata>();
-        var probe = await _embedder.GenerateAsync(["engram"]).ConfigureAwait(false);
-        var dimensions = probe[0].Vector.Length;
-        var model = $"{metadata?.ProviderName ?? "unknown"}/{metadata?.DefaultModelId ?? probe[0].ModelId ?? "unknown"}/{dimensions}";
         var lexical = new LexicalIndex(store, Path.Combine(_options.HomeDirectory, "index"), _loggerFactory.CreateLogger<LexicalIndex>());
-        LogOpened(_logger, _options.HomeDirectory, model);
+        // The embedder's identity comes from a first vector; if it cannot be reached now, the store opens all the same
+        // and the vector index starts when it answers.
+        var vectors = new VectorIndex(store, null);
+        _runtime.ModelKnown += vectors.SetModel;
+        if (await _runtime.EnsureModelAsync(CancellationToken.None).ConfigureAwait(false) is { } model)
+        {
+            vectors.SetModel(model);
+        }
+
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var described = _runtime.Model?.Id ?? $"{_runtime.Provider}/{_runtime.ModelName} (unreachable: {_runtime.Problem})";
+            LogOpened(_logger, _options.HomeDirectory, described);
+        }
+
         var log = new RetrievalLog(store, _loggerFactory.CreateLogger<RetrievalLog>());
-        return new State(store, lexical, new VectorIndex(store, model, dimensions), log, model);
+        var backfill = new EmbeddingBackfill(store, _runtime, _options, _loggerFactory.CreateLogger<EmbeddingBackfill>());
+        backfill.Start();
+        return new State(store, lexical, vectors, log, backfill);
+    }
+
+    /// <summary>
+    /// Embeds, now, every memory that lacks a vector of the configured embedder (after a switch of model, or memories
+    /// stored while it was unreachable), reporting (done, total); each scope's new vectors are used from the moment its
+    /// last one is stored. The background embedder does the same unasked; this is <c>engram reembed</c>.
+    /// </summary>
+    /// <returns>How many memories were embedded.</returns>
+    /// <exception cref="InvalidOperationException">The embedder is unreachable or failed; what was embedded is kept.</exception>
+    public async Task<int> ReembedAsync(IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var state = await GetStateAsync().ConfigureAwait(false);
+        return await state.Backfill.RunToCompletionAsync(progress, cancellationToken).ConfigureAwait(false);
     }
 
     private Task<State> GetStateAsync() => _state.Value;
@@ -118,7 +143,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var state = await GetStateAsync().ConfigureAwait(false);
         var pending = await PrepareAsync([request], cancellationToken).ConfigureAwait(false);
         var result = (await InsertAsync(state, pending, cancellationToken).ConfigureAwait(false))[0];
-        var similar = await SimilarAsync(state, result.Scope, pending[0].Vector, result.Id, pending[0].Supersedes, cancellationToken).ConfigureAwait(false);
+        var similar = pending[0].Vector is { } vector
+            ? await SimilarAsync(state, result.Scope, vector, result.Id, pending[0].Supersedes, cancellationToken).ConfigureAwait(false)
+            : [];
         return result with { Similar = similar };
     }
 
@@ -161,13 +188,19 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             }
         }
 
-        var vectors = await EmbedAsync(contents, cancellationToken).ConfigureAwait(false);
-        return pending.Select((p, i) => p with { Vector = vectors[i] }).ToList();
+        // An unreachable embedder does not hold the write up: the memory is stored now and embedded in the background.
+        var vectors = await _runtime.TryEmbedAsync(contents, pending.Select(p => p.ContentHash).ToList(), cancellationToken).ConfigureAwait(false);
+        return vectors is null ? pending : pending.Select((p, i) => p with { Vector = vectors[i] }).ToList();
     }
 
     private async Task<IReadOnlyList<RememberResult>> InsertAsync(State state, List<PendingMemory> pending, CancellationToken cancellationToken)
     {
-        var inserted = await state.Store.InsertAsync(pending, state.Model, cancellationToken).ConfigureAwait(false);
+        var inserted = await state.Store.InsertAsync(pending, _runtime.Model, cancellationToken).ConfigureAwait(false);
+        if (pending.Any(p => p.Vector is null))
+        {
+            state.Backfill.Wake();
+        }
+
         var results = new List<RememberResult>(pending.Count);
         for (var i = 0; i < pending.Count; i++)
         {
@@ -344,7 +377,39 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var account = request.MemoryId is null ? null : await AccountAsync(state, run, request.MemoryId, cancellationToken).ConfigureAwait(false);
         // Reasons other than the cut-off come first: they are what a person looks for.
         var filteredOut = run.FilteredOut.OrderBy(f => f.Reason == BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
-        return new ExplainResult(run.RetrievalId, run.Query.Query, run.Query.Scopes, run.Query.ScopeResolution, run.RanAt, changed, hits, filteredOut, account);
+        var vectors = await VectorStatusAsync(state, run, cancellationToken).ConfigureAwait(false);
+        return new ExplainResult(run.RetrievalId, run.Query.Query, run.Query.Scopes, run.Query.ScopeResolution, run.RanAt, changed, hits, filteredOut, account, vectors);
+    }
+
+    /// <summary>The vector signal's state for an explained recall, in words.</summary>
+    private async Task<string> VectorStatusAsync(State state, RecallRun run, CancellationToken cancellationToken)
+    {
+        const string Fallback = "recall ranked by the lexical and entity signals";
+        if (_runtime.Model is not { } model)
+        {
+            return $"unavailable: the embedder {_runtime.Provider}/{_runtime.ModelName} could not be reached ({_runtime.Problem ?? "not tried yet"}); {Fallback}.";
+        }
+
+        if (!run.QueryEmbedded)
+        {
+            return $"unavailable: the query could not be embedded with {model.Id} ({_runtime.Problem ?? "the embedder failed"}); {Fallback}.";
+        }
+
+        var waiting = state.Vectors.Waiting(run.Query.Scopes);
+        var notes = new List<string>();
+        foreach (var scope in await state.Store.ScopeVectorsAsync(run.Query.Scopes, model.Id, cancellationToken).ConfigureAwait(false))
+        {
+            if (waiting.Contains(scope.Scope) && scope.Memories > 0)
+            {
+                notes.Add($"waiting: scope {scope.Scope} is being embedded with {model.Id} ({scope.Embedded} of {scope.Memories} done); its vectors are used once all are, and until then its memories are ranked by the lexical and entity signals");
+            }
+            else if (scope.Embedded < scope.Memories)
+            {
+                notes.Add($"{scope.Memories - scope.Embedded} memories of scope {scope.Scope} are waiting for their vectors (stored while the embedder was unreachable){(_runtime.Problem is { } p ? $": {p}" : "")}");
+            }
+        }
+
+        return notes.Count == 0 ? $"ready ({model.Id})" : $"{model.Id}: {string.Join("; ", notes)}.";
     }
 
     private static string Supersession(RecalledMemory memory, RecallQuery query) =>
@@ -442,7 +507,8 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     private sealed record RecallRun(
         string RetrievalId, RecallQuery Query, DateTimeOffset RanAt, long Seq, int Depth,
         List<(string Id, float Score)> Lexical, IReadOnlyList<string> Feedback, List<(string Id, float Score)> Vector, List<(string Id, float Score)> Entities,
-        List<(string Id, double Score)> Fused, Dictionary<string, SignalScore> Recency, List<RankedHit> Hits, List<FilteredMemory> FilteredOut);
+        List<(string Id, double Score)> Fused, Dictionary<string, SignalScore> Recency, List<RankedHit> Hits, List<FilteredMemory> FilteredOut,
+        bool QueryEmbedded);
 
     private const string BelowCutOff = "below cut-off";
 
@@ -519,21 +585,21 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var depth = Math.Max(CandidateDepth, query.Limit * 4);
         var tags = query.Tags.Count > 0 ? query.Tags : null;
         var allowed = tags is null ? null : await state.Store.IdsWithAnyTagAsync(query.Scopes, tags, cancellationToken).ConfigureAwait(false);
-        var queryVector = await EmbedAsync(query.Query, cancellationToken).ConfigureAwait(false);
+        var queryVector = (await _runtime.TryEmbedAsync([query.Query], null, cancellationToken).ConfigureAwait(false))?[0];
         var queryEntities = EntityExtractor.Extract(query.Query);
         var (lexical, feedback) = await LexicalWithFeedbackAsync(state, query, tags, depth, cancellationToken).ConfigureAwait(false);
-        var vector = state.Vectors.Search(queryVector, query.Scopes, depth, allowed).Where(x => x.Score >= VectorFloor).ToList();
+        var vector = queryVector is null ? [] : state.Vectors.Search(queryVector, query.Scopes, depth, allowed).Where(x => x.Score >= VectorFloor).ToList();
         // An entity most memories share (a speaker's name, the project's own name) discriminates nothing.
-        var maxFrequency = Math.Max(EntityMinimumFrequencyCap, (int)(EntityMaxShare * state.Vectors.CountIn(query.Scopes)));
+        var maxFrequency = Math.Max(EntityMinimumFrequencyCap, (int)(EntityMaxShare * state.Lexical.CountIn(query.Scopes)));
         var entities = (await state.Store.SearchEntitiesAsync(query.Scopes, queryEntities, depth, maxFrequency, cancellationToken).ConfigureAwait(false))
             .Where(x => allowed is null || allowed.Contains(x.Id)).ToList();
         var lexicalIds = lexical.Select(x => x.Id).ToList();
-        var vectorIds = _builtInVectors
+        var vectorIds = _runtime.IsBuiltIn
             ? vector.Select(x => x.Id).Except(lexicalIds, StringComparer.Ordinal).ToList()
             : vector.Select(x => x.Id).ToList();
         var fused = RankFusion.Fuse(
             (lexicalIds, LexicalWeight),
-            (vectorIds, _builtInVectors ? BuiltInVectorWeight : 1.0),
+            (vectorIds, _runtime.IsBuiltIn ? BuiltInVectorWeight : 1.0),
             (entities.Select(x => x.Id).ToList(), EntityWeight)).ToList();
 
         // Filter (supersession, asOf) and apply the recency tie-break on light metadata, over a prefix of the fused list
@@ -584,7 +650,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         {
             // What the tag filter kept out: the unfiltered signals' candidates that carry none of the tags.
             var unfiltered = state.Lexical.Search(query.Query, query.Scopes, null, depth).Select(x => x.Id)
-                .Concat(state.Vectors.Search(queryVector, query.Scopes, depth).Where(x => x.Score >= VectorFloor).Select(x => x.Id))
+                .Concat(queryVector is null ? [] : state.Vectors.Search(queryVector, query.Scopes, depth).Where(x => x.Score >= VectorFloor).Select(x => x.Id))
                 .Distinct(StringComparer.Ordinal)
                 .Where(id => !allowed.Contains(id));
             filtered.AddRange(unfiltered.Select(id => new FilteredMemory(id, "tag filter")));
@@ -598,7 +664,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         }
 
         LogRecalled(_logger, id2, query.Scopes, hits.Count);
-        return new RecallRun(id2, query, at, seq, depth, lexical, feedback, vector, entities, fused, recency, hits, filtered);
+        return new RecallRun(id2, query, at, seq, depth, lexical, feedback, vector, entities, fused, recency, hits, filtered, queryVector is not null);
     }
 
     /// <summary>Pseudo-relevance feedback: how many top BM25 hits lend their words, how many words, and their top weight.</summary>
@@ -649,22 +715,6 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         DateTimeOffset.FromUnixTimeMilliseconds(m.ObservedAt), DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
         Math.Round(score, 6), m.SupersededBy);
 
-    private async Task<float[]> EmbedAsync(string text, CancellationToken cancellationToken) =>
-        (await EmbedAsync([text], cancellationToken).ConfigureAwait(false))[0];
-
-    private async Task<List<float[]>> EmbedAsync(List<string> texts, CancellationToken cancellationToken)
-    {
-        var vectors = new List<float[]>(texts.Count);
-        // Batches keep a remote embedder's requests to a sensible size; the built-in one does not care.
-        foreach (var chunk in texts.Chunk(256))
-        {
-            var embeddings = await _embedder.GenerateAsync(chunk, cancellationToken: cancellationToken).ConfigureAwait(false);
-            vectors.AddRange(embeddings.Select(e => e.Vector.ToArray()));
-        }
-
-        return vectors;
-    }
-
     private static string RequireText(string? value, string name, int maxLength, string advice)
     {
         if (string.IsNullOrWhiteSpace(value))
@@ -712,11 +762,13 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         if (_state.IsValueCreated && _state.Value.IsCompletedSuccessfully)
         {
             var state = _state.Value.Result;
+            await state.Backfill.DisposeAsync().ConfigureAwait(false);
             await state.Log.DisposeAsync().ConfigureAwait(false);
             state.Lexical.Dispose();
             state.Vectors.Dispose();
         }
 
+        _runtime.Dispose();
         if (_ownsEmbedder)
         {
             _embedder.Dispose();

@@ -343,7 +343,7 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
         command.CommandText = "PRAGMA journal_mode;";
         Assert.Equal("wal", await command.ExecuteScalarAsync());
         command.CommandText = "PRAGMA user_version;";
-        Assert.Equal(3L, await command.ExecuteScalarAsync());
+        Assert.Equal(4L, await command.ExecuteScalarAsync());
         command.CommandText = "SELECT COUNT(*) FROM changes;";
         Assert.Equal(1L, await command.ExecuteScalarAsync());
     }

@@ -66,6 +66,8 @@ public sealed record ForgetResidue(int Memories, int Tags, int Vectors, int Lexi
 /// <param name="Hits">The hits, best first, with each signal.</param>
 /// <param name="FilteredOut">Candidates found by a signal but dropped, with the reason.</param>
 /// <param name="Memory">When a memory id was asked about: its account.</param>
+/// <param name="Vectors">The vector signal's state: "ready (model)", or why it did not take part or only in part
+/// (the embedder unreachable; a scope being re-embedded with a new model, with progress; memories waiting for vectors).</param>
 public sealed record ExplainResult(
     string RetrievalId,
     string Query,
@@ -75,7 +77,8 @@ public sealed record ExplainResult(
     bool StoreChangedSince,
     IReadOnlyList<ExplainHit> Hits,
     IReadOnlyList<FilteredMemory> FilteredOut,
-    MemoryAccount? Memory);
+    MemoryAccount? Memory,
+    string Vectors);
 
 /// <summary>One hit of an explained recall.</summary>
 /// <param name="Id">The memory id.</param>

@@ -347,6 +347,36 @@ internal sealed partial class LexicalIndex : IDisposable
 
     private sealed record FrequencyCache(IndexReader Reader, System.Collections.Concurrent.ConcurrentDictionary<string, int> Counts);
 
+    /// <summary>How many memories of <paramref name="scopes"/> the index holds (as of the latest refresh; counted once per reader).</summary>
+    public int CountIn(IReadOnlyList<string> scopes)
+    {
+        if (_searchers is null)
+        {
+            return 0;
+        }
+
+        var searcher = _searchers.Acquire();
+        try
+        {
+            var counts = Volatile.Read(ref _scopeCounts);
+            if (counts?.Reader != searcher.IndexReader)
+            {
+                counts = new ScopeCounts(searcher.IndexReader, new(StringComparer.Ordinal));
+                Volatile.Write(ref _scopeCounts, counts);
+            }
+
+            return counts.Counts.GetOrAdd(string.Join('\n', scopes), _ => searcher.Search(new ConstantScoreQuery(ScopeFilter(scopes, null)), 1).TotalHits);
+        }
+        finally
+        {
+            _searchers.Release(searcher);
+        }
+    }
+
+    private ScopeCounts? _scopeCounts;
+
+    private sealed record ScopeCounts(IndexReader Reader, System.Collections.Concurrent.ConcurrentDictionary<string, int> Counts);
+
     /// <summary>How many documents the index (as of the latest refresh) holds for <paramref name="ids"/>.</summary>
     public int Count(IEnumerable<string> ids)
     {

@@ -7,23 +7,38 @@ namespace Engram.Core.Search;
 /// Per-scope vector matrices held in memory, derived from SQLite. Each scope is one contiguous row-major
 /// <c>float[]</c>, scanned with <see cref="TensorPrimitives.Dot(ReadOnlySpan{float}, ReadOnlySpan{float})"/>
 /// (vectors are unit length, so the dot product is the cosine). Scopes load on first use and catch up from the change feed.
+/// Only vectors of the embedder's model are loaded, and a scope only once its vectors of that model are ready: while a
+/// scope is being re-embedded it is absent here, and it is loaded whole at the first recall after the swap.
 /// </summary>
 internal sealed class VectorIndex : IDisposable
 {
     private readonly MemoryStore _store;
-    private readonly string _model;
-    private readonly int _dimensions;
+    private EmbeddingModel? _model;
     private readonly SemaphoreSlim _catchUp = new(1, 1);
     private readonly Lock _lock = new();
     private readonly Dictionary<string, VectorMatrix> _scopes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _scopeOf = new(StringComparer.Ordinal);
     private long _seq;
 
-    public VectorIndex(MemoryStore store, string model, int dimensions)
+    public VectorIndex(MemoryStore store, EmbeddingModel? model)
     {
         _store = store;
         _model = model;
-        _dimensions = dimensions;
+    }
+
+    /// <summary>The model whose vectors this index holds; null until the embedder's identity is known.</summary>
+    public EmbeddingModel? Model => Volatile.Read(ref _model);
+
+    /// <summary>Sets the model once its identity is known (the embedder was unreachable when the store opened).</summary>
+    public void SetModel(EmbeddingModel model) => Interlocked.CompareExchange(ref _model, model, null);
+
+    /// <summary>Those of <paramref name="scopes"/> whose vectors are not loaded (not ready for the model yet).</summary>
+    public List<string> Waiting(IReadOnlyList<string> scopes)
+    {
+        lock (_lock)
+        {
+            return scopes.Where(s => !_scopes.ContainsKey(s)).ToList();
+        }
     }
 
     /// <summary>The change sequence this index has applied.</summary>
@@ -32,6 +47,11 @@ internal sealed class VectorIndex : IDisposable
     /// <summary>Applies the change feed up to <paramref name="targetSeq"/> at least and loads <paramref name="scopes"/> if not yet loaded.</summary>
     public async Task EnsureCurrentAsync(IReadOnlyList<string> scopes, long targetSeq, CancellationToken cancellationToken = default)
     {
+        if (Model is not { } model)
+        {
+            return;
+        }
+
         bool loaded;
         lock (_lock)
         {
@@ -48,7 +68,7 @@ internal sealed class VectorIndex : IDisposable
         {
             if (Seq < targetSeq)
             {
-                var (seq, vectors, removed) = await _store.ReadVectorsAsync(_model, null, Seq, cancellationToken).ConfigureAwait(false);
+                var (seq, vectors, removed) = await _store.ReadVectorsAsync(model.Id, null, Seq, cancellationToken).ConfigureAwait(false);
                 lock (_lock)
                 {
                     foreach (var id in removed)
@@ -68,24 +88,15 @@ internal sealed class VectorIndex : IDisposable
                 }
             }
 
-            foreach (var scope in scopes)
+            var unloaded = Waiting(scopes);
+            var ready = unloaded.Count == 0 ? [] : await _store.ReadyScopesAsync(unloaded, model.Id, cancellationToken).ConfigureAwait(false);
+            foreach (var scope in unloaded.Where(ready.Contains))
             {
-                bool has;
-                lock (_lock)
-                {
-                    has = _scopes.ContainsKey(scope);
-                }
-
-                if (has)
-                {
-                    continue;
-                }
-
                 // A scope's snapshot may be newer than Seq; later catch-ups re-apply those changes, which is harmless.
-                var (_, vectors, _) = await _store.ReadVectorsAsync(_model, scope, 0, cancellationToken).ConfigureAwait(false);
+                var (_, vectors, _) = await _store.ReadVectorsAsync(model.Id, scope, 0, cancellationToken).ConfigureAwait(false);
                 lock (_lock)
                 {
-                    _scopes[scope] = new VectorMatrix(_dimensions);
+                    _scopes[scope] = new VectorMatrix(model.Dimensions);
                     foreach (var v in vectors)
                     {
                         UpsertLocked(v);
@@ -102,9 +113,14 @@ internal sealed class VectorIndex : IDisposable
     /// <summary>The top <paramref name="k"/> memories of <paramref name="scopes"/> by cosine, best first.</summary>
     public List<(string Id, float Score)> Search(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, int k, IReadOnlySet<string>? allowed = null)
     {
-        if (query.Length != _dimensions)
+        if (Model is not { } model)
         {
-            throw new ArgumentException($"The query vector has {query.Length} dimensions; this index holds {_dimensions}.", nameof(query));
+            return [];
+        }
+
+        if (query.Length != model.Dimensions)
+        {
+            throw new ArgumentException($"The query vector has {query.Length} dimensions; this index holds {model.Dimensions}.", nameof(query));
         }
 
         var top = new TopK<string>(k);
@@ -144,7 +160,7 @@ internal sealed class VectorIndex : IDisposable
 
     private void UpsertLocked(StoredVector v)
     {
-        if (v.Vector.Length != _dimensions)
+        if (v.Vector.Length != Model?.Dimensions)
         {
             return;
         }

@@ -11,7 +11,7 @@ namespace Engram.Core.Storage;
 internal sealed class MemoryStore
 {
     /// <summary>The schema this code writes; kept in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 3;
+    public const int SchemaVersion = 4;
 
     private readonly string _connectionString;
 
@@ -91,6 +91,11 @@ internal sealed class MemoryStore
             await ExecuteAsync(connection, "CREATE INDEX ix_memories_scope ON memories(scope);", cancellationToken, tx).ConfigureAwait(false);
         }
 
+        if (version < 4)
+        {
+            await MigrateToV4Async(connection, tx, cancellationToken).ConfigureAwait(false);
+        }
+
         await ExecuteAsync(connection, $"PRAGMA user_version={SchemaVersion};", cancellationToken, tx).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -134,6 +139,37 @@ internal sealed class MemoryStore
             PRIMARY KEY(retrieval_id, rank)) WITHOUT ROWID;
         CREATE INDEX ix_retrieval_hits_memory ON retrieval_hits(memory_id);
         """;
+
+    /// <summary>
+    /// Schema 4: a memory may hold vectors of several models (a re-embedding fills the new model's beside the old), and
+    /// each scope records, per model, its dimension and whether its vectors are ready (complete once, then kept up).
+    /// A scope whose memories all had a model's vectors is ready for that model.
+    /// </summary>
+    private static async Task MigrateToV4Async(SqliteConnection connection, SqliteTransaction tx, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, """
+            CREATE TABLE embeddings_v4(
+                memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+                model TEXT NOT NULL,
+                vector BLOB NOT NULL,
+                PRIMARY KEY(memory_id, model)) WITHOUT ROWID;
+            INSERT INTO embeddings_v4(memory_id, model, vector) SELECT memory_id, model, vector FROM embeddings;
+            DROP TABLE embeddings;
+            ALTER TABLE embeddings_v4 RENAME TO embeddings;
+            CREATE INDEX ix_embeddings_model ON embeddings(model);
+            CREATE TABLE scope_embeddings(
+                scope TEXT NOT NULL,
+                model TEXT NOT NULL,
+                dimensions INTEGER NOT NULL,
+                ready_at INTEGER NULL,
+                PRIMARY KEY(scope, model)) WITHOUT ROWID;
+            INSERT INTO scope_embeddings(scope, model, dimensions, ready_at)
+                SELECT m.scope, e.model, MAX(length(e.vector)) / 4, CAST(strftime('%s', 'now') AS INTEGER) * 1000
+                FROM memories m JOIN embeddings e ON e.memory_id = m.id
+                GROUP BY m.scope, e.model
+                HAVING COUNT(*) = (SELECT COUNT(*) FROM memories x WHERE x.scope = m.scope);
+            """, cancellationToken, tx).ConfigureAwait(false);
+    }
 
     /// <summary>Schema 2: entity links (backfilled from existing memories) and the append-only forget audit.</summary>
     private static async Task MigrateToV2Async(SqliteConnection connection, SqliteTransaction tx, CancellationToken cancellationToken)
@@ -195,7 +231,11 @@ internal sealed class MemoryStore
     /// before, or earlier in this batch) is not written; its result names the existing id.
     /// </summary>
     /// <exception cref="EngramArgumentException">A superseded id is not a memory of the same scope; nothing is written.</exception>
-    public async Task<IReadOnlyList<(bool Created, string Id)>> InsertAsync(IReadOnlyList<PendingMemory> batch, string model, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// A memory without a vector (the embedder was unreachable) is stored all the same; the background embedder fills it
+    /// in later. A scope that receives its first memory under <paramref name="model"/> is ready for that model at once.
+    /// </remarks>
+    public async Task<IReadOnlyList<(bool Created, string Id)>> InsertAsync(IReadOnlyList<PendingMemory> batch, EmbeddingModel? model, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -218,6 +258,10 @@ internal sealed class MemoryStore
             INSERT INTO changes(memory_id, scope, deleted, at)
                 SELECT id, scope, 0, $at FROM (SELECT id, scope FROM memories WHERE scope=$scope ORDER BY rowid DESC LIMIT {SessionContext.Radius});
             """, "$at", "$scope");
+        await using var readyIfNew = Command(connection, tx, """
+            INSERT OR IGNORE INTO scope_embeddings(scope, model, dimensions, ready_at)
+                SELECT $scope, $model, $dimensions, $at WHERE NOT EXISTS (SELECT 1 FROM memories WHERE scope=$scope);
+            """, "$scope", "$model", "$dimensions", "$at");
         var touched = new HashSet<string>(StringComparer.Ordinal);
         var results = new List<(bool, string)>(batch.Count);
         foreach (var (memory, contentHash, vector, supersedes, entities) in batch)
@@ -255,10 +299,18 @@ internal sealed class MemoryStore
             if (touched.Add(memory.Scope))
             {
                 await ExecuteAsync(touchLatest, cancellationToken, memory.CreatedAt, memory.Scope).ConfigureAwait(false);
+                if (model is not null)
+                {
+                    await ExecuteAsync(readyIfNew, cancellationToken, memory.Scope, model.Id, model.Dimensions, memory.CreatedAt).ConfigureAwait(false);
+                }
             }
 
             await ExecuteAsync(insertMemory, cancellationToken, memory.Id, memory.Scope, memory.Content, contentHash, memory.ObservedAt, memory.CreatedAt).ConfigureAwait(false);
-            await ExecuteAsync(insertVector, cancellationToken, memory.Id, model, VectorCodec.Encode(vector)).ConfigureAwait(false);
+            if (vector is not null && model is not null)
+            {
+                await ExecuteAsync(insertVector, cancellationToken, memory.Id, model.Id, VectorCodec.Encode(vector)).ConfigureAwait(false);
+            }
+
             await ExecuteAsync(insertChange, cancellationToken, memory.Id, memory.Scope, memory.CreatedAt).ConfigureAwait(false);
             foreach (var tag in memory.Tags)
             {
@@ -445,6 +497,124 @@ internal sealed class MemoryStore
         }
 
         return ids;
+    }
+
+    /// <summary>
+    /// Per scope (those given, else every scope holding memories), whether its vectors of <paramref name="modelId"/> are
+    /// ready and how many of its memories have one.
+    /// </summary>
+    public async Task<List<ScopeVectors>> ScopeVectorsAsync(IReadOnlyList<string>? scopes, string modelId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.Parameters.AddWithValue("$model", modelId);
+        var filter = scopes is null ? "" : $"WHERE m.scope IN ({AddList(command, "$s", scopes)})";
+        command.CommandText = $"""
+            SELECT m.scope,
+                   (SELECT ready_at IS NOT NULL FROM scope_embeddings s WHERE s.scope = m.scope AND s.model = $model),
+                   COUNT(*),
+                   SUM(EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = m.id AND e.model = $model))
+            FROM memories m {filter} GROUP BY m.scope ORDER BY m.scope;
+            """;
+        var result = new List<ScopeVectors>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(new ScopeVectors(reader.GetString(0), !reader.IsDBNull(1) && reader.GetInt64(1) == 1, reader.GetInt32(2), reader.GetInt32(3)));
+        }
+
+        // A scope without memories is ready for any model once it has a row; with no row it is simply empty.
+        if (scopes is not null)
+        {
+            foreach (var scope in scopes.Where(s => result.All(r => r.Scope != s)))
+            {
+                result.Add(new ScopeVectors(scope, true, 0, 0));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Whether each of <paramref name="scopes"/> has its vectors of <paramref name="modelId"/> ready.</summary>
+    public async Task<HashSet<string>> ReadyScopesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.Parameters.AddWithValue("$model", modelId);
+        var names = AddList(command, "$s", scopes);
+        command.CommandText = $"""
+            SELECT scope FROM scope_embeddings WHERE model = $model AND ready_at IS NOT NULL AND scope IN ({names})
+            UNION SELECT value FROM json_each($all) WHERE NOT EXISTS (SELECT 1 FROM memories WHERE scope = value);
+            """;
+        command.Parameters.AddWithValue("$all", System.Text.Json.JsonSerializer.Serialize(scopes));
+        return await ReadIdsAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Memories without a vector of <paramref name="modelId"/>, scope by scope in insertion order.</summary>
+    public async Task<List<UnembeddedMemory>> UnembeddedAsync(string modelId, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT m.id, m.scope, m.content, m.content_hash FROM memories m
+            WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = m.id AND e.model = $model)
+            ORDER BY m.scope, m.rowid LIMIT $limit;
+            """;
+        command.Parameters.AddWithValue("$model", modelId);
+        command.Parameters.AddWithValue("$limit", limit);
+        var result = new List<UnembeddedMemory>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            result.Add(new UnembeddedMemory(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Stores vectors of <paramref name="model"/> filled in after the fact (memories forgotten meanwhile are skipped).
+    /// In a scope already ready for the model each one is announced on the change feed, so every process's vector
+    /// index takes it; in a scope being re-embedded they wait, and the scope is marked ready, all at once, when its last
+    /// memory has one. Then every scope whose memories all have a vector of the model is marked ready. Returns the
+    /// scopes that became ready.
+    /// </summary>
+    public async Task<List<string>> SaveVectorsAsync(EmbeddingModel model, IReadOnlyList<(UnembeddedMemory Memory, float[] Vector)> vectors, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await using var save = Command(connection, tx, """
+            INSERT OR REPLACE INTO embeddings(memory_id, model, vector) SELECT $id, $model, $vector WHERE EXISTS (SELECT 1 FROM memories WHERE id = $id);
+            INSERT INTO changes(memory_id, scope, deleted, at)
+                SELECT id, scope, 0, $at FROM memories WHERE id = $id
+                AND EXISTS (SELECT 1 FROM scope_embeddings s WHERE s.scope = memories.scope AND s.model = $model AND s.ready_at IS NOT NULL);
+            """, "$id", "$model", "$vector", "$at");
+        foreach (var (memory, vector) in vectors)
+        {
+            await ExecuteAsync(save, cancellationToken, memory.Id, model.Id, VectorCodec.Encode(vector), now).ConfigureAwait(false);
+        }
+
+        await using var mark = Command(connection, tx, """
+            INSERT OR IGNORE INTO scope_embeddings(scope, model, dimensions, ready_at) SELECT DISTINCT scope, $model, $dimensions, NULL FROM memories;
+            UPDATE scope_embeddings SET ready_at = $at
+            WHERE model = $model AND ready_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.scope = scope_embeddings.scope
+                              AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = m.id AND e.model = $model))
+            RETURNING scope;
+            """, "$model", "$dimensions", "$at");
+        Bind(mark, [model.Id, model.Dimensions, now]);
+        var ready = new List<string>();
+        await using (var reader = await mark.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                ready.Add(reader.GetString(0));
+            }
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return ready;
     }
 
     /// <summary>

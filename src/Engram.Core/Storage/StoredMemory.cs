@@ -17,8 +17,25 @@ internal readonly record struct Change(long Seq, string MemoryId, string Scope, 
 /// <summary>A memory's vector as stored, with the model that made it.</summary>
 internal readonly record struct StoredVector(string MemoryId, string Scope, float[] Vector);
 
-/// <summary>A memory ready to insert: its row, the hash of its normalised text, its vector, what it supersedes, its entities.</summary>
-internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, float[] Vector, IReadOnlyList<string> Supersedes, IReadOnlyList<string> Entities);
+/// <summary>
+/// An embedding model's identity as the store records it: <c>provider/model/dimensions</c>. Vectors of different
+/// identities are never compared.
+/// </summary>
+internal sealed record EmbeddingModel(string Provider, string Model, int Dimensions)
+{
+    public string Id { get; } = $"{Provider}/{Model}/{Dimensions}";
+
+    public override string ToString() => Id;
+}
+
+/// <summary>A memory whose vector for some model is missing: what the background embedder needs to fill it.</summary>
+internal readonly record struct UnembeddedMemory(string Id, string Scope, string Content, string ContentHash);
+
+/// <summary>A scope's vectors for one model: whether they are ready (swapped in) and how many of its memories have one.</summary>
+internal readonly record struct ScopeVectors(string Scope, bool Ready, int Memories, int Embedded);
+
+/// <summary>A memory ready to insert: its row, the hash of its normalised text, its vector (null when the embedder was unreachable), what it supersedes, its entities.</summary>
+internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, float[]? Vector, IReadOnlyList<string> Supersedes, IReadOnlyList<string> Entities);
 
 /// <summary>What ranking and filtering need of a candidate: insertion order, time, and supersession (with the superseder's time).</summary>
 internal readonly record struct CandidateMeta(string Id, string Scope, long Order, long ObservedAt, string? SupersededBy, long? SupersederObservedAt);

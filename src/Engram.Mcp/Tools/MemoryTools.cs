@@ -127,7 +127,7 @@ public sealed class MemoryTools(MemoryService memory)
         var summary = $"{r.Hits.Count} hits and {r.FilteredOut.Count} filtered out over {string.Join(" + ", r.Scopes)}"
             + (r.StoreChangedSince ? "; the store has changed since this recall ran, so the replay reflects today's memories." : ".")
             + (r.Memory is { } m ? $" {m.Id}: {m.Reason}" : "");
-        return new ExplainToolResult(r.RetrievalId, r.Query, r.Scopes, r.ScopeResolution, r.RanAt, r.StoreChangedSince, r.Hits, r.FilteredOut, r.Memory, summary);
+        return new ExplainToolResult(r.RetrievalId, r.Query, r.Scopes, r.ScopeResolution, r.RanAt, r.StoreChangedSince, r.Hits, r.FilteredOut, r.Memory, r.Vectors, summary);
     }
 
     internal static DateTimeOffset? ParseTimestamp(string? value, string name)

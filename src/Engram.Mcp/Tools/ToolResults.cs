@@ -23,4 +23,5 @@ public sealed record ExplainToolResult(
     IReadOnlyList<ExplainHit> Hits,
     IReadOnlyList<FilteredMemory> FilteredOut,
     MemoryAccount? Memory,
+    string Vectors,
     string Summary);

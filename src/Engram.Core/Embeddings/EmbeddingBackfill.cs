@@ -1,0 +1,185 @@
+using Engram.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Engram.Core.Embeddings;
+
+/// <summary>
+/// Fills in missing vectors in the background: memories stored while the embedder was unreachable, and every memory
+/// of a scope whose vectors came from another model (after a switch of provider or model). A scope being re-embedded
+/// keeps answering with its other signals, and its new vectors are swapped in at once when the last one is stored.
+/// </summary>
+internal sealed partial class EmbeddingBackfill : IAsyncDisposable
+{
+    private const int BatchSize = 64;
+
+    /// <summary>How often an idle worker looks for memories other processes stored without this model's vectors.</summary>
+    private static readonly TimeSpan IdleCheck = TimeSpan.FromSeconds(60);
+
+    private readonly MemoryStore _store;
+    private readonly EmbeddingRuntime _embedder;
+    private readonly EngramOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly SemaphoreSlim _running = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+
+    public EmbeddingBackfill(MemoryStore store, EmbeddingRuntime embedder, EngramOptions options, ILogger logger)
+    {
+        _store = store;
+        _embedder = embedder;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>Starts the background loop.</summary>
+    public void Start() => _loop = Task.Run(() => LoopAsync(_stop.Token));
+
+    /// <summary>Asks the loop to look for work now.</summary>
+    public void Wake() => _wake.Release();
+
+    /// <summary>
+    /// Embeds every memory that lacks a vector of the current model, reporting (done, total) as it goes; used by
+    /// <c>engram reembed</c>. Returns how many were embedded.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The embedder is unreachable; the message says why.</exception>
+    public async Task<int> RunToCompletionAsync(IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
+    {
+        var model = await _embedder.EnsureModelAsync(cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"The embedder {_embedder.Provider}/{_embedder.ModelName} is unreachable: {_embedder.Problem}.");
+        var total = (await _store.ScopeVectorsAsync(null, model.Id, cancellationToken).ConfigureAwait(false)).Sum(s => s.Memories - s.Embedded);
+        var done = 0;
+        progress?.Report((0, total));
+        while (true)
+        {
+            var (embedded, failed) = await StepAsync(model, cancellationToken).ConfigureAwait(false);
+            if (failed)
+            {
+                throw new InvalidOperationException($"The embedder {model.Id} failed after {done} of {total} memories: {_embedder.Problem}. Run reembed again to continue; nothing is lost.");
+            }
+
+            if (embedded == 0)
+            {
+                return done;
+            }
+
+            done += embedded;
+            progress?.Report((done, Math.Max(total, done)));
+        }
+    }
+
+    private async Task LoopAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            var wait = IdleCheck;
+            try
+            {
+                var model = await _embedder.EnsureModelAsync(stop).ConfigureAwait(false);
+                if (model is null)
+                {
+                    wait = _options.EmbeddingRetryDelay;
+                }
+                else
+                {
+                    var (embedded, failed) = await StepAsync(model, stop).ConfigureAwait(false);
+                    if (embedded > 0)
+                    {
+                        continue;
+                    }
+
+                    if (failed)
+                    {
+                        wait = _options.EmbeddingRetryDelay;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidDataException)
+            {
+                LogFailed(_logger, e.GetType().Name, e.Message);
+                wait = _options.EmbeddingRetryDelay;
+            }
+
+            try
+            {
+                await _wake.WaitAsync(wait, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One batch: embed up to <see cref="BatchSize"/> memories lacking a vector and store them; with none left, mark complete scopes ready.</summary>
+    private async Task<(int Embedded, bool Failed)> StepAsync(EmbeddingModel model, CancellationToken cancellationToken)
+    {
+        await _running.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var batch = await _store.UnembeddedAsync(model.Id, BatchSize, cancellationToken).ConfigureAwait(false);
+            if (batch.Count == 0)
+            {
+                // Nothing to embed: a scope that already had every vector of this model (a switch back) is ready at once.
+                foreach (var scope in await _store.SaveVectorsAsync(model, [], cancellationToken).ConfigureAwait(false))
+                {
+                    LogReady(_logger, scope, model.Id);
+                }
+
+                return (0, false);
+            }
+
+            var vectors = await _embedder.TryEmbedAsync(batch.Select(m => m.Content).ToList(), batch.Select(m => m.ContentHash).ToList(), cancellationToken).ConfigureAwait(false);
+            if (vectors is null)
+            {
+                return (0, true);
+            }
+
+            var ready = await _store.SaveVectorsAsync(model, batch.Zip(vectors).ToList(), cancellationToken).ConfigureAwait(false);
+            LogBatch(_logger, batch.Count, model.Id);
+            foreach (var scope in ready)
+            {
+                LogReady(_logger, scope, model.Id);
+            }
+
+            return (batch.Count, false);
+        }
+        finally
+        {
+            _running.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped.
+            }
+        }
+
+        _stop.Dispose();
+        _wake.Dispose();
+        _running.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Embedded {Count} memories with {Model}.")]
+    private static partial void LogBatch(ILogger logger, int count, string model);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scope {Scope}: vectors of {Model} are ready and now used.")]
+    private static partial void LogReady(ILogger logger, string scope, string model);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Background embedding failed ({Error}: {Message}); retrying later.")]
+    private static partial void LogFailed(ILogger logger, string error, string message);
+}

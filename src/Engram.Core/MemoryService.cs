@@ -179,7 +179,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
                 var supersedes = (request.Supersedes ?? []).Select(id => RequireText(id, "supersedes[]", 200, "Send ids as returned by remember or recall.")).Distinct(StringComparer.Ordinal).ToList();
                 var observedAt = (request.ObservedAt ?? now).ToUnixTimeMilliseconds();
                 var memory = new StoredMemory(NewId("mem_"), scope, content, NormalizeTags(request.Tags), observedAt, now.ToUnixTimeMilliseconds(), null, null);
-                pending.Add(new PendingMemory(memory, ContentHash.Compute(content), [], supersedes, EntityExtractor.Extract(content)));
+                pending.Add(new PendingMemory(memory, ContentHash.Compute(content), null, supersedes, EntityExtractor.Extract(content)));
                 contents.Add(content);
             }
             catch (EngramArgumentException e) when (requests.Count > 1)

@@ -24,12 +24,13 @@ internal static class EngramServer
 
     public static IMcpServerBuilder AddEngramServer(this IServiceCollection services, HostSettings settings)
     {
-        services.AddEngram(o =>
+        // A malformed embeddings setting fails here, before anything is served, with a message that says what to send.
+        if (Embeddings.EmbeddingProvider.Create(settings.Embeddings, settings.EmbeddingsUrl, settings.EmbeddingsKey) is { } embedder)
         {
-            o.HomeDirectory = settings.Home;
-            o.DefaultScope = settings.DefaultScope;
-            o.DefaultScopeSource = settings.ScopeSource;
-        });
+            services.AddSingleton(embedder);
+        }
+
+        services.AddEngram(settings.Apply);
         return services
             .AddMcpServer(o =>
             {

@@ -10,16 +10,41 @@ namespace Engram.Mcp;
 /// </summary>
 internal sealed record HostSettings(string Home, string DefaultScope, string ScopeSource, bool ShowHelp, bool ShowVersion)
 {
+    /// <summary>The command: null to serve MCP, or <c>reembed</c>.</summary>
+    public string? Command { get; init; }
+
+    /// <summary>The embedder: <c>builtin</c>, <c>ollama:&lt;model&gt;</c>, <c>openai:&lt;model&gt;</c> or <c>onnx:&lt;folder&gt;</c>.</summary>
+    public string Embeddings { get; init; } = "builtin";
+
+    /// <summary>The embedding endpoint (<c>ENGRAM_EMBEDDINGS_URL</c>).</summary>
+    public string? EmbeddingsUrl { get; init; }
+
+    /// <summary>How long one embedding call may take (<c>ENGRAM_EMBEDDINGS_TIMEOUT</c>, seconds; default 5).</summary>
+    public TimeSpan? EmbeddingsTimeout { get; init; }
+
+    /// <summary>How long a failed embedder is left alone (<c>ENGRAM_EMBEDDINGS_RETRY</c>, seconds; default 30).</summary>
+    public TimeSpan? EmbeddingsRetry { get; init; }
+
+    /// <summary>The embedding API key (<c>ENGRAM_EMBEDDINGS_KEY</c>; environment only, so it never shows in a process list).</summary>
+    public string? EmbeddingsKey { get; init; }
+
     public const string Usage = """
         engram: long-term memory for coding assistants, served over MCP (stdio).
 
-        Usage: engram [options]
+        Usage: engram [command] [options]
+
+        Commands:
+          (none)             Serve MCP over stdio
+          reembed            Embed every memory that lacks a vector of the configured embedder, with progress
 
         Options:
           --home <dir>       Store folder (default: $ENGRAM_HOME, else ~/.engram)
           --scope <scope>    Default scope: 'user' or 'project:<key>' (default: $ENGRAM_SCOPE, else resolved from the project)
           --project <dir>    Project folder whose repository identity names the scope (default: $ENGRAM_PROJECT_ROOT,
                              else $CLAUDE_PROJECT_DIR, else the working directory's git root)
+          --embeddings <e>   Embedder: builtin (default, offline), ollama:<model>, openai:<model> or onnx:<folder>
+                             (default: $ENGRAM_EMBEDDINGS; endpoint in $ENGRAM_EMBEDDINGS_URL, key in $ENGRAM_EMBEDDINGS_KEY;
+                             $ENGRAM_EMBEDDINGS_TIMEOUT and $ENGRAM_EMBEDDINGS_RETRY in seconds, default 5 and 30)
           --version          Print the version
           -h, --help         Print this help
 
@@ -30,11 +55,17 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     /// <summary>Parses arguments and environment; throws <see cref="EngramArgumentException"/> with a usable message.</summary>
     public static HostSettings Resolve(IReadOnlyList<string> args, Func<string, string?> environment, string workingDirectory)
     {
-        string? home = null, scope = null, project = null;
+        string? home = null, scope = null, project = null, embeddings = null, command = null;
         bool help = false, version = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
+            if (i == 0 && arg == "reembed")
+            {
+                command = arg;
+                continue;
+            }
+
             string Value() => i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal)
                 ? args[++i]
                 : throw new EngramArgumentException($"{arg} needs a value. {UsageHint}");
@@ -43,6 +74,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
                 case "--home": home = Value(); break;
                 case "--scope": scope = Value(); break;
                 case "--project": project = Value(); break;
+                case "--embeddings": embeddings = Value(); break;
                 case "-h" or "--help": help = true; break;
                 case "--version": version = true; break;
                 default: throw new EngramArgumentException($"Unknown argument '{arg}'. {UsageHint}");
@@ -51,7 +83,15 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
 
         home = NonEmpty(home) ?? NonEmpty(environment("ENGRAM_HOME")) ?? EngramOptions.DefaultHomeDirectory;
         var (defaultScope, source) = ResolveScope(scope, project, environment, workingDirectory);
-        return new HostSettings(Path.GetFullPath(home), defaultScope, source, help, version);
+        return new HostSettings(Path.GetFullPath(home), defaultScope, source, help, version)
+        {
+            Command = command,
+            Embeddings = NonEmpty(embeddings) ?? NonEmpty(environment("ENGRAM_EMBEDDINGS")) ?? "builtin",
+            EmbeddingsUrl = NonEmpty(environment("ENGRAM_EMBEDDINGS_URL")),
+            EmbeddingsKey = NonEmpty(environment("ENGRAM_EMBEDDINGS_KEY")),
+            EmbeddingsTimeout = Seconds(environment, "ENGRAM_EMBEDDINGS_TIMEOUT"),
+            EmbeddingsRetry = Seconds(environment, "ENGRAM_EMBEDDINGS_RETRY"),
+        };
     }
 
     private const string UsageHint = "Run 'engram --help' for the options.";
@@ -80,6 +120,28 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
         return ProjectIdentity.ScopeFor(full) is { } scope
             ? (scope, $"{source} (repository identity)")
             : (ProjectIdentity.ScopeForLocalRoot(full), $"{source} (folder, not a git repository)");
+    }
+
+    private static TimeSpan? Seconds(Func<string, string?> environment, string name)
+    {
+        if (NonEmpty(environment(name)) is not { } text)
+        {
+            return null;
+        }
+
+        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 3600
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new EngramArgumentException($"{name} is '{text}': send a number of seconds from 0.1 to 3600.");
+    }
+
+    /// <summary>Applies the settings to a service's options.</summary>
+    public void Apply(EngramOptions o)
+    {
+        o.HomeDirectory = Home;
+        o.DefaultScope = DefaultScope;
+        o.DefaultScopeSource = ScopeSource;
+        o.EmbeddingTimeout = EmbeddingsTimeout ?? o.EmbeddingTimeout;
+        o.EmbeddingRetryDelay = EmbeddingsRetry ?? o.EmbeddingRetryDelay;
     }
 
     private static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();

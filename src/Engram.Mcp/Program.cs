@@ -28,13 +28,26 @@ if (settings.ShowVersion)
 }
 
 var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+if (settings.Command == "reembed")
+{
+    return await Commands.ReembedAsync(settings);
+}
+
 var level = Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("ENGRAM_LOG_LEVEL"), ignoreCase: true, out var l) ? l : LogLevel.Information;
 // stdout carries only the protocol: every log goes to stderr.
 builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(level);
 // The SDK logs every request at Information; keep that for Debug and below.
 builder.Logging.AddFilter("ModelContextProtocol", level <= LogLevel.Debug ? level : LogLevel.Warning);
 builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-builder.Services.AddEngramServer(settings).WithStdioServerTransport();
+try
+{
+    builder.Services.AddEngramServer(settings).WithStdioServerTransport();
+}
+catch (EngramArgumentException e)
+{
+    await Console.Error.WriteLineAsync($"engram: {e.Message}");
+    return 2;
+}
 
 if (!Console.IsInputRedirected || !Console.IsErrorRedirected)
 {

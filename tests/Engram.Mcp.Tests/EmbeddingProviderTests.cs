@@ -1,0 +1,276 @@
+using System.Text.Json;
+using Engram.Core;
+using Engram.Core.Model;
+using Engram.Embeddings;
+using ModelContextProtocol.Client;
+
+namespace Engram.Mcp.Tests;
+
+/// <summary>
+/// Embedding providers against real HTTP fakes on loopback and a real ONNX model: the server calls them, recall uses
+/// their vectors, and when they stop, slow down or die, remember and recall keep working and nothing is lost.
+/// </summary>
+public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<TempFolder>
+{
+    private static readonly string ServerDll = Path.Combine(AppContext.BaseDirectory, "engram.dll");
+
+    private static readonly string[] Fillers =
+    [
+        "The release checklist lives in docs/release.md.",
+        "Nightly builds run at 02:00 UTC on the shared runner.",
+        "Lint rules come from the shared editorconfig file.",
+        "Staging deploys need a green smoke test first.",
+        "The on-call rota is kept in PagerDuty.",
+    ];
+
+    private const string Taekwondo = "Ana goes to taekwondo class every Tuesday evening.";
+
+    private static EngramOptions Options(string home) => new()
+    {
+        HomeDirectory = home,
+        EmbeddingTimeout = TimeSpan.FromSeconds(2),
+        EmbeddingRetryDelay = TimeSpan.FromMilliseconds(300),
+    };
+
+    private static async Task<McpClient> ConnectAsync(string home, Dictionary<string, string?> environment)
+    {
+        var options = new StdioClientTransportOptions
+        {
+            Name = "engram",
+            Command = "dotnet",
+            Arguments = [ServerDll],
+            WorkingDirectory = home,
+            EnvironmentVariables = new Dictionary<string, string?>(environment)
+            {
+                ["ENGRAM_HOME"] = home, ["ENGRAM_SCOPE"] = "user", ["ENGRAM_PROJECT_ROOT"] = "", ["CLAUDE_PROJECT_DIR"] = "",
+            },
+        };
+        return await McpClient.CreateAsync(new StdioClientTransport(options));
+    }
+
+    private static async Task<JsonElement> CallAsync(McpClient client, string tool, Dictionary<string, object?> args)
+    {
+        var result = await client.CallToolAsync(tool, args);
+        Assert.True(result.IsError is not true, McpTestServer.Text(result));
+        return JsonSerializer.Deserialize<JsonElement>(result.StructuredContent!.Value.GetRawText());
+    }
+
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var value = await probe();
+            if (done(value))
+            {
+                return value;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; last: {value}");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task Server_WithOllama_CallsTheFake_RecallsBySynonym_AndKeepsWorkingWhenTheFakeStops()
+    {
+        using var fake = new FakeEmbeddingServer();
+        var home = temp.NewHome();
+        Directory.CreateDirectory(home);
+        await using var client = await ConnectAsync(home, new()
+        {
+            ["ENGRAM_EMBEDDINGS"] = "ollama:fake-embed", ["ENGRAM_EMBEDDINGS_URL"] = fake.OllamaUrl,
+            ["ENGRAM_EMBEDDINGS_TIMEOUT"] = "2", ["ENGRAM_EMBEDDINGS_RETRY"] = "0.3",
+        });
+        foreach (var text in Fillers.Append(Taekwondo))
+        {
+            await CallAsync(client, "remember", new() { ["content"] = text });
+        }
+
+        Assert.Contains(fake.Requests, r => r.Path == "/api/embed" && r.Model == "fake-embed");
+        // "martial arts" shares no word with the memory: only the provider's vectors can find it.
+        var recalled = await CallAsync(client, "recall", new() { ["query"] = "martial arts", ["limit"] = 3 });
+        Assert.Equal(Taekwondo, recalled.GetProperty("memories")[0].GetProperty("content").GetString());
+        var explained = await CallAsync(client, "explain", new() { ["query"] = "martial arts" });
+        Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", explained.GetProperty("vectors").GetString());
+
+        fake.Stop();
+        var stored = await CallAsync(client, "remember", new() { ["content"] = "Ben practises kickboxing on Mondays." });
+        Assert.Equal("created", stored.GetProperty("status").GetString());
+        var lexical = await CallAsync(client, "recall", new() { ["query"] = "kickboxing Mondays" });
+        Assert.Equal("Ben practises kickboxing on Mondays.", lexical.GetProperty("memories")[0].GetProperty("content").GetString());
+        var degraded = await CallAsync(client, "explain", new() { ["query"] = "kickboxing Mondays" });
+        Assert.StartsWith("unavailable", degraded.GetProperty("vectors").GetString(), StringComparison.Ordinal);
+
+        // Back up: the memory stored meanwhile is embedded in the background and found by meaning.
+        fake.Start();
+        await EventuallyAsync(
+            async () => (await CallAsync(client, "explain", new() { ["query"] = "martial arts" })).GetProperty("vectors").GetString(),
+            v => v!.StartsWith("ready", StringComparison.Ordinal), "the backfill");
+        var both = await CallAsync(client, "recall", new() { ["query"] = "martial arts", ["limit"] = 2 });
+        Assert.Equal(
+            new[] { "Ana goes to taekwondo class every Tuesday evening.", "Ben practises kickboxing on Mondays." }.Order(),
+            both.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("content").GetString()!).Order());
+    }
+
+    [Fact]
+    public async Task OpenAiCompatible_SendsTheKey_AndRecallsBySynonym()
+    {
+        using var fake = new FakeEmbeddingServer();
+        using var embedder = EmbeddingProvider.Create("openai:text-embedding-fake", fake.OpenAiUrl, "sk-test-123")!;
+        await using var service = new MemoryService(Options(temp.NewHome()), embedder);
+        foreach (var text in Fillers.Append("The orders service runs on Postgres 16."))
+        {
+            await service.RememberAsync(new RememberRequest(text));
+        }
+
+        Assert.All(fake.Requests, r => Assert.Equal("Bearer sk-test-123", r.Authorization));
+        Assert.All(fake.Requests, r => Assert.Equal("/v1/embeddings", r.Path));
+        var result = await service.RecallAsync(new RecallRequest("which database", Limit: 1));
+        Assert.Equal("The orders service runs on Postgres 16.", result.Memories[0].Content);
+    }
+
+    [Fact]
+    public async Task Switching_BuiltinToProviderAndBack_LosesNothing_AndEachModelIsUsedOnlyWhenReady()
+    {
+        using var fake = new FakeEmbeddingServer();
+        var home = temp.NewHome();
+        var texts = Enumerable.Range(0, 40).Select(i => $"Fact {i}: component {i} is owned by team {i % 7}.").Append(Taekwondo).ToList();
+        await using (var builtin = new MemoryService(Options(home)))
+        {
+            await builtin.RememberManyAsync(texts.Select(t => new RememberRequest(t)).ToList());
+        }
+
+        using (var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!)
+        await using (var provider = new MemoryService(Options(home), embedder))
+        {
+            // Before the re-embed: recall answers from the other signals, and explain says the vectors are on their way.
+            fake.Delay = TimeSpan.FromMilliseconds(200);
+            var early = await provider.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("component 3 owner")));
+            Assert.NotEmpty(early.Hits);
+            Assert.DoesNotContain("ready (", early.Vectors, StringComparison.Ordinal);
+            fake.Delay = TimeSpan.Zero;
+
+            var embedded = await provider.ReembedAsync();
+            Assert.True(embedded <= texts.Count);
+            var ready = await provider.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("martial arts")));
+            Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", ready.Vectors);
+            Assert.Equal(Taekwondo, (await provider.RecallAsync(new RecallRequest("martial arts", Limit: 1))).Memories[0].Content);
+            await provider.RememberAsync(new RememberRequest("Ben practises kickboxing on Mondays."));
+        }
+
+        await using (var back = new MemoryService(Options(home)))
+        {
+            // The memory stored under the provider gets its built-in vector (here, or already by the background
+            // embedder); the rest were kept.
+            Assert.InRange(await back.ReembedAsync(), 0, 1);
+            var ben = await back.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("kickboxing Mondays")));
+            Assert.NotNull(Assert.Single(ben.Hits, h => h.Lexical?.Rank == 1).Vector);
+            var all = await back.RecallAsync(new RecallRequest("component owned team fact", Limit: 100));
+            Assert.Equal(40, all.Memories.Count(m => m.Content.StartsWith("Fact ", StringComparison.Ordinal)));
+            Assert.Single((await back.RecallAsync(new RecallRequest("kickboxing Mondays"))).Memories, m => m.Content.Contains("kickboxing", StringComparison.Ordinal));
+            Assert.StartsWith("ready (engram-builtin/", (await back.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("component")))).Vectors, StringComparison.Ordinal);
+        }
+
+        // And forward again: nothing to embed, the provider's vectors are swapped in at once.
+        var before = fake.EmbeddedTexts;
+        using (var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!)
+        await using (var again = new MemoryService(Options(home), embedder))
+        {
+            Assert.Equal(0, await again.ReembedAsync());
+            var martial = (await again.RecallAsync(new RecallRequest("martial arts", Limit: 2))).Memories.Select(m => m.Content).Order();
+            Assert.Equal(new[] { Taekwondo, "Ben practises kickboxing on Mondays." }.Order(), martial);
+        }
+
+        Assert.True(fake.EmbeddedTexts - before <= 3, "switching back re-embedded memories whose vectors were kept");
+    }
+
+    [Fact]
+    public async Task Reembedding_WhileRecallsRun_NeverFailsARecall()
+    {
+        using var fake = new FakeEmbeddingServer { Delay = TimeSpan.FromMilliseconds(40) };
+        var home = temp.NewHome();
+        await using (var builtin = new MemoryService(Options(home)))
+        {
+            await builtin.RememberManyAsync(Enumerable.Range(0, 400).Select(i => new RememberRequest($"Note {i}: job {i} writes to bucket {i % 13}.")).ToList());
+        }
+
+        using var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!;
+        await using var service = new MemoryService(Options(home), embedder);
+        var reembed = service.ReembedAsync();
+        var recalls = 0;
+        var sawWaiting = false;
+        while (!reembed.IsCompleted)
+        {
+            var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest($"bucket {recalls % 13} job")));
+            Assert.NotEmpty(explain.Hits);
+            sawWaiting |= explain.Vectors.Contains("waiting", StringComparison.Ordinal);
+            recalls++;
+        }
+
+        await reembed;
+        Assert.True(recalls > 0);
+        Assert.True(sawWaiting, "no recall saw the scope waiting for its new vectors");
+        Assert.StartsWith("ready (ollama/", (await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("bucket")))).Vectors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProviderDyingMidReembed_LosesNothing_AndTheNextRunFinishes()
+    {
+        using var fake = new FakeEmbeddingServer();
+        var home = temp.NewHome();
+        await using (var builtin = new MemoryService(Options(home)))
+        {
+            await builtin.RememberManyAsync(Enumerable.Range(0, 300).Select(i => new RememberRequest($"Record {i}: host {i} sits in rack {i % 9}.")).ToList());
+        }
+
+        using var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!;
+        await using var service = new MemoryService(Options(home), embedder);
+        fake.FailAfter = fake.Requests.Count + 2;
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => service.ReembedAsync());
+        Assert.Contains("Run reembed again", error.Message, StringComparison.Ordinal);
+
+        // Meanwhile every memory is there and recall answers.
+        var all = await service.RecallAsync(new RecallRequest("record host rack", Limit: 100));
+        Assert.Equal(100, all.Memories.Count);
+        var waiting = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("rack 3")));
+        Assert.DoesNotContain("ready (", waiting.Vectors, StringComparison.Ordinal);
+
+        fake.FailAfter = null;
+        await Task.Delay(400); // the pause after a failure
+        await EventuallyAsync(async () => await service.ReembedAsync(), _ => true, "a reembed");
+        Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", (await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("rack 3")))).Vectors);
+    }
+
+    [Fact]
+    public async Task Onnx_ATinyModelBuiltByTheTest_EmbedsEndToEnd()
+    {
+        var folder = Path.Combine(temp.Root, "tiny-onnx-" + Guid.NewGuid().ToString("N"));
+        TinyOnnxModel.Write(folder);
+        using var embedder = EmbeddingProvider.Create($"onnx:{folder}", null, null)!;
+        var vectors = await embedder.GenerateAsync(["taekwondo", "karate", "postgres"]);
+        Assert.All(vectors, v => Assert.Equal(TinyOnnxModel.Dimensions, v.Vector.Length));
+        Assert.Equal(1f, System.Numerics.Tensors.TensorPrimitives.Dot(vectors[0].Vector.Span, vectors[1].Vector.Span), 3);
+        Assert.Equal(0f, System.Numerics.Tensors.TensorPrimitives.Dot(vectors[0].Vector.Span, vectors[2].Vector.Span), 3);
+
+        await using var service = new MemoryService(Options(temp.NewHome()), embedder);
+        await service.RememberAsync(new RememberRequest("Ana does karate weekly."));
+        await service.RememberAsync(new RememberRequest("The billing service uses sqlite."));
+        var result = await service.RecallAsync(new RecallRequest("martial arts practice", Limit: 1));
+        Assert.Equal("Ana does karate weekly.", result.Memories[0].Content);
+        var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("database")));
+        Assert.StartsWith($"ready (onnx/tiny-onnx-", explain.Vectors, StringComparison.Ordinal);
+        Assert.EndsWith($"/{TinyOnnxModel.Dimensions})", explain.Vectors, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ollama", "names no model")]
+    [InlineData("cohere:embed", "Unknown embeddings provider")]
+    [InlineData("onnx:/nonexistent/folder", "No model.onnx")]
+    public void BadSettings_AreRefusedWithWhatToSend(string spec, string expected)
+    {
+        var error = Assert.Throws<EngramArgumentException>(() => EmbeddingProvider.Create(spec, null, null));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+}
+

@@ -1,0 +1,173 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Engram.Mcp.Tests;
+
+/// <summary>
+/// A real HTTP server on loopback that answers like Ollama (<c>POST /api/embed</c>) and like an OpenAI-compatible
+/// endpoint (<c>POST /v1/embeddings</c>). Its vectors know a few synonyms (taekwondo and martial arts, Postgres and
+/// database…), so a test can tell vector recall from word matching. It can be stopped, restarted, slowed down, or told
+/// to die after a number of requests.
+/// </summary>
+public sealed class FakeEmbeddingServer : IDisposable
+{
+    public const int Dimensions = 256;
+
+    private static readonly Dictionary<string, string> Concepts = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["taekwondo"] = "martial", ["kickboxing"] = "martial", ["karate"] = "martial", ["martial"] = "martial", ["arts"] = "martial",
+        ["postgres"] = "database", ["postgresql"] = "database", ["database"] = "database", ["sqlite"] = "database",
+        ["cat"] = "pet", ["dog"] = "pet", ["pets"] = "pet", ["pet"] = "pet", ["hamster"] = "pet",
+    };
+
+    private static readonly List<string> ConceptSlots = Concepts.Values.Distinct().Order(StringComparer.Ordinal).ToList();
+
+    private readonly int _port;
+    private HttpListener? _listener;
+    private Task? _loop;
+
+    public FakeEmbeddingServer()
+    {
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            _port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        Start();
+    }
+
+    public string OllamaUrl => $"http://127.0.0.1:{_port}";
+
+    public string OpenAiUrl => $"http://127.0.0.1:{_port}/v1";
+
+    /// <summary>Every request seen: path, model, number of texts, Authorization header.</summary>
+    public ConcurrentQueue<(string Path, string? Model, int Texts, string? Authorization)> Requests { get; } = new();
+
+    /// <summary>Delay before each answer.</summary>
+    public TimeSpan Delay { get; set; }
+
+    /// <summary>When set, requests after this many fail with 500 (the provider "dies").</summary>
+    public int? FailAfter { get; set; }
+
+    public int EmbeddedTexts => Requests.Sum(r => r.Texts);
+
+    public void Start()
+    {
+        _listener = new HttpListener();
+        _listener.Prefixes.Add($"http://127.0.0.1:{_port}/");
+        _listener.Start();
+        var listener = _listener;
+        _loop = Task.Run(() => ServeAsync(listener));
+    }
+
+    public void Stop()
+    {
+        _listener?.Stop();
+        _listener?.Close();
+        _listener = null;
+        try
+        {
+            _loop?.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+            // The loop ends with the listener.
+        }
+    }
+
+    /// <summary>The fake's vector: each word (mapped to its concept) hashed into a signed slot, normalised.</summary>
+    public static float[] Embed(string text)
+    {
+        var vector = new float[Dimensions];
+        foreach (var raw in text.Split([' ', ',', '.', '?', '!', ':', ';', '\'', '"'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            // Concepts have slots of their own; other words are hashed into the rest, so no word collides with a concept.
+            if (Concepts.TryGetValue(raw, out var concept))
+            {
+                vector[ConceptSlots.IndexOf(concept)] += 1;
+                continue;
+            }
+
+            var hash = Fnv(raw.ToLowerInvariant());
+            vector[ConceptSlots.Count + (hash % (uint)(Dimensions - ConceptSlots.Count))] += (hash & 0x80000000) == 0 ? 1 : -1;
+        }
+
+        var norm = MathF.Sqrt(vector.Sum(x => x * x));
+        return norm == 0 ? vector : vector.Select(x => x / norm).ToArray();
+    }
+
+    private static uint Fnv(string s)
+    {
+        var hash = 2166136261u;
+        foreach (var c in s)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash;
+    }
+
+    private async Task ServeAsync(HttpListener listener)
+    {
+        while (listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => AnswerAsync(context));
+        }
+    }
+
+    private async Task AnswerAsync(HttpListenerContext context)
+    {
+        try
+        {
+            using var reader = new StreamReader(context.Request.InputStream);
+            var body = JsonNode.Parse(await reader.ReadToEndAsync())!;
+            var model = body["model"]?.GetValue<string>();
+            var input = body["input"] is JsonArray array ? array.Select(x => x!.GetValue<string>()).ToList() : [body["input"]!.GetValue<string>()];
+            var path = context.Request.Url!.AbsolutePath;
+            Requests.Enqueue((path, model, input.Count, context.Request.Headers["Authorization"]));
+            if (Delay > TimeSpan.Zero)
+            {
+                await Task.Delay(Delay);
+            }
+
+            if (FailAfter is { } limit && Requests.Count > limit)
+            {
+                context.Response.StatusCode = 500;
+                context.Response.Close();
+                return;
+            }
+
+            object answer = path switch
+            {
+                "/api/embed" => new { model, embeddings = input.Select(Embed).ToList() },
+                "/v1/embeddings" => new { model, @object = "list", data = input.Select((t, i) => new { @object = "embedding", index = i, embedding = Embed(t) }).ToList() },
+                _ => new { error = "not found" },
+            };
+            context.Response.StatusCode = path is "/api/embed" or "/v1/embeddings" ? 200 : 404;
+            context.Response.ContentType = "application/json";
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(answer);
+            await context.Response.OutputStream.WriteAsync(bytes);
+            context.Response.Close();
+        }
+        catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or IOException)
+        {
+            // The listener was stopped mid-answer.
+        }
+    }
+
+    public void Dispose() => Stop();
+}

@@ -4,7 +4,7 @@ using Engram.Eval;
 using Microsoft.Data.Sqlite;
 
 // Engram's evaluation runner.
-//   locomo --data <dir> [--mode library|mcp|both] [--json <file>] [--results <file.jsonl>]
+//   locomo --data <dir> [--mode library|mcp|both] [--embeddings <builtin|ollama:m|openai:m|onnx:dir>] [--json <file>] [--results <file.jsonl>]
 //   peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <npm version>] [--json <file>] [--plot <png>]
 var verb = args.FirstOrDefault();
 var options = ParseOptions(args.Skip(1).ToArray());
@@ -45,7 +45,7 @@ static async Task<int> LocomoAsync(Dictionary<string, string> options, string wo
     var rankings = new List<List<Locomo.QuestionResult>>();
     if (mode is "library" or "both")
     {
-        await using var target = new LibraryTarget(Path.Combine(work, "library"));
+        await using var target = new LibraryTarget(Path.Combine(work, "library"), options.GetValueOrDefault("embeddings"));
         var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
         Locomo.Print(summary, counts);
         summaries.Add(summary);
@@ -54,7 +54,7 @@ static async Task<int> LocomoAsync(Dictionary<string, string> options, string wo
 
     if (mode is "mcp" or "both")
     {
-        await using var target = await McpTarget.StartAsync(Path.Combine(work, "mcp"));
+        await using var target = await McpTarget.StartAsync(Path.Combine(work, "mcp"), options.GetValueOrDefault("embeddings"));
         var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
         Locomo.Print(summary, counts);
         summaries.Add(summary);

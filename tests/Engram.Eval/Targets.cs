@@ -19,9 +19,11 @@ internal interface IMemoryTarget : IAsyncDisposable
 }
 
 /// <summary>Engram through <see cref="MemoryService"/> directly (bulk import, then recall).</summary>
-internal sealed class LibraryTarget(string home) : IMemoryTarget
+internal sealed class LibraryTarget(string home, string? embeddings = null) : IMemoryTarget
 {
-    private readonly MemoryService _service = new(new EngramOptions { HomeDirectory = home });
+    private readonly MemoryService _service = new(
+        new EngramOptions { HomeDirectory = home },
+        Engram.Embeddings.EmbeddingProvider.Create(embeddings, Environment.GetEnvironmentVariable("ENGRAM_EMBEDDINGS_URL"), Environment.GetEnvironmentVariable("ENGRAM_EMBEDDINGS_KEY")));
 
     public string Name => "library";
 
@@ -46,7 +48,7 @@ internal sealed class McpTarget : IMemoryTarget
 
     public string Name => "mcp";
 
-    public static async Task<McpTarget> StartAsync(string home)
+    public static async Task<McpTarget> StartAsync(string home, string? embeddings = null)
     {
         var server = Path.Combine(AppContext.BaseDirectory, "engram.dll");
         var transport = new StdioClientTransport(new StdioClientTransportOptions
@@ -54,7 +56,10 @@ internal sealed class McpTarget : IMemoryTarget
             Name = "engram",
             Command = "dotnet",
             Arguments = [server],
-            EnvironmentVariables = new Dictionary<string, string?> { ["ENGRAM_HOME"] = home, ["ENGRAM_SCOPE"] = "user", ["ENGRAM_LOG_LEVEL"] = "Warning" },
+            EnvironmentVariables = new Dictionary<string, string?>
+            {
+                ["ENGRAM_HOME"] = home, ["ENGRAM_SCOPE"] = "user", ["ENGRAM_LOG_LEVEL"] = "Warning", ["ENGRAM_EMBEDDINGS"] = embeddings ?? "builtin",
+            },
         });
         return new McpTarget(await McpClient.CreateAsync(transport));
     }

@@ -263,6 +263,49 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         Assert.EndsWith($"/{TinyOnnxModel.Dimensions})", explain.Vectors, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ReembedCommand_EmbedsTheWholeStoreWithTheProvider()
+    {
+        using var fake = new FakeEmbeddingServer();
+        var home = temp.NewHome();
+        await using (var builtin = new MemoryService(Options(home)))
+        {
+            await builtin.RememberManyAsync(Enumerable.Range(0, 150).Select(i => new RememberRequest($"Entry {i}: queue {i} drains into topic {i % 5}.")).ToList());
+        }
+
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [ServerDll, "reembed", "--home", home, "--scope", "user", "--embeddings", "ollama:fake-embed"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["ENGRAM_EMBEDDINGS_URL"] = fake.OllamaUrl },
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, await errors);
+        Assert.Contains("150 memories embedded", await output, StringComparison.Ordinal);
+        Assert.True(fake.EmbeddedTexts >= 150);
+
+        using var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!;
+        await using var service = new MemoryService(Options(home), embedder);
+        Assert.Equal(0, await service.ReembedAsync());
+
+        // Unreachable: a clear message and a failing exit code, nothing changed.
+        fake.Stop();
+        await using (var more = new MemoryService(Options(home)))
+        {
+            await more.RememberAsync(new RememberRequest("One more entry for the provider to embed."));
+        }
+
+        using var failing = System.Diagnostics.Process.Start(start)!;
+        var failed = failing.StandardError.ReadToEndAsync();
+        await failing.StandardOutput.ReadToEndAsync();
+        await failing.WaitForExitAsync();
+        Assert.Equal(1, failing.ExitCode);
+        Assert.Contains("unreachable", await failed, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("ollama", "names no model")]
     [InlineData("cohere:embed", "Unknown embeddings provider")]

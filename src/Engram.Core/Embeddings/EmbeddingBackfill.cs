@@ -23,6 +23,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
     private readonly SemaphoreSlim _running = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
+    private int _manual;
 
     public EmbeddingBackfill(MemoryStore store, EmbeddingRuntime embedder, EngramOptions options, ILogger logger)
     {
@@ -47,6 +48,20 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
     {
         var model = await _embedder.EnsureModelAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"The embedder {_embedder.Provider}/{_embedder.ModelName} is unreachable: {_embedder.Problem}.");
+        // The background loop stands aside meanwhile, so the progress counts all the work.
+        Interlocked.Increment(ref _manual);
+        try
+        {
+            return await RunAsync(model, progress, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _manual);
+        }
+    }
+
+    private async Task<int> RunAsync(EmbeddingModel model, IProgress<(int Done, int Total)>? progress, CancellationToken cancellationToken)
+    {
         var total = (await _store.ScopeVectorsAsync(null, model.Id, cancellationToken).ConfigureAwait(false)).Sum(s => s.Memories - s.Embedded);
         var done = 0;
         progress?.Report((0, total));
@@ -75,6 +90,12 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             var wait = IdleCheck;
             try
             {
+                if (Volatile.Read(ref _manual) > 0)
+                {
+                    await Task.Delay(_options.EmbeddingRetryDelay, stop).ConfigureAwait(false);
+                    continue;
+                }
+
                 var model = await _embedder.EnsureModelAsync(stop).ConfigureAwait(false);
                 if (model is null)
                 {

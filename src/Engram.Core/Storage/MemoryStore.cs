@@ -582,6 +582,21 @@ internal sealed class MemoryStore
     public async Task<List<string>> SaveVectorsAsync(EmbeddingModel model, IReadOnlyList<(UnembeddedMemory Memory, float[] Vector)> vectors, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        if (vectors.Count == 0)
+        {
+            // Most idle checks find every scope ready: answer them without a write transaction.
+            await using var check = connection.CreateCommand();
+            check.CommandText = """
+                SELECT EXISTS (SELECT 1 FROM (SELECT DISTINCT scope FROM memories) m
+                    WHERE NOT EXISTS (SELECT 1 FROM scope_embeddings s WHERE s.scope = m.scope AND s.model = $model AND s.ready_at IS NOT NULL));
+                """;
+            check.Parameters.AddWithValue("$model", model.Id);
+            if (Convert.ToInt64(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture) == 0)
+            {
+                return [];
+            }
+        }
+
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         await using var save = Command(connection, tx, """

@@ -8,11 +8,8 @@ namespace Engram.Mcp;
 /// the default. The project scope resolves in PRODUCT.md's order: <c>--scope</c>/<c>ENGRAM_SCOPE</c>,
 /// <c>--project</c>/<c>ENGRAM_PROJECT_ROOT</c>, <c>CLAUDE_PROJECT_DIR</c>, then the git root of the working directory.
 /// </summary>
-internal sealed record HostSettings(string Home, string DefaultScope, string ScopeSource, bool ShowHelp, bool ShowVersion)
+internal sealed record HostSettings(string Home, string DefaultScope, string ScopeSource)
 {
-    /// <summary>The command: null to serve MCP, or <c>reembed</c>.</summary>
-    public string? Command { get; init; }
-
     /// <summary>The embedder: <c>builtin</c>, <c>ollama:&lt;model&gt;</c>, <c>openai:&lt;model&gt;</c> or <c>onnx:&lt;folder&gt;</c>.</summary>
     public string Embeddings { get; init; } = "builtin";
 
@@ -28,65 +25,27 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     /// <summary>The embedding API key (<c>ENGRAM_EMBEDDINGS_KEY</c>; environment only, so it never shows in a process list).</summary>
     public string? EmbeddingsKey { get; init; }
 
-    public const string Usage = """
-        engram: long-term memory for coding assistants, served over MCP (stdio).
-
-        Usage: engram [command] [options]
-
-        Commands:
-          (none)             Serve MCP over stdio
-          reembed            Embed every memory that lacks a vector of the configured embedder, with progress
-
-        Options:
-          --home <dir>       Store folder (default: $ENGRAM_HOME, else ~/.engram)
-          --scope <scope>    Default scope: 'user' or 'project:<key>' (default: $ENGRAM_SCOPE, else resolved from the project)
-          --project <dir>    Project folder whose repository identity names the scope (default: $ENGRAM_PROJECT_ROOT,
-                             else $CLAUDE_PROJECT_DIR, else the working directory's git root)
-          --embeddings <e>   Embedder: builtin (default, offline), ollama:<model>, openai:<model> or onnx:<folder>
-                             (default: $ENGRAM_EMBEDDINGS; endpoint in $ENGRAM_EMBEDDINGS_URL, key in $ENGRAM_EMBEDDINGS_KEY;
-                             $ENGRAM_EMBEDDINGS_TIMEOUT and $ENGRAM_EMBEDDINGS_RETRY in seconds, default 5 and 30)
-          --version          Print the version
-          -h, --help         Print this help
-
-        With no options it serves MCP over stdio: stdout carries only the protocol, logs go to stderr
-        (level from $ENGRAM_LOG_LEVEL: Trace, Debug, Information, Warning, Error; default Information).
-        """;
-
-    /// <summary>Parses arguments and environment; throws <see cref="EngramArgumentException"/> with a usable message.</summary>
+    /// <summary>Parses the global options in <paramref name="args"/> (as the command line does) and resolves the settings.</summary>
+    /// <exception cref="EngramArgumentException">An unknown or malformed option, or a bad value; the message says what to send.</exception>
     public static HostSettings Resolve(IReadOnlyList<string> args, Func<string, string?> environment, string workingDirectory)
     {
-        string? home = null, scope = null, project = null, embeddings = null, command = null;
-        bool help = false, version = false;
-        for (var i = 0; i < args.Count; i++)
+        var parse = Cli.GlobalOnly().Parse(args);
+        if (parse.Errors.Count > 0)
         {
-            var arg = args[i];
-            if (i == 0 && arg == "reembed")
-            {
-                command = arg;
-                continue;
-            }
-
-            string Value() => i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal)
-                ? args[++i]
-                : throw new EngramArgumentException($"{arg} needs a value. {UsageHint}");
-            switch (arg)
-            {
-                case "--home": home = Value(); break;
-                case "--scope": scope = Value(); break;
-                case "--project": project = Value(); break;
-                case "--embeddings": embeddings = Value(); break;
-                case "-h" or "--help": help = true; break;
-                case "--version": version = true; break;
-                default: throw new EngramArgumentException($"Unknown argument '{arg}'. {UsageHint}");
-            }
+            throw new EngramArgumentException($"{parse.Errors[0].Message} {UsageHint}");
         }
 
-        home = NonEmpty(home) ?? NonEmpty(environment("ENGRAM_HOME")) ?? EngramOptions.DefaultHomeDirectory;
-        var (defaultScope, source) = ResolveScope(scope, project, environment, workingDirectory);
-        return new HostSettings(Path.GetFullPath(home), defaultScope, source, help, version)
+        return From(parse, environment, workingDirectory);
+    }
+
+    /// <summary>Resolves the settings from parsed options, the environment and the working directory.</summary>
+    public static HostSettings From(System.CommandLine.ParseResult parse, Func<string, string?> environment, string workingDirectory)
+    {
+        var home = NonEmpty(parse.GetValue(Cli.Home)) ?? NonEmpty(environment("ENGRAM_HOME")) ?? EngramOptions.DefaultHomeDirectory;
+        var (defaultScope, source) = ResolveScope(parse.GetValue(Cli.Scope), parse.GetValue(Cli.Project), environment, workingDirectory);
+        return new HostSettings(Path.GetFullPath(home), defaultScope, source)
         {
-            Command = command,
-            Embeddings = NonEmpty(embeddings) ?? NonEmpty(environment("ENGRAM_EMBEDDINGS")) ?? "builtin",
+            Embeddings = NonEmpty(parse.GetValue(Cli.EmbeddingsOption)) ?? NonEmpty(environment("ENGRAM_EMBEDDINGS")) ?? "builtin",
             EmbeddingsUrl = NonEmpty(environment("ENGRAM_EMBEDDINGS_URL")),
             EmbeddingsKey = NonEmpty(environment("ENGRAM_EMBEDDINGS_KEY")),
             EmbeddingsTimeout = Seconds(environment, "ENGRAM_EMBEDDINGS_TIMEOUT"),

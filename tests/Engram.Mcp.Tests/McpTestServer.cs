@@ -34,7 +34,7 @@ public sealed class McpTestServer : IAsyncDisposable
         var serverToClient = new Pipe();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services
-            .AddEngramServer(new HostSettings(home, defaultScope, "test", false, false))
+            .AddEngramServer(new HostSettings(home, defaultScope, "test"))
             .WithStreamServerTransport(clientToServer.Reader.AsStream(), serverToClient.Writer.AsStream());
         var host = builder.Build();
         await host.StartAsync();

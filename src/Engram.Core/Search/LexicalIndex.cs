@@ -347,6 +347,25 @@ internal sealed partial class LexicalIndex : IDisposable
 
     private sealed record FrequencyCache(IndexReader Reader, System.Collections.Concurrent.ConcurrentDictionary<string, int> Counts);
 
+    /// <summary>How many documents the index holds (as of the latest refresh).</summary>
+    public int DocumentCount()
+    {
+        if (_searchers is null)
+        {
+            return 0;
+        }
+
+        var searcher = _searchers.Acquire();
+        try
+        {
+            return searcher.IndexReader.NumDocs;
+        }
+        finally
+        {
+            _searchers.Release(searcher);
+        }
+    }
+
     /// <summary>How many memories of <paramref name="scopes"/> the index holds (as of the latest refresh; counted once per reader).</summary>
     public int CountIn(IReadOnlyList<string> scopes)
     {

@@ -756,6 +756,115 @@ internal sealed class MemoryStore
         return deleted;
     }
 
+    /// <summary>Memories newest first (by time stored), in <paramref name="scopes"/> when given.</summary>
+    public async Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        var where = new List<string>();
+        if (scopes is not null)
+        {
+            where.Add($"m.scope IN ({AddList(command, "$s", scopes)})");
+        }
+
+        if (!includeSuperseded)
+        {
+            where.Add("m.superseded_by IS NULL");
+        }
+
+        command.CommandText = $"""
+            SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
+                   (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id)
+            FROM memories m {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))}
+            ORDER BY m.rowid {(oldestFirst ? "ASC" : "DESC")} LIMIT $limit OFFSET $offset;
+            """;
+        command.Parameters.AddWithValue("$limit", limit);
+        command.Parameters.AddWithValue("$offset", offset);
+        var rows = new List<StoredMemory>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(ReadMemory(reader));
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Applies supersession links given by id (an import's): each old memory is marked replaced by the new one when both
+    /// exist in the same scope and the link would not make a cycle. Returns how many were applied.
+    /// </summary>
+    public async Task<int> LinkAsync(IReadOnlyList<(string Old, string New, long At)> links, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var link = Command(connection, tx, """
+            UPDATE memories SET superseded_by = $new, superseded_at = $at
+            WHERE id = $old AND $old <> $new
+              AND scope = (SELECT scope FROM memories WHERE id = $new)
+              AND COALESCE((SELECT superseded_by FROM memories WHERE id = $new), '') <> $old;
+            """, "$old", "$new", "$at");
+        await using var change = Command(connection, tx, "INSERT INTO changes(memory_id, scope, deleted, at) SELECT id, scope, 0, $at FROM memories WHERE id = $old;", "$old", "$at");
+        var applied = 0;
+        foreach (var (old, @new, at) in links)
+        {
+            if (await ExecuteAsync(link, cancellationToken, old, @new, at).ConfigureAwait(false) > 0)
+            {
+                applied++;
+                await ExecuteAsync(change, cancellationToken, old, at).ConfigureAwait(false);
+            }
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return applied;
+    }
+
+    /// <summary>Per scope: memories, superseded ones and the newest time stored; vectors per model; forgets recorded.</summary>
+    public async Task<(List<(string Scope, int Memories, int Superseded, long Newest)> Scopes, Dictionary<string, int> Vectors, int Forgets)> StatsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var scopes = new List<(string, int, int, long)>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT scope, COUNT(*), SUM(superseded_by IS NOT NULL), MAX(created_at) FROM memories GROUP BY scope ORDER BY scope;";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                scopes.Add((reader.GetString(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt64(3)));
+            }
+        }
+
+        var vectors = new Dictionary<string, int>(StringComparer.Ordinal);
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT model, COUNT(*) FROM embeddings GROUP BY model ORDER BY model;";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                vectors[reader.GetString(0)] = reader.GetInt32(1);
+            }
+        }
+
+        var forgets = Convert.ToInt32(await ScalarAsync(connection, "SELECT COUNT(*) FROM forget_audit;", cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        return (scopes, vectors, forgets);
+    }
+
+    /// <summary>SQLite's own checks: <c>PRAGMA integrity_check</c> and <c>foreign_key_check</c>; "ok" when clean.</summary>
+    public async Task<string> IntegrityAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var integrity = Convert.ToString(await ScalarAsync(connection, "PRAGMA integrity_check;", cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+        var foreignKeys = await ScalarAsync(connection, "PRAGMA foreign_key_check;", cancellationToken).ConfigureAwait(false);
+        return integrity != "ok" ? $"integrity_check: {integrity}" : foreignKeys is not null ? "foreign_key_check found dangling references" : "ok";
+    }
+
+    /// <summary>How many memories the store holds.</summary>
+    public async Task<int> CountAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return Convert.ToInt32(await ScalarAsync(connection, "SELECT COUNT(*) FROM memories;", cancellationToken).ConfigureAwait(false), CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The forget audit, oldest first: time, selector kind, scopes, ids and count of every real forget.</summary>
     public async Task<IReadOnlyList<(DateTimeOffset At, string Selector, string Scopes, string Ids, int Count)>> ReadForgetAuditAsync(CancellationToken cancellationToken = default)
     {

@@ -1,0 +1,156 @@
+using Engram.Core.Model;
+using Engram.Core.Scopes;
+using Engram.Core.Storage;
+
+namespace Engram.Core;
+
+/// <summary>What people (the CLI) need beyond the four tools: listing, reading, export and import, figures and checks.</summary>
+public sealed partial class MemoryService
+{
+    /// <summary>The most memories one <see cref="ListAsync"/> page holds.</summary>
+    public const int MaxListLimit = 1000;
+
+    /// <summary>Memories, newest first; in <paramref name="scope"/> when given, else every scope.</summary>
+    /// <exception cref="EngramArgumentException">A malformed scope or an out-of-range limit.</exception>
+    public async Task<IReadOnlyList<MemoryRecord>> ListAsync(string? scope = null, int limit = 50, int offset = 0, bool includeSuperseded = false, CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > MaxListLimit || offset < 0)
+        {
+            throw new EngramArgumentException($"limit must be 1–{MaxListLimit} and offset 0 or more; got limit {limit}, offset {offset}.");
+        }
+
+        var state = await GetStateAsync().ConfigureAwait(false);
+        var rows = await state.Store.ListAsync(scope is null ? null : [ScopeName.Normalize(scope)], limit, offset, includeSuperseded, oldestFirst: false, cancellationToken).ConfigureAwait(false);
+        return rows.Select(ToRecord).ToList();
+    }
+
+    /// <summary>One memory by id, or null when there is none.</summary>
+    public async Task<MemoryRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
+    {
+        var state = await GetStateAsync().ConfigureAwait(false);
+        var rows = await state.Store.GetAsync([id], cancellationToken).ConfigureAwait(false);
+        return rows.TryGetValue(id, out var row) ? ToRecord(row) : null;
+    }
+
+    /// <summary>Every memory (of <paramref name="scope"/> when given) in the order stored, superseded ones included: an export.</summary>
+    public async IAsyncEnumerable<MemoryRecord> ExportAsync(string? scope = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var state = await GetStateAsync().ConfigureAwait(false);
+        IReadOnlyList<string>? scopes = scope is null ? null : [ScopeName.Normalize(scope)];
+        for (var offset = 0; ; offset += 1000)
+        {
+            var page = await state.Store.ListAsync(scopes, 1000, offset, includeSuperseded: true, oldestFirst: true, cancellationToken).ConfigureAwait(false);
+            foreach (var row in page)
+            {
+                yield return ToRecord(row);
+            }
+
+            if (page.Count < 1000)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Imports records as they are: ids, scopes, texts, tags, times and supersession are kept. A record whose id the
+    /// store holds is skipped (so an import can be repeated); one whose text its scope holds under another id is a
+    /// duplicate and skipped. Records are validated like <c>remember</c>'s arguments; if one is invalid, nothing of its
+    /// batch is stored and the message names it. Progress is reported as (done, total).
+    /// </summary>
+    /// <exception cref="EngramArgumentException">A record is invalid; the message names it and says how to fix it.</exception>
+    public async Task<ImportResult> ImportAsync(IReadOnlyList<MemoryRecord> records, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        var state = await GetStateAsync().ConfigureAwait(false);
+        int created = 0, present = 0, duplicates = 0, done = 0;
+        progress?.Report((0, records.Count));
+        foreach (var batch in records.Chunk(500))
+        {
+            var known = await state.Store.GetAsync(batch.Select(r => r.Id).ToList(), cancellationToken).ConfigureAwait(false);
+            var fresh = batch.Where(r => !known.ContainsKey(r.Id)).DistinctBy(r => r.Id).ToList();
+            present += batch.Length - fresh.Count;
+            var requests = fresh.Select(r => new RememberRequest(r.Content, r.Scope, r.Tags, r.ObservedAt)).ToList();
+            var pending = await PrepareAsync(requests, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < pending.Count; i++)
+            {
+                if (string.IsNullOrWhiteSpace(fresh[i].Id) || fresh[i].Id.Length > 200)
+                {
+                    throw new EngramArgumentException($"Record {done + i}: 'id' must be 1–200 characters.");
+                }
+
+                pending[i] = pending[i] with { Memory = pending[i].Memory with { Id = fresh[i].Id, CreatedAt = fresh[i].CreatedAt.ToUnixTimeMilliseconds() } };
+            }
+
+            var results = await InsertAsync(state, pending, cancellationToken).ConfigureAwait(false);
+            created += results.Count(r => r.Status == "created");
+            duplicates += results.Count(r => r.Status == "duplicate");
+            done += batch.Length;
+            progress?.Report((done, records.Count));
+        }
+
+        var links = records.Where(r => r.SupersededBy is not null)
+            .Select(r => (r.Id, r.SupersededBy!, (r.SupersededAt ?? r.CreatedAt).ToUnixTimeMilliseconds()))
+            .ToList();
+        var linked = links.Count == 0 ? 0 : await state.Store.LinkAsync(links, cancellationToken).ConfigureAwait(false);
+        return new ImportResult(created, present, duplicates, linked);
+    }
+
+    /// <summary>Figures of the store: memories per scope, vectors per model, sizes on disk, forgets recorded.</summary>
+    public async Task<StoreStats> StatsAsync(CancellationToken cancellationToken = default)
+    {
+        var state = await GetStateAsync().ConfigureAwait(false);
+        var (scopes, vectors, forgets) = await state.Store.StatsAsync(cancellationToken).ConfigureAwait(false);
+        var database = DatabaseFiles.Select(suffix => new FileInfo(DatabasePath + suffix)).Where(f => f.Exists).Sum(f => f.Length);
+        var indexFolder = new DirectoryInfo(Path.Combine(_options.HomeDirectory, "index"));
+        var index = indexFolder.Exists ? indexFolder.EnumerateFiles().Sum(f => f.Length) : 0;
+        return new StoreStats(
+            _options.HomeDirectory, scopes.Sum(s => s.Memories),
+            scopes.Select(s => new ScopeStats(s.Scope, s.Memories, s.Superseded, DateTimeOffset.FromUnixTimeMilliseconds(s.Newest))).ToList(),
+            vectors, _runtime.Model?.Id ?? $"{_runtime.Provider}/{_runtime.ModelName} (unreachable)", database, index, forgets);
+    }
+
+    /// <summary>
+    /// Checks the store: SQLite integrity and foreign keys, the lexical index in step with SQLite, the embedder and each
+    /// scope's vectors of its model, and the recall log writer.
+    /// </summary>
+    public async Task<IReadOnlyList<DoctorCheck>> DoctorAsync(CancellationToken cancellationToken = default)
+    {
+        var state = await GetStateAsync().ConfigureAwait(false);
+        var checks = new List<DoctorCheck>();
+        var integrity = await state.Store.IntegrityAsync(cancellationToken).ConfigureAwait(false);
+        checks.Add(new DoctorCheck("SQLite integrity", integrity == "ok", integrity == "ok" ? $"integrity_check and foreign_key_check clean ({DatabasePath}, schema {MemoryStore.SchemaVersion})" : integrity));
+
+        var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
+        await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
+        var memories = await state.Store.CountAsync(cancellationToken).ConfigureAwait(false);
+        var documents = state.Lexical.DocumentCount();
+        checks.Add(new DoctorCheck("Lexical index", documents == memories && state.Lexical.Seq >= seq,
+            $"{documents} documents for {memories} memories, at change {state.Lexical.Seq} of {seq}"));
+
+        if (await _runtime.EnsureModelAsync(cancellationToken).ConfigureAwait(false) is not { } model)
+        {
+            checks.Add(new DoctorCheck("Embedder", false, $"{_runtime.Provider}/{_runtime.ModelName} unreachable: {_runtime.Problem}. Recall works without vectors; check ENGRAM_EMBEDDINGS_URL."));
+        }
+        else
+        {
+            checks.Add(new DoctorCheck("Embedder", true, model.Id));
+            foreach (var scope in await state.Store.ScopeVectorsAsync(null, model.Id, cancellationToken).ConfigureAwait(false))
+            {
+                var ok = scope.Ready && scope.Embedded == scope.Memories;
+                checks.Add(new DoctorCheck($"Vectors of {scope.Scope}", ok,
+                    ok ? $"{scope.Embedded} of {scope.Memories} memories, ready"
+                    : $"{scope.Embedded} of {scope.Memories} memories{(scope.Ready ? "" : ", not ready: being embedded")}; run 'engram reembed' to finish now"));
+            }
+        }
+
+        return checks;
+    }
+
+    private static readonly string[] DatabaseFiles = ["", "-wal", "-shm"];
+
+    private static MemoryRecord ToRecord(StoredMemory m) => new(
+        m.Id, m.Scope, m.Content, m.Tags,
+        DateTimeOffset.FromUnixTimeMilliseconds(m.ObservedAt), DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
+        m.SupersededBy, m.SupersededAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null);
+}

@@ -1,0 +1,119 @@
+using System.Text.Json;
+using Engram.Core;
+using Engram.Core.Model;
+
+namespace Engram.Mcp;
+
+/// <summary>
+/// Reads an import file: JSON Lines, either an Engram export (one memory per line, as <c>engram export</c> writes) or
+/// the reference MCP memory server's <c>memory.jsonl</c> (<c>{"type":"entity","name","entityType","observations"}</c>
+/// and <c>{"type":"relation","from","to","relationType"}</c> lines). Each observation becomes a memory
+/// "<c>name: observation</c>" and each relation "<c>from relation to</c>", in the default scope, tagged
+/// <c>server-memory</c> and the entity type.
+/// </summary>
+internal static class JsonlImport
+{
+    private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
+
+    public static (List<MemoryRecord> Records, string Format) Read(string path, string defaultScope)
+    {
+        var records = new List<MemoryRecord>();
+        var formats = new HashSet<string>(StringComparer.Ordinal);
+        var now = DateTimeOffset.UtcNow;
+        var number = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            JsonElement root;
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                root = doc.RootElement.Clone();
+            }
+            catch (JsonException e)
+            {
+                throw new EngramArgumentException($"Line {number} of {path} is not JSON ({e.Message}). Send JSON Lines: one object per line.");
+            }
+
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new EngramArgumentException($"Line {number} of {path} is not a JSON object.");
+            }
+
+            if (root.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String)
+            {
+                formats.Add("server-memory");
+                records.AddRange(FromServerMemory(root, type.GetString()!, number, defaultScope, now));
+            }
+            else if (root.TryGetProperty("content", out _))
+            {
+                formats.Add("engram export");
+                var record = root.Deserialize<MemoryRecord>(Web) ?? throw new EngramArgumentException($"Line {number} of {path} is empty.");
+                if (string.IsNullOrWhiteSpace(record.Id) || string.IsNullOrWhiteSpace(record.Scope))
+                {
+                    throw new EngramArgumentException($"Line {number} of {path} lacks 'id' or 'scope': an Engram export line has id, scope, content, tags, observedAt, createdAt.");
+                }
+
+                var created = record.CreatedAt == default ? now : record.CreatedAt;
+                records.Add(record with
+                {
+                    Tags = record.Tags ?? [],
+                    CreatedAt = created,
+                    ObservedAt = record.ObservedAt == default ? created : record.ObservedAt,
+                });
+            }
+            else
+            {
+                throw new EngramArgumentException($"Line {number} of {path} is neither an Engram export line (with 'content') nor a server-memory line (with 'type').");
+            }
+        }
+
+        return (records, formats.Count == 0 ? "empty file" : string.Join(" + ", formats.Order(StringComparer.Ordinal)));
+    }
+
+    private static IEnumerable<MemoryRecord> FromServerMemory(JsonElement line, string type, int number, string scope, DateTimeOffset now)
+    {
+        string Text(string name) => line.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(v.GetString())
+            ? v.GetString()!.Trim()
+            : throw new EngramArgumentException($"Line {number}: a server-memory {type} needs a non-empty '{name}'.");
+
+        switch (type)
+        {
+            case "entity":
+                var name = Text("name");
+                var kind = line.TryGetProperty("entityType", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "entity";
+                var tags = new[] { "server-memory", Tag(kind) }.Distinct().ToList();
+                if (!line.TryGetProperty("observations", out var observations) || observations.ValueKind != JsonValueKind.Array)
+                {
+                    yield break;
+                }
+
+                var i = 0;
+                foreach (var observation in observations.EnumerateArray().Where(o => o.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(o.GetString())))
+                {
+                    yield return new MemoryRecord(Id(number, i++), scope, $"{name}: {observation.GetString()!.Trim()}", tags, now, now);
+                }
+
+                break;
+            case "relation":
+                yield return new MemoryRecord(Id(number, 0), scope, $"{Text("from")} {Text("relationType").Replace('_', ' ')} {Text("to")}", ["server-memory", "relation"], now, now);
+                break;
+            default:
+                throw new EngramArgumentException($"Line {number}: unknown server-memory type '{type}' (expected entity or relation).");
+        }
+    }
+
+    /// <summary>A fresh id per imported observation (server-memory has none); importing the same file twice stores duplicates once.</summary>
+    private static string Id(int line, int index) => $"mem_{Guid.CreateVersion7():N}";
+
+    private static string Tag(string kind)
+    {
+        var tag = new string(kind.Trim().ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-').ToArray());
+        return tag.Length is 0 or > 64 ? "entity" : tag;
+    }
+}

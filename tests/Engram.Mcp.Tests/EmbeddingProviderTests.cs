@@ -48,11 +48,14 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         return await McpClient.CreateAsync(new StdioClientTransport(options));
     }
 
-    private static async Task<JsonElement> CallAsync(McpClient client, string tool, Dictionary<string, object?> args)
+
+    /// <summary>A store holding <paramref name="count"/> memories embedded by the built-in embedder, as before a switch.</summary>
+    private async Task<string> SeedWithBuiltinAsync(int count, Func<int, string> text)
     {
-        var result = await client.CallToolAsync(tool, args);
-        Assert.True(result.IsError is not true, McpTestServer.Text(result));
-        return JsonSerializer.Deserialize<JsonElement>(result.StructuredContent!.Value.GetRawText());
+        var home = temp.NewHome();
+        await using var builtin = new MemoryService(Options(home));
+        await builtin.RememberManyAsync(Enumerable.Range(0, count).Select(i => new RememberRequest(text(i))).ToList());
+        return home;
     }
 
     private static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done, string what)
@@ -84,30 +87,30 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         });
         foreach (var text in Fillers.Append(Taekwondo))
         {
-            await CallAsync(client, "remember", new() { ["content"] = text });
+            await McpTestServer.CallAsync(client, "remember", new() { ["content"] = text });
         }
 
         Assert.Contains(fake.Requests, r => r.Path == "/api/embed" && r.Model == "fake-embed");
         // "martial arts" shares no word with the memory: only the provider's vectors can find it.
-        var recalled = await CallAsync(client, "recall", new() { ["query"] = "martial arts", ["limit"] = 3 });
+        var recalled = await McpTestServer.CallAsync(client, "recall", new() { ["query"] = "martial arts", ["limit"] = 3 });
         Assert.Equal(Taekwondo, recalled.GetProperty("memories")[0].GetProperty("content").GetString());
-        var explained = await CallAsync(client, "explain", new() { ["query"] = "martial arts" });
+        var explained = await McpTestServer.CallAsync(client, "explain", new() { ["query"] = "martial arts" });
         Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", explained.GetProperty("vectors").GetString());
 
         fake.Stop();
-        var stored = await CallAsync(client, "remember", new() { ["content"] = "Ben practises kickboxing on Mondays." });
+        var stored = await McpTestServer.CallAsync(client, "remember", new() { ["content"] = "Ben practises kickboxing on Mondays." });
         Assert.Equal("created", stored.GetProperty("status").GetString());
-        var lexical = await CallAsync(client, "recall", new() { ["query"] = "kickboxing Mondays" });
+        var lexical = await McpTestServer.CallAsync(client, "recall", new() { ["query"] = "kickboxing Mondays" });
         Assert.Equal("Ben practises kickboxing on Mondays.", lexical.GetProperty("memories")[0].GetProperty("content").GetString());
-        var degraded = await CallAsync(client, "explain", new() { ["query"] = "kickboxing Mondays" });
+        var degraded = await McpTestServer.CallAsync(client, "explain", new() { ["query"] = "kickboxing Mondays" });
         Assert.StartsWith("unavailable", degraded.GetProperty("vectors").GetString(), StringComparison.Ordinal);
 
         // Back up: the memory stored meanwhile is embedded in the background and found by meaning.
         fake.Start();
         await EventuallyAsync(
-            async () => (await CallAsync(client, "explain", new() { ["query"] = "martial arts" })).GetProperty("vectors").GetString(),
+            async () => (await McpTestServer.CallAsync(client, "explain", new() { ["query"] = "martial arts" })).GetProperty("vectors").GetString(),
             v => v!.StartsWith("ready", StringComparison.Ordinal), "the backfill");
-        var both = await CallAsync(client, "recall", new() { ["query"] = "martial arts", ["limit"] = 2 });
+        var both = await McpTestServer.CallAsync(client, "recall", new() { ["query"] = "martial arts", ["limit"] = 2 });
         Assert.Equal(
             new[] { "Ana goes to taekwondo class every Tuesday evening.", "Ben practises kickboxing on Mondays." }.Order(),
             both.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("content").GetString()!).Order());
@@ -189,11 +192,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
     public async Task Reembedding_WhileRecallsRun_NeverFailsARecall()
     {
         using var fake = new FakeEmbeddingServer { Delay = TimeSpan.FromMilliseconds(40) };
-        var home = temp.NewHome();
-        await using (var builtin = new MemoryService(Options(home)))
-        {
-            await builtin.RememberManyAsync(Enumerable.Range(0, 400).Select(i => new RememberRequest($"Note {i}: job {i} writes to bucket {i % 13}.")).ToList());
-        }
+        var home = await SeedWithBuiltinAsync(400, i => $"Note {i}: job {i} writes to bucket {i % 13}.");
 
         using var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!;
         await using var service = new MemoryService(Options(home), embedder);
@@ -218,11 +217,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
     public async Task ProviderDyingMidReembed_LosesNothing_AndTheNextRunFinishes()
     {
         using var fake = new FakeEmbeddingServer();
-        var home = temp.NewHome();
-        await using (var builtin = new MemoryService(Options(home)))
-        {
-            await builtin.RememberManyAsync(Enumerable.Range(0, 300).Select(i => new RememberRequest($"Record {i}: host {i} sits in rack {i % 9}.")).ToList());
-        }
+        var home = await SeedWithBuiltinAsync(300, i => $"Record {i}: host {i} sits in rack {i % 9}.");
 
         using var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!;
         await using var service = new MemoryService(Options(home), embedder);
@@ -267,11 +262,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
     public async Task ReembedCommand_EmbedsTheWholeStoreWithTheProvider()
     {
         using var fake = new FakeEmbeddingServer();
-        var home = temp.NewHome();
-        await using (var builtin = new MemoryService(Options(home)))
-        {
-            await builtin.RememberManyAsync(Enumerable.Range(0, 150).Select(i => new RememberRequest($"Entry {i}: queue {i} drains into topic {i % 5}.")).ToList());
-        }
+        var home = await SeedWithBuiltinAsync(150, i => $"Entry {i}: queue {i} drains into topic {i % 5}.");
 
         var start = new System.Diagnostics.ProcessStartInfo("dotnet", [ServerDll, "reembed", "--home", home, "--scope", "user", "--embeddings", "ollama:fake-embed"])
         {

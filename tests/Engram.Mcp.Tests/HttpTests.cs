@@ -39,12 +39,6 @@ public sealed class HttpTests(TempFolder temp) : IClassFixture<TempFolder>
             AdditionalHeaders = token is null ? null : new Dictionary<string, string> { ["Authorization"] = $"Bearer {token}" },
         }));
 
-    private static async Task<JsonElement> CallAsync(McpClient client, string tool, Dictionary<string, object?> args)
-    {
-        var result = await client.CallToolAsync(tool, args);
-        Assert.True(result.IsError is not true, McpTestServer.Text(result));
-        return JsonSerializer.Deserialize<JsonElement>(result.StructuredContent!.Value.GetRawText());
-    }
 
     [Fact]
     public async Task ForeignOrigin_Gets403_LoopbackAndConfiguredOriginsAndNoOriginAreServed()
@@ -104,13 +98,13 @@ public sealed class HttpTests(TempFolder temp) : IClassFixture<TempFolder>
         {
             for (var i = 0; i < 15; i++)
             {
-                await CallAsync(client, "remember", new() { ["content"] = $"{who} note {i}: service {who}-{i} listens on port {9000 + i}." });
+                await McpTestServer.CallAsync(client, "remember", new() { ["content"] = $"{who} note {i}: service {who}-{i} listens on port {9000 + i}." });
             }
         }
 
         await Task.WhenAll(WriteAsync(first, "alpha"), WriteAsync(second, "beta"));
-        var fromFirst = await CallAsync(first, "recall", new() { ["query"] = "beta note service port", ["limit"] = 50 });
-        var fromSecond = await CallAsync(second, "recall", new() { ["query"] = "alpha note service port", ["limit"] = 50 });
+        var fromFirst = await McpTestServer.CallAsync(first, "recall", new() { ["query"] = "beta note service port", ["limit"] = 50 });
+        var fromSecond = await McpTestServer.CallAsync(second, "recall", new() { ["query"] = "alpha note service port", ["limit"] = 50 });
         Assert.Equal(15, fromFirst.GetProperty("memories").EnumerateArray().Count(m => m.GetProperty("content").GetString()!.StartsWith("beta", StringComparison.Ordinal)));
         Assert.Equal(15, fromSecond.GetProperty("memories").EnumerateArray().Count(m => m.GetProperty("content").GetString()!.StartsWith("alpha", StringComparison.Ordinal)));
     }

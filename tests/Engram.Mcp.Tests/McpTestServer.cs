@@ -62,6 +62,14 @@ public sealed class McpTestServer : IAsyncDisposable
         return structured;
     }
 
+    /// <summary>Calls a tool on any client (stdio, HTTP) and returns its structured result, asserting it is not an error.</summary>
+    public static async Task<JsonElement> CallAsync(McpClient client, string tool, Dictionary<string, object?> args)
+    {
+        var result = await client.CallToolAsync(tool, args);
+        Assert.True(result.IsError is not true, Text(result));
+        return JsonSerializer.Deserialize<JsonElement>(result.StructuredContent!.Value.GetRawText());
+    }
+
     public static string Text(CallToolResult result) =>
         string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));
 

@@ -22,12 +22,6 @@ public sealed class MultiProcessTests(TempFolder temp) : IClassFixture<TempFolde
         return await McpClient.CreateAsync(transport);
     }
 
-    private static async Task<JsonElement> CallAsync(McpClient client, string tool, Dictionary<string, object?> args)
-    {
-        var result = await client.CallToolAsync(tool, args);
-        Assert.True(result.IsError is not true, McpTestServer.Text(result));
-        return JsonSerializer.Deserialize<JsonElement>(result.StructuredContent!.Value.GetRawText());
-    }
 
     private static async Task<long> CountAsync(string home)
     {
@@ -49,24 +43,24 @@ public sealed class MultiProcessTests(TempFolder temp) : IClassFixture<TempFolde
         for (var i = 0; i < 200; i += 2)
         {
             await Task.WhenAll(
-                CallAsync(a, "remember", new() { ["content"] = $"Interleaved fact {i} carries marker alpha{i}x." }),
-                CallAsync(b, "remember", new() { ["content"] = $"Interleaved fact {i + 1} carries marker alpha{i + 1}x." }));
+                McpTestServer.CallAsync(a, "remember", new() { ["content"] = $"Interleaved fact {i} carries marker alpha{i}x." }),
+                McpTestServer.CallAsync(b, "remember", new() { ["content"] = $"Interleaved fact {i + 1} carries marker alpha{i + 1}x." }));
         }
 
         Assert.Equal(200, await CountAsync(home));
         foreach (var i in new[] { 0, 1, 57, 98, 199 })
         {
-            var fromA = await CallAsync(a, "recall", new() { ["query"] = $"alpha{i}x", ["limit"] = 1 });
-            var fromB = await CallAsync(b, "recall", new() { ["query"] = $"alpha{i}x", ["limit"] = 1 });
+            var fromA = await McpTestServer.CallAsync(a, "recall", new() { ["query"] = $"alpha{i}x", ["limit"] = 1 });
+            var fromB = await McpTestServer.CallAsync(b, "recall", new() { ["query"] = $"alpha{i}x", ["limit"] = 1 });
             Assert.Contains($"alpha{i}x", fromA.GetProperty("memories")[0].GetProperty("content").GetString(), StringComparison.Ordinal);
             Assert.Equal(fromA.GetProperty("memories")[0].GetProperty("id").GetString(), fromB.GetProperty("memories")[0].GetProperty("id").GetString());
         }
 
-        var target = await CallAsync(a, "recall", new() { ["query"] = "alpha42x", ["limit"] = 1 });
+        var target = await McpTestServer.CallAsync(a, "recall", new() { ["query"] = "alpha42x", ["limit"] = 1 });
         var id = target.GetProperty("memories")[0].GetProperty("id").GetString();
-        var forgotten = await CallAsync(b, "forget", new() { ["id"] = id });
+        var forgotten = await McpTestServer.CallAsync(b, "forget", new() { ["id"] = id });
         Assert.Equal(1, forgotten.GetProperty("count").GetInt32());
-        var after = await CallAsync(a, "recall", new() { ["query"] = "alpha42x marker", ["limit"] = 100 });
+        var after = await McpTestServer.CallAsync(a, "recall", new() { ["query"] = "alpha42x marker", ["limit"] = 100 });
         Assert.DoesNotContain(after.GetProperty("memories").EnumerateArray(), m => m.GetProperty("id").GetString() == id);
         Assert.Equal(199, await CountAsync(home));
     }
@@ -121,7 +115,7 @@ public sealed class MultiProcessTests(TempFolder temp) : IClassFixture<TempFolde
         await using var restarted = await StartAsync(home);
         foreach (var n in acknowledged)
         {
-            var recalled = await CallAsync(restarted, "recall", new() { ["query"] = $"kappa{n}z", ["limit"] = 1 });
+            var recalled = await McpTestServer.CallAsync(restarted, "recall", new() { ["query"] = $"kappa{n}z", ["limit"] = 1 });
             Assert.Contains($"kappa{n}z", recalled.GetProperty("memories")[0].GetProperty("content").GetString(), StringComparison.Ordinal);
         }
     }

@@ -37,12 +37,6 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
         return await McpClient.CreateAsync(new StdioClientTransport(options));
     }
 
-    private static async Task<JsonElement> CallAsync(McpClient client, string tool, Dictionary<string, object?> args)
-    {
-        var result = await client.CallToolAsync(tool, args);
-        Assert.True(result.IsError is not true, McpTestServer.Text(result));
-        return JsonSerializer.Deserialize<JsonElement>(result.StructuredContent!.Value.GetRawText());
-    }
 
     [Fact]
     public async Task Executable_ServesTheToolsOverStdio_AndDefaultScopeFollowsRepositoryIdentity()
@@ -56,19 +50,19 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
         {
             var tools = await client.ListToolsAsync();
             Assert.Equal(4, tools.Count);
-            var written = await CallAsync(client, "remember", new() { ["content"] = "Widgets releases are cut from the release/* branches." });
+            var written = await McpTestServer.CallAsync(client, "remember", new() { ["content"] = "Widgets releases are cut from the release/* branches." });
             Assert.Equal("project:github.com/acme/widgets", written.GetProperty("scope").GetString());
         }
 
         await using (var client = await ConnectAsync(home, otherClone))
         {
-            var recalled = await CallAsync(client, "recall", new() { ["query"] = "where are widgets releases cut from" });
+            var recalled = await McpTestServer.CallAsync(client, "recall", new() { ["query"] = "where are widgets releases cut from" });
             Assert.Equal("Widgets releases are cut from the release/* branches.", recalled.GetProperty("memories")[0].GetProperty("content").GetString());
         }
 
         await using (var client = await ConnectAsync(home, sameName))
         {
-            var recalled = await CallAsync(client, "recall", new() { ["query"] = "where are widgets releases cut from" });
+            var recalled = await McpTestServer.CallAsync(client, "recall", new() { ["query"] = "where are widgets releases cut from" });
             Assert.Equal(["project:github.com/someone-else/widgets", "user"], recalled.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
             Assert.Equal(0, recalled.GetProperty("memories").GetArrayLength());
         }

@@ -191,6 +191,6 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "The embedder {Provider}/{Model} failed ({Reason}); memories are stored without vectors and recall uses the other signals. Next try in {Seconds} s.")]
     private static partial void LogDown(ILogger logger, string provider, string model, string reason, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Embeddings: {Model}.")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Embeddings: {Model}.")]
     private static partial void LogIdentity(ILogger logger, string model);
 }

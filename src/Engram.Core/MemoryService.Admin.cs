@@ -126,7 +126,7 @@ public sealed partial class MemoryService
         var memories = await state.Store.CountAsync(cancellationToken).ConfigureAwait(false);
         var documents = state.Lexical.DocumentCount();
         checks.Add(new DoctorCheck("Lexical index", documents == memories && state.Lexical.Seq >= seq,
-            $"{documents} documents for {memories} memories, at change {state.Lexical.Seq} of {seq}"));
+            $"{documents} documents for {memories} memories, at change {state.Lexical.Seq} of {seq}{(documents == memories ? "" : "; run 'engram reindex'")}"));
 
         if (await _runtime.EnsureModelAsync(cancellationToken).ConfigureAwait(false) is not { } model)
         {
@@ -145,6 +145,14 @@ public sealed partial class MemoryService
         }
 
         return checks;
+    }
+
+    /// <summary>Rebuilds the lexical index from SQLite (what <c>doctor</c> advises when it is out of step); returns its document count.</summary>
+    public async Task<int> ReindexAsync(CancellationToken cancellationToken = default)
+    {
+        var state = await GetStateAsync().ConfigureAwait(false);
+        await state.Lexical.RebuildAsync(cancellationToken).ConfigureAwait(false);
+        return state.Lexical.DocumentCount();
     }
 
     private static readonly string[] DatabaseFiles = ["", "-wal", "-shm"];

@@ -50,6 +50,15 @@ internal static class Cli
         root.Subcommands.Add(ImportCommand());
         root.Subcommands.Add(StatsCommand());
         root.Subcommands.Add(DoctorCommand());
+        var reindex = new Command("reindex", "Rebuild the lexical (BM25) index from SQLite");
+        reindex.SetAction((parse, token) => WithServiceAsync(parse, async (service, _) =>
+        {
+            var documents = 0;
+            await AnsiConsole.Status().StartAsync("Rebuilding the lexical index from SQLite…", async _ => documents = await service.ReindexAsync(token).ConfigureAwait(false)).ConfigureAwait(false);
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[green]Done:[/] the lexical index holds {documents} memories.");
+            return 0;
+        }));
+        root.Subcommands.Add(reindex);
         var reembed = new Command("reembed", "Embed every memory that lacks a vector of the configured embedder, with a progress bar");
         reembed.SetAction((parse, _) => WithSettingsAsync(parse, Commands.ReembedAsync));
         root.Subcommands.Add(reembed);

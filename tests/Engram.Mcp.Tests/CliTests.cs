@@ -67,6 +67,10 @@ public sealed class CliTests(TempFolder temp) : IClassFixture<TempFolder>
         var stats = await JsonAsync(home, "stats");
         Assert.Equal(2, stats.GetProperty("memories").GetInt32());
         Assert.Equal(1, stats.GetProperty("forgets").GetInt32());
+        Directory.Delete(Path.Combine(home, "index"), recursive: true);
+        var reindex = await RunAsync(home, "reindex");
+        Assert.True(reindex.Exit == 0, reindex.Err);
+        Assert.Contains("holds 2 memories", reindex.Out, StringComparison.Ordinal);
         var doctor = await JsonAsync(home, "doctor");
         Assert.All(doctor.EnumerateArray(), c => Assert.True(c.GetProperty("ok").GetBoolean(), c.ToString()));
     }

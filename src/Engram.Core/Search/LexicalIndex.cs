@@ -98,6 +98,21 @@ internal sealed partial class LexicalIndex : IDisposable
         }
     }
 
+    /// <summary>Rebuilds the index from SQLite from scratch (under the write lock, so other processes wait for it).</summary>
+    public async Task RebuildAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ApplyChangesAsync(rebuild: true, cancellationToken).ConfigureAwait(false);
+            RefreshSearcher();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>Damage that a rebuild from SQLite repairs; a lock held by another process is not damage.</summary>
     private static bool IsUnreadable(Exception e) =>
         e is CorruptIndexException or IndexFormatTooOldException or IndexFormatTooNewException

@@ -4,7 +4,7 @@ using Engram.Eval;
 using Microsoft.Data.Sqlite;
 
 // Engram's evaluation runner.
-//   locomo --data <dir> [--mode library|mcp|both] [--embeddings <builtin|ollama:m|openai:m|onnx:dir>] [--json <file>] [--results <file.jsonl>]
+//   locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <builtin|ollama:m|openai:m|onnx:dir>] [--json <file>] [--results <file.jsonl>]
 //   peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <npm version>] [--json <file>] [--plot <png>]
 var verb = args.FirstOrDefault();
 var options = ParseOptions(args.Skip(1).ToArray());
@@ -19,7 +19,7 @@ try
         case "peer":
             return await PeerAsync(options, work);
         default:
-            Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|both] [--json <file>]");
+            Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|http|both|all] [--json <file>]");
             Console.Error.WriteLine("       Engram.Eval peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <v>] [--json <file>] [--plot <png>]");
             return 2;
     }
@@ -43,7 +43,7 @@ static async Task<int> LocomoAsync(Dictionary<string, string> options, string wo
     var mode = options.GetValueOrDefault("mode", "both");
     var summaries = new List<Locomo.Summary>();
     var rankings = new List<List<Locomo.QuestionResult>>();
-    if (mode is "library" or "both")
+    if (mode is "library" or "both" or "all")
     {
         await using var target = new LibraryTarget(Path.Combine(work, "library"), options.GetValueOrDefault("embeddings"));
         var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
@@ -52,7 +52,7 @@ static async Task<int> LocomoAsync(Dictionary<string, string> options, string wo
         rankings.Add(results);
     }
 
-    if (mode is "mcp" or "both")
+    if (mode is "mcp" or "both" or "all")
     {
         await using var target = await McpTarget.StartAsync(Path.Combine(work, "mcp"), options.GetValueOrDefault("embeddings"));
         var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
@@ -61,11 +61,20 @@ static async Task<int> LocomoAsync(Dictionary<string, string> options, string wo
         rankings.Add(results);
     }
 
-    var exit = 0;
-    if (rankings.Count == 2)
+    if (mode is "http" or "all")
     {
-        var same = rankings[0].Zip(rankings[1]).Count(p => p.First.RankedDiaIds.SequenceEqual(p.Second.RankedDiaIds));
-        Console.WriteLine($"library and MCP agree: {same}/{rankings[0].Count} rankings identical.");
+        await using var target = await McpTarget.StartHttpAsync(Path.Combine(work, "http"), options.GetValueOrDefault("embeddings"));
+        var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
+        Locomo.Print(summary, counts);
+        summaries.Add(summary);
+        rankings.Add(results);
+    }
+
+    var exit = 0;
+    for (var i = 1; i < rankings.Count; i++)
+    {
+        var same = rankings[0].Zip(rankings[i]).Count(p => p.First.RankedDiaIds.SequenceEqual(p.Second.RankedDiaIds));
+        Console.WriteLine($"{summaries[0].Target} and {summaries[i].Target} agree: {same}/{rankings[0].Count} rankings identical.");
         if (same != rankings[0].Count)
         {
             exit = 1;

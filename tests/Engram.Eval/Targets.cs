@@ -43,10 +43,48 @@ internal sealed class LibraryTarget(string home, string? embeddings = null) : IM
 internal sealed class McpTarget : IMemoryTarget
 {
     private readonly McpClient _client;
+    private readonly Process? _server;
 
-    private McpTarget(McpClient client) => _client = client;
+    private McpTarget(McpClient client, string name, Process? server = null)
+    {
+        _client = client;
+        Name = name;
+        _server = server;
+    }
 
-    public string Name => "mcp";
+    public string Name { get; }
+
+    /// <summary>The built server over Streamable HTTP on a free loopback port (`engram serve --http`).</summary>
+    public static async Task<McpTarget> StartHttpAsync(string home, string? embeddings = null)
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "engram.dll"), "serve", "--http", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--home", home, "--scope", "user"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        start.Environment["ENGRAM_LOG_LEVEL"] = "Warning";
+        start.Environment["ENGRAM_EMBEDDINGS"] = embeddings ?? "builtin";
+        var server = Process.Start(start)!;
+        // The server says where it listens on stderr once it is ready.
+        while (await server.StandardError.ReadLineAsync() is { } line)
+        {
+            if (line.Contains("Streamable HTTP at", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+
+        _ = server.StandardError.ReadToEndAsync();
+        var transport = new HttpClientTransport(new HttpClientTransportOptions { Endpoint = new Uri($"http://127.0.0.1:{port}/mcp"), TransportMode = HttpTransportMode.StreamableHttp });
+        return new McpTarget(await McpClient.CreateAsync(transport), "mcp-http", server);
+    }
 
     public static async Task<McpTarget> StartAsync(string home, string? embeddings = null)
     {
@@ -61,7 +99,7 @@ internal sealed class McpTarget : IMemoryTarget
                 ["ENGRAM_HOME"] = home, ["ENGRAM_SCOPE"] = "user", ["ENGRAM_LOG_LEVEL"] = "Warning", ["ENGRAM_EMBEDDINGS"] = embeddings ?? "builtin",
             },
         });
-        return new McpTarget(await McpClient.CreateAsync(transport));
+        return new McpTarget(await McpClient.CreateAsync(transport), "mcp");
     }
 
     public async Task<IReadOnlyList<string>> StoreAsync(string scope, IReadOnlyList<(string Content, DateTimeOffset ObservedAt)> facts)
@@ -93,7 +131,16 @@ internal sealed class McpTarget : IMemoryTarget
         return JsonSerializer.Deserialize<JsonElement>(result.StructuredContent.Value.GetRawText());
     }
 
-    public ValueTask DisposeAsync() => _client.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _client.DisposeAsync();
+        if (_server is not null)
+        {
+            _server.Kill(entireProcessTree: true);
+            await _server.WaitForExitAsync();
+            _server.Dispose();
+        }
+    }
 }
 
 /// <summary>

@@ -144,6 +144,10 @@ internal sealed partial class LexicalIndex : IDisposable
             OpenMode = rebuild ? OpenMode.CREATE : OpenMode.CREATE_OR_APPEND,
             // Other processes hold the lock only while they apply a batch of changes; wait for them.
             WriteLockTimeout = 30_000,
+            // Every catch-up commits a small segment, and each query term is looked up in every segment: merge eagerly,
+            // at most three segments a tier (Lucene's default of ten left LoCoMo's index in five segments, and each
+            // recall ~0.8 ms slower). Segments under 2 MB are one tier, so most merges rewrite little.
+            MergePolicy = new TieredMergePolicy { SegmentsPerTier = 3, MaxMergeAtOnce = 3 },
         };
         using var writer = new IndexWriter(_directory, config);
         var committed = CommittedSeq(writer.CommitData);

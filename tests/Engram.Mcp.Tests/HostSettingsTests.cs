@@ -59,6 +59,18 @@ public sealed class HostSettingsTests : IDisposable
         Assert.False(string.IsNullOrWhiteSpace(e.Message));
     }
 
+    [Fact]
+    public void Embeddings_ComeFromTheFlagThenTheEnvironment_AndTimesAreChecked()
+    {
+        Assert.Equal("builtin", HostSettings.Resolve([], Env(), _root).Embeddings);
+        var env = Env(("ENGRAM_EMBEDDINGS", "ollama:nomic-embed-text"), ("ENGRAM_EMBEDDINGS_URL", "http://gpu:11434"), ("ENGRAM_EMBEDDINGS_KEY", "k"), ("ENGRAM_EMBEDDINGS_TIMEOUT", "2.5"));
+        var fromEnv = HostSettings.Resolve([], env, _root);
+        Assert.Equal(("ollama:nomic-embed-text", "http://gpu:11434", "k", TimeSpan.FromSeconds(2.5)), (fromEnv.Embeddings, fromEnv.EmbeddingsUrl, fromEnv.EmbeddingsKey, fromEnv.EmbeddingsTimeout));
+        Assert.Equal("openai:text-embedding-3-small", HostSettings.Resolve(["--embeddings", "openai:text-embedding-3-small"], env, _root).Embeddings);
+        var e = Assert.Throws<EngramArgumentException>(() => HostSettings.Resolve([], Env(("ENGRAM_EMBEDDINGS_RETRY", "soon")), _root));
+        Assert.Contains("ENGRAM_EMBEDDINGS_RETRY", e.Message, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);

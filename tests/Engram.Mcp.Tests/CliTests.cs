@@ -180,5 +180,22 @@ public sealed class CliTests(TempFolder temp) : IClassFixture<TempFolder>
         Assert.Equal("Engram.Mcp", entry.GetProperty("identifier").GetString());
         Assert.Equal(version, entry.GetProperty("version").GetString());
         Assert.Equal("stdio", entry.GetProperty("transport").GetProperty("type").GetString());
+
+        // And it installs into a clean folder and runs.
+        var tools = Path.Combine(temp.Root, "tools-" + Guid.NewGuid().ToString("N"));
+        var install = new ProcessStartInfo("dotnet", ["tool", "install", "--tool-path", tools, "--add-source", output, "Engram.Mcp", "--version", version]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using (var process = Process.Start(install)!)
+        {
+            var log = process.StandardOutput.ReadToEndAsync();
+            var errors = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, await log + await errors);
+        }
+
+        var run = new ProcessStartInfo(Path.Combine(tools, OperatingSystem.IsWindows() ? "engram.exe" : "engram"), ["--version"]) { RedirectStandardOutput = true };
+        using var engram = Process.Start(run)!;
+        var printed = await engram.StandardOutput.ReadToEndAsync();
+        await engram.WaitForExitAsync();
+        Assert.StartsWith(version, printed.Trim(), StringComparison.Ordinal);
     }
 }

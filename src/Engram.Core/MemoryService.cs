@@ -681,17 +681,18 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// </summary>
     private static async Task<(List<(string Id, float Score)> Hits, IReadOnlyList<string> Feedback)> LexicalWithFeedbackAsync(State state, RecallQuery query, IReadOnlyList<string>? tags, int depth, CancellationToken cancellationToken)
     {
-        var first = state.Lexical.Search(query.Query, query.Scopes, tags, depth);
+        // The first pass only has to find the feedback documents; the full list comes from the second.
+        var first = state.Lexical.Search(query.Query, query.Scopes, tags, FeedbackDocuments);
         if (first.Count == 0)
         {
             return (first, []);
         }
 
-        var feedbackIds = first.Take(FeedbackDocuments).Select(x => x.Id).ToList();
+        var feedbackIds = first.Select(x => x.Id).ToList();
         var rows = await state.Store.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
         var texts = feedbackIds.Where(rows.ContainsKey).Select(id => rows[id].Content).ToList();
         var expansion = state.Lexical.ExpansionTerms(query.Query, texts, FeedbackTerms, FeedbackBoost);
-        return expansion.Count == 0 ? (first, []) : (state.Lexical.Search(query.Query, query.Scopes, tags, depth, expansion), expansion.Select(e => e.Term).ToList());
+        return (state.Lexical.Search(query.Query, query.Scopes, tags, depth, expansion), expansion.Select(e => e.Term).ToList());
     }
 
     private static string? FilterReason(RecallQuery query, CandidateMeta m)

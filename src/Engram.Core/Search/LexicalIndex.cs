@@ -242,6 +242,9 @@ internal sealed partial class LexicalIndex : IDisposable
         }
     }
 
+    /// <summary>Below this many memories a word is never too common to be looked for in session context.</summary>
+    private const int MinContextFrequency = 50;
+
     /// <summary>Query words (and feedback words) used at most: three clauses a word stay within Lucene's clause limit.</summary>
     private const int MaxQueryTerms = 256;
 
@@ -255,23 +258,30 @@ internal sealed partial class LexicalIndex : IDisposable
             return results;
         }
 
-        // Each query word is looked for in the memory's own text and, at a lower weight, in its session context.
-        var boolean = new BooleanQuery();
-        foreach (var term in terms.Distinct(StringComparer.Ordinal).Take(MaxQueryTerms))
-        {
-            boolean.Add(new TermQuery(new Term(ContentField, term)), Occur.SHOULD);
-            boolean.Add(new TermQuery(new Term(AdjacentField, term)) { Boost = AdjacentBoost }, Occur.SHOULD);
-            boolean.Add(new TermQuery(new Term(NearbyField, term)) { Boost = NearbyBoost }, Occur.SHOULD);
-        }
-
-        foreach (var (term, weight) in (expansion ?? []).Take(MaxQueryTerms))
-        {
-            boolean.Add(new TermQuery(new Term(ContentField, term)) { Boost = weight }, Occur.SHOULD);
-        }
-
         var searcher = _searchers.Acquire();
         try
         {
+            // Each query word is looked for in the memory's own text and, at a lower weight, in its session context;
+            // a word common to many memories only in their own text: in context it would add little to the score and
+            // much to the time (every memory carries four neighbours' words).
+            var boolean = new BooleanQuery();
+            var frequencies = DocumentFrequencies(searcher.IndexReader);
+            var common = Math.Max(MinContextFrequency, searcher.IndexReader.NumDocs / 20);
+            foreach (var term in terms.Distinct(StringComparer.Ordinal).Take(MaxQueryTerms))
+            {
+                boolean.Add(new TermQuery(new Term(ContentField, term)), Occur.SHOULD);
+                if (frequencies.GetOrAdd(term, t => searcher.IndexReader.DocFreq(new Term(ContentField, t))) <= common)
+                {
+                    boolean.Add(new TermQuery(new Term(AdjacentField, term)) { Boost = AdjacentBoost }, Occur.SHOULD);
+                    boolean.Add(new TermQuery(new Term(NearbyField, term)) { Boost = NearbyBoost }, Occur.SHOULD);
+                }
+            }
+
+            foreach (var (term, weight) in (expansion ?? []).Take(MaxQueryTerms))
+            {
+                boolean.Add(new TermQuery(new Term(ContentField, term)) { Boost = weight }, Occur.SHOULD);
+            }
+
             var hits = searcher.Search(boolean, ScopeFilter(scopes, tags), k);
             var leaves = searcher.IndexReader.Leaves;
             var ids = new BinaryDocValues?[leaves.Count];

@@ -87,3 +87,38 @@ public sealed class SessionContextTests(TempStore temp) : IClassFixture<TempStor
         Assert.NotNull(explainAfter.Memory!.Lexical);
     }
 }
+
+/// <summary>Two processes with different embedders on one store: each keeps its own model's vectors current.</summary>
+public sealed class MixedEmbedderTests(TempStore temp) : IClassFixture<TempStore>
+{
+    /// <summary>The built-in vectors under another name: a second model as far as the store is concerned.</summary>
+    private sealed class OtherModel : Microsoft.Extensions.AI.DelegatingEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>
+    {
+        public OtherModel()
+            : base(new Embeddings.HashingEmbeddingGenerator())
+        {
+        }
+
+        public override object? GetService(Type serviceType, object? serviceKey = null) =>
+            serviceType == typeof(Microsoft.Extensions.AI.EmbeddingGeneratorMetadata) ? new Microsoft.Extensions.AI.EmbeddingGeneratorMetadata("other", defaultModelId: "other-model") : base.GetService(serviceType, serviceKey);
+    }
+
+    [Fact]
+    public async Task AMemoryStoredByAnotherModel_ReachesAProcessThatLoadedTheScopeWhileEmpty()
+    {
+        var home = temp.NewHome();
+        await using var builtin = temp.Open(home);
+        using var other = new OtherModel();
+        await using var otherService = new MemoryService(new EngramOptions { HomeDirectory = home, DefaultScope = "user" }, other);
+
+        // The built-in process loads the (empty) scope first.
+        Assert.Empty((await builtin.RecallAsync(new RecallRequest("anything", "project:mixed/scope"))).Memories);
+        var stored = await otherService.RememberAsync(new RememberRequest("The mixed scope keeps its release notes in CHANGES.md.", "project:mixed/scope"));
+
+        // The built-in process embeds it with its own model (as its background embedder would) and uses the vector.
+        Assert.Equal(1, await builtin.ReembedAsync());
+        var explain = await builtin.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("release notes file", "project:mixed/scope"), MemoryId: stored.Id));
+        Assert.NotNull(explain.Memory!.Vector);
+        Assert.StartsWith("ready (engram-builtin/", explain.Vectors, StringComparison.Ordinal);
+    }
+}

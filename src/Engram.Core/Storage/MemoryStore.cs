@@ -574,8 +574,9 @@ internal sealed class MemoryStore
 
     /// <summary>
     /// Stores vectors of <paramref name="model"/> filled in after the fact (memories forgotten meanwhile are skipped).
-    /// In a scope already ready for the model each one is announced on the change feed, so every process's vector
-    /// index takes it; in a scope being re-embedded they wait, and the scope is marked ready, all at once, when its last
+    /// Unless the scope is being re-embedded for the model, each one is announced on the change feed, so every
+    /// process's vector index takes it (one that loaded the scope while it was empty included); in a scope being
+    /// re-embedded they wait, and the scope is marked ready, all at once, when its last
     /// memory has one. Then every scope whose memories all have a vector of the model is marked ready. Returns the
     /// scopes that became ready.
     /// </summary>
@@ -603,7 +604,7 @@ internal sealed class MemoryStore
             INSERT OR REPLACE INTO embeddings(memory_id, model, vector) SELECT $id, $model, $vector WHERE EXISTS (SELECT 1 FROM memories WHERE id = $id);
             INSERT INTO changes(memory_id, scope, deleted, at)
                 SELECT id, scope, 0, $at FROM memories WHERE id = $id
-                AND EXISTS (SELECT 1 FROM scope_embeddings s WHERE s.scope = memories.scope AND s.model = $model AND s.ready_at IS NOT NULL);
+                AND NOT EXISTS (SELECT 1 FROM scope_embeddings s WHERE s.scope = memories.scope AND s.model = $model AND s.ready_at IS NULL);
             """, "$id", "$model", "$vector", "$at");
         foreach (var (memory, vector) in vectors)
         {

@@ -114,9 +114,11 @@ public sealed class MixedEmbedderTests(TempStore temp) : IClassFixture<TempStore
         // The built-in process loads the (empty) scope first.
         Assert.Empty((await builtin.RecallAsync(new RecallRequest("anything", "project:mixed/scope"))).Memories);
         var stored = await otherService.RememberAsync(new RememberRequest("The mixed scope keeps its release notes in CHANGES.md.", "project:mixed/scope"));
+        // It catches up with the change feed before the memory has a vector of its model.
+        Assert.Single((await builtin.RecallAsync(new RecallRequest("release notes", "project:mixed/scope"))).Memories);
 
         // The built-in process embeds it with its own model (as its background embedder would) and uses the vector.
-        Assert.Equal(1, await builtin.ReembedAsync());
+        Assert.InRange(await builtin.ReembedAsync(), 0, 1);
         var explain = await builtin.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("release notes file", "project:mixed/scope"), MemoryId: stored.Id));
         Assert.NotNull(explain.Memory!.Vector);
         Assert.StartsWith("ready (engram-builtin/", explain.Vectors, StringComparison.Ordinal);

@@ -18,6 +18,9 @@ internal sealed class VectorIndex : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<string, VectorMatrix> _scopes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _scopeOf = new(StringComparer.Ordinal);
+
+    /// <summary>For each loaded scope, when its vectors became ready (null: it was empty); a later time means a swap.</summary>
+    private readonly Dictionary<string, long?> _readyAt = new(StringComparer.Ordinal);
     private long _seq;
 
     public VectorIndex(MemoryStore store, EmbeddingModel? model)
@@ -86,16 +89,37 @@ internal sealed class VectorIndex : IDisposable
 
                     Volatile.Write(ref _seq, seq);
                 }
+
+                // A loaded scope whose vectors were swapped since (re-embedded by another process, or filled by another
+                // model's process while it was empty here) is loaded again.
+                List<string> held;
+                lock (_lock)
+                {
+                    held = [.. _readyAt.Keys];
+                }
+
+                if (held.Count > 0)
+                {
+                    var current = await _store.ReadyScopesAsync(held, model.Id, cancellationToken).ConfigureAwait(false);
+                    lock (_lock)
+                    {
+                        foreach (var scope in held.Where(s => !current.TryGetValue(s, out var at) || at != _readyAt[s]))
+                        {
+                            UnloadLocked(scope);
+                        }
+                    }
+                }
             }
 
             var unloaded = Waiting(scopes);
             var ready = unloaded.Count == 0 ? [] : await _store.ReadyScopesAsync(unloaded, model.Id, cancellationToken).ConfigureAwait(false);
-            foreach (var scope in unloaded.Where(ready.Contains))
+            foreach (var scope in unloaded.Where(ready.ContainsKey))
             {
                 // A scope's snapshot may be newer than Seq; later catch-ups re-apply those changes, which is harmless.
                 var (_, vectors, _) = await _store.ReadVectorsAsync(model.Id, scope, 0, cancellationToken).ConfigureAwait(false);
                 lock (_lock)
                 {
+                    _readyAt[scope] = ready[scope];
                     _scopes[scope] = new VectorMatrix(model.Dimensions);
                     foreach (var v in vectors)
                     {
@@ -172,6 +196,18 @@ internal sealed class VectorIndex : IDisposable
 
         _scopes[v.Scope].Upsert(v.MemoryId, v.Vector);
         _scopeOf[v.MemoryId] = v.Scope;
+    }
+
+    private void UnloadLocked(string scope)
+    {
+        _readyAt.Remove(scope);
+        if (_scopes.Remove(scope))
+        {
+            foreach (var id in _scopeOf.Where(p => p.Value == scope).Select(p => p.Key).ToList())
+            {
+                _scopeOf.Remove(id);
+            }
+        }
     }
 
     private void RemoveLocked(string id)

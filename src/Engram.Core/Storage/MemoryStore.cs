@@ -535,19 +535,28 @@ internal sealed class MemoryStore
         return result;
     }
 
-    /// <summary>Whether each of <paramref name="scopes"/> has its vectors of <paramref name="modelId"/> ready.</summary>
-    public async Task<HashSet<string>> ReadyScopesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// For each of <paramref name="scopes"/> whose vectors of <paramref name="modelId"/> are ready, when they became
+    /// ready; a scope without memories (and no record) is ready too, with no time. Scopes being embedded are absent.
+    /// </summary>
+    public async Task<Dictionary<string, long?>> ReadyScopesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.Parameters.AddWithValue("$model", modelId);
-        var names = AddList(command, "$s", scopes);
-        command.CommandText = $"""
-            SELECT scope FROM scope_embeddings WHERE model = $model AND ready_at IS NOT NULL AND scope IN ({names})
-            UNION SELECT value FROM json_each($all) WHERE NOT EXISTS (SELECT 1 FROM memories WHERE scope = value);
-            """;
         command.Parameters.AddWithValue("$all", System.Text.Json.JsonSerializer.Serialize(scopes));
-        return await ReadIdsAsync(command, cancellationToken).ConfigureAwait(false);
+        command.CommandText = """
+            SELECT a.value, s.ready_at FROM json_each($all) a LEFT JOIN scope_embeddings s ON s.scope = a.value AND s.model = $model
+            WHERE s.ready_at IS NOT NULL OR (s.scope IS NULL AND NOT EXISTS (SELECT 1 FROM memories WHERE scope = a.value));
+            """;
+        var ready = new Dictionary<string, long?>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            ready[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetInt64(1);
+        }
+
+        return ready;
     }
 
     /// <summary>Memories without a vector of <paramref name="modelId"/>, scope by scope in insertion order.</summary>
@@ -627,6 +636,15 @@ internal sealed class MemoryStore
             {
                 ready.Add(reader.GetString(0));
             }
+        }
+
+        // A swap moves the change feed on, so every process catches up and (re)loads the scope's new vectors.
+        await using var announce = Command(connection, tx, """
+            INSERT INTO changes(memory_id, scope, deleted, at) SELECT id, scope, 0, $at FROM memories WHERE scope = $scope ORDER BY rowid DESC LIMIT 1;
+            """, "$at", "$scope");
+        foreach (var scope in ready)
+        {
+            await ExecuteAsync(announce, cancellationToken, now, scope).ConfigureAwait(false);
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);

@@ -3,13 +3,32 @@ using System.Text.Json;
 namespace Engram.Mcp.Tests;
 
 /// <summary>
-/// A small JSON Schema check (type, required, properties, items) of structured content against a tool's output
+/// A small JSON Schema check (type, anyOf, required, properties, items) of structured content against a tool's output
 /// schema, as clients that validate results (the TypeScript SDK) do.
 /// </summary>
 internal static class SchemaCheck
 {
     public static void AssertValid(JsonElement schema, JsonElement value, string path = "$")
     {
+        if (schema.TryGetProperty("anyOf", out var anyOf))
+        {
+            var failures = new List<string>();
+            foreach (var branch in anyOf.EnumerateArray())
+            {
+                try
+                {
+                    AssertValid(branch, value, path);
+                    return;
+                }
+                catch (Xunit.Sdk.XunitException e)
+                {
+                    failures.Add(e.Message);
+                }
+            }
+
+            Assert.Fail($"{path}: matches no branch of anyOf: {string.Join(" / ", failures)}");
+        }
+
         if (schema.TryGetProperty("type", out var type))
         {
             var types = type.ValueKind == JsonValueKind.Array ? type.EnumerateArray().Select(t => t.GetString()!).ToList() : [type.GetString()!];

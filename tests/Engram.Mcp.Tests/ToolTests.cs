@@ -29,6 +29,22 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
+    public async Task ToolsList_SchemasUseNoTypeLists_AndAnExplicitNullArgumentCountsAsOmitted()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        foreach (var tool in await server.Client.ListToolsAsync())
+        {
+            var text = tool.ProtocolTool.InputSchema.GetRawText() + tool.ProtocolTool.OutputSchema!.Value.GetRawText();
+            Assert.DoesNotContain("\"type\":[", text.Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        }
+
+        var remembered = await server.CallOkAsync("remember", new Dictionary<string, object?> { ["content"] = "Schemas stay portable.", ["scope"] = null, ["tags"] = null });
+        Assert.Equal("created", remembered.GetProperty("status").GetString());
+        var recalled = await server.CallOkAsync("recall", new Dictionary<string, object?> { ["query"] = "portable schemas", ["asOf"] = null });
+        Assert.Equal(1, recalled.GetProperty("memories").GetArrayLength());
+    }
+
+    [Fact]
     public async Task ToolsList_ArgumentNamesFollowTheContract()
     {
         await using var server = await McpTestServer.StartAsync(temp.NewHome());

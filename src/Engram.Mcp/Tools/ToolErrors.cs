@@ -52,6 +52,9 @@ internal static class ToolErrors
         var properties = schema.TryGetProperty("properties", out var p) && p.ValueKind == JsonValueKind.Object ? p : default;
         var known = properties.ValueKind == JsonValueKind.Object ? properties.EnumerateObject().Select(x => x.Name).ToList() : [];
         arguments ??= new Dictionary<string, JsonElement>();
+        var required = schema.TryGetProperty("required", out var r0) && r0.ValueKind == JsonValueKind.Array
+            ? r0.EnumerateArray().Select(r => r.GetString()!).ToList()
+            : [];
 
         foreach (var (name, value) in arguments)
         {
@@ -60,16 +63,22 @@ internal static class ToolErrors
                 return $"'{tool.Name}' has no argument '{Shorten(name)}'. Its arguments are: {string.Join(", ", known)}.";
             }
 
+            // An optional argument sent as null counts as left out.
+            var optional = !required.Contains(name);
+            if (optional && value.ValueKind == JsonValueKind.Null)
+            {
+                continue;
+            }
+
             var expected = ExpectedTypes(properties.GetProperty(name));
             if (!Matches(value, expected, properties.GetProperty(name)))
             {
-                return $"'{name}' must be {Describe(expected, properties.GetProperty(name))}; got {Describe(value)}.";
+                return $"'{name}' must be {Describe(expected, properties.GetProperty(name))}{(optional ? " (or omitted)" : "")}; got {Describe(value)}.";
             }
         }
 
-        if (schema.TryGetProperty("required", out var required) && required.ValueKind == JsonValueKind.Array)
         {
-            foreach (var r in required.EnumerateArray().Select(r => r.GetString()!))
+            foreach (var r in required)
             {
                 if (!arguments.TryGetValue(r, out var value) || value.ValueKind == JsonValueKind.Null)
                 {
@@ -116,7 +125,7 @@ internal static class ToolErrors
             "array" => property.TryGetProperty("items", out var items) && ExpectedTypes(items).Contains("string") ? "an array of strings" : "an array",
             var t => "of type " + t,
         } : "one of " + string.Join(", ", types);
-        return expected.Contains("null") ? text + " (or omitted)" : text;
+        return text;
     }
 
     private static string Describe(JsonElement value) => value.ValueKind switch

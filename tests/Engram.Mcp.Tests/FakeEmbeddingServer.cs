@@ -25,19 +25,33 @@ public sealed class FakeEmbeddingServer : IDisposable
 
     private static readonly List<string> ConceptSlots = Concepts.Values.Distinct().Order(StringComparer.Ordinal).ToList();
 
-    private readonly int _port;
+    private int _port;
     private HttpListener? _listener;
     private Task? _loop;
 
     public FakeEmbeddingServer()
     {
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        // A free port can be taken by someone else between the probe and the listener: try another.
+        for (var attempt = 0; ; attempt++)
         {
-            probe.Start();
-            _port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            _port = FreePort();
+            try
+            {
+                Start();
+                return;
+            }
+            catch (HttpListenerException) when (attempt < 20)
+            {
+                _listener = null;
+            }
         }
+    }
 
-        Start();
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     public string OllamaUrl => $"http://127.0.0.1:{_port}";
@@ -57,17 +71,37 @@ public sealed class FakeEmbeddingServer : IDisposable
 
     public void Start()
     {
-        _listener = new HttpListener();
-        _listener.Prefixes.Add($"http://127.0.0.1:{_port}/");
-        _listener.Start();
-        var listener = _listener;
-        _loop = Task.Run(() => ServeAsync(listener));
+        for (var attempt = 0; ; attempt++)
+        {
+            var listener = new HttpListener();
+            listener.Prefixes.Add($"http://127.0.0.1:{_port}/");
+            try
+            {
+                listener.Start();
+                _listener = listener;
+                _loop = Task.Run(() => ServeAsync(listener));
+                return;
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                // The port may still be held for a moment after a stop.
+                Thread.Sleep(200);
+            }
+        }
     }
 
     public void Stop()
     {
-        _listener?.Stop();
-        _listener?.Close();
+        try
+        {
+            _listener?.Stop();
+            _listener?.Close();
+        }
+        catch (HttpListenerException)
+        {
+            // Closing races with the port's reuse elsewhere; the listener is gone either way.
+        }
+
         _listener = null;
         try
         {

@@ -93,15 +93,14 @@ internal static class JsonlImport
                     yield break;
                 }
 
-                var i = 0;
                 foreach (var observation in observations.EnumerateArray().Where(o => o.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(o.GetString())))
                 {
-                    yield return new MemoryRecord(Id(number, i++), scope, $"{name}: {observation.GetString()!.Trim()}", tags, now, now);
+                    yield return new MemoryRecord(NewId(), scope, $"{name}: {observation.GetString()!.Trim()}", tags, now, now);
                 }
 
                 break;
             case "relation":
-                yield return new MemoryRecord(Id(number, 0), scope, $"{Text("from")} {Text("relationType").Replace('_', ' ')} {Text("to")}", ["server-memory", "relation"], now, now);
+                yield return new MemoryRecord(NewId(), scope, $"{Text("from")} {Text("relationType").Replace('_', ' ')} {Text("to")}", ["server-memory", "relation"], now, now);
                 break;
             default:
                 throw new EngramArgumentException($"Line {number}: unknown server-memory type '{type}' (expected entity or relation).");
@@ -109,7 +108,7 @@ internal static class JsonlImport
     }
 
     /// <summary>A fresh id per imported observation (server-memory has none); importing the same file twice stores duplicates once.</summary>
-    private static string Id(int line, int index) => $"mem_{Guid.CreateVersion7():N}";
+    private static string NewId() => $"mem_{Guid.CreateVersion7():N}";
 
     private static string Tag(string kind)
     {

@@ -49,13 +49,16 @@ public sealed class ErasureTests(TempStore temp) : IClassFixture<TempStore>
 
         await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("vault passphrase")));
         Assert.NotEmpty(FilesContaining(home, "quartz-nebula-7741"));
+        Assert.NotEmpty(FilesContaining(Path.Combine(home, "index"), "quartz"));
 
         var forgotten = await service.ForgetAsync(new ForgetRequest([secret.Id]));
         Assert.Equal(1, forgotten.Count);
         Assert.True(forgotten.Residue.IsEmpty, forgotten.Residue.ToString());
 
-        // While the service still runs (as a client would check right after forget) and after it closes.
+        // While the service still runs (as a client would check right after forget) and after it closes. The index
+        // holds analysed words, so its files are searched for those too.
         Assert.Empty(FilesContaining(home, Secret, "quartz-nebula-7741"));
+        Assert.Empty(FilesContaining(Path.Combine(home, "index"), "quartz", "nebula", "passphras"));
         await service.DisposeAsync();
         Assert.Empty(FilesContaining(home, Secret, "quartz-nebula-7741"));
 

@@ -147,7 +147,9 @@ internal sealed partial class LexicalIndex : IDisposable
             // Every catch-up commits a small segment, and each query term is looked up in every segment: merge eagerly,
             // at most three segments a tier (Lucene's default of ten left LoCoMo's index in five segments, and each
             // recall ~0.8 ms slower). Segments under 2 MB are one tier, so most merges rewrite little.
-            MergePolicy = new TieredMergePolicy { SegmentsPerTier = 3, MaxMergeAtOnce = 3 },
+            // ForceMergeDeletes after a forget must rewrite every segment holding a deleted document, however few it
+            // holds: Lucene's default skips segments under 10% deleted, which left a forgotten memory's words on disk.
+            MergePolicy = new TieredMergePolicy { SegmentsPerTier = 3, MaxMergeAtOnce = 3, ForceMergeDeletesPctAllowed = 0 },
         };
         using var writer = new IndexWriter(_directory, config);
         var committed = CommittedSeq(writer.CommitData);

@@ -112,17 +112,18 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         return true;
     }
 
-    public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         var texts = values.ToList();
         var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
         foreach (var chunk in texts.Chunk(16))
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            result.AddRange(Embed(chunk).Select(v => new Embedding<float>(v) { ModelId = _metadata.DefaultModelId }));
+            // Inference runs on the thread pool, so a caller's time limit can give up waiting for it.
+            var vectors = await Task.Run(() => Embed(chunk), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+            result.AddRange(vectors.Select(v => new Embedding<float>(v) { ModelId = _metadata.DefaultModelId }));
         }
 
-        return Task.FromResult(result);
+        return result;
     }
 
     private List<float[]> Embed(string[] texts)

@@ -27,7 +27,8 @@ internal static class EngramServer
         // A malformed embeddings setting fails here, before anything is served, with a message that says what to send.
         if (Embeddings.EmbeddingProvider.Create(settings.Embeddings, settings.EmbeddingsUrl, settings.EmbeddingsKey) is { } embedder)
         {
-            services.AddSingleton(embedder);
+            // Registered through a factory so the container disposes it (its HTTP client or ONNX session) at shutdown.
+            services.AddSingleton<Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>>(_ => embedder);
         }
 
         services.AddEngram(settings.Apply);

@@ -67,8 +67,13 @@ public sealed class CliTests(TempFolder temp) : IClassFixture<TempFolder>
         var stats = await JsonAsync(home, "stats");
         Assert.Equal(2, stats.GetProperty("memories").GetInt32());
         Assert.Equal(1, stats.GetProperty("forgets").GetInt32());
-        Directory.Delete(Path.Combine(home, "index"), recursive: true);
+        // Over the index as it is, and with its folder gone.
         var reindex = await RunAsync(home, "reindex");
+        Assert.True(reindex.Exit == 0, reindex.Err);
+        Assert.Contains("holds 2 memories", reindex.Out, StringComparison.Ordinal);
+        Assert.Equal(argo, (await JsonAsync(home, "recall", "how do deploys go")).GetProperty("memories")[0].GetProperty("id").GetString());
+        Directory.Delete(Path.Combine(home, "index"), recursive: true);
+        reindex = await RunAsync(home, "reindex");
         Assert.True(reindex.Exit == 0, reindex.Err);
         Assert.Contains("holds 2 memories", reindex.Out, StringComparison.Ordinal);
         var doctor = await JsonAsync(home, "doctor");

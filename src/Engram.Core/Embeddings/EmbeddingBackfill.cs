@@ -119,8 +119,9 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidDataException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
+                // Whatever went wrong (a store deleted under it, a driver error), the loop lives on and tries later.
                 LogFailed(_logger, e.GetType().Name, e.Message);
                 wait = _options.EmbeddingRetryDelay;
             }
@@ -184,7 +185,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             {
                 await _loop.ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
                 // Stopped.
             }

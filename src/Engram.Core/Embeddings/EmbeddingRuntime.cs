@@ -103,12 +103,12 @@ internal sealed partial class EmbeddingRuntime : IDisposable
             }
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.EmbeddingTimeout);
             try
             {
-                // Batches keep a remote embedder's requests to a sensible size.
+                // Batches keep a remote embedder's requests to a sensible size; each has the whole time limit.
                 foreach (var chunk in missing.Chunk(64))
                 {
+                    timeout.CancelAfter(_options.EmbeddingTimeout);
                     var embeddings = await _generator.GenerateAsync(chunk.Select(i => texts[i]), cancellationToken: timeout.Token).ConfigureAwait(false);
                     if (embeddings.Count != chunk.Length)
                     {

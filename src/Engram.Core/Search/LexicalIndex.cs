@@ -104,7 +104,9 @@ internal sealed partial class LexicalIndex : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await ApplyChangesAsync(rebuild: true, cancellationToken).ConfigureAwait(false);
+            // The files stay: writing a new index over them keeps Lucene's segment names moving forward, so a reader
+            // another process still holds never mistakes a new segment for an old one of the same name.
+            await ApplyChangesAsync(rebuild: true, cancellationToken, clearFiles: false).ConfigureAwait(false);
             RefreshSearcher();
         }
         finally
@@ -118,9 +120,9 @@ internal sealed partial class LexicalIndex : IDisposable
         e is CorruptIndexException or IndexFormatTooOldException or IndexFormatTooNewException
         || (e is IOException && e is not LockObtainFailedException);
 
-    private async Task ApplyChangesAsync(bool rebuild, CancellationToken cancellationToken)
+    private async Task ApplyChangesAsync(bool rebuild, CancellationToken cancellationToken, bool clearFiles = true)
     {
-        if (rebuild)
+        if (rebuild && clearFiles)
         {
             // Clear the unreadable files under the write lock, so a process writing the index at this moment is waited
             // for, never pulled out from under; whoever writes next starts from an empty index and rebuilds from SQLite.
@@ -152,7 +154,8 @@ internal sealed partial class LexicalIndex : IDisposable
             MergePolicy = new TieredMergePolicy { SegmentsPerTier = 3, MaxMergeAtOnce = 3, ForceMergeDeletesPctAllowed = 0 },
         };
         using var writer = new IndexWriter(_directory, config);
-        var committed = CommittedSeq(writer.CommitData);
+        // A rebuild starts from nothing, whatever the commit it writes over says.
+        var committed = rebuild ? 0 : CommittedSeq(writer.CommitData);
         var (seq, upserts, deletes) = await _store.ReadChangesAsync(committed, cancellationToken).ConfigureAwait(false);
         if (seq == committed && committed > 0)
         {

@@ -127,3 +127,34 @@ public sealed class MixedEmbedderTests(TempStore temp) : IClassFixture<TempStore
         Assert.All(early.Hits.Take(3), h => Assert.NotNull(h.Vector));
     }
 }
+
+/// <summary>Supersession never closes a cycle, whether by remember or by import.</summary>
+public sealed class SupersessionCycleTests(TempStore temp) : IClassFixture<TempStore>
+{
+    [Fact]
+    public async Task Remember_RefusesToCloseALongerCycle()
+    {
+        await using var service = temp.Open();
+        var a = await service.RememberAsync(new RememberRequest("CI runs on Jenkins."));
+        var b = await service.RememberAsync(new RememberRequest("CI runs on GitLab.", Supersedes: [a.Id]));
+        var c = await service.RememberAsync(new RememberRequest("CI runs on GitHub Actions.", Supersedes: [b.Id]));
+        await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest("CI runs on Jenkins.", Supersedes: [c.Id])));
+        Assert.Equal(c.Id, (await service.RecallAsync(new RecallRequest("where does CI run", Limit: 1))).Memories[0].Id);
+    }
+
+    [Fact]
+    public async Task Import_SkipsALinkThatWouldCloseACycle()
+    {
+        await using var service = temp.Open();
+        var at = new DateTimeOffset(2025, 5, 1, 0, 0, 0, TimeSpan.Zero);
+        var result = await service.ImportAsync(
+        [
+            new MemoryRecord("mem_a", "user", "Releases ship on Mondays.", [], at, at, SupersededBy: "mem_b"),
+            new MemoryRecord("mem_b", "user", "Releases ship on Tuesdays.", [], at, at, SupersededBy: "mem_c"),
+            new MemoryRecord("mem_c", "user", "Releases ship on Wednesdays.", [], at, at, SupersededBy: "mem_a"),
+        ]);
+        Assert.Equal(3, result.Created);
+        Assert.Equal(2, result.Superseded);
+        Assert.NotEmpty((await service.RecallAsync(new RecallRequest("when do releases ship"))).Memories);
+    }
+}

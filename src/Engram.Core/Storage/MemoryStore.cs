@@ -252,7 +252,7 @@ internal sealed class MemoryStore
         await using var insertEntity = Command(connection, tx, "INSERT OR IGNORE INTO memory_entities(scope, entity, memory_id) VALUES($scope, $entity, $id);", "$scope", "$entity", "$id");
         await using var supersede = Command(connection, tx, "UPDATE memories SET superseded_by=$new, superseded_at=$at WHERE id=$old;", "$new", "$at", "$old");
 
-        await using var findSuperseder = Command(connection, tx, "SELECT superseded_by FROM memories WHERE id=$id;", "$id");
+        await using var findSuperseder = Command(connection, tx, $"SELECT EXISTS ({ReplacedChain});", "$new", "$old");
         // A new memory becomes session context of the memories stored just before it: their index entries change too.
         await using var touchLatest = Command(connection, tx, $"""
             INSERT INTO changes(memory_id, scope, deleted, at)
@@ -276,7 +276,7 @@ internal sealed class MemoryStore
                         $"supersedes names '{old}', which is not a memory of scope '{memory.Scope}'. Send ids returned by recall or remember (in 'similar') for the same scope.");
                 }
 
-                if (old == id || (existingId is not null && await ScalarAsync(findSuperseder, cancellationToken, existingId).ConfigureAwait(false) as string == old))
+                if (old == id || (existingId is not null && Convert.ToInt64(await ScalarAsync(findSuperseder, cancellationToken, existingId, old).ConfigureAwait(false), CultureInfo.InvariantCulture) == 1))
                 {
                     throw new EngramArgumentException(
                         $"supersedes names '{old}', which this fact {(old == id ? "already is" : "was itself replaced by")}: a memory cannot replace itself or the memory that replaced it. Send the ids of older statements only.");
@@ -810,6 +810,17 @@ internal sealed class MemoryStore
     }
 
     /// <summary>
+    /// Whether <c>$old</c> is <c>$new</c> or one of the memories that replaced it, directly or in a chain: a link
+    /// making <c>$old</c> superseded by <c>$new</c> would then close a cycle (and hide every memory on it).
+    /// </summary>
+    private const string ReplacedChain = """
+        WITH RECURSIVE chain(id) AS (
+            SELECT $new
+            UNION SELECT m.superseded_by FROM memories m JOIN chain c ON m.id = c.id WHERE m.superseded_by IS NOT NULL)
+        SELECT 1 FROM chain WHERE id = $old
+        """;
+
+    /// <summary>
     /// Applies supersession links given by id (an import's): each old memory is marked replaced by the new one when both
     /// exist in the same scope and the link would not make a cycle. Returns how many were applied.
     /// </summary>
@@ -817,11 +828,11 @@ internal sealed class MemoryStore
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var link = Command(connection, tx, """
+        await using var link = Command(connection, tx, $"""
             UPDATE memories SET superseded_by = $new, superseded_at = $at
             WHERE id = $old AND $old <> $new
               AND scope = (SELECT scope FROM memories WHERE id = $new)
-              AND COALESCE((SELECT superseded_by FROM memories WHERE id = $new), '') <> $old;
+              AND NOT EXISTS ({ReplacedChain});
             """, "$old", "$new", "$at");
         await using var change = Command(connection, tx, "INSERT INTO changes(memory_id, scope, deleted, at) SELECT id, scope, 0, $at FROM memories WHERE id = $old;", "$old", "$at");
         var applied = 0;

@@ -233,8 +233,36 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
 
         fake.FailAfter = null;
         await Task.Delay(400); // the pause after a failure
-        await EventuallyAsync(async () => await service.ReembedAsync(), _ => true, "a reembed");
+        // The background embedder may still be finding out the provider was down (and pause it once more): retry.
+        await EventuallyAsync(
+            async () =>
+            {
+                try
+                {
+                    await service.ReembedAsync();
+                    return true;
+                }
+                catch (InvalidOperationException)
+                {
+                    return false;
+                }
+            },
+            done => done, "a reembed that finishes");
         Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", (await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("rack 3")))).Vectors);
+    }
+
+    [Fact]
+    public async Task ATextTheProviderRefuses_DoesNotHoldUpTheRest()
+    {
+        using var fake = new FakeEmbeddingServer { Refuse = "POISON" };
+        var home = await SeedWithBuiltinAsync(100, i => i == 37 ? "Entry 37: POISON text the provider will not take." : $"Entry {i}: cron job {i} prunes table {i % 7}.");
+        using var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!;
+        await using var service = new MemoryService(Options(home), embedder);
+        Assert.Equal(100, await service.ReembedAsync());
+        var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("cron job prunes table")));
+        Assert.StartsWith($"ollama/fake-embed/{FakeEmbeddingServer.Dimensions}: 1 memories of scope user", explain.Vectors, StringComparison.Ordinal);
+        Assert.All(explain.Hits.Take(5), h => Assert.NotNull(h.Vector));
+        Assert.NotEmpty((await service.RecallAsync(new RecallRequest("POISON text"))).Memories);
     }
 
     [Fact]

@@ -64,6 +64,9 @@ public sealed class FakeEmbeddingServer : IDisposable
     /// <summary>Delay before each answer.</summary>
     public TimeSpan Delay { get; set; }
 
+    /// <summary>A request holding a text with this marker fails with 400, as a provider refuses a text too long for it.</summary>
+    public string? Refuse { get; set; }
+
     /// <summary>When set, requests after this many fail with 500 (the provider "dies").</summary>
     public int? FailAfter { get; set; }
 
@@ -176,6 +179,13 @@ public sealed class FakeEmbeddingServer : IDisposable
             if (Delay > TimeSpan.Zero)
             {
                 await Task.Delay(Delay);
+            }
+
+            if (Refuse is { } marker && input.Any(t => t.Contains(marker, StringComparison.Ordinal)))
+            {
+                context.Response.StatusCode = 400;
+                context.Response.Close();
+                return;
             }
 
             if (FailAfter is { } limit && Requests.Count > limit)

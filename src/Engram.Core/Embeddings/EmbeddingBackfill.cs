@@ -155,13 +155,13 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
                 return (0, false);
             }
 
-            var vectors = await _embedder.TryEmbedAsync(batch.Select(m => m.Content).ToList(), batch.Select(m => m.ContentHash).ToList(), cancellationToken).ConfigureAwait(false);
-            if (vectors is null)
+            var embedded = await EmbedAsync(batch, cancellationToken).ConfigureAwait(false);
+            if (embedded is null)
             {
                 return (0, true);
             }
 
-            var ready = await _store.SaveVectorsAsync(model, batch.Zip(vectors).ToList(), cancellationToken).ConfigureAwait(false);
+            var ready = await _store.SaveVectorsAsync(model, embedded, cancellationToken).ConfigureAwait(false);
             LogBatch(_logger, batch.Count, model.Id);
             foreach (var scope in ready)
             {
@@ -174,6 +174,58 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         {
             _running.Release();
         }
+    }
+
+    /// <summary>
+    /// Vectors for a batch; null when the embedder is down. When the batch fails but some of its texts embed one by
+    /// one, the provider is up and the others are texts it refuses (too long for its context, say): they get an empty
+    /// vector, which marks them as done for this model, so one bad text never holds up the rest or a scope's swap.
+    /// </summary>
+    private async Task<List<(UnembeddedMemory Memory, float[] Vector)>?> EmbedAsync(List<UnembeddedMemory> batch, CancellationToken cancellationToken)
+    {
+        if (_embedder.Problem is not null)
+        {
+            // Paused after a failure: nothing is asked of it until the pause ends.
+            return null;
+        }
+
+        var vectors = await _embedder.TryEmbedAsync(batch.Select(m => m.Content).ToList(), batch.Select(m => m.ContentHash).ToList(), cancellationToken, pauseOnFailure: batch.Count == 1).ConfigureAwait(false);
+        if (vectors is not null)
+        {
+            return batch.Zip(vectors).ToList();
+        }
+
+        if (batch.Count == 1 || _embedder.Problem is not null)
+        {
+            return null;
+        }
+
+        var one = new List<(UnembeddedMemory, float[]?)>(batch.Count);
+        foreach (var memory in batch)
+        {
+            var single = await _embedder.TryEmbedAsync([memory.Content], [memory.ContentHash], cancellationToken, pauseOnFailure: false).ConfigureAwait(false);
+            if (single is null && _embedder.Problem is not null)
+            {
+                // Another caller found the provider down meanwhile.
+                return null;
+            }
+
+            one.Add((memory, single?[0]));
+        }
+
+        if (one.All(x => x.Item2 is null))
+        {
+            // Nothing embeds: the provider is down, not the texts.
+            _embedder.Pause();
+            return null;
+        }
+
+        foreach (var (memory, _) in one.Where(x => x.Item2 is null))
+        {
+            LogRefused(_logger, memory.Id, _embedder.LastError ?? "unknown");
+        }
+
+        return one.Select(x => (x.Item1, x.Item2 ?? [])).ToList();
     }
 
     public async ValueTask DisposeAsync()
@@ -195,6 +247,9 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         _wake.Dispose();
         _running.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The embedder refused memory {Id} ({Error}); it is left without a vector of this model.")]
+    private static partial void LogRefused(ILogger logger, string id, string error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Embedded {Count} memories with {Model}.")]
     private static partial void LogBatch(ILogger logger, int count, string model);

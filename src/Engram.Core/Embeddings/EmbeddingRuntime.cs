@@ -79,7 +79,11 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     /// Vectors for <paramref name="texts"/> (cached by <paramref name="hashes"/> when given), or null when the embedder
     /// is paused, fails, times out or answers with vectors of the wrong count or size. Never throws but for cancellation.
     /// </summary>
-    public async Task<float[][]?> TryEmbedAsync(IReadOnlyList<string> texts, IReadOnlyList<string>? hashes, CancellationToken cancellationToken)
+    /// <param name="texts">The texts.</param>
+    /// <param name="hashes">Their content hashes, for the cache; null to bypass it.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <param name="pauseOnFailure">Whether a failure pauses the embedder for everyone (false while telling a bad text from a dead provider).</param>
+    public async Task<float[][]?> TryEmbedAsync(IReadOnlyList<string> texts, IReadOnlyList<string>? hashes, CancellationToken cancellationToken, bool pauseOnFailure = true)
     {
         var result = new float[]?[texts.Count];
         var missing = new List<int>();
@@ -126,8 +130,11 @@ internal sealed partial class EmbeddingRuntime : IDisposable
             {
                 var reason = e is OperationCanceledException ? $"no answer within {_options.EmbeddingTimeout.TotalSeconds:0.#} s" : $"{e.GetType().Name}: {e.Message}";
                 Volatile.Write(ref _lastError, reason);
-                Interlocked.Exchange(ref _downUntil, DateTimeOffset.UtcNow.Add(_options.EmbeddingRetryDelay).ToUnixTimeMilliseconds());
-                LogDown(_logger, Provider, ModelName, reason, _options.EmbeddingRetryDelay.TotalSeconds);
+                if (pauseOnFailure)
+                {
+                    Pause();
+                }
+
                 return null;
             }
 
@@ -147,6 +154,16 @@ internal sealed partial class EmbeddingRuntime : IDisposable
 
         return result!;
     }
+
+    /// <summary>Leaves the embedder alone for the retry delay, after the failure recorded last.</summary>
+    public void Pause()
+    {
+        Interlocked.Exchange(ref _downUntil, DateTimeOffset.UtcNow.Add(_options.EmbeddingRetryDelay).ToUnixTimeMilliseconds());
+        LogDown(_logger, Provider, ModelName, Volatile.Read(ref _lastError) ?? "unknown", _options.EmbeddingRetryDelay.TotalSeconds);
+    }
+
+    /// <summary>Why the last call failed, whether or not the embedder was paused for it.</summary>
+    public string? LastError => Volatile.Read(ref _lastError);
 
     /// <summary>Checks a vector against the identity (learning it from the first), and scales it to unit length.</summary>
     private float[] Accept(float[] vector)

@@ -513,7 +513,7 @@ internal sealed class MemoryStore
             SELECT m.scope,
                    (SELECT ready_at IS NOT NULL FROM scope_embeddings s WHERE s.scope = m.scope AND s.model = $model),
                    COUNT(*),
-                   SUM(EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = m.id AND e.model = $model))
+                   SUM(EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = m.id AND e.model = $model AND length(e.vector) > 0))
             FROM memories m {filter} GROUP BY m.scope ORDER BY m.scope;
             """;
         var result = new List<ScopeVectors>();

@@ -45,7 +45,6 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// </summary>
     private const double BuiltInVectorWeight = 0.5;
 
-
     /// <summary>An entity carried by more than this share of the searched memories is not used by the entity signal.</summary>
     private const double EntityMaxShare = 0.05;
 
@@ -101,12 +100,8 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var lexical = new LexicalIndex(store, Path.Combine(_options.HomeDirectory, "index"), _loggerFactory.CreateLogger<LexicalIndex>());
         // The embedder's identity comes from a first vector; if it cannot be reached now, the store opens all the same
         // and the vector index starts when it answers.
-        var vectors = new VectorIndex(store, null);
-        _runtime.ModelKnown += vectors.SetModel;
-        if (await _runtime.EnsureModelAsync(CancellationToken.None).ConfigureAwait(false) is { } model)
-        {
-            vectors.SetModel(model);
-        }
+        var vectors = new VectorIndex(store, () => _runtime.Model);
+        await _runtime.EnsureModelAsync(CancellationToken.None).ConfigureAwait(false);
 
         if (_logger.IsEnabled(LogLevel.Information))
         {
@@ -370,11 +365,13 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             throw new EngramArgumentException("explain needs 'retrievalId' (from a recall) or 'query' (with recall's optional arguments).");
         }
 
+        // The query's index terms, analysed once for every hit's lexical note.
+        var queryTerms = state.Lexical.QueryTerms(run.Query.Query);
         var hits = run.Hits.Select(h => new ExplainHit(
             h.Memory.Id, h.Rank, h.Memory.Score,
-            LexicalSignal(state, run, h.Memory.Id, h.Memory.Content), Signal(run.Vector, h.Memory.Id), Signal(run.Entities, h.Memory.Id),
+            LexicalSignal(state, run, queryTerms, h.Memory.Id, h.Memory.Content), Signal(run.Vector, h.Memory.Id), Signal(run.Entities, h.Memory.Id),
             run.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, run.Query))).ToList();
-        var account = request.MemoryId is null ? null : await AccountAsync(state, run, request.MemoryId, cancellationToken).ConfigureAwait(false);
+        var account = request.MemoryId is null ? null : await AccountAsync(state, run, queryTerms, request.MemoryId, cancellationToken).ConfigureAwait(false);
         // Reasons other than the cut-off come first: they are what a person looks for.
         var filteredOut = run.FilteredOut.OrderBy(f => f.Reason == BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
         var vectors = await VectorStatusAsync(state, run, cancellationToken).ConfigureAwait(false);
@@ -405,7 +402,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             }
             else if (scope.Embedded < scope.Memories)
             {
-                notes.Add($"{scope.Memories - scope.Embedded} memories of scope {scope.Scope} are waiting for their vectors (stored while the embedder was unreachable){(_runtime.Problem is { } p ? $": {p}" : "")}");
+                notes.Add($"{scope.Memories - scope.Embedded} memories of scope {scope.Scope} have no vector of it (stored while the embedder was unreachable, or refused by it){(_runtime.Problem is { } p ? $": {p}" : "")}");
             }
         }
 
@@ -417,7 +414,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         : query.AsOf is not null ? $"superseded later by {memory.SupersededBy}; current as of asOf"
         : $"superseded by {memory.SupersededBy}; shown because includeSuperseded is true";
 
-    private static async Task<MemoryAccount> AccountAsync(State state, RecallRun run, string memoryId, CancellationToken cancellationToken)
+    private static async Task<MemoryAccount> AccountAsync(State state, RecallRun run, HashSet<string> queryTerms, string memoryId, CancellationToken cancellationToken)
     {
         var rows = await state.Store.GetAsync([memoryId], cancellationToken).ConfigureAwait(false);
         if (!rows.TryGetValue(memoryId, out var memory) || !run.Query.Scopes.Contains(memory.Scope))
@@ -426,7 +423,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             return new MemoryAccount(memoryId, false, false, null, null, null, null, "No memory with this id exists in the searched scopes.");
         }
 
-        var lexical = LexicalSignal(state, run, memoryId, memory.Content);
+        var lexical = LexicalSignal(state, run, queryTerms, memoryId, memory.Content);
         var vector = Signal(run.Vector, memoryId);
         var entities = Signal(run.Entities, memoryId);
         var hit = run.Hits.FirstOrDefault(h => h.Memory.Id == memoryId);
@@ -465,7 +462,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     }
 
     /// <summary>The lexical signal, saying so when the memory's own text holds none of the query's words.</summary>
-    private static SignalScore? LexicalSignal(State state, RecallRun run, string id, string content)
+    private static SignalScore? LexicalSignal(State state, RecallRun run, HashSet<string> queryTerms, string id, string content)
     {
         if (Signal(run.Lexical, id) is not { } signal)
         {
@@ -473,7 +470,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         }
 
         var own = state.Lexical.Terms(content);
-        if (own.Overlaps(state.Lexical.QueryTerms(run.Query.Query)))
+        if (own.Overlaps(queryTerms))
         {
             return signal;
         }

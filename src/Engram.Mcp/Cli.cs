@@ -60,7 +60,7 @@ internal static class Cli
         }));
         root.Subcommands.Add(reindex);
         var reembed = new Command("reembed", "Embed every memory that lacks a vector of the configured embedder, with a progress bar");
-        reembed.SetAction((parse, _) => WithSettingsAsync(parse, Commands.ReembedAsync));
+        reembed.SetAction((parse, token) => WithServiceAsync(parse, (service, settings) => ReembedAsync(service, settings, token)));
         root.Subcommands.Add(reembed);
         return root;
     }
@@ -101,6 +101,36 @@ internal static class Cli
 
         await builder.Build().RunAsync(token).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary><c>engram reembed</c>: embeds every memory that lacks a vector of the configured embedder, with a progress bar.</summary>
+    private static async Task<int> ReembedAsync(MemoryService service, HostSettings settings, CancellationToken token)
+    {
+        try
+        {
+            var embedded = 0;
+            await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .StartAsync(async context =>
+                {
+                    var task = context.AddTask($"Embedding with {settings.Embeddings}", maxValue: 1);
+                    var progress = new Progress<(int Done, int Total)>(p =>
+                    {
+                        task.MaxValue = Math.Max(1, p.Total);
+                        task.Value = p.Done;
+                        task.Description = $"Embedding with {settings.Embeddings}: {p.Done:N0} of {p.Total:N0}";
+                    });
+                    embedded = await service.ReembedAsync(progress, token).ConfigureAwait(false);
+                    task.Value = task.MaxValue;
+                }).ConfigureAwait(false);
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[green]Done:[/] {embedded:N0} memories embedded with {settings.Embeddings}; every scope's vectors of this model are in use.");
+            return 0;
+        }
+        catch (InvalidOperationException e)
+        {
+            await Console.Error.WriteLineAsync($"engram reembed: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
     }
 
     private static Command ServeCommand()

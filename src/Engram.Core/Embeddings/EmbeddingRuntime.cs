@@ -43,9 +43,6 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     /// <summary>The identity of the vectors this embedder makes; null until a first call has succeeded.</summary>
     public EmbeddingModel? Model => Volatile.Read(ref _model);
 
-    /// <summary>Raised once, when the identity becomes known.</summary>
-    public event Action<EmbeddingModel>? ModelKnown;
-
     /// <summary>Why the last call failed, while the embedder is considered down; null when it is up.</summary>
     public string? Problem => IsDown ? Volatile.Read(ref _lastError) : null;
 
@@ -180,7 +177,6 @@ internal sealed partial class EmbeddingRuntime : IDisposable
             if (Interlocked.CompareExchange(ref _model, model, null) is null)
             {
                 LogIdentity(_logger, model.Id);
-                ModelKnown?.Invoke(model);
             }
             else
             {

@@ -13,7 +13,7 @@ namespace Engram.Core.Search;
 internal sealed class VectorIndex : IDisposable
 {
     private readonly MemoryStore _store;
-    private EmbeddingModel? _model;
+    private readonly Func<EmbeddingModel?> _model;
     private readonly SemaphoreSlim _catchUp = new(1, 1);
     private readonly Lock _lock = new();
     private readonly Dictionary<string, VectorMatrix> _scopes = new(StringComparer.Ordinal);
@@ -23,17 +23,16 @@ internal sealed class VectorIndex : IDisposable
     private readonly Dictionary<string, long?> _readyAt = new(StringComparer.Ordinal);
     private long _seq;
 
-    public VectorIndex(MemoryStore store, EmbeddingModel? model)
+    /// <param name="store">The store the vectors come from.</param>
+    /// <param name="model">The embedder's identity, null until it is known (it may be unreachable when the store opens).</param>
+    public VectorIndex(MemoryStore store, Func<EmbeddingModel?> model)
     {
         _store = store;
         _model = model;
     }
 
     /// <summary>The model whose vectors this index holds; null until the embedder's identity is known.</summary>
-    public EmbeddingModel? Model => Volatile.Read(ref _model);
-
-    /// <summary>Sets the model once its identity is known (the embedder was unreachable when the store opened).</summary>
-    public void SetModel(EmbeddingModel model) => Interlocked.CompareExchange(ref _model, model, null);
+    public EmbeddingModel? Model => _model();
 
     /// <summary>Those of <paramref name="scopes"/> whose vectors are not loaded (not ready for the model yet).</summary>
     public List<string> Waiting(IReadOnlyList<string> scopes)

@@ -599,8 +599,8 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             (vectorIds, _runtime.IsBuiltIn ? BuiltInVectorWeight : 1.0),
             (entities.Select(x => x.Id).ToList(), EntityWeight)).ToList();
 
-        // Filter (supersession, asOf) and apply the recency tie-break on light metadata, over a prefix of the fused list
-        // long enough to fill the limit with room for near-ties; full rows are loaded for the hits only.
+        // Filter (supersession, asOf) and apply the recency tie-break over a prefix of the fused list long enough to fill
+        // the limit with room for near-ties; the rows read for it are the hits' rows too.
         var filtered = new List<FilteredMemory>();
         var passing = new List<(CandidateMeta Meta, double Fused)>();
         var examined = 0;
@@ -640,8 +640,8 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
                 .Select(id => new FilteredMemory(id, FilterReason(query, meta[id]) ?? BelowCutOff)));
         }
 
-        var rows = await state.Store.GetAsync(top.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
-        var hits = top.Where(x => rows.ContainsKey(x.Id)).Select((x, i) => new RankedHit(i + 1, ToRecalled(rows[x.Id], x.Score))).ToList();
+        var rows = passing.ToDictionary(p => p.Meta.Id, p => p.Meta.Memory, StringComparer.Ordinal);
+        var hits = top.Select((x, i) => new RankedHit(i + 1, ToRecalled(rows[x.Id], x.Score))).ToList();
 
         if (explainAll && allowed is not null)
         {

@@ -912,7 +912,7 @@ internal sealed class MemoryStore
     }
 
     /// <summary>
-    /// Ranking metadata for candidates: insertion order, observedAt, and the superseding memory with its observedAt.
+    /// Candidates' rows with their ranking metadata: insertion order and the superseding memory's observedAt.
     /// </summary>
     public async Task<Dictionary<string, CandidateMeta>> CandidatesAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
     {
@@ -923,16 +923,17 @@ internal sealed class MemoryStore
             await using var command = connection.CreateCommand();
             var names = AddList(command, "$i", chunk);
             command.CommandText = $"""
-                SELECT m.id, m.scope, m.rowid, m.observed_at, m.superseded_by, s.observed_at
+                SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
+                       (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id),
+                       m.rowid, s.observed_at
                 FROM memories m LEFT JOIN memories s ON s.id = m.superseded_by
                 WHERE m.id IN ({names});
                 """;
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                var id = reader.GetString(0);
-                result[id] = new CandidateMeta(id, reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
-                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetInt64(5));
+                var memory = ReadMemory(reader);
+                result[memory.Id] = new CandidateMeta(memory, reader.GetInt64(8), reader.IsDBNull(9) ? null : reader.GetInt64(9));
             }
         }
 

@@ -37,8 +37,20 @@ internal readonly record struct ScopeVectors(string Scope, bool Ready, int Memor
 /// <summary>A memory ready to insert: its row, the hash of its normalised text, its vector (null when the embedder was unreachable), what it supersedes, its entities.</summary>
 internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, float[]? Vector, IReadOnlyList<string> Supersedes, IReadOnlyList<string> Entities);
 
-/// <summary>What ranking and filtering need of a candidate: insertion order, time, and supersession (with the superseder's time).</summary>
-internal readonly record struct CandidateMeta(string Id, string Scope, long Order, long ObservedAt, string? SupersededBy, long? SupersederObservedAt);
+/// <summary>
+/// A candidate's row with what ranking and filtering need besides: insertion order and the superseder's time. Read in
+/// one query, so the hits need no second one.
+/// </summary>
+internal readonly record struct CandidateMeta(StoredMemory Memory, long Order, long? SupersederObservedAt)
+{
+    public string Id => Memory.Id;
+
+    public string Scope => Memory.Scope;
+
+    public long ObservedAt => Memory.ObservedAt;
+
+    public string? SupersededBy => Memory.SupersededBy;
+}
 
 /// <summary>
 /// The text of the memories stored just before and after one in its scope, within the same session: what the lexical

@@ -91,7 +91,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// <summary>The path of the SQLite database.</summary>
     public string DatabasePath => Path.Combine(_options.HomeDirectory, "engram.db");
 
-    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, RetrievalLog Log, EmbeddingBackfill Backfill);
+    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, RowCache Rows, RetrievalLog Log, EmbeddingBackfill Backfill);
 
     private async Task<State> OpenAsync()
     {
@@ -112,7 +112,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var log = new RetrievalLog(store, _loggerFactory.CreateLogger<RetrievalLog>());
         var backfill = new EmbeddingBackfill(store, _runtime, _options, _loggerFactory.CreateLogger<EmbeddingBackfill>());
         backfill.Start();
-        return new State(store, lexical, vectors, log, backfill);
+        return new State(store, lexical, vectors, new RowCache(store), log, backfill);
     }
 
     /// <summary>
@@ -129,6 +129,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     }
 
     private Task<State> GetStateAsync() => _state.Value;
+
+    /// <summary>How many of <paramref name="ids"/> this process holds in its row cache (for tests: a forgotten memory's text must not stay in memory).</summary>
+    internal async Task<int> CachedRowsAsync(IEnumerable<string> ids) => (await GetStateAsync().ConfigureAwait(false)).Rows.CountOf(ids);
 
     /// <summary>Stores a fact, or reports the existing memory that already says it.</summary>
     /// <exception cref="EngramArgumentException">The request is invalid; the message says how to fix it.</exception>
@@ -258,6 +261,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
             await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
             await state.Vectors.EnsureCurrentAsync([], seq, cancellationToken).ConfigureAwait(false);
+            await state.Rows.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
             if (!await state.Store.CheckpointAsync(cancellationToken).ConfigureAwait(false))
             {
                 LogWalBusy(_logger);
@@ -577,6 +581,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
         await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
         await state.Vectors.EnsureCurrentAsync(query.Scopes, seq, cancellationToken).ConfigureAwait(false);
+        await state.Rows.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
 
         // Each signal ranks its own candidates, restricted to the scopes (and tags) asked for.
         var depth = Math.Max(CandidateDepth, query.Limit * 4);
@@ -609,7 +614,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         {
             var slice = fused.Skip(examined).Take(window).ToList();
             examined += slice.Count;
-            var meta = await state.Store.CandidatesAsync(slice.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
+            var meta = await state.Rows.GetAsync(slice.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
             foreach (var (id, score) in slice)
             {
                 if (!meta.TryGetValue(id, out var m) || !query.Scopes.Contains(m.Scope))
@@ -635,7 +640,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         {
             // An explanation accounts for every candidate: what was not examined is below the cut-off, unless a filter applies.
             var rest = fused.Skip(examined).Select(f => f.Id).ToList();
-            var meta = await state.Store.CandidatesAsync(rest, cancellationToken).ConfigureAwait(false);
+            var meta = await state.Rows.GetAsync(rest, cancellationToken).ConfigureAwait(false);
             filtered.AddRange(rest.Where(meta.ContainsKey).Where(id => query.Scopes.Contains(meta[id].Scope))
                 .Select(id => new FilteredMemory(id, FilterReason(query, meta[id]) ?? BelowCutOff)));
         }
@@ -686,8 +691,8 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         }
 
         var feedbackIds = first.Select(x => x.Id).ToList();
-        var rows = await state.Store.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
-        var texts = feedbackIds.Where(rows.ContainsKey).Select(id => rows[id].Content).ToList();
+        var rows = await state.Rows.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
+        var texts = feedbackIds.Where(rows.ContainsKey).Select(id => rows[id].Memory.Content).ToList();
         var expansion = state.Lexical.ExpansionTerms(query.Query, texts, FeedbackTerms, FeedbackBoost);
         return (state.Lexical.Search(query.Query, query.Scopes, tags, depth, expansion), expansion.Select(e => e.Term).ToList());
     }

@@ -150,6 +150,46 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
     }
 
     [Fact]
+    public async Task RowCache_SupersessionByAnotherService_IsSeenAtTheNextRecall()
+    {
+        var home = temp.NewHome();
+        await using var a = temp.Open(home);
+        await using var b = temp.Open(home);
+        var old = await a.RememberAsync(new RememberRequest("The nightly backup runs at 02:00 UTC."));
+        Assert.Equal(old.Id, (await a.RecallAsync(new RecallRequest("nightly backup time"))).Memories[0].Id);
+        Assert.Equal(1, await a.CachedRowsAsync([old.Id]));
+
+        // Another process replaces the fact; this one's cached row of the old fact must not survive it.
+        var updated = await b.RememberAsync(new RememberRequest("The nightly backup runs at 03:30 UTC.", Supersedes: [old.Id]));
+        var current = await a.RecallAsync(new RecallRequest("nightly backup time"));
+        Assert.DoesNotContain(current.Memories, m => m.Id == old.Id);
+        Assert.Equal(updated.Id, current.Memories[0].Id);
+        var history = await a.RecallAsync(new RecallRequest("nightly backup time", IncludeSuperseded: true));
+        Assert.Equal(updated.Id, history.Memories.Single(m => m.Id == old.Id).SupersededBy);
+    }
+
+    [Fact]
+    public async Task RowCache_ForgottenMemory_LeavesEveryProcessCache()
+    {
+        var home = temp.NewHome();
+        await using var a = temp.Open(home);
+        await using var b = temp.Open(home);
+        var here = await a.RememberAsync(new RememberRequest("The vault token rotates every 12 hours."));
+        var there = await a.RememberAsync(new RememberRequest("The vault audit log lives in the secops bucket."));
+        await a.RecallAsync(new RecallRequest("vault token audit"));
+        await b.RecallAsync(new RecallRequest("vault token audit"));
+        Assert.Equal(2, await a.CachedRowsAsync([here.Id, there.Id]));
+        Assert.Equal(2, await b.CachedRowsAsync([here.Id, there.Id]));
+
+        // Forgotten here: gone from this process's cache at once, and from the other's at its next recall.
+        await a.ForgetAsync(new ForgetRequest([here.Id]));
+        Assert.Equal(0, await a.CachedRowsAsync([here.Id]));
+        await b.RecallAsync(new RecallRequest("anything at all"));
+        Assert.Equal(0, await b.CachedRowsAsync([here.Id]));
+        Assert.Equal(there.Id, (await b.RecallAsync(new RecallRequest("vault audit log"))).Memories.Single().Id);
+    }
+
+    [Fact]
     public async Task DeletedLexicalIndex_IsRebuiltFromSqlite()
     {
         var home = temp.NewHome();

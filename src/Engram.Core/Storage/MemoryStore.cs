@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Microsoft.Data.Sqlite;
 
 namespace Engram.Core.Storage;
@@ -335,7 +336,7 @@ internal sealed class MemoryStore
         return results;
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction tx, string sql, params string[] parameters)
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? tx, string sql, params string[] parameters)
     {
         var command = connection.CreateCommand();
         command.Transaction = tx;
@@ -912,32 +913,47 @@ internal sealed class MemoryStore
     }
 
     /// <summary>
-    /// Candidates' rows with their ranking metadata: insertion order and the superseding memory's observedAt.
+    /// Candidates' rows with their ranking metadata (insertion order and the superseding memory's observedAt), and the
+    /// change feed's position in the same snapshot.
     /// </summary>
-    public async Task<Dictionary<string, CandidateMeta>> CandidatesAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
+    public async Task<(long Seq, Dictionary<string, CandidateMeta> Rows)> CandidatesAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = connection.BeginTransaction(deferred: true);
+        var seq = await MaxSeqAsync(connection, tx, cancellationToken).ConfigureAwait(false);
         var result = new Dictionary<string, CandidateMeta>(ids.Count, StringComparer.Ordinal);
-        foreach (var chunk in ids.Distinct(StringComparer.Ordinal).Chunk(500))
+        await using var command = Command(connection, tx, """
+            SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
+                   (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id),
+                   m.rowid, s.observed_at
+            FROM memories m LEFT JOIN memories s ON s.id = m.superseded_by
+            WHERE m.id IN (SELECT value FROM json_each($ids));
+            """, "$ids");
+        Bind(command, [JsonSerializer.Serialize(ids)]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            await using var command = connection.CreateCommand();
-            var names = AddList(command, "$i", chunk);
-            command.CommandText = $"""
-                SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
-                       (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id),
-                       m.rowid, s.observed_at
-                FROM memories m LEFT JOIN memories s ON s.id = m.superseded_by
-                WHERE m.id IN ({names});
-                """;
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var memory = ReadMemory(reader);
-                result[memory.Id] = new CandidateMeta(memory, reader.GetInt64(8), reader.IsDBNull(9) ? null : reader.GetInt64(9));
-            }
+            var memory = ReadMemory(reader);
+            result[memory.Id] = new CandidateMeta(memory, reader.GetInt64(8), reader.IsDBNull(9) ? null : reader.GetInt64(9));
         }
 
-        return result;
+        return (seq, result);
+    }
+
+    /// <summary>The memories the change feed names after <paramref name="afterSeq"/> up to <paramref name="toSeq"/>, at most <paramref name="limit"/>.</summary>
+    public async Task<List<string>> ChangedIdsAsync(long afterSeq, long toSeq, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT DISTINCT memory_id FROM changes WHERE seq > $after AND seq <= $to LIMIT $limit;", "$after", "$to", "$limit");
+        Bind(command, [afterSeq, toSeq, limit]);
+        var ids = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
     }
 
     /// <summary>

@@ -42,6 +42,34 @@ public sealed class SessionContextTests(TempStore temp) : IClassFixture<TempStor
     }
 
     [Fact]
+    public async Task AReply_IsFoundThroughTheQuestionItAnswers_AboveAMereNeighbour()
+    {
+        await using var service = temp.Open();
+        // The note before the question and the reply after it are both next to it; only the reply answers it.
+        var ids = await RememberInOrderAsync(service, Monday,
+            "Lunch orders close at eleven.",
+            "Which message broker does the billing service use?",
+            "NATS, since ops already runs it.",
+            "The office plants need water on Fridays.");
+
+        var result = await service.RecallAsync(new RecallRequest("billing service message broker"));
+        var ranked = result.Memories.Select(m => m.Id).ToList();
+        Assert.Equal(ids[1], ranked[0]);
+        Assert.True(ranked.IndexOf(ids[2]) == 1, $"the reply should come right after the question: {string.Join(", ", ranked)}");
+    }
+
+    [Theory]
+    [InlineData("Which broker does billing use?", true)]
+    [InlineData("Got any favourite styles? [shared a photo: a dance class]", true)]
+    [InlineData("Did you read \"Dune\"?", true)]
+    [InlineData("Use a ?? b for the default.", false)]
+    [InlineData("The ternary x ? y : z reads badly here.", false)]
+    [InlineData("The list is at /orders?page=2 now.", false)]
+    [InlineData("We picked NATS.", false)]
+    public void AsksQuestion_TellsQuestionsFromCode(string text, bool asks) =>
+        Assert.Equal(asks, Engram.Core.Storage.SessionContext.AsksQuestion(text));
+
+    [Fact]
     public async Task Memories_ObservedInAnotherSession_AreNotContext()
     {
         await using var service = temp.Open();

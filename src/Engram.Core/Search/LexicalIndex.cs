@@ -27,6 +27,7 @@ internal sealed partial class LexicalIndex : IDisposable
     private const string ContentField = "content";
     private const string AdjacentField = "context_adjacent";
     private const string NearbyField = "context_nearby";
+    private const string AskedField = "context_asked";
 
     /// <summary>
     /// How much a query word found only in a memory's session context counts against the same word in its own text:
@@ -35,12 +36,19 @@ internal sealed partial class LexicalIndex : IDisposable
     private const float AdjacentBoost = 0.4f;
 
     private const float NearbyBoost = 0.2f;
+
+    /// <summary>
+    /// A reply's meaning hangs on the question before it ("Got any favourite styles?" "Contemporary, it's so
+    /// expressive"): a query word found in the question a memory answers counts this much more, on top of the adjacent
+    /// context.
+    /// </summary>
+    private const float AskedBoost = 0.3f;
     private const string IdValuesField = "id_dv";
     private const string SeqKey = "seq";
     private const string FormatKey = "format";
 
     /// <summary>The document layout; an index written with another one is rebuilt.</summary>
-    private const string Format = "4";
+    private const string Format = "5";
 
     private readonly MemoryStore _store;
     private readonly string _path;
@@ -211,6 +219,7 @@ internal sealed partial class LexicalIndex : IDisposable
             new TextField(ContentField, memory.Content, Field.Store.NO),
             new TextField(AdjacentField, context.Adjacent, Field.Store.NO),
             new TextField(NearbyField, context.Nearby, Field.Store.NO),
+            new TextField(AskedField, context.Asked, Field.Store.NO),
         };
         foreach (var tag in memory.Tags)
         {
@@ -279,6 +288,7 @@ internal sealed partial class LexicalIndex : IDisposable
                 {
                     boolean.Add(new TermQuery(new Term(AdjacentField, term)) { Boost = AdjacentBoost }, Occur.SHOULD);
                     boolean.Add(new TermQuery(new Term(NearbyField, term)) { Boost = NearbyBoost }, Occur.SHOULD);
+                    boolean.Add(new TermQuery(new Term(AskedField, term)) { Boost = AskedBoost }, Occur.SHOULD);
                 }
             }
 

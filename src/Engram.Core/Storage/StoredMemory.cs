@@ -59,7 +59,8 @@ internal readonly record struct CandidateMeta(StoredMemory Memory, long Order, l
 /// </summary>
 /// <param name="Adjacent">The memories next to it (one before, one after).</param>
 /// <param name="Nearby">The memories two places away.</param>
-internal sealed record SessionContext(string Adjacent, string Nearby)
+/// <param name="Asked">The memory just before, when it asks a question: the one this memory most likely answers.</param>
+internal sealed partial record SessionContext(string Adjacent, string Nearby, string Asked)
 {
     /// <summary>How many memories on each side count as context.</summary>
     public const int Radius = 2;
@@ -72,6 +73,7 @@ internal sealed record SessionContext(string Adjacent, string Nearby)
     {
         var window = (long)Session.TotalMilliseconds;
         var levels = new[] { new List<string>(), new List<string>() };
+        var asked = "";
         foreach (var side in new[] { before, after })
         {
             var distance = 0;
@@ -82,10 +84,24 @@ internal sealed record SessionContext(string Adjacent, string Nearby)
                     break;
                 }
 
+                if (distance == 0 && side == before && AsksQuestion(content))
+                {
+                    asked = content;
+                }
+
                 levels[distance++].Add(content);
             }
         }
 
-        return new SessionContext(string.Join('\n', levels[0]), string.Join('\n', levels[1]));
+        return new SessionContext(string.Join('\n', levels[0]), string.Join('\n', levels[1]), asked);
     }
+
+    /// <summary>
+    /// Whether a text asks something: a question mark closing a word or a quote, followed by a space or the end. Code
+    /// (<c>a ?? b</c>, <c>x ? y : z</c>) and query strings (<c>?page=2</c>) do not count.
+    /// </summary>
+    public static bool AsksQuestion(string text) => Question().IsMatch(text);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[\p{L}\p{N}""'’)\]]\?+(?:\s|$)")]
+    private static partial System.Text.RegularExpressions.Regex Question();
 }

@@ -8,7 +8,7 @@ public sealed class ErasureTests(TempStore temp) : IClassFixture<TempStore>
 {
     private const string Secret = "Engram canary: the vault passphrase is quartz-nebula-7741, rotate it monthly.";
 
-    private static List<string> FilesContaining(string home, params string[] needles)
+    internal static List<string> FilesContaining(string home, params string[] needles)
     {
         var patterns = needles.SelectMany(n => new[] { Encoding.UTF8.GetBytes(n), Encoding.Unicode.GetBytes(n) }).ToList();
         var hits = new List<string>();

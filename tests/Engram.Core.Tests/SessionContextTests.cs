@@ -107,8 +107,7 @@ public sealed class SessionContextTests(TempStore temp) : IClassFixture<TempStor
 
         // Not a term of it is left in the index files (the analyzer indexes the words separately).
         var index = Path.Combine(home, "index");
-        var leftovers = Directory.EnumerateFiles(index).Where(f => File.ReadAllText(f).Contains("marmalad", StringComparison.Ordinal)).ToList();
-        Assert.Empty(leftovers);
+        Assert.Empty(ErasureTests.FilesContaining(index, "marmalad"));
 
         // The neighbours now carry each other as context.
         var explainAfter = await other.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("quarter rotation fjord"), MemoryId: ids[0]));

@@ -19,8 +19,11 @@ namespace Engram.Core;
 /// </summary>
 public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 {
-    /// <summary>How many candidates each signal contributes before fusion, at the least.</summary>
-    private const int CandidateDepth = 100;
+    /// <summary>
+    /// How many candidates each signal contributes before fusion, at the least: four times the largest common limit,
+    /// so that any limit up to 50 ranks the same candidates the same way (the first 10 of 50 are the 10 of 10).
+    /// </summary>
+    private const int CandidateDepth = 200;
 
     /// <summary>The cosine above which an existing memory is offered in <c>similar</c>.</summary>
     private const double SimilarThreshold = 0.55;
@@ -513,7 +516,11 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
     private const string BelowCutOff = "below cut-off";
 
-    /// <summary>How many candidates beyond the limit pass through the recency tie-break, so that near-ties at the cut-off are seen.</summary>
+    /// <summary>
+    /// How far the recency tie-break may move a candidate up, and so how many candidates beyond the limit it must see:
+    /// the first k hits are then the same whatever the limit (asking for 50 gives the 10 that asking for 10 gives, then
+    /// 40 more).
+    /// </summary>
     private const int TieBreakMargin = 20;
 
     /// <summary>
@@ -529,7 +536,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// <summary>
     /// The recency tie-break. Candidates stay in fused (reciprocal rank) order, except that a candidate observed
     /// later moves up past each candidate directly above it that was observed earlier and is near-equal in relevance
-    /// (<see cref="RecencyTieTolerance"/>). Relevance is read from the signals' raw scores, not from fused ranks, so a
+    /// (<see cref="RecencyTieTolerance"/>), at most <see cref="TieBreakMargin"/> places. Relevance is read from the signals' raw scores, not from fused ranks, so a
     /// weakly related new memory never passes a strongly relevant old one however close their ranks are.
     /// </summary>
     private static List<(string Id, double Score)> RecencyTieBreak(
@@ -549,7 +556,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var moved = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 1; i < order.Count; i++)
         {
-            for (var j = i; j > 0 && order[j].Meta.ObservedAt > order[j - 1].Meta.ObservedAt && Math.Abs(order[j].Relevance - order[j - 1].Relevance) <= RecencyTieTolerance; j--)
+            for (var j = i; j > 0 && i - j < TieBreakMargin && order[j].Meta.ObservedAt > order[j - 1].Meta.ObservedAt && Math.Abs(order[j].Relevance - order[j - 1].Relevance) <= RecencyTieTolerance; j--)
             {
                 (order[j], order[j - 1]) = (order[j - 1], order[j]);
                 moved[order[j - 1].Meta.Id] = moved.GetValueOrDefault(order[j - 1].Meta.Id) + 1;

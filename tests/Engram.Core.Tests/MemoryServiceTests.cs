@@ -150,6 +150,30 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
     }
 
     [Fact]
+    public async Task Recall_FirstHits_AreTheSameWhateverTheLimit()
+    {
+        // Many near-ties observed at different times: the recency tie-break and every signal's candidate depth are in
+        // play, and a caller asking for more must get the same first hits, then more.
+        await using var service = temp.Open();
+        var random = new Random(11);
+        string[] services = ["orders", "billing", "search", "auth", "media", "mail"];
+        string[] stores = ["Postgres", "Redis", "Kafka", "S3", "Elastic"];
+        await service.RememberManyAsync(Enumerable.Range(0, 400).Select(i => new RememberRequest(
+            $"The {services[random.Next(services.Length)]} service writes to {stores[random.Next(stores.Length)]} every {random.Next(1, 60)} minutes (note {i}).",
+            ObservedAt: new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero).AddHours(random.Next(0, 24 * 90)))).ToList());
+
+        foreach (var query in new[] { "billing service Postgres", "which service writes to Kafka", "media S3 minutes", "auth Redis" })
+        {
+            var ten = (await service.RecallAsync(new RecallRequest(query, Limit: 10))).Memories.Select(m => m.Id).ToList();
+            var twentyFive = (await service.RecallAsync(new RecallRequest(query, Limit: 25))).Memories.Select(m => m.Id).ToList();
+            var fifty = (await service.RecallAsync(new RecallRequest(query, Limit: 50))).Memories.Select(m => m.Id).ToList();
+            Assert.Equal(10, ten.Count);
+            Assert.Equal(ten, twentyFive.Take(10));
+            Assert.Equal(twentyFive, fifty.Take(25));
+        }
+    }
+
+    [Fact]
     public async Task RowCache_SupersessionByAnotherService_IsSeenAtTheNextRecall()
     {
         var home = temp.NewHome();

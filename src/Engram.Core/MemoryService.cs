@@ -261,6 +261,8 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         else
         {
             ids = await state.Store.DeleteAsync(ids, Selector(request), request.Scope is null ? [] : [ScopeName.Normalize(request.Scope)], cancellationToken).ConfigureAwait(false);
+            // Out of this process's memory first, whatever happens to the index catch-up below.
+            state.Rows.Remove(ids);
             var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
             await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
             await state.Vectors.EnsureCurrentAsync([], seq, cancellationToken).ConfigureAwait(false);
@@ -691,7 +693,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     private static async Task<(List<(string Id, float Score)> Hits, IReadOnlyList<string> Feedback)> LexicalWithFeedbackAsync(State state, RecallQuery query, IReadOnlyList<string>? tags, int depth, CancellationToken cancellationToken)
     {
         // The first pass only has to find the feedback documents; the full list comes from the second.
-        var first = state.Lexical.Search(query.Query, query.Scopes, tags, FeedbackDocuments);
+        // The query is analysed once for both passes and the feedback words.
+        var terms = state.Lexical.QueryTermList(query.Query);
+        var first = state.Lexical.Search(terms, query.Scopes, tags, FeedbackDocuments);
         if (first.Count == 0)
         {
             return (first, []);
@@ -699,9 +703,9 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
         var feedbackIds = first.Select(x => x.Id).ToList();
         var rows = await state.Rows.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
-        var texts = feedbackIds.Where(rows.ContainsKey).Select(id => rows[id].Memory.Content).ToList();
-        var expansion = state.Lexical.ExpansionTerms(query.Query, texts, FeedbackTerms, FeedbackBoost);
-        return (state.Lexical.Search(query.Query, query.Scopes, tags, depth, expansion), expansion.Select(e => e.Term).ToList());
+        var feedbackTerms = feedbackIds.Where(rows.ContainsKey).Select(id => (IReadOnlyList<string>)state.Lexical.DocumentTerms(rows[id].Memory.Content)).ToList();
+        var expansion = state.Lexical.ExpansionTerms(terms, feedbackTerms, FeedbackTerms, FeedbackBoost);
+        return (state.Lexical.Search(terms, query.Scopes, tags, depth, expansion), expansion.Select(e => e.Term).ToList());
     }
 
     private static string? FilterReason(RecallQuery query, CandidateMeta m)
@@ -721,7 +725,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     }
 
     private static RecalledMemory ToRecalled(StoredMemory m, double score) => new(
-        m.Id, m.Content, m.Scope, m.Tags,
+        m.Id, m.Content, m.Scope, [.. m.Tags],
         DateTimeOffset.FromUnixTimeMilliseconds(m.ObservedAt), DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
         Math.Round(score, 6), m.SupersededBy);
 

@@ -150,6 +150,23 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
     }
 
     [Fact]
+    public async Task Recall_ALongQueryOfRareWords_StaysWithinLucenesClauseLimit()
+    {
+        // Every word rare, so each is searched in the text and all three context fields; plus feedback words.
+        static string Word(int i) => "zq" + string.Concat(i.ToString("D4", System.Globalization.CultureInfo.InvariantCulture).Select(c => (char)('a' + c - '0')));
+        await using var service = temp.Open();
+        await service.RememberManyAsync(Enumerable.Range(0, 105)
+            .Select(i => new RememberRequest($"{Word(i * 4)} {Word((i * 4) + 1)} {Word((i * 4) + 2)} {Word((i * 4) + 3)} {Word(5000 + i)} marks note {i}.")).ToList());
+        var query = string.Join(' ', Enumerable.Range(0, 280).Select(Word));
+        Assert.True(query.Length <= EngramOptions.MaxQueryLength);
+
+        var result = await service.RecallAsync(new RecallRequest(query, Limit: 50));
+        Assert.Equal(50, result.Memories.Count);
+        var explain = await service.ExplainAsync(new ExplainRequest(result.RetrievalId));
+        Assert.NotEmpty(explain.Hits);
+    }
+
+    [Fact]
     public async Task Recall_FirstHits_AreTheSameWhateverTheLimit()
     {
         // Many near-ties observed at different times: the recency tie-break and every signal's candidate depth are in

@@ -66,6 +66,9 @@ public sealed class SessionContextTests(TempStore temp) : IClassFixture<TempStor
     [InlineData("The ternary x ? y : z reads badly here.", false)]
     [InlineData("The list is at /orders?page=2 now.", false)]
     [InlineData("We picked NATS.", false)]
+    [InlineData("Make it a string? name stays optional.", false)]
+    [InlineData("Really?! That changes the plan.", true)]
+    [InlineData("どのブローカーを使いますか？", true)]
     public void AsksQuestion_TellsQuestionsFromCode(string text, bool asks) =>
         Assert.Equal(asks, Engram.Core.Storage.SessionContext.AsksQuestion(text));
 

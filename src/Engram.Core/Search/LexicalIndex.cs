@@ -259,14 +259,20 @@ internal sealed partial class LexicalIndex : IDisposable
     /// <summary>Below this many memories a word is never too common to be looked for in session context.</summary>
     private const int MinContextFrequency = 50;
 
-    /// <summary>Query words (and feedback words) used at most: three clauses a word stay within Lucene's clause limit.</summary>
-    private const int MaxQueryTerms = 256;
+    /// <summary>
+    /// Query words (and feedback words) used at most: a query word makes up to four clauses (its text and three
+    /// context fields), a feedback word one, and the whole must stay within Lucene's limit of 1,024.
+    /// </summary>
+    private const int MaxQueryTerms = 200;
 
     /// <summary>BM25 search over <paramref name="scopes"/> (and any of <paramref name="tags"/> when given); best first.</summary>
-    public List<(string Id, float Score)> Search(string query, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null)
+    public List<(string Id, float Score)> Search(string query, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null) =>
+        Search(QueryTermList(query), scopes, tags, k, expansion);
+
+    /// <summary>BM25 search for already analysed query <paramref name="terms"/> (<see cref="QueryTermList"/>).</summary>
+    public List<(string Id, float Score)> Search(IReadOnlyList<string> terms, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null)
     {
         var results = new List<(string, float)>();
-        var terms = Analyze(WithoutQuestionWords(query));
         if (_searchers is null || terms.Count == 0 || k <= 0)
         {
             return results;
@@ -321,10 +327,14 @@ internal sealed partial class LexicalIndex : IDisposable
     /// Pseudo-relevance feedback: the terms that the top results' texts share most, weighted by each result's rank and
     /// the term's rarity, leaving out the query's own terms and terms common to many memories.
     /// </summary>
-    public List<(string Term, float Weight)> ExpansionTerms(string query, IReadOnlyList<string> feedbackTexts, int count, float boost)
+    /// <param name="queryTerms">The query's analysed terms (<see cref="QueryTermList"/>).</param>
+    /// <param name="feedbackTerms">Each feedback document's distinct analysed terms (<see cref="DocumentTerms"/>), best first.</param>
+    /// <param name="count">How many terms at most.</param>
+    /// <param name="boost">The weight of the strongest term.</param>
+    public List<(string Term, float Weight)> ExpansionTerms(IReadOnlyList<string> queryTerms, IReadOnlyList<IReadOnlyList<string>> feedbackTerms, int count, float boost)
     {
-        var own = Analyze(WithoutQuestionWords(query)).ToHashSet(StringComparer.Ordinal);
-        if (_searchers is null || feedbackTexts.Count == 0)
+        var own = queryTerms.ToHashSet(StringComparer.Ordinal);
+        if (_searchers is null || feedbackTerms.Count == 0)
         {
             return [];
         }
@@ -336,9 +346,9 @@ internal sealed partial class LexicalIndex : IDisposable
             var n = Math.Max(1, reader.NumDocs);
             // Rank-weighted occurrences first; document frequencies only for the strongest candidates, cached per reader.
             var occurrences = new Dictionary<string, double>(StringComparer.Ordinal);
-            for (var i = 0; i < feedbackTexts.Count; i++)
+            for (var i = 0; i < feedbackTerms.Count; i++)
             {
-                foreach (var term in Analyze(feedbackTexts[i]).Distinct(StringComparer.Ordinal))
+                foreach (var term in feedbackTerms[i])
                 {
                     if (!own.Contains(term) && term.Length >= 3)
                     {
@@ -506,7 +516,13 @@ internal sealed partial class LexicalIndex : IDisposable
     };
 
     /// <summary>The index terms of <paramref name="text"/> as a query is searched with (question words dropped).</summary>
-    public HashSet<string> QueryTerms(string text) => Analyze(WithoutQuestionWords(text)).ToHashSet(StringComparer.Ordinal);
+    public HashSet<string> QueryTerms(string text) => QueryTermList(text).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>A query's analysed terms in order, question words left out: what <see cref="Search(IReadOnlyList{string}, IReadOnlyList{string}, IReadOnlyList{string}?, int, IReadOnlyList{ValueTuple{string, float}}?)"/> looks for.</summary>
+    public List<string> QueryTermList(string query) => Analyze(WithoutQuestionWords(query));
+
+    /// <summary>A memory's distinct analysed terms, as pseudo-relevance feedback reads them.</summary>
+    public string[] DocumentTerms(string content) => Analyze(content).Distinct(StringComparer.Ordinal).ToArray();
 
     /// <summary>The index terms of a memory's own text.</summary>
     public HashSet<string> Terms(string text) => Analyze(text).ToHashSet(StringComparer.Ordinal);

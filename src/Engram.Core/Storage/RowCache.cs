@@ -30,12 +30,24 @@ internal sealed class RowCache(MemoryStore store, int capacity = RowCache.Defaul
         }
     }
 
-    /// <summary>Whether the cache holds any of <paramref name="ids"/>.</summary>
+    /// <summary>How many of <paramref name="ids"/> the cache holds.</summary>
     public int CountOf(IEnumerable<string> ids)
     {
         lock (_lock)
         {
             return ids.Count(_rows.ContainsKey);
+        }
+    }
+
+    /// <summary>Drops the rows of <paramref name="ids"/> (memories this process has just forgotten).</summary>
+    public void Remove(IEnumerable<string> ids)
+    {
+        lock (_lock)
+        {
+            foreach (var id in ids)
+            {
+                _rows.Remove(id);
+            }
         }
     }
 

@@ -97,11 +97,12 @@ internal sealed partial record SessionContext(string Adjacent, string Nearby, st
     }
 
     /// <summary>
-    /// Whether a text asks something: a question mark closing a word or a quote, followed by a space or the end. Code
-    /// (<c>a ?? b</c>, <c>x ? y : z</c>) and query strings (<c>?page=2</c>) do not count.
+    /// Whether a text asks something: a question mark closing a word or a quote, at the end or before a space and
+    /// something other than a lower-case word. Code (<c>a ?? b</c>, <c>x ? y : z</c>, <c>string? name</c>) and query
+    /// strings (<c>?page=2</c>) do not count.
     /// </summary>
     public static bool AsksQuestion(string text) => Question().IsMatch(text);
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"[\p{L}\p{N}""'’)\]]\?+(?:\s|$)")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"[\p{L}\p{N}""'’)\]][?？][?!？！]*(?:\s*$|\s+(?!\p{Ll}))")]
     private static partial System.Text.RegularExpressions.Regex Question();
 }

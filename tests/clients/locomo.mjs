@@ -3,7 +3,7 @@
 // the session's date, a scope per conversation), every scored question asked with `recall` at limit 50 and at limit 10.
 // Prints evidence recall and per-call latency as the client sees it.
 //
-//   cd tests/clients && npm install && node locomo.mjs ../Engram.Eval/bin/Release/net10.0/engram.dll ../../../shared/bench/locomo
+//   cd tests/clients && npm ci && node locomo.mjs ../Engram.Eval/bin/Release/net10.0/engram.dll ../../../shared/bench/locomo
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import fs from "node:fs"; import os from "node:os"; import path from "node:path";

@@ -74,6 +74,40 @@ public sealed class ErasureTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal(100, (await reopened.RecallAsync(new RecallRequest("filler fact", Limit: 100))).Memories.Count);
     }
 
+    [Fact(Timeout = 120_000)]
+    public async Task Forget_WhileAnotherConnectionHoldsAnOldSnapshot_ReturnsAndLeavesTheWalForLater()
+    {
+        var home = temp.NewHome();
+        await using var service = temp.Open(home);
+        var fact = await service.RememberAsync(new RememberRequest("The staging password rotates on the first Monday."));
+        await service.RecallAsync(new RecallRequest("staging password"));
+
+        // Another process mid-read, on a snapshot from before the forget: the WAL cannot be emptied while it lasts.
+        await using var reader = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(home, "engram.db")};Pooling=False");
+        await reader.OpenAsync();
+        await using var snapshot = reader.BeginTransaction(deferred: true);
+        await using (var read = reader.CreateCommand())
+        {
+            read.Transaction = snapshot;
+            read.CommandText = "SELECT COUNT(*) FROM memories;";
+            Assert.Equal(1L, await read.ExecuteScalarAsync());
+        }
+
+        // The forget itself is done and acknowledged; the checkpoint gives up after a few seconds (it waited 30 s an
+        // attempt, twenty attempts, before).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = await service.ForgetAsync(new ForgetRequest([fact.Id]));
+        Assert.Equal(1, result.Count);
+        Assert.True(result.Residue.IsEmpty, result.Residue.ToString());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"forget took {clock.Elapsed}");
+
+        // Once the reader is gone the next forget empties the WAL.
+        await snapshot.RollbackAsync();
+        await reader.CloseAsync();
+        await service.ForgetAsync(new ForgetRequest(All: true, Scope: "user"));
+        Assert.Empty(FilesContaining(home, "staging password rotates"));
+    }
+
     [Fact]
     public async Task Forget_AWholeScope_LeavesNoCopyOfAnyOfItsTexts()
     {

@@ -1023,22 +1023,34 @@ internal sealed class MemoryStore
     public async Task<bool> CheckpointAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        for (var attempt = 0; attempt < 20; attempt++)
+        // A truncating checkpoint waits, through the busy handler, for every reader to leave the WAL. With the store's
+        // 30 s busy timeout, readers that keep coming (another process recalling nonstop) held a forget for minutes;
+        // here each attempt waits a quarter of a second, about six seconds in all, then the WAL is left for later.
+        await ExecuteAsync(connection, "PRAGMA busy_timeout=250;", cancellationToken).ConfigureAwait(false);
+        try
         {
-            await using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            // The row is (busy, frames in the WAL, frames checkpointed): busy = 0 means the WAL was reset.
-            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetInt32(0) == 0)
+            for (var attempt = 0; attempt < 20; attempt++)
             {
-                return true;
+                await using var command = connection.CreateCommand();
+                command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                // The row is (busy, frames in the WAL, frames checkpointed): busy = 0 means the WAL was reset.
+                if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetInt32(0) == 0)
+                {
+                    return true;
+                }
+
+                // Another process is mid-read; its snapshot usually ends within milliseconds.
+                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
             }
 
-            // Another process is mid-read; its snapshot ends within milliseconds.
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            return false;
         }
-
-        return false;
+        finally
+        {
+            // The pooled connection keeps its settings: give it back with the store's own timeout.
+            await ExecuteAsync(connection, "PRAGMA busy_timeout=30000;", CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Counts what SQLite still holds of <paramref name="ids"/>: memory rows, tag rows, vector rows, recall-log references.</summary>

@@ -128,7 +128,7 @@ internal sealed class McpTarget : IMemoryTarget
             throw new InvalidOperationException($"{tool} failed: {string.Join(" ", result.Content.OfType<ModelContextProtocol.Protocol.TextContentBlock>().Select(t => t.Text))}");
         }
 
-        return JsonSerializer.Deserialize<JsonElement>(result.StructuredContent.Value.GetRawText());
+        return result.StructuredContent.Value;
     }
 
     public async ValueTask DisposeAsync()

@@ -39,6 +39,12 @@ public sealed class EngramOptions
     /// <summary>After an embedding call fails, how long the embedder is left alone before it is tried again.</summary>
     public TimeSpan EmbeddingRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether the service fills missing vectors in the background (a server's job). A one-shot command turns it off:
+    /// it would exit before the work is done, and <c>reembed</c> does that work in the foreground, counting all of it.
+    /// </summary>
+    public bool BackgroundEmbedding { get; set; } = true;
+
     /// <summary>The default home: <c>~/.engram</c>.</summary>
     public static string DefaultHomeDirectory =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".engram");

@@ -114,7 +114,10 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
         var log = new RetrievalLog(store, _loggerFactory.CreateLogger<RetrievalLog>());
         var backfill = new EmbeddingBackfill(store, _runtime, _options, _loggerFactory.CreateLogger<EmbeddingBackfill>());
-        backfill.Start();
+        if (_options.BackgroundEmbedding)
+        {
+            backfill.Start();
+        }
         return new State(store, lexical, vectors, new RowCache(store), log, backfill);
     }
 

@@ -172,7 +172,8 @@ internal static class Cli
             try
             {
                 using var logging = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));
-                var options = new EngramOptions();
+                // A command runs once and exits: no background embedder (reembed embeds in the foreground).
+                var options = new EngramOptions { BackgroundEmbedding = false };
                 settings.Apply(options);
                 await using var service = new MemoryService(options, embedder, logging);
                 return await action(service, settings).ConfigureAwait(false);

@@ -48,10 +48,13 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
     {
         var model = await _embedder.EnsureModelAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"The embedder {_embedder.Provider}/{_embedder.ModelName} is unreachable: {_embedder.Problem}.");
-        // The background loop stands aside meanwhile, so the progress counts all the work.
+        // The background loop stands aside meanwhile, so the progress counts all the work: a batch it is embedding now
+        // is waited for, and it starts no other (it checks under the same gate).
         Interlocked.Increment(ref _manual);
         try
         {
+            await _running.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _running.Release();
             return await RunAsync(model, progress, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -67,7 +70,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         progress?.Report((0, total));
         while (true)
         {
-            var (embedded, failed) = await StepAsync(model, cancellationToken).ConfigureAwait(false);
+            var (embedded, failed) = await StepAsync(model, background: false, cancellationToken).ConfigureAwait(false);
             if (failed)
             {
                 throw new InvalidOperationException($"The embedder {model.Id} failed after {done} of {total} memories: {_embedder.Problem}. Run reembed again to continue; nothing is lost.");
@@ -103,7 +106,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
                 }
                 else
                 {
-                    var (embedded, failed) = await StepAsync(model, stop).ConfigureAwait(false);
+                    var (embedded, failed) = await StepAsync(model, background: true, stop).ConfigureAwait(false);
                     if (embedded > 0)
                     {
                         continue;
@@ -138,11 +141,16 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
     }
 
     /// <summary>One batch: embed up to <see cref="BatchSize"/> memories lacking a vector and store them; with none left, mark complete scopes ready.</summary>
-    private async Task<(int Embedded, bool Failed)> StepAsync(EmbeddingModel model, CancellationToken cancellationToken)
+    private async Task<(int Embedded, bool Failed)> StepAsync(EmbeddingModel model, bool background, CancellationToken cancellationToken)
     {
         await _running.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (background && Volatile.Read(ref _manual) > 0)
+            {
+                return (0, false);
+            }
+
             var batch = await _store.UnembeddedAsync(model.Id, BatchSize, cancellationToken).ConfigureAwait(false);
             if (batch.Count == 0)
             {

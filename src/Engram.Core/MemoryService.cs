@@ -541,10 +541,11 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// <summary>
     /// The recency tie-break. Candidates stay in fused (reciprocal rank) order, except that a candidate observed
     /// later moves up past each candidate directly above it that was observed earlier and is near-equal in relevance
-    /// (<see cref="RecencyTieTolerance"/>), at most <see cref="TieBreakMargin"/> places. Relevance is read from the signals' raw scores, not from fused ranks, so a
-    /// weakly related new memory never passes a strongly relevant old one however close their ranks are.
+    /// (<see cref="RecencyTieTolerance"/>), at most <see cref="TieBreakMargin"/> places. Relevance is read from the
+    /// signals' raw scores, not from fused ranks, so a weakly related new memory never passes a strongly relevant old
+    /// one however close their ranks are.
     /// </summary>
-    private static List<(string Id, double Score)> RecencyTieBreak(
+    private static List<(CandidateMeta Meta, double Score)> RecencyTieBreak(
         List<(CandidateMeta Meta, double Fused)> passing,
         List<(string Id, float Score)> lexical, List<(string Id, float Score)> vector, List<(string Id, float Score)> entities,
         out Dictionary<string, SignalScore> recency)
@@ -570,7 +571,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
         var byTime = order.OrderByDescending(p => p.Meta.ObservedAt).ThenBy(p => p.Meta.Order).Select((p, i) => (p.Meta.Id, Rank: i + 1)).ToDictionary(x => x.Id, x => x.Rank);
         recency = order.ToDictionary(p => p.Meta.Id, p => new SignalScore(byTime[p.Meta.Id], moved.GetValueOrDefault(p.Meta.Id)));
-        return order.Select(p => (p.Meta.Id, p.Fused)).ToList();
+        return order.Select(p => (p.Meta, p.Fused)).ToList();
     }
 
     private RecallQuery Normalize(RecallRequest request)
@@ -647,7 +648,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
         var ranked = RecencyTieBreak(passing, lexical, vector, entities, out var recency);
         var top = ranked.Take(query.Limit).ToList();
-        filtered.AddRange(ranked.Skip(query.Limit).Select(x => new FilteredMemory(x.Id, BelowCutOff)));
+        filtered.AddRange(ranked.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, BelowCutOff)));
         if (explainAll && examined < fused.Count)
         {
             // An explanation accounts for every candidate: what was not examined is below the cut-off, unless a filter applies.
@@ -657,8 +658,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
                 .Select(id => new FilteredMemory(id, FilterReason(query, meta[id]) ?? BelowCutOff)));
         }
 
-        var rows = passing.ToDictionary(p => p.Meta.Id, p => p.Meta.Memory, StringComparer.Ordinal);
-        var hits = top.Select((x, i) => new RankedHit(i + 1, ToRecalled(rows[x.Id], x.Score))).ToList();
+        var hits = top.Select((x, i) => new RankedHit(i + 1, ToRecalled(x.Meta.Memory, x.Score))).ToList();
 
         if (explainAll && allowed is not null)
         {
@@ -706,7 +706,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
 
         var feedbackIds = first.Select(x => x.Id).ToList();
         var rows = await state.Rows.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
-        var feedbackTerms = feedbackIds.Where(rows.ContainsKey).Select(id => (IReadOnlyList<string>)state.Lexical.DocumentTerms(rows[id].Memory.Content)).ToList();
+        var feedbackTerms = feedbackIds.Where(rows.ContainsKey).Select(id => (IReadOnlyCollection<string>)state.Lexical.Terms(rows[id].Memory.Content)).ToList();
         var expansion = state.Lexical.ExpansionTerms(terms, feedbackTerms, FeedbackTerms, FeedbackBoost);
         return (state.Lexical.Search(terms, query.Scopes, tags, depth, expansion), expansion.Select(e => e.Term).ToList());
     }

@@ -328,10 +328,10 @@ internal sealed partial class LexicalIndex : IDisposable
     /// the term's rarity, leaving out the query's own terms and terms common to many memories.
     /// </summary>
     /// <param name="queryTerms">The query's analysed terms (<see cref="QueryTermList"/>).</param>
-    /// <param name="feedbackTerms">Each feedback document's distinct analysed terms (<see cref="DocumentTerms"/>), best first.</param>
+    /// <param name="feedbackTerms">Each feedback document's analysed terms (<see cref="Terms"/>), best first.</param>
     /// <param name="count">How many terms at most.</param>
     /// <param name="boost">The weight of the strongest term.</param>
-    public List<(string Term, float Weight)> ExpansionTerms(IReadOnlyList<string> queryTerms, IReadOnlyList<IReadOnlyList<string>> feedbackTerms, int count, float boost)
+    public List<(string Term, float Weight)> ExpansionTerms(IReadOnlyList<string> queryTerms, IReadOnlyList<IReadOnlyCollection<string>> feedbackTerms, int count, float boost)
     {
         var own = queryTerms.ToHashSet(StringComparer.Ordinal);
         if (_searchers is null || feedbackTerms.Count == 0)
@@ -520,9 +520,6 @@ internal sealed partial class LexicalIndex : IDisposable
 
     /// <summary>A query's analysed terms in order, question words left out: what <see cref="Search(IReadOnlyList{string}, IReadOnlyList{string}, IReadOnlyList{string}?, int, IReadOnlyList{ValueTuple{string, float}}?)"/> looks for.</summary>
     public List<string> QueryTermList(string query) => Analyze(WithoutQuestionWords(query));
-
-    /// <summary>A memory's distinct analysed terms, as pseudo-relevance feedback reads them.</summary>
-    public string[] DocumentTerms(string content) => Analyze(content).Distinct(StringComparer.Ordinal).ToArray();
 
     /// <summary>The index terms of a memory's own text.</summary>
     public HashSet<string> Terms(string text) => Analyze(text).ToHashSet(StringComparer.Ordinal);

@@ -47,12 +47,15 @@ internal sealed class MemoryStore
         // every commit, zero deleted content in place, and enforce foreign keys.
         if (connection.Handle is { } handle && !Configured.TryGetValue(handle, out _))
         {
-            await ExecuteAsync(connection, "PRAGMA busy_timeout=30000; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;", cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, $"PRAGMA busy_timeout={BusyTimeoutMs}; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;", cancellationToken).ConfigureAwait(false);
             Configured.AddOrUpdate(handle, Marker);
         }
 
         return connection;
     }
+
+    /// <summary>How long a connection waits for another process's lock before giving up.</summary>
+    private const int BusyTimeoutMs = 30_000;
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = [];
     private static readonly object Marker = new();
@@ -385,8 +388,7 @@ internal sealed class MemoryStore
             command.Transaction = tx;
             var names = AddList(command, "$i", chunk);
             command.CommandText = $"""
-                SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
-                       (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id)
+                SELECT {MemoryColumns}
                 FROM memories m WHERE m.id IN ({names});
                 """;
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -399,6 +401,12 @@ internal sealed class MemoryStore
 
         return result;
     }
+
+    /// <summary>A memory row's columns, in the order <see cref="ReadMemory"/> reads them (<c>m</c> is the memories table).</summary>
+    private const string MemoryColumns = """
+        m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
+        (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id)
+        """;
 
     private static StoredMemory ReadMemory(SqliteDataReader reader)
     {
@@ -423,9 +431,8 @@ internal sealed class MemoryStore
         {
             await using var command = connection.CreateCommand();
             command.Transaction = tx;
-            command.CommandText = """
-                SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
-                       (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id)
+            command.CommandText = $"""
+                SELECT {MemoryColumns}
                 FROM memories m ORDER BY m.scope, m.rowid;
                 """;
             var all = new List<StoredMemory>();
@@ -793,8 +800,7 @@ internal sealed class MemoryStore
         }
 
         command.CommandText = $"""
-            SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
-                   (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id)
+            SELECT {MemoryColumns}
             FROM memories m {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))}
             ORDER BY m.rowid {(oldestFirst ? "ASC" : "DESC")} LIMIT $limit OFFSET $offset;
             """;
@@ -922,9 +928,8 @@ internal sealed class MemoryStore
         await using var tx = connection.BeginTransaction(deferred: true);
         var seq = await MaxSeqAsync(connection, tx, cancellationToken).ConfigureAwait(false);
         var result = new Dictionary<string, CandidateMeta>(ids.Count, StringComparer.Ordinal);
-        await using var command = Command(connection, tx, """
-            SELECT m.id, m.scope, m.content, m.observed_at, m.created_at, m.superseded_by, m.superseded_at,
-                   (SELECT group_concat(tag, char(31)) FROM memory_tags t WHERE t.memory_id = m.id),
+        await using var command = Command(connection, tx, $"""
+            SELECT {MemoryColumns},
                    m.rowid, s.observed_at
             FROM memories m LEFT JOIN memories s ON s.id = m.superseded_by
             WHERE m.id IN (SELECT value FROM json_each($ids));
@@ -1049,7 +1054,7 @@ internal sealed class MemoryStore
         finally
         {
             // The pooled connection keeps its settings: give it back with the store's own timeout.
-            await ExecuteAsync(connection, "PRAGMA busy_timeout=30000;", CancellationToken.None).ConfigureAwait(false);
+            await ExecuteAsync(connection, $"PRAGMA busy_timeout={BusyTimeoutMs};", CancellationToken.None).ConfigureAwait(false);
         }
     }
 

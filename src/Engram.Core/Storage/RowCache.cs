@@ -18,18 +18,6 @@ internal sealed class RowCache(MemoryStore store, int capacity = RowCache.Defaul
     private readonly Lock _lock = new();
     private long _seq;
 
-    /// <summary>How many rows are held (for tests and residue checks).</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _rows.Count;
-            }
-        }
-    }
-
     /// <summary>How many of <paramref name="ids"/> the cache holds.</summary>
     public int CountOf(IEnumerable<string> ids)
     {

@@ -89,7 +89,9 @@ public sealed record ExplainResult(
 /// <param name="Entities">Shared-entity signal (names, identifiers, paths the query and memory both mention).</param>
 /// <param name="Recency">Its rank by observedAt among the candidates (1 = newest) as rank, and as score how many places the recency tie-break moved it up.</param>
 /// <param name="Supersession">"current", or which memory superseded it and why it is shown anyway.</param>
-public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, SignalScore? Recency, string Supersession);
+/// <param name="Time">Time signal, when the query names a date ("on 3 March 2025", "in July 2024", "yesterday") and the
+/// memory was observed then; its score is 1 / (1 + days from the named day or month's middle).</param>
+public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, SignalScore? Recency, string Supersession, SignalScore? Time = null);
 
 /// <summary>One signal's view of a memory: its rank (1-based) in that signal's list and its raw score.</summary>
 /// <param name="Rank">The rank in that signal's list, 1-based.</param>
@@ -112,7 +114,8 @@ public sealed record FilteredMemory(string Id, string Reason);
 /// <param name="Vector">Its vector signal.</param>
 /// <param name="Entities">Its shared-entity signal.</param>
 /// <param name="Reason">A sentence saying why it did or did not surface.</param>
-public sealed record MemoryAccount(string Id, bool Found, bool Surfaced, int? Rank, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, string Reason);
+/// <param name="Time">Its time signal, when the query names a date it was observed on.</param>
+public sealed record MemoryAccount(string Id, bool Found, bool Surfaced, int? Rank, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, string Reason, SignalScore? Time = null);
 
 /// <summary>One real forget, as the append-only audit records it: never content.</summary>
 /// <param name="At">When it happened.</param>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Engram.Core.Search;
 using Microsoft.Data.Sqlite;
 
 namespace Engram.Core.Storage;
@@ -73,6 +74,7 @@ internal sealed class MemoryStore
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken).ConfigureAwait(false);
         if (version == SchemaVersion)
         {
+            await EnsureObservedIndexAsync(connection, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -102,6 +104,20 @@ internal sealed class MemoryStore
 
         await ExecuteAsync(connection, $"PRAGMA user_version={SchemaVersion};", cancellationToken, tx).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await EnsureObservedIndexAsync(connection, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Memories of a scope by observedAt, for the dates a query names. An index an older Engram ignores and keeps up
+    /// (SQLite maintains every index), so it needs no new schema version: a store stays readable by the release before.
+    /// </summary>
+    private static async Task EnsureObservedIndexAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        const string Name = "ix_memories_scope_observed";
+        if (await ScalarAsync(connection, $"SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = '{Name}';", cancellationToken).ConfigureAwait(false) is null)
+        {
+            await ExecuteAsync(connection, $"CREATE INDEX IF NOT EXISTS {Name} ON memories(scope, observed_at);", cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private const string SchemaV1 = """
@@ -717,6 +733,48 @@ internal sealed class MemoryStore
         var tagNames = AddList(command, "$t", tags);
         command.CommandText = $"SELECT DISTINCT t.memory_id FROM memory_tags t JOIN memories m ON m.id = t.memory_id WHERE m.scope IN ({scopeNames}) AND t.tag IN ({tagNames});";
         return await ReadIdsAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Memories of <paramref name="scopes"/> observed within any of <paramref name="windows"/>, nearest a window's centre
+    /// first (then in insertion order), at most <paramref name="k"/>; the score is 1 / (1 + days from that centre).
+    /// </summary>
+    internal async Task<List<(string Id, float Score)>> ObservedWithinAsync(IReadOnlyList<string> scopes, IReadOnlyList<TimeWindow> windows, int k, CancellationToken cancellationToken = default)
+    {
+        var found = new List<(string Id, float Score)>();
+        if (windows.Count == 0 || k <= 0)
+        {
+            return found;
+        }
+
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        var scopeNames = AddList(command, "$s", scopes);
+        var within = new List<string>();
+        var distances = new List<string>();
+        for (var i = 0; i < windows.Count; i++)
+        {
+            command.Parameters.AddWithValue($"$f{i}", windows[i].From);
+            command.Parameters.AddWithValue($"$t{i}", windows[i].To);
+            command.Parameters.AddWithValue($"$c{i}", windows[i].Centre);
+            within.Add($"(observed_at >= $f{i} AND observed_at < $t{i})");
+            distances.Add($"abs(observed_at - $c{i})");
+        }
+
+        var distance = distances.Count == 1 ? distances[0] : $"min({string.Join(", ", distances)})";
+        command.Parameters.AddWithValue("$k", k);
+        command.CommandText = $"""
+            SELECT id, {distance} FROM memories
+            WHERE scope IN ({scopeNames}) AND ({string.Join(" OR ", within)})
+            ORDER BY 2, rowid LIMIT $k;
+            """;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            found.Add((reader.GetString(0), (float)(1 / (1 + (reader.GetInt64(1) / 86_400_000.0)))));
+        }
+
+        return found;
     }
 
     /// <summary>Ids of every memory in <paramref name="scopes"/>.</summary>

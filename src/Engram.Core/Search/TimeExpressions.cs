@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Engram.Core.Search;
+
+/// <summary>A day or month a query names, in Unix milliseconds: [From, To).</summary>
+internal readonly record struct TimeWindow(long From, long To)
+{
+    /// <summary>The middle of the span.</summary>
+    public long Centre => From + ((To - From) / 2);
+
+    /// <summary>Whether an observedAt falls in the span.</summary>
+    public bool Contains(long at) => at >= From && at < To;
+}
+
+/// <summary>
+/// Dates a query names, as windows to hold against when memories were observed: "what did we decide on 3 March
+/// 2025", "the outage in July 2024", "what did I say yesterday". English only. Days and months are calendar days and
+/// months of the given time zone (the machine's: the person asking is at it). A bare year or a month without its year
+/// names too much (or too little) to help and is ignored.
+/// </summary>
+internal static partial class TimeExpressions
+{
+    private const string MonthName =
+        "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
+
+    [GeneratedRegex(@"\b(?<y>(?:19|20)\d\d)-(?<m>0[1-9]|1[0-2])(?:-(?<d>0[1-9]|[12]\d|3[01]))?\b(?!-)", RegexOptions.CultureInvariant)]
+    private static partial Regex IsoDate();
+
+    [GeneratedRegex(@"\b(?<d>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+(?<m>" + MonthName + @")\.?,?\s+(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex DayMonthYear();
+
+    [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?\s+(?<d>[0-3]?\d)(?:st|nd|rd|th)?,?\s+(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex MonthDayYear();
+
+    [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?,?\s+(?:of\s+)?(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex MonthYear();
+
+    [GeneratedRegex(@"\b(?:(?<today>today)|(?<yesterday>yesterday)|(?<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+days?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex RelativeDay();
+
+    private static readonly string[] NumberWords = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+
+    /// <summary>
+    /// The windows <paramref name="query"/> names, in the calendar of <paramref name="zone"/>; relative days are counted
+    /// back from <paramref name="now"/>.
+    /// </summary>
+    public static IReadOnlyList<TimeWindow> Find(string query, DateTimeOffset now, TimeZoneInfo zone)
+    {
+        var windows = new List<TimeWindow>();
+        // Spans already read as a day are not read again as a month ("3 March 2025" is not also "March 2025").
+        var taken = new List<(int Start, int End)>();
+        bool Free(Match m) => !taken.Any(t => m.Index < t.End && t.Start < m.Index + m.Length);
+        void Take(Match m, TimeWindow? window)
+        {
+            if (window is { } w && !windows.Contains(w))
+            {
+                windows.Add(w);
+            }
+
+            taken.Add((m.Index, m.Index + m.Length));
+        }
+
+        foreach (Match m in IsoDate().Matches(query))
+        {
+            var (y, mo) = (int.Parse(m.Groups["y"].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups["m"].Value, CultureInfo.InvariantCulture));
+            Take(m, m.Groups["d"].Success ? DayWindow(zone, y, mo, int.Parse(m.Groups["d"].Value, CultureInfo.InvariantCulture)) : MonthWindow(zone, y, mo));
+        }
+
+        foreach (var pattern in new[] { DayMonthYear(), MonthDayYear() })
+        {
+            foreach (Match m in pattern.Matches(query))
+            {
+                if (Free(m))
+                {
+                    Take(m, DayWindow(zone, Year(m), Month(m), int.Parse(m.Groups["d"].Value, CultureInfo.InvariantCulture)));
+                }
+            }
+        }
+
+        foreach (Match m in MonthYear().Matches(query))
+        {
+            if (Free(m))
+            {
+                Take(m, MonthWindow(zone, Year(m), Month(m)));
+            }
+        }
+
+        var today = TimeZoneInfo.ConvertTime(now, zone).Date;
+        foreach (Match m in RelativeDay().Matches(query))
+        {
+            var back = m.Groups["today"].Success ? 0
+                : m.Groups["yesterday"].Success ? 1
+                : char.IsDigit(m.Groups["n"].Value[0]) ? int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture)
+                : Array.IndexOf(NumberWords, m.Groups["n"].Value.ToLowerInvariant());
+            var day = today.AddDays(-back);
+            Take(m, DayWindow(zone, day.Year, day.Month, day.Day));
+        }
+
+        return windows;
+    }
+
+    private static int Year(Match m) => int.Parse(m.Groups["y"].Value, CultureInfo.InvariantCulture);
+
+    private static int Month(Match m) => m.Groups["m"].Value.ToLowerInvariant()[..3] switch
+    {
+        "jan" => 1, "feb" => 2, "mar" => 3, "apr" => 4, "may" => 5, "jun" => 6,
+        "jul" => 7, "aug" => 8, "sep" => 9, "oct" => 10, "nov" => 11, _ => 12,
+    };
+
+    private static TimeWindow? DayWindow(TimeZoneInfo zone, int year, int month, int day)
+    {
+        if (day < 1 || day > DateTime.DaysInMonth(year, month))
+        {
+            return null;
+        }
+
+        var start = new DateTime(year, month, day, 0, 0, 0, DateTimeKind.Unspecified);
+        return new TimeWindow(Instant(zone, start), Instant(zone, start.AddDays(1)));
+    }
+
+    private static TimeWindow MonthWindow(TimeZoneInfo zone, int year, int month)
+    {
+        var start = new DateTime(year, month, 1, 0, 0, 0, DateTimeKind.Unspecified);
+        return new TimeWindow(Instant(zone, start), Instant(zone, start.AddMonths(1)));
+    }
+
+    /// <summary>A wall-clock time of <paramref name="zone"/> as an instant (a time skipped by a clock change counts as the hour after).</summary>
+    private static long Instant(TimeZoneInfo zone, DateTime local)
+    {
+        while (zone.IsInvalidTime(local))
+        {
+            local = local.AddMinutes(30);
+        }
+
+        return new DateTimeOffset(local, zone.GetUtcOffset(local)).ToUnixTimeMilliseconds();
+    }
+}

@@ -1,0 +1,114 @@
+using System.Globalization;
+using Engram.Core.Model;
+using Engram.Core.Search;
+
+namespace Engram.Core.Tests;
+
+/// <summary>
+/// The time signal: a query that names a date ("on 9 March 2026", "in July 2024", "yesterday") lifts what was observed
+/// then, and explain says so. A query without a date is ranked as before.
+/// </summary>
+public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
+{
+    private static readonly DateTimeOffset Now = new(2026, 3, 20, 8, 0, 0, TimeSpan.Zero);
+
+    [Theory]
+    [InlineData("What did we decide on 3 March 2025?", "2025-03-03")]
+    [InlineData("what did we decide on March 3rd, 2025", "2025-03-03")]
+    [InlineData("notes from the 3rd of march 2025 standup", "2025-03-03")]
+    [InlineData("the incident on 2025-03-03", "2025-03-03")]
+    [InlineData("Sept. 14, 2024 release", "2024-09-14")]
+    [InlineData("the outage in July 2024", "2024-07")]
+    [InlineData("the outage in July, 2024", "2024-07")]
+    [InlineData("changes merged in 2024-07", "2024-07")]
+    [InlineData("what broke yesterday", "2026-03-19")]
+    [InlineData("what did I say today", "2026-03-20")]
+    [InlineData("the fix from three days ago", "2026-03-17")]
+    [InlineData("2 days ago we rolled back", "2026-03-18")]
+    [InlineData("What did we decide on 3 March 2025 and on 10 March 2025?", "2025-03-03", "2025-03-10")]
+    [InlineData("31 February 2025 was not a day")]
+    [InlineData("the 2024 roadmap")]
+    [InlineData("it may be the cache")]
+    [InlineData("which postgres version, 14 or 16?")]
+    [InlineData("the build id 2025-03-03-beta")]
+    [InlineData("camping in June")]
+    public void Find_ReadsDayAndMonthDates_AndNothingElse(string query, params string[] expected)
+    {
+        var windows = TimeExpressions.Find(query, Now, TimeZoneInfo.Utc);
+        Assert.Equal(expected.Select(Window), windows);
+    }
+
+    private static TimeWindow Window(string date)
+    {
+        var monthly = date.Length == 7;
+        var start = DateTimeOffset.ParseExact(date, monthly ? "yyyy-MM" : "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+        return new TimeWindow(start.ToUnixTimeMilliseconds(), (monthly ? start.AddMonths(1) : start.AddDays(1)).ToUnixTimeMilliseconds());
+    }
+
+    [Fact]
+    public void Find_ReadsTheDayInTheGivenTimeZone()
+    {
+        var tokyo = TimeZoneInfo.CreateCustomTimeZone("UTC+9", TimeSpan.FromHours(9), "UTC+9", "UTC+9");
+        var day = Assert.Single(TimeExpressions.Find("on 3 March 2025", Now, tokyo));
+        Assert.Equal(new DateTimeOffset(2025, 3, 2, 15, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(), day.From);
+        Assert.Equal(new DateTimeOffset(2025, 3, 3, 15, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(), day.To);
+
+        // 20 March 08:00 UTC is 17:00 in Tokyo; at 20:00 UTC it is already the 21st there, so "yesterday" is the 20th.
+        var yesterday = Assert.Single(TimeExpressions.Find("yesterday", Now.AddHours(12), tokyo));
+        Assert.Equal(new DateTimeOffset(2026, 3, 19, 15, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(), yesterday.From);
+    }
+
+    [Fact]
+    public async Task Recall_ADateInTheQuery_PutsWhatWasSaidThatDayFirst_AndExplainSaysWhy()
+    {
+        await using var service = temp.Open();
+        var march = new DateTimeOffset(2026, 3, 2, 10, 0, 0, TimeSpan.Zero);
+        var ids = new List<string>();
+        foreach (var (days, text) in new[]
+        {
+            (0, "The deploy froze: the cache was cold."),
+            (7, "The deploy froze because the container registry in the eu-west region was down for an hour."),
+            (14, "The deploy froze: a migration held a lock."),
+            (7, "Ana took over the on-call rota."),
+            (0, "Ben moved the nightly builds to 02:00 UTC."),
+        })
+        {
+            ids.Add((await service.RememberAsync(new RememberRequest(text, ObservedAt: march.AddDays(days)))).Id);
+        }
+
+        // Without the date a shorter statement leads (BM25 favours short matches).
+        var undated = await service.RecallAsync(new RecallRequest("Why the deploy froze"));
+        Assert.NotEqual(ids[1], undated.Memories[0].Id);
+        Assert.DoesNotContain(ids[3], undated.Memories.Select(m => m.Id));
+
+        // With it, the one said that day leads, and the rest of that day comes in below the query's own matches.
+        const string Dated = "Why the deploy froze on 9 March 2026";
+        var dated = await service.RecallAsync(new RecallRequest(Dated));
+        Assert.Equal(ids[1], dated.Memories[0].Id);
+        Assert.Contains(ids[3], dated.Memories.Select(m => m.Id));
+        Assert.DoesNotContain(ids[4], dated.Memories.Select(m => m.Id));
+
+        var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest(Dated), MemoryId: ids[3]));
+        Assert.Equal(1, explain.Hits[0].Time?.Rank);
+        Assert.Null(explain.Hits.Single(h => h.Id == ids[0]).Time);
+        var account = explain.Memory!;
+        Assert.True(account.Surfaced);
+        Assert.Null(account.Lexical);
+        Assert.NotNull(account.Time);
+        Assert.Contains("time (rank", account.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Recall_Yesterday_IsReadAgainstTheTimeOfTheRecall()
+    {
+        await using var service = temp.Open();
+        var now = DateTimeOffset.UtcNow;
+        var older = await service.RememberAsync(new RememberRequest("A flaky test: Refund_Twice, when the payment mock answers after the time-out of the order saga.", ObservedAt: now.AddDays(-8)));
+        var recent = await service.RememberAsync(new RememberRequest("A flaky test: Checkout_Empty, when the basket cache still holds the items of the previous session.", ObservedAt: now.AddDays(-1)));
+        var newest = await service.RememberAsync(new RememberRequest("A flaky test: Login_Locked.", ObservedAt: now));
+
+        Assert.Equal(newest.Id, (await service.RecallAsync(new RecallRequest("which test is flaky"))).Memories[0].Id);
+        Assert.Equal(recent.Id, (await service.RecallAsync(new RecallRequest("which test was flaky yesterday"))).Memories[0].Id);
+        Assert.Equal(older.Id, (await service.RecallAsync(new RecallRequest("which test was flaky 8 days ago"))).Memories[0].Id);
+    }
+}

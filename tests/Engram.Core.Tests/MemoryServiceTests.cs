@@ -340,6 +340,34 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
     }
 
     [Fact]
+    public async Task Explain_ByAnotherProcess_FindsARecallOnceRecallsPause()
+    {
+        // The log is written off the recall's path, after a pause in recalls; nothing in the recalling process flushes it.
+        var home = temp.NewHome();
+        await using var service = temp.Open(home);
+        await using var other = temp.Open(home);
+        await SeedAsync(service);
+        var recall = await service.RecallAsync(new RecallRequest("Which service runs on Postgres?"));
+
+        ExplainResult? replay = null;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (replay is null && waited.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            try
+            {
+                replay = await other.ExplainAsync(new ExplainRequest(recall.RetrievalId));
+            }
+            catch (EngramArgumentException)
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        Assert.NotNull(replay);
+        Assert.Equal(recall.Memories.Select(m => m.Id), replay.Hits.Select(h => h.Id));
+    }
+
+    [Fact]
     public async Task Explain_MemoryId_SaysWhyItDidOrDidNotSurface()
     {
         await using var service = temp.Open();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -8,9 +9,11 @@ internal sealed record RetrievalEntry(string Id, long At, long Seq, string Reque
 
 /// <summary>
 /// Writes the recall log off the recall's path: entries queue in memory and a single pump writes whatever has
-/// gathered in one transaction. <see cref="FlushAsync"/> waits until everything queued before it is on disk
-/// (explain and forget call it first). An entry is written only if every memory it returned still exists, so a
-/// forget in any process can never be undone by a log written late.
+/// gathered in one transaction once recalls pause for <see cref="Quiet"/> (or the oldest entry has waited
+/// <see cref="MaxWait"/>), so the write does not compete with the reply or with the next recall of a burst.
+/// <see cref="FlushAsync"/> waits until everything queued before it is on disk (explain and forget call it first).
+/// An entry is written only if every memory it returned still exists, so a forget in any process can never be undone
+/// by a log written late.
 /// </summary>
 internal sealed partial class RetrievalLog : IAsyncDisposable
 {
@@ -18,6 +21,12 @@ internal sealed partial class RetrievalLog : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _pump;
+
+    /// <summary>How long recalls must pause before the gathered entries are written.</summary>
+    internal static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The longest an entry waits under a steady stream of recalls.</summary>
+    internal static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
 
     public RetrievalLog(MemoryStore store, ILogger logger)
     {
@@ -41,15 +50,25 @@ internal sealed partial class RetrievalLog : IAsyncDisposable
         var waiters = new List<TaskCompletionSource>();
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (_queue.Reader.TryRead(out var item))
+            var since = Stopwatch.GetTimestamp();
+            while (true)
             {
-                if (item is RetrievalEntry entry)
+                while (_queue.Reader.TryRead(out var item))
                 {
-                    batch.Add(entry);
+                    if (item is RetrievalEntry entry)
+                    {
+                        batch.Add(entry);
+                    }
+                    else
+                    {
+                        waiters.Add((TaskCompletionSource)item);
+                    }
                 }
-                else
+
+                // Someone waits for the log, or recalls paused, or the oldest entry waited long enough: write.
+                if (waiters.Count > 0 || Stopwatch.GetElapsedTime(since) >= MaxWait || !await MoreWithinAsync(Quiet).ConfigureAwait(false))
                 {
-                    waiters.Add((TaskCompletionSource)item);
+                    break;
                 }
             }
 
@@ -70,6 +89,20 @@ internal sealed partial class RetrievalLog : IAsyncDisposable
 
             waiters.ForEach(w => w.TrySetResult());
             waiters.Clear();
+        }
+    }
+
+    /// <summary>Whether another item arrives within <paramref name="wait"/> (false also once the queue is completed).</summary>
+    private async Task<bool> MoreWithinAsync(TimeSpan wait)
+    {
+        using var timeout = new CancellationTokenSource(wait);
+        try
+        {
+            return await _queue.Reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

@@ -285,22 +285,23 @@ internal sealed partial class LexicalIndex : IDisposable
             // a word common to many memories only in their own text: in context it would add little to the score and
             // much to the time (every memory carries four neighbours' words).
             var boolean = new BooleanQuery();
-            var frequencies = DocumentFrequencies(searcher.IndexReader);
+            var states = TermStates(searcher.IndexReader);
             var common = Math.Max(MinContextFrequency, searcher.IndexReader.NumDocs / 20);
             foreach (var term in terms.Distinct(StringComparer.Ordinal).Take(MaxQueryTerms))
             {
-                boolean.Add(new TermQuery(new Term(ContentField, term)), Occur.SHOULD);
-                if (frequencies.GetOrAdd(term, t => searcher.IndexReader.DocFreq(new Term(ContentField, t))) <= common)
+                var content = states.Get(ContentField, term);
+                boolean.Add(content.Query(1f), Occur.SHOULD);
+                if (content.Context.DocFreq <= common)
                 {
-                    boolean.Add(new TermQuery(new Term(AdjacentField, term)) { Boost = AdjacentBoost }, Occur.SHOULD);
-                    boolean.Add(new TermQuery(new Term(NearbyField, term)) { Boost = NearbyBoost }, Occur.SHOULD);
-                    boolean.Add(new TermQuery(new Term(AskedField, term)) { Boost = AskedBoost }, Occur.SHOULD);
+                    boolean.Add(states.Get(AdjacentField, term).Query(AdjacentBoost), Occur.SHOULD);
+                    boolean.Add(states.Get(NearbyField, term).Query(NearbyBoost), Occur.SHOULD);
+                    boolean.Add(states.Get(AskedField, term).Query(AskedBoost), Occur.SHOULD);
                 }
             }
 
             foreach (var (term, weight) in (expansion ?? []).Take(MaxQueryTerms))
             {
-                boolean.Add(new TermQuery(new Term(ContentField, term)) { Boost = weight }, Occur.SHOULD);
+                boolean.Add(states.Get(ContentField, term).Query(weight), Occur.SHOULD);
             }
 
             var hits = searcher.Search(boolean, ScopeFilter(scopes, tags), k);
@@ -357,11 +358,11 @@ internal sealed partial class LexicalIndex : IDisposable
                 }
             }
 
-            var frequencies = DocumentFrequencies(reader);
+            var states = TermStates(reader);
             var weights = new Dictionary<string, double>(StringComparer.Ordinal);
             foreach (var (term, occurrence) in occurrences.OrderByDescending(o => o.Value).ThenBy(o => o.Key, StringComparer.Ordinal).Take(count * 3))
             {
-                var df = frequencies.GetOrAdd(term, t => reader.DocFreq(new Term(ContentField, t)));
+                var df = states.Get(ContentField, term).Context.DocFreq;
                 if (df > 0 && df <= Math.Min(n / 20, MaxFeedbackFrequency))
                 {
                     weights[term] = occurrence * Math.Log(1.0 + ((double)n / df));
@@ -384,22 +385,57 @@ internal sealed partial class LexicalIndex : IDisposable
     /// </summary>
     private const int MaxFeedbackFrequency = 500;
 
-    /// <summary>Document frequencies for the current reader; a new reader starts a new cache (one reference swap, so concurrent recalls never mix readers).</summary>
-    private System.Collections.Concurrent.ConcurrentDictionary<string, int> DocumentFrequencies(IndexReader reader)
+    /// <summary>The term-state cache of the current reader; a new reader starts a new one (one reference swap, so concurrent recalls never mix readers).</summary>
+    private TermStateCache TermStates(IndexReader reader)
     {
-        var cached = Volatile.Read(ref _frequencies);
+        var cached = Volatile.Read(ref _termStates);
         if (cached?.Reader != reader)
         {
-            cached = new FrequencyCache(reader, new(StringComparer.Ordinal));
-            Volatile.Write(ref _frequencies, cached);
+            cached = new TermStateCache(reader);
+            Volatile.Write(ref _termStates, cached);
         }
 
-        return cached.Counts;
+        return cached;
     }
 
-    private FrequencyCache? _frequencies;
+    private TermStateCache? _termStates;
 
-    private sealed record FrequencyCache(IndexReader Reader, System.Collections.Concurrent.ConcurrentDictionary<string, int> Counts);
+    /// <summary>
+    /// Where each (field, word) sits in one reader's segments, with its document frequency, looked up once per reader
+    /// instead of once per query clause: a recall's two passes ask for the same words, and recalls repeat words. A
+    /// query built from a cached state skips the term-dictionary seeks (and the index-input copies they make).
+    /// </summary>
+    private sealed class TermStateCache(IndexReader reader)
+    {
+        /// <summary>Past this many entries the cache starts over (a reader lives until the next write, which may be long).</summary>
+        private const int MaxEntries = 50_000;
+
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Field, string Text), TermState> _states = new();
+
+        public IndexReader Reader { get; } = reader;
+
+        public TermState Get(string field, string text)
+        {
+            if (_states.TryGetValue((field, text), out var state))
+            {
+                return state;
+            }
+
+            if (_states.Count >= MaxEntries)
+            {
+                _states.Clear();
+            }
+
+            var term = new Term(field, text);
+            return _states.GetOrAdd((field, text), new TermState(term, TermContext.Build(Reader.Context, term)));
+        }
+    }
+
+    /// <summary>A term and its per-segment state in one reader.</summary>
+    private sealed record TermState(Term Term, TermContext Context)
+    {
+        public TermQuery Query(float boost) => new(Term, Context) { Boost = boost };
+    }
 
     /// <summary>How many documents the index holds (as of the latest refresh).</summary>
     public int DocumentCount()

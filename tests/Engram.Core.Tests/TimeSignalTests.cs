@@ -31,7 +31,9 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
     [InlineData("it may be the cache")]
     [InlineData("which postgres version, 14 or 16?")]
     [InlineData("the build id 2025-03-03-beta")]
-    [InlineData("camping in June")]
+    [InlineData("Where was the picture shared on December 1,2023 taken?", "2023-12-01")]
+    [InlineData("April said the tests were green")]
+    [InlineData("it May be the cache")]
     public void Find_ReadsDayAndMonthDates_AndNothingElse(string query, params string[] expected)
     {
         var windows = TimeExpressions.Find(query, Now, TimeZoneInfo.Utc);
@@ -43,6 +45,17 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
         var monthly = date.Length == 7;
         var start = DateTimeOffset.ParseExact(date, monthly ? "yyyy-MM" : "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
         return new TimeWindow(start.ToUnixTimeMilliseconds(), (monthly ? start.AddMonths(1) : start.AddDays(1)).ToUnixTimeMilliseconds());
+    }
+
+    [Fact]
+    public void Find_AMonthWithoutItsYear_IsThatMonthInEachOfTheLastTenYears()
+    {
+        // On 20 March 2026 the last June was in 2025; the one before it in 2024, and so on.
+        var junes = Enumerable.Range(0, 9).Select(i => Window($"{2025 - i}-06")).ToList();
+        Assert.Equal(junes, TimeExpressions.Find("When did Melanie go camping in June?", Now, TimeZoneInfo.Utc));
+        var marches = Enumerable.Range(0, 10).Select(i => Window($"{2026 - i}-03")).ToList();
+        Assert.Equal(marches, TimeExpressions.Find("what we shipped during March", Now, TimeZoneInfo.Utc));
+        Assert.Equal([Window("2024-06")], TimeExpressions.Find("camping in June 2024", Now, TimeZoneInfo.Utc));
     }
 
     [Fact]

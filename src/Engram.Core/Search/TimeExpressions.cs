@@ -15,9 +15,10 @@ internal readonly record struct TimeWindow(long From, long To)
 
 /// <summary>
 /// Dates a query names, as windows to hold against when memories were observed: "what did we decide on 3 March
-/// 2025", "the outage in July 2024", "what did I say yesterday". English only. Days and months are calendar days and
-/// months of the given time zone (the machine's: the person asking is at it). A bare year or a month without its year
-/// names too much (or too little) to help and is ignored.
+/// 2025", "the outage in July 2024", "what did we ship in June", "what did I say yesterday". English only. Days and
+/// months are calendar days and months of the given time zone (the machine's: the person asking is at it). A month
+/// without its year stands for that month in each of the last ten years. A bare year names too much to help and is
+/// ignored.
 /// </summary>
 internal static partial class TimeExpressions
 {
@@ -27,14 +28,22 @@ internal static partial class TimeExpressions
     [GeneratedRegex(@"\b(?<y>(?:19|20)\d\d)-(?<m>0[1-9]|1[0-2])(?:-(?<d>0[1-9]|[12]\d|3[01]))?\b(?!-)", RegexOptions.CultureInvariant)]
     private static partial Regex IsoDate();
 
-    [GeneratedRegex(@"\b(?<d>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+(?<m>" + MonthName + @")\.?,?\s+(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(?<d>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex DayMonthYear();
 
-    [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?\s+(?<d>[0-3]?\d)(?:st|nd|rd|th)?,?\s+(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?\s+(?<d>[0-3]?\d)(?:st|nd|rd|th)?(?:,\s*|\s+)(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthDayYear();
 
-    [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?,?\s+(?:of\s+)?(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?:of\s+)?(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthYear();
+
+    // A month without its year only after a word that makes it a time ("in May", "during March", "of November"), so
+    // the verb "may" and the name "April" are not read as months. Full names only.
+    [GeneratedRegex(@"\b(?:in|during|since|last|this|of|early|late|mid)[\s-]+(?<m>January|February|March|April|May|June|July|August|September|October|November|December)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex MonthAlone();
+
+    /// <summary>How many years back a month named without its year is looked for.</summary>
+    private const int MonthAloneYears = 10;
 
     [GeneratedRegex(@"\b(?:(?<today>today)|(?<yesterday>yesterday)|(?<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+days?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex RelativeDay();
@@ -87,6 +96,22 @@ internal static partial class TimeExpressions
         }
 
         var today = TimeZoneInfo.ConvertTime(now, zone).Date;
+        foreach (Match m in MonthAlone().Matches(query))
+        {
+            if (Free(m))
+            {
+                // That month in each recent year: the query's words pick the one meant.
+                var month = Month(m);
+                for (var year = today.Year; year > today.Year - MonthAloneYears; year--)
+                {
+                    if (new DateTime(year, month, 1) <= today)
+                    {
+                        Take(m, MonthWindow(zone, year, month));
+                    }
+                }
+            }
+        }
+
         foreach (Match m in RelativeDay().Matches(query))
         {
             var back = m.Groups["today"].Success ? 0

@@ -30,6 +30,9 @@ public sealed class EngramOptions
     /// <summary>How <see cref="DefaultScope"/> was chosen, in words (shown by explain).</summary>
     public string DefaultScopeSource { get; set; } = "no project resolved";
 
+    /// <summary>The calendar a query's dates are read in ("on 3 March", "yesterday"): the machine's, where the person asking is.</summary>
+    public TimeZoneInfo TimeZone { get; set; } = TimeZoneInfo.Local;
+
     /// <summary>
     /// The longest an embedding call may take before the memory is stored without its vector (filled in later) or the
     /// recall goes on without the vector signal.

@@ -617,7 +617,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var entities = (await state.Store.SearchEntitiesAsync(query.Scopes, queryEntities, depth, maxFrequency, cancellationToken).ConfigureAwait(false))
             .Where(x => allowed is null || allowed.Contains(x.Id)).ToList();
         var at = ranAt ?? DateTimeOffset.UtcNow;
-        var time = await TimeSignalAsync(state, query, at, lexical, allowed, depth, cancellationToken).ConfigureAwait(false);
+        var time = await TimeSignalAsync(state, query, at, _options.TimeZone, lexical, allowed, depth, cancellationToken).ConfigureAwait(false);
         var lexicalIds = lexical.Select(x => x.Id).ToList();
         var vectorIds = _runtime.IsBuiltIn
             ? vector.Select(x => x.Id).Except(lexicalIds, StringComparer.Ordinal).ToList()
@@ -692,14 +692,15 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// The time signal, for a query that names dates ("on 3 March 2025", "in July 2024", "yesterday", in the machine's
-    /// time zone): the memories observed then. What the lexical signal also found comes first, in its order, then the
-    /// rest nearest the middle of the named day or month first. A query without a date has no time signal.
+    /// The time signal, for a query that names dates ("on 3 March 2025", "in July 2024", "yesterday", in
+    /// <see cref="EngramOptions.TimeZone"/>): the memories observed then. What the lexical signal also found comes first,
+    /// in its order, then the rest, newest first within each day or month named. A query without a date has no time
+    /// signal.
     /// </summary>
     private static async Task<List<(string Id, float Score)>> TimeSignalAsync(
-        State state, RecallQuery query, DateTimeOffset now, List<(string Id, float Score)> lexical, HashSet<string>? allowed, int depth, CancellationToken cancellationToken)
+        State state, RecallQuery query, DateTimeOffset now, TimeZoneInfo zone, List<(string Id, float Score)> lexical, HashSet<string>? allowed, int depth, CancellationToken cancellationToken)
     {
-        var windows = TimeExpressions.Find(query.Query, now, TimeZoneInfo.Local);
+        var windows = TimeExpressions.Find(query.Query, now, zone);
         if (windows.Count == 0)
         {
             return [];

@@ -300,11 +300,11 @@ internal static class Cli
             return Print(parse.GetValue(Json), result, () =>
             {
                 AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[bold]{result.Query}[/] over {string.Join(" + ", result.Scopes)} ({result.ScopeResolution}); vectors: {result.Vectors}");
-                var table = new Table().AddColumns("#", "id", "score", "lexical", "vector", "entities", "recency", "status");
+                var table = new Table().AddColumns("#", "id", "score", "lexical", "vector", "entities", "time", "recency", "status");
                 foreach (var h in result.Hits)
                 {
                     table.AddRow(h.Rank.ToString(CultureInfo.InvariantCulture), h.Id, h.Score.ToString("0.0000", CultureInfo.InvariantCulture),
-                        Signal(h.Lexical), Signal(h.Vector), Signal(h.Entities), Signal(h.Recency), Markup.Escape(h.Supersession));
+                        Signal(h.Lexical), Signal(h.Vector), Signal(h.Entities), Signal(h.Time), Signal(h.Recency), Markup.Escape(h.Supersession));
                 }
 
                 AnsiConsole.Write(table);

@@ -416,6 +416,56 @@ public sealed class MemoryServiceTests(TempStore temp) : IClassFixture<TempStore
     }
 
     [Fact]
+    public async Task Store_WithoutTheObservedAtIndex_OpensWhileAnotherProcessWrites_AndBuildsItLater()
+    {
+        // A store of the previous release has no (scope, observed_at) index; building it needs the write lock, which
+        // a busy writer may hold. Opening must not wait for the lock, nor fail.
+        var home = temp.NewHome();
+        await using (var service = temp.Open(home))
+        {
+            await service.RememberAsync(new RememberRequest("The deploy froze on Monday.", ObservedAt: new DateTimeOffset(2026, 3, 9, 10, 0, 0, TimeSpan.Zero)));
+        }
+
+        var path = Path.Combine(home, "engram.db");
+        async Task<long> IndexCountAsync(SqliteConnection connection)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'ix_memories_scope_observed';";
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+
+        await using var writer = new SqliteConnection($"Data Source={path};Pooling=False");
+        await writer.OpenAsync();
+        await using (var drop = writer.CreateCommand())
+        {
+            drop.CommandText = "DROP INDEX ix_memories_scope_observed; BEGIN IMMEDIATE; INSERT INTO changes(memory_id, scope, deleted, at) VALUES('none', 'none', 0, 0);";
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        await using (var service = temp.Open(home))
+        {
+            var opened = System.Diagnostics.Stopwatch.StartNew();
+            var recall = await service.RecallAsync(new RecallRequest("what froze on 9 March 2026"));
+            Assert.Single(recall.Memories);
+            Assert.True(opened.Elapsed < TimeSpan.FromSeconds(20), $"the first recall took {opened.Elapsed}");
+            Assert.Equal(0, await IndexCountAsync(writer));
+
+            // Let the recall log through before the service closes.
+            await using var rollback = writer.CreateCommand();
+            rollback.CommandText = "ROLLBACK;";
+            await rollback.ExecuteNonQueryAsync();
+        }
+
+        SqliteConnection.ClearAllPools();
+        await using (var service = temp.Open(home))
+        {
+            Assert.Single((await service.RecallAsync(new RecallRequest("what froze on 9 March 2026"))).Memories);
+        }
+
+        Assert.Equal(1, await IndexCountAsync(writer));
+    }
+
+    [Fact]
     public async Task Store_FromANewerSchema_IsRefusedWithAClearMessage()
     {
         var home = temp.NewHome();

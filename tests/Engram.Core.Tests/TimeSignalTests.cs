@@ -34,6 +34,8 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
     [InlineData("Where was the picture shared on December 1,2023 taken?", "2023-12-01")]
     [InlineData("April said the tests were green")]
     [InlineData("it May be the cache")]
+    [InlineData("I think this may be the cache")]
+    [InlineData("since may be wrong, check it")]
     public void Find_ReadsDayAndMonthDates_AndNothingElse(string query, params string[] expected)
     {
         var windows = TimeExpressions.Find(query, Now, TimeZoneInfo.Utc);
@@ -74,7 +76,7 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
     [Fact]
     public async Task Recall_ADateInTheQuery_PutsWhatWasSaidThatDayFirst_AndExplainSaysWhy()
     {
-        await using var service = temp.Open();
+        await using var service = OpenUtc();
         var march = new DateTimeOffset(2026, 3, 2, 10, 0, 0, TimeSpan.Zero);
         var ids = new List<string>();
         foreach (var (days, text) in new[]
@@ -114,14 +116,22 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
     [Fact]
     public async Task Recall_Yesterday_IsReadAgainstTheTimeOfTheRecall()
     {
-        await using var service = temp.Open();
-        var now = DateTimeOffset.UtcNow;
-        var older = await service.RememberAsync(new RememberRequest("A flaky test: Refund_Twice, when the payment mock answers after the time-out of the order saga.", ObservedAt: now.AddDays(-8)));
-        var recent = await service.RememberAsync(new RememberRequest("A flaky test: Checkout_Empty, when the basket cache still holds the items of the previous session.", ObservedAt: now.AddDays(-1)));
-        var newest = await service.RememberAsync(new RememberRequest("A flaky test: Login_Locked.", ObservedAt: now));
+        await using var service = OpenUtc();
+        // Noon of each calendar day (UTC, the service's zone here), so the test holds at any hour it runs.
+        var today = new DateTimeOffset(DateTimeOffset.UtcNow.UtcDateTime.Date, TimeSpan.Zero).AddHours(12);
+        var older = await service.RememberAsync(new RememberRequest("A flaky test: Refund_Twice, when the payment mock answers after the time-out of the order saga.", ObservedAt: today.AddDays(-8)));
+        var recent = await service.RememberAsync(new RememberRequest("A flaky test: Checkout_Empty, when the basket cache still holds the items of the previous session.", ObservedAt: today.AddDays(-1)));
+        var newest = await service.RememberAsync(new RememberRequest("A flaky test: Login_Locked.", ObservedAt: today.AddMinutes(-1)));
 
         Assert.Equal(newest.Id, (await service.RecallAsync(new RecallRequest("which test is flaky"))).Memories[0].Id);
+        if (DateTimeOffset.UtcNow.UtcDateTime.Date != today.UtcDateTime.Date)
+        {
+            return; // Midnight passed while the test ran: "yesterday" now means another day than the one stored.
+        }
+
         Assert.Equal(recent.Id, (await service.RecallAsync(new RecallRequest("which test was flaky yesterday"))).Memories[0].Id);
         Assert.Equal(older.Id, (await service.RecallAsync(new RecallRequest("which test was flaky 8 days ago"))).Memories[0].Id);
     }
+
+    private MemoryService OpenUtc() => new(new EngramOptions { HomeDirectory = temp.NewHome(), TimeZone = TimeZoneInfo.Utc });
 }

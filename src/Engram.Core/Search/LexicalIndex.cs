@@ -412,6 +412,9 @@ internal sealed partial class LexicalIndex : IDisposable
 
         private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Field, string Text), TermState> _states = new();
 
+        // Counted apart: ConcurrentDictionary.Count takes every lock, and a miss must not serialise concurrent recalls.
+        private int _count;
+
         public IndexReader Reader { get; } = reader;
 
         public TermState Get(string field, string text)
@@ -421,13 +424,15 @@ internal sealed partial class LexicalIndex : IDisposable
                 return state;
             }
 
-            if (_states.Count >= MaxEntries)
+            var term = new Term(field, text);
+            state = new TermState(term, TermContext.Build(Reader.Context, term));
+            if (_states.TryAdd((field, text), state) && Interlocked.Increment(ref _count) > MaxEntries)
             {
                 _states.Clear();
+                Interlocked.Exchange(ref _count, 0);
             }
 
-            var term = new Term(field, text);
-            return _states.GetOrAdd((field, text), new TermState(term, TermContext.Build(Reader.Context, term)));
+            return state;
         }
     }
 

@@ -37,13 +37,16 @@ internal static partial class TimeExpressions
     [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?:of\s+)?(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthYear();
 
-    // A month without its year only after a word that makes it a time ("in May", "during March", "of November"), so
-    // the verb "may" and the name "April" are not read as months. Full names only.
-    [GeneratedRegex(@"\b(?:in|during|since|last|this|of|early|late|mid)[\s-]+(?<m>January|February|March|April|May|June|July|August|September|October|November|December)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    // A month without its year only capitalised and after a word that makes it a time ("in May", "during March", "of
+    // November"), so "this may break" and the name "April" are not read as months. Full names only.
+    [GeneratedRegex(@"\b(?:in|during|since|last|this|of|early|late|mid)[\s-]+(?-i:(?<m>January|February|March|April|May|June|July|August|September|October|November|December))\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthAlone();
 
     /// <summary>How many years back a month named without its year is looked for.</summary>
     private const int MonthAloneYears = 10;
+
+    /// <summary>The most windows one query yields (each is an index read); the first named win.</summary>
+    private const int MaxWindows = 24;
 
     [GeneratedRegex(@"\b(?:(?<today>today)|(?<yesterday>yesterday)|(?<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+days?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex RelativeDay();
@@ -62,7 +65,7 @@ internal static partial class TimeExpressions
         bool Free(Match m) => !taken.Any(t => m.Index < t.End && t.Start < m.Index + m.Length);
         void Take(Match m, TimeWindow? window)
         {
-            if (window is { } w && !windows.Contains(w))
+            if (window is { } w && !windows.Contains(w) && windows.Count < MaxWindows)
             {
                 windows.Add(w);
             }
@@ -150,14 +153,18 @@ internal static partial class TimeExpressions
         return new TimeWindow(Instant(zone, start), Instant(zone, start.AddMonths(1)));
     }
 
-    /// <summary>A wall-clock time of <paramref name="zone"/> as an instant (a time skipped by a clock change counts as the hour after).</summary>
+    /// <summary>
+    /// A wall-clock time of <paramref name="zone"/> as an instant: a time a clock change skipped counts as the first
+    /// valid time after it, and a time it repeated as its first occurrence (the larger offset).
+    /// </summary>
     private static long Instant(TimeZoneInfo zone, DateTime local)
     {
         while (zone.IsInvalidTime(local))
         {
-            local = local.AddMinutes(30);
+            local = local.AddMinutes(15);
         }
 
-        return new DateTimeOffset(local, zone.GetUtcOffset(local)).ToUnixTimeMilliseconds();
+        var offset = zone.IsAmbiguousTime(local) ? zone.GetAmbiguousTimeOffsets(local).Max() : zone.GetUtcOffset(local);
+        return new DateTimeOffset(local, offset).ToUnixTimeMilliseconds();
     }
 }

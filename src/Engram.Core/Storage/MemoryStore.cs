@@ -114,9 +114,28 @@ internal sealed class MemoryStore
     private static async Task EnsureObservedIndexAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
         const string Name = "ix_memories_scope_observed";
-        if (await ScalarAsync(connection, $"SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = '{Name}';", cancellationToken).ConfigureAwait(false) is null)
+        if (await ScalarAsync(connection, $"SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = '{Name}';", cancellationToken).ConfigureAwait(false) is not null)
         {
-            await ExecuteAsync(connection, $"CREATE INDEX IF NOT EXISTS {Name} ON memories(scope, observed_at);", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // Building it needs the write lock. A store another process is writing to, or one opened read-only, opens
+        // without it: the index only speeds up dated queries, and a later open builds it.
+        try
+        {
+            await ExecuteAsync(connection, "PRAGMA busy_timeout=1000;", cancellationToken).ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"CREATE INDEX IF NOT EXISTS {Name} ON memories(scope, observed_at);";
+            command.CommandTimeout = 1; // Microsoft.Data.Sqlite retries a busy statement until the command's time-out.
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6 or 8)
+        {
+            // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY.
+        }
+        finally
+        {
+            await ExecuteAsync(connection, $"PRAGMA busy_timeout={BusyTimeoutMs};", CancellationToken.None).ConfigureAwait(false);
         }
     }
 
@@ -736,12 +755,13 @@ internal sealed class MemoryStore
     }
 
     /// <summary>
-    /// Memories of <paramref name="scopes"/> observed within any of <paramref name="windows"/>, nearest a window's centre
-    /// first (then in insertion order), at most <paramref name="k"/>; the score is 1 / (1 + days from that centre).
+    /// Memories of <paramref name="scopes"/> observed within <paramref name="windows"/>, window by window, newest first
+    /// within each, at most <paramref name="k"/> in all, with when each was observed. One index range read per window,
+    /// so the cost follows k and the number of windows, not how many memories a month holds.
     /// </summary>
-    internal async Task<List<(string Id, float Score)>> ObservedWithinAsync(IReadOnlyList<string> scopes, IReadOnlyList<TimeWindow> windows, int k, CancellationToken cancellationToken = default)
+    internal async Task<List<(string Id, long ObservedAt)>> ObservedWithinAsync(IReadOnlyList<string> scopes, IReadOnlyList<TimeWindow> windows, int k, CancellationToken cancellationToken = default)
     {
-        var found = new List<(string Id, float Score)>();
+        var found = new List<(string Id, long ObservedAt)>();
         if (windows.Count == 0 || k <= 0)
         {
             return found;
@@ -750,28 +770,23 @@ internal sealed class MemoryStore
         await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         var scopeNames = AddList(command, "$s", scopes);
-        var within = new List<string>();
-        var distances = new List<string>();
-        for (var i = 0; i < windows.Count; i++)
+        var from = command.Parameters.Add("$from", SqliteType.Integer);
+        var to = command.Parameters.Add("$to", SqliteType.Integer);
+        var limit = command.Parameters.Add("$k", SqliteType.Integer);
+        command.CommandText = $"SELECT id, observed_at FROM memories WHERE scope IN ({scopeNames}) AND observed_at >= $from AND observed_at < $to ORDER BY observed_at DESC, rowid DESC LIMIT $k;";
+        foreach (var window in windows)
         {
-            command.Parameters.AddWithValue($"$f{i}", windows[i].From);
-            command.Parameters.AddWithValue($"$t{i}", windows[i].To);
-            command.Parameters.AddWithValue($"$c{i}", windows[i].Centre);
-            within.Add($"(observed_at >= $f{i} AND observed_at < $t{i})");
-            distances.Add($"abs(observed_at - $c{i})");
-        }
+            (from.Value, to.Value, limit.Value) = (window.From, window.To, k - found.Count);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                found.Add((reader.GetString(0), reader.GetInt64(1)));
+            }
 
-        var distance = distances.Count == 1 ? distances[0] : $"min({string.Join(", ", distances)})";
-        command.Parameters.AddWithValue("$k", k);
-        command.CommandText = $"""
-            SELECT id, {distance} FROM memories
-            WHERE scope IN ({scopeNames}) AND ({string.Join(" OR ", within)})
-            ORDER BY 2, rowid LIMIT $k;
-            """;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            found.Add((reader.GetString(0), (float)(1 / (1 + (reader.GetInt64(1) / 86_400_000.0)))));
+            if (found.Count >= k)
+            {
+                break;
+            }
         }
 
         return found;

@@ -107,8 +107,8 @@ public sealed class MemoryTools(MemoryService memory)
     [Description("""
         Use when a recall missed something you expected, or returned something surprising. Pass the recall's
         'retrievalId' to replay it, or a 'query' (with recall's arguments) to explain a new one; add 'memoryId' to learn
-        why that memory did or did not surface. Shows each hit's lexical and vector rank and score, what was filtered out
-        and why, and which scopes were searched.
+        why that memory did or did not surface. Shows each hit's rank and score in each signal (lexical, vector,
+        entities, and time when the query names a date), what was filtered out and why, and which scopes were searched.
         """)]
     public async Task<ExplainToolResult> Explain(
         [Description("The retrievalId a recall returned.")] string? retrievalId = null,

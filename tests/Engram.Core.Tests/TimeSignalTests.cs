@@ -26,6 +26,12 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
     [InlineData("the fix from three days ago", "2026-03-17")]
     [InlineData("2 days ago we rolled back", "2026-03-18")]
     [InlineData("What did we decide on 3 March 2025 and on 10 March 2025?", "2025-03-03", "2025-03-10")]
+    [InlineData("what did we decide this month", "2026-03")]
+    [InlineData("the bug from last month", "2026-02")]
+    [InlineData("2 months ago", "2026-01")]
+    [InlineData("what changed this week", "2026-03-16/7")]
+    [InlineData("the decision from last week", "2026-03-09/7")]
+    [InlineData("three weeks ago", "2026-02-23/7")]
     [InlineData("31 February 2025 was not a day")]
     [InlineData("the 2024 roadmap")]
     [InlineData("it may be the cache")]
@@ -44,6 +50,12 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
 
     private static TimeWindow Window(string date)
     {
+        if (date.Split('/') is [var first, var days])
+        {
+            var monday = DateTimeOffset.ParseExact(first, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+            return new TimeWindow(monday.ToUnixTimeMilliseconds(), monday.AddDays(int.Parse(days, CultureInfo.InvariantCulture)).ToUnixTimeMilliseconds());
+        }
+
         var monthly = date.Length == 7;
         var start = DateTimeOffset.ParseExact(date, monthly ? "yyyy-MM" : "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
         return new TimeWindow(start.ToUnixTimeMilliseconds(), (monthly ? start.AddMonths(1) : start.AddDays(1)).ToUnixTimeMilliseconds());

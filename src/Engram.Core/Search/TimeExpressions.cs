@@ -15,10 +15,10 @@ internal readonly record struct TimeWindow(long From, long To)
 
 /// <summary>
 /// Dates a query names, as windows to hold against when memories were observed: "what did we decide on 3 March
-/// 2025", "the outage in July 2024", "what did we ship in June", "what did I say yesterday". English only. Days and
-/// months are calendar days and months of the given time zone (the machine's: the person asking is at it). A month
-/// without its year stands for that month in each of the last ten years. A bare year names too much to help and is
-/// ignored.
+/// 2025", "the outage in July 2024", "what did we ship in June", "what did I say yesterday", "last week". English
+/// only. Days, weeks (from Monday) and months are those of the given time zone's calendar (the machine's: the person
+/// asking is at it). A month without its year stands for that month in each of the last ten years. A bare year names
+/// too much to help and is ignored.
 /// </summary>
 internal static partial class TimeExpressions
 {
@@ -50,6 +50,9 @@ internal static partial class TimeExpressions
 
     [GeneratedRegex(@"\b(?:(?<today>today)|(?<yesterday>yesterday)|(?<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+days?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex RelativeDay();
+
+    [GeneratedRegex(@"\b(?:(?<which>this|last)\s+(?<unit>week|month)|(?<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?<unit>week|month)s?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex RelativeSpan();
 
     private static readonly string[] NumberWords = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
 
@@ -123,6 +126,24 @@ internal static partial class TimeExpressions
                 : Array.IndexOf(NumberWords, m.Groups["n"].Value.ToLowerInvariant());
             var day = today.AddDays(-back);
             Take(m, DayWindow(zone, day.Year, day.Month, day.Day));
+        }
+
+        // Calendar weeks (from Monday) and months: "this week", "last month", "3 weeks ago".
+        foreach (Match m in RelativeSpan().Matches(query))
+        {
+            var back = m.Groups["which"].Success ? (m.Groups["which"].Value.Equals("this", StringComparison.OrdinalIgnoreCase) ? 0 : 1)
+                : char.IsDigit(m.Groups["n"].Value[0]) ? int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture)
+                : Array.IndexOf(NumberWords, m.Groups["n"].Value.ToLowerInvariant());
+            if (m.Groups["unit"].Value.Equals("week", StringComparison.OrdinalIgnoreCase))
+            {
+                var monday = today.AddDays(-(((int)today.DayOfWeek + 6) % 7) - (7 * back));
+                Take(m, new TimeWindow(Instant(zone, monday), Instant(zone, monday.AddDays(7))));
+            }
+            else
+            {
+                var month = new DateTime(today.Year, today.Month, 1).AddMonths(-back);
+                Take(m, MonthWindow(zone, month.Year, month.Month));
+            }
         }
 
         return windows;

@@ -706,13 +706,16 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
             return [];
         }
 
+        // Lexical matches observed then, in their order (their rows tell when), then the rest of the windows in the
+        // store's order (newest first), which the store read with their times.
+        var rows = await state.Rows.GetAsync(lexical.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
         var observed = await state.Store.ObservedWithinAsync(query.Scopes, windows, depth, cancellationToken).ConfigureAwait(false);
-        var ids = lexical.Select(x => x.Id).Concat(observed.Select(x => x.Id)).Distinct(StringComparer.Ordinal).ToList();
-        var rows = await state.Rows.GetAsync(ids, cancellationToken).ConfigureAwait(false);
-        // Lexical matches in their order, then the rest in the store's order (nearest the named day first).
-        return ids
-            .Where(id => rows.TryGetValue(id, out var m) && windows.Any(w => w.Contains(m.ObservedAt)) && (allowed is null || allowed.Contains(id)))
-            .Select(id => (id, Score: Closeness(windows, rows[id].ObservedAt)))
+        return lexical.Where(x => rows.ContainsKey(x.Id)).Select(x => (x.Id, rows[x.Id].ObservedAt))
+            .Where(x => windows.Any(w => w.Contains(x.ObservedAt)))
+            .Concat(observed)
+            .DistinctBy(x => x.Id, StringComparer.Ordinal)
+            .Where(x => allowed is null || allowed.Contains(x.Id))
+            .Select(x => (x.Id, Score: Closeness(windows, x.ObservedAt)))
             .Take(depth)
             .ToList();
     }

@@ -48,10 +48,13 @@ internal static partial class TimeExpressions
     /// <summary>The most windows one query yields (each is an index read); the first named win.</summary>
     private const int MaxWindows = 24;
 
-    [GeneratedRegex(@"\b(?:(?<today>today)|(?<yesterday>yesterday)|(?<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+days?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    /// <summary>How many days, weeks or months back: up to two digits, or a word up to ten (<see cref="NumberWords"/>).</summary>
+    private const string Count = @"(?<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)";
+
+    [GeneratedRegex(@"\b(?:(?<today>today)|(?<yesterday>yesterday)|" + Count + @"\s+days?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex RelativeDay();
 
-    [GeneratedRegex(@"\b(?:(?<which>this|last)\s+(?<unit>week|month)|(?<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?<unit>week|month)s?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(?:(?<which>this|last)\s+(?<unit>week|month)|" + Count + @"\s+(?<unit>week|month)s?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex RelativeSpan();
 
     private static readonly string[] NumberWords = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
@@ -120,10 +123,7 @@ internal static partial class TimeExpressions
 
         foreach (Match m in RelativeDay().Matches(query))
         {
-            var back = m.Groups["today"].Success ? 0
-                : m.Groups["yesterday"].Success ? 1
-                : char.IsDigit(m.Groups["n"].Value[0]) ? int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture)
-                : Array.IndexOf(NumberWords, m.Groups["n"].Value.ToLowerInvariant());
+            var back = m.Groups["today"].Success ? 0 : m.Groups["yesterday"].Success ? 1 : Back(m);
             var day = today.AddDays(-back);
             Take(m, DayWindow(zone, day.Year, day.Month, day.Day));
         }
@@ -131,13 +131,11 @@ internal static partial class TimeExpressions
         // Calendar weeks (from Monday) and months: "this week", "last month", "3 weeks ago".
         foreach (Match m in RelativeSpan().Matches(query))
         {
-            var back = m.Groups["which"].Success ? (m.Groups["which"].Value.Equals("this", StringComparison.OrdinalIgnoreCase) ? 0 : 1)
-                : char.IsDigit(m.Groups["n"].Value[0]) ? int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture)
-                : Array.IndexOf(NumberWords, m.Groups["n"].Value.ToLowerInvariant());
+            var back = m.Groups["which"].Success ? (m.Groups["which"].Value.Equals("this", StringComparison.OrdinalIgnoreCase) ? 0 : 1) : Back(m);
             if (m.Groups["unit"].Value.Equals("week", StringComparison.OrdinalIgnoreCase))
             {
                 var monday = today.AddDays(-(((int)today.DayOfWeek + 6) % 7) - (7 * back));
-                Take(m, new TimeWindow(Instant(zone, monday), Instant(zone, monday.AddDays(7))));
+                Take(m, Span(zone, monday, monday.AddDays(7)));
             }
             else
             {
@@ -147,6 +145,13 @@ internal static partial class TimeExpressions
         }
 
         return windows;
+    }
+
+    /// <summary>The count a <see cref="Count"/> group read: "3" or "three".</summary>
+    private static int Back(Match m)
+    {
+        var n = m.Groups["n"].Value;
+        return char.IsDigit(n[0]) ? int.Parse(n, CultureInfo.InvariantCulture) : Array.IndexOf(NumberWords, n.ToLowerInvariant());
     }
 
     private static int Year(Match m) => int.Parse(m.Groups["y"].Value, CultureInfo.InvariantCulture);
@@ -165,14 +170,17 @@ internal static partial class TimeExpressions
         }
 
         var start = new DateTime(year, month, day, 0, 0, 0, DateTimeKind.Unspecified);
-        return new TimeWindow(Instant(zone, start), Instant(zone, start.AddDays(1)));
+        return Span(zone, start, start.AddDays(1));
     }
 
     private static TimeWindow MonthWindow(TimeZoneInfo zone, int year, int month)
     {
         var start = new DateTime(year, month, 1, 0, 0, 0, DateTimeKind.Unspecified);
-        return new TimeWindow(Instant(zone, start), Instant(zone, start.AddMonths(1)));
+        return Span(zone, start, start.AddMonths(1));
     }
+
+    /// <summary>The instants between two wall-clock times of <paramref name="zone"/>.</summary>
+    private static TimeWindow Span(TimeZoneInfo zone, DateTime from, DateTime to) => new(Instant(zone, from), Instant(zone, to));
 
     /// <summary>
     /// A wall-clock time of <paramref name="zone"/> as an instant: a time a clock change skipped counts as the first

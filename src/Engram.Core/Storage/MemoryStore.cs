@@ -123,15 +123,30 @@ internal sealed class MemoryStore
         // without it: the index only speeds up dated queries, and a later open builds it.
         try
         {
-            await ExecuteAsync(connection, "PRAGMA busy_timeout=1000;", cancellationToken).ConfigureAwait(false);
-            await using var command = connection.CreateCommand();
-            command.CommandText = $"CREATE INDEX IF NOT EXISTS {Name} ON memories(scope, observed_at);";
-            command.CommandTimeout = 1; // Microsoft.Data.Sqlite retries a busy statement until the command's time-out.
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await WithBusyTimeoutAsync(connection, 1000, async () =>
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = $"CREATE INDEX IF NOT EXISTS {Name} ON memories(scope, observed_at);";
+                command.CommandTimeout = 1; // Microsoft.Data.Sqlite retries a busy statement until the command's time-out.
+                return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6 or 8)
         {
             // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY.
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with a shorter busy timeout on <paramref name="connection"/>, then gives the pooled
+    /// connection back with the store's own (a pooled connection keeps its settings).
+    /// </summary>
+    private static async Task<T> WithBusyTimeoutAsync<T>(SqliteConnection connection, int milliseconds, Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, $"PRAGMA busy_timeout={milliseconds};", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await work().ConfigureAwait(false);
         }
         finally
         {
@@ -1104,8 +1119,7 @@ internal sealed class MemoryStore
         // A truncating checkpoint waits, through the busy handler, for every reader to leave the WAL. With the store's
         // 30 s busy timeout, readers that keep coming (another process recalling nonstop) held a forget for minutes;
         // here each attempt waits a quarter of a second, about six seconds in all, then the WAL is left for later.
-        await ExecuteAsync(connection, "PRAGMA busy_timeout=250;", cancellationToken).ConfigureAwait(false);
-        try
+        return await WithBusyTimeoutAsync(connection, 250, async () =>
         {
             for (var attempt = 0; attempt < 20; attempt++)
             {
@@ -1123,12 +1137,7 @@ internal sealed class MemoryStore
             }
 
             return false;
-        }
-        finally
-        {
-            // The pooled connection keeps its settings: give it back with the store's own timeout.
-            await ExecuteAsync(connection, $"PRAGMA busy_timeout={BusyTimeoutMs};", CancellationToken.None).ConfigureAwait(false);
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Counts what SQLite still holds of <paramref name="ids"/>: memory rows, tag rows, vector rows, recall-log references.</summary>

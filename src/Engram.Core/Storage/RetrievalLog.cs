@@ -23,10 +23,10 @@ internal sealed partial class RetrievalLog : IAsyncDisposable
     private readonly Task _pump;
 
     /// <summary>How long recalls must pause before the gathered entries are written.</summary>
-    internal static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(50);
 
     /// <summary>The longest an entry waits under a steady stream of recalls.</summary>
-    internal static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
 
     public RetrievalLog(MemoryStore store, ILogger logger)
     {
@@ -50,8 +50,9 @@ internal sealed partial class RetrievalLog : IAsyncDisposable
         var waiters = new List<TaskCompletionSource>();
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            // Gather until someone waits for the log, or recalls pause, or the oldest entry has waited long enough.
             var since = Stopwatch.GetTimestamp();
-            while (true)
+            do
             {
                 while (_queue.Reader.TryRead(out var item))
                 {
@@ -64,13 +65,8 @@ internal sealed partial class RetrievalLog : IAsyncDisposable
                         waiters.Add((TaskCompletionSource)item);
                     }
                 }
-
-                // Someone waits for the log, or recalls paused, or the oldest entry waited long enough: write.
-                if (waiters.Count > 0 || Stopwatch.GetElapsedTime(since) >= MaxWait || !await MoreWithinAsync(Quiet).ConfigureAwait(false))
-                {
-                    break;
-                }
             }
+            while (waiters.Count == 0 && Stopwatch.GetElapsedTime(since) < MaxWait && await MoreWithinAsync(Quiet).ConfigureAwait(false));
 
             if (batch.Count > 0)
             {

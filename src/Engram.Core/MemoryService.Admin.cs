@@ -19,7 +19,7 @@ public sealed partial class MemoryService
             throw new EngramArgumentException($"limit must be 1–{MaxListLimit} and offset 0 or more; got limit {limit}, offset {offset}.");
         }
 
-        var state = await GetStateAsync().ConfigureAwait(false);
+        var state = await GetEngineAsync().ConfigureAwait(false);
         var rows = await state.Store.ListAsync(scope is null ? null : [ScopeName.Normalize(scope)], limit, offset, includeSuperseded, oldestFirst: false, cancellationToken).ConfigureAwait(false);
         return rows.Select(ToRecord).ToList();
     }
@@ -27,7 +27,7 @@ public sealed partial class MemoryService
     /// <summary>One memory by id, or null when there is none.</summary>
     public async Task<MemoryRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
     {
-        var state = await GetStateAsync().ConfigureAwait(false);
+        var state = await GetEngineAsync().ConfigureAwait(false);
         var rows = await state.Store.GetAsync([id], cancellationToken).ConfigureAwait(false);
         return rows.TryGetValue(id, out var row) ? ToRecord(row) : null;
     }
@@ -35,7 +35,7 @@ public sealed partial class MemoryService
     /// <summary>Every memory (of <paramref name="scope"/> when given) in the order stored, superseded ones included: an export.</summary>
     public async IAsyncEnumerable<MemoryRecord> ExportAsync(string? scope = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var state = await GetStateAsync().ConfigureAwait(false);
+        var state = await GetEngineAsync().ConfigureAwait(false);
         IReadOnlyList<string>? scopes = scope is null ? null : [ScopeName.Normalize(scope)];
         for (var offset = 0; ; offset += 1000)
         {
@@ -62,7 +62,7 @@ public sealed partial class MemoryService
     public async Task<ImportResult> ImportAsync(IReadOnlyList<MemoryRecord> records, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(records);
-        var state = await GetStateAsync().ConfigureAwait(false);
+        var (state, writer, _, _, _) = await GetPartsAsync().ConfigureAwait(false);
         int created = 0, present = 0, duplicates = 0, done = 0;
         progress?.Report((0, records.Count));
         foreach (var batch in records.Chunk(500))
@@ -71,7 +71,7 @@ public sealed partial class MemoryService
             var fresh = batch.Where(r => !known.ContainsKey(r.Id)).DistinctBy(r => r.Id).ToList();
             present += batch.Length - fresh.Count;
             var requests = fresh.Select(r => new RememberRequest(r.Content, r.Scope, r.Tags, r.ObservedAt)).ToList();
-            var pending = await PrepareAsync(requests, cancellationToken).ConfigureAwait(false);
+            var pending = await writer.PrepareAsync(requests, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < pending.Count; i++)
             {
                 if (string.IsNullOrWhiteSpace(fresh[i].Id) || fresh[i].Id.Length > 200)
@@ -82,7 +82,7 @@ public sealed partial class MemoryService
                 pending[i] = pending[i] with { Memory = pending[i].Memory with { Id = fresh[i].Id, CreatedAt = fresh[i].CreatedAt.ToUnixTimeMilliseconds() } };
             }
 
-            var results = await InsertAsync(state, pending, cancellationToken).ConfigureAwait(false);
+            var results = await writer.InsertAsync(pending, cancellationToken).ConfigureAwait(false);
             created += results.Count(r => r.Status == "created");
             duplicates += results.Count(r => r.Status == "duplicate");
             done += batch.Length;
@@ -99,7 +99,7 @@ public sealed partial class MemoryService
     /// <summary>Figures of the store: memories per scope, vectors per model, sizes on disk, forgets recorded.</summary>
     public async Task<StoreStats> StatsAsync(CancellationToken cancellationToken = default)
     {
-        var state = await GetStateAsync().ConfigureAwait(false);
+        var state = await GetEngineAsync().ConfigureAwait(false);
         var (scopes, vectors, forgets) = await state.Store.StatsAsync(cancellationToken).ConfigureAwait(false);
         var database = DatabaseFiles.Select(suffix => new FileInfo(DatabasePath + suffix)).Where(f => f.Exists).Sum(f => f.Length);
         var indexFolder = new DirectoryInfo(Path.Combine(_options.HomeDirectory, "index"));
@@ -116,13 +116,12 @@ public sealed partial class MemoryService
     /// </summary>
     public async Task<IReadOnlyList<DoctorCheck>> DoctorAsync(CancellationToken cancellationToken = default)
     {
-        var state = await GetStateAsync().ConfigureAwait(false);
+        var state = await GetEngineAsync().ConfigureAwait(false);
         var checks = new List<DoctorCheck>();
         var integrity = await state.Store.IntegrityAsync(cancellationToken).ConfigureAwait(false);
         checks.Add(new DoctorCheck("SQLite integrity", integrity == "ok", integrity == "ok" ? $"integrity_check and foreign_key_check clean ({DatabasePath}, schema {MemoryStore.SchemaVersion})" : integrity));
 
-        var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
-        await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
+        var seq = await state.CatchUpAsync([], cancellationToken, state.Lexical).ConfigureAwait(false);
         var memories = await state.Store.CountAsync(cancellationToken).ConfigureAwait(false);
         var documents = state.Lexical.DocumentCount();
         checks.Add(new DoctorCheck("Lexical index", documents == memories && state.Lexical.Seq >= seq,
@@ -150,7 +149,7 @@ public sealed partial class MemoryService
     /// <summary>Rebuilds the lexical index from SQLite (what <c>doctor</c> advises when it is out of step); returns its document count.</summary>
     public async Task<int> ReindexAsync(CancellationToken cancellationToken = default)
     {
-        var state = await GetStateAsync().ConfigureAwait(false);
+        var state = await GetEngineAsync().ConfigureAwait(false);
         await state.Lexical.RebuildAsync(cancellationToken).ConfigureAwait(false);
         return state.Lexical.DocumentCount();
     }

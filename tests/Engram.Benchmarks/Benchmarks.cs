@@ -35,7 +35,7 @@ internal static class Stores
 
     public static void Delete(MemoryService service, string home)
     {
-        service.Dispose();
+        service.DisposeAsync().AsTask().GetAwaiter().GetResult(); // BenchmarkDotNet clean-ups are synchronous
         SqliteConnection.ClearAllPools();
         Directory.Delete(home, recursive: true);
     }
@@ -94,6 +94,8 @@ public class VectorScanBenchmarks
             _matrix.Upsert("m" + i, RandomUnit(random));
         }
 
+        _matrix.Publish();
+
         _query = RandomUnit(random);
     }
 
@@ -106,13 +108,13 @@ public class VectorScanBenchmarks
     }
 
     [Benchmark(Baseline = true, Description = "memory bandwidth: Sum over the matrix")]
-    public float Sum() => TensorPrimitives.Sum(_matrix.Data);
+    public float Sum() => TensorPrimitives.Sum(_matrix.Current.Data);
 
     [Benchmark(Description = "vector scan: Dot per row + top-100 heap")]
     public int Scan()
     {
         var top = new TopK<string>(100);
-        _matrix.Scan(_query, top, null);
+        _matrix.Current.Scan(_query, top, null);
         return top.ToList().Count;
     }
 

@@ -31,14 +31,14 @@ internal sealed partial class EmbeddingRuntime : IDisposable
         var metadata = generator.GetService<EmbeddingGeneratorMetadata>();
         Provider = metadata?.ProviderName ?? generator.GetType().Name;
         ModelName = metadata?.DefaultModelId ?? "default";
-        IsBuiltIn = generator is HashingEmbeddingGenerator;
     }
 
     public string Provider { get; }
 
     public string ModelName { get; }
 
-    public bool IsBuiltIn { get; }
+    /// <summary>Whether the vectors are the built-in hashed ones (words, not meaning), as the embedder's metadata names it.</summary>
+    public bool HashesWords => Provider == HashingEmbeddingGenerator.ProviderName;
 
     /// <summary>The identity of the vectors this embedder makes; null until a first call has succeeded.</summary>
     public EmbeddingModel? Model => Volatile.Read(ref _model);

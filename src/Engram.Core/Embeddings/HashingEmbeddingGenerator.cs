@@ -30,6 +30,9 @@ public sealed class HashingEmbeddingGenerator : IEmbeddingGenerator<string, Embe
         "can", "about", "any", "some", "than", "too", "very", "just", "also", "not", "no", "yes", "up", "out",
     };
 
+    /// <summary>The provider name its metadata gives: what the store records and what tells its vectors carry words, not meaning.</summary>
+    public const string ProviderName = "engram-builtin";
+
     private readonly EmbeddingGeneratorMetadata _metadata;
 
     /// <summary>Creates the generator.</summary>
@@ -38,7 +41,7 @@ public sealed class HashingEmbeddingGenerator : IEmbeddingGenerator<string, Embe
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, 16);
         Dimensions = dimensions;
-        _metadata = new EmbeddingGeneratorMetadata("engram-builtin", defaultModelId: ModelId, defaultModelDimensions: dimensions);
+        _metadata = new EmbeddingGeneratorMetadata(ProviderName, defaultModelId: ModelId, defaultModelDimensions: dimensions);
     }
 
     /// <summary>The vector length.</summary>

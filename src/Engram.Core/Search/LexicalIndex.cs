@@ -18,7 +18,7 @@ namespace Engram.Core.Search;
 /// reflects is stored in each commit's user data; whichever process needs it newer takes the write lock, applies the
 /// change feed, and commits. A missing or unreadable index is rebuilt from SQLite.
 /// </summary>
-internal sealed partial class LexicalIndex : IDisposable
+internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
 {
     private const LuceneVersion Version = LuceneVersion.LUCENE_48;
     private const string IdField = "id";
@@ -69,6 +69,9 @@ internal sealed partial class LexicalIndex : IDisposable
 
     /// <summary>The change sequence the current searcher reflects (0 before the first catch-up).</summary>
     public long Seq { get; private set; }
+
+    /// <inheritdoc />
+    public Task CatchUpAsync(long seq, IReadOnlyList<string> scopes, CancellationToken cancellationToken) => EnsureCurrentAsync(seq, cancellationToken);
 
     /// <summary>Brings the index to <paramref name="targetSeq"/> at least, rebuilding it if it is missing or unreadable.</summary>
     public async Task EnsureCurrentAsync(long targetSeq, CancellationToken cancellationToken = default)

@@ -10,7 +10,7 @@ namespace Engram.Core.Search;
 /// Only vectors of the embedder's model are loaded, and a scope only once its vectors of that model are ready: while a
 /// scope is being re-embedded it is absent here, and it is loaded whole at the first recall after the swap.
 /// </summary>
-internal sealed class VectorIndex : IDisposable
+internal sealed class VectorIndex : IDerivedIndex, IDisposable
 {
     private readonly MemoryStore _store;
     private readonly Func<EmbeddingModel?> _model;
@@ -18,6 +18,7 @@ internal sealed class VectorIndex : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<string, VectorMatrix> _scopes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _scopeOf = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
 
     /// <summary>For each loaded scope, when its vectors became ready (null: it was empty); a later time means a swap.</summary>
     private readonly Dictionary<string, long?> _readyAt = new(StringComparer.Ordinal);
@@ -45,6 +46,9 @@ internal sealed class VectorIndex : IDisposable
 
     /// <summary>The change sequence this index has applied.</summary>
     public long Seq => Volatile.Read(ref _seq);
+
+    /// <inheritdoc />
+    public Task CatchUpAsync(long seq, IReadOnlyList<string> scopes, CancellationToken cancellationToken) => EnsureCurrentAsync(scopes, seq, cancellationToken);
 
     /// <summary>Applies the change feed up to <paramref name="targetSeq"/> at least and loads <paramref name="scopes"/> if not yet loaded.</summary>
     public async Task EnsureCurrentAsync(IReadOnlyList<string> scopes, long targetSeq, CancellationToken cancellationToken = default)
@@ -86,6 +90,7 @@ internal sealed class VectorIndex : IDisposable
                         }
                     }
 
+                    PublishLocked();
                     Volatile.Write(ref _seq, seq);
                 }
 
@@ -124,6 +129,8 @@ internal sealed class VectorIndex : IDisposable
                     {
                         UpsertLocked(v);
                     }
+
+                    PublishLocked();
                 }
             }
         }
@@ -146,16 +153,24 @@ internal sealed class VectorIndex : IDisposable
             throw new ArgumentException($"The query vector has {query.Length} dimensions; this index holds {model.Dimensions}.", nameof(query));
         }
 
-        var top = new TopK<string>(k);
+        // The matrices' published snapshots are immutable: concurrent recalls scan them side by side, and a catch-up
+        // publishing new ones meanwhile waits for nobody.
+        var snapshots = new List<VectorMatrix.Snapshot>(scopes.Count);
         lock (_lock)
         {
             foreach (var scope in scopes)
             {
                 if (_scopes.TryGetValue(scope, out var matrix))
                 {
-                    matrix.Scan(query, top, allowed);
+                    snapshots.Add(matrix.Current);
                 }
             }
+        }
+
+        var top = new TopK<string>(k);
+        foreach (var snapshot in snapshots)
+        {
+            snapshot.Scan(query, top, allowed);
         }
 
         return top.ToList();
@@ -194,7 +209,22 @@ internal sealed class VectorIndex : IDisposable
         }
 
         _scopes[v.Scope].Upsert(v.MemoryId, v.Vector);
+        _dirty.Add(v.Scope);
         _scopeOf[v.MemoryId] = v.Scope;
+    }
+
+    /// <summary>Hands the matrices written since the last call to readers.</summary>
+    private void PublishLocked()
+    {
+        foreach (var scope in _dirty)
+        {
+            if (_scopes.TryGetValue(scope, out var matrix))
+            {
+                matrix.Publish();
+            }
+        }
+
+        _dirty.Clear();
     }
 
     private void UnloadLocked(string scope)
@@ -214,6 +244,7 @@ internal sealed class VectorIndex : IDisposable
         if (_scopeOf.Remove(id, out var scope) && _scopes.TryGetValue(scope, out var matrix))
         {
             matrix.Remove(id);
+            _dirty.Add(scope);
         }
     }
 }

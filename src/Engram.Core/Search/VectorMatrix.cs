@@ -3,31 +3,53 @@ using System.Numerics.Tensors;
 namespace Engram.Core.Search;
 
 /// <summary>
-/// One scope's vectors as a dense row-major matrix with an id per row; rows are unit length, so a dot product is
-/// the cosine. Not thread-safe: <see cref="VectorIndex"/> guards it.
+/// One scope's vectors as a row-major matrix with an id per row; rows are unit length, so a dot product is the
+/// cosine. Writes (under <see cref="VectorIndex"/>'s lock) build on the matrix and <see cref="Publish"/> hands readers
+/// an immutable <see cref="Snapshot"/> that they scan without any lock. A published row is never written again: new
+/// rows are appended beyond every published count, a removal clears the row's id in a copy of the id array (the vectors
+/// stay), a changed vector is a removal plus an append, and the matrix is compacted into new arrays once a quarter of
+/// its rows are holes.
 /// </summary>
 internal sealed class VectorMatrix(int dimensions)
 {
+    private const int MinCompaction = 64;
+
     private float[] _data = new float[dimensions * 16];
-    private string[] _ids = new string[16];
+    private string?[] _ids = new string?[16];
     private readonly Dictionary<string, int> _rows = new(StringComparer.Ordinal);
     private int _count;
+    private int _holes;
+
+    /// <summary>Whether readers may hold the current id array (published since it was last copied).</summary>
+    private bool _idsShared;
+
+    /// <summary>What readers scan: the rows published last.</summary>
+    public Snapshot Current { get; private set; } = new([], [], 0, dimensions);
+
+    /// <summary>How many vectors it holds.</summary>
+    public int Count => _count - _holes;
 
     public void Upsert(string id, float[] vector)
     {
-        if (!_rows.TryGetValue(id, out var row))
+        if (_rows.TryGetValue(id, out var row))
         {
-            if (_count == _ids.Length)
+            // The change feed names a memory again when its neighbours or supersession change: mostly the same vector.
+            if (_data.AsSpan(row * dimensions, dimensions).SequenceEqual(vector))
             {
-                Array.Resize(ref _ids, _ids.Length * 2);
-                Array.Resize(ref _data, _ids.Length * dimensions);
+                return;
             }
 
-            row = _count++;
-            _rows[id] = row;
-            _ids[row] = id;
+            Remove(id);
         }
 
+        if (_count == _ids.Length)
+        {
+            Resize(Math.Max(16, Count * 2));
+        }
+
+        row = _count++;
+        _rows[id] = row;
+        _ids[row] = id;
         vector.CopyTo(_data.AsSpan(row * dimensions, dimensions));
     }
 
@@ -38,35 +60,64 @@ internal sealed class VectorMatrix(int dimensions)
             return;
         }
 
-        // Keep the matrix dense: move the last row into the hole.
-        var last = --_count;
-        if (row != last)
+        if (_idsShared)
         {
-            _data.AsSpan(last * dimensions, dimensions).CopyTo(_data.AsSpan(row * dimensions, dimensions));
-            _ids[row] = _ids[last];
-            _rows[_ids[row]] = row;
+            _ids = (string?[])_ids.Clone();
+            _idsShared = false;
         }
 
-        _data.AsSpan(last * dimensions, dimensions).Clear();
-        _ids[last] = null!;
+        _ids[row] = null;
+        if (++_holes >= MinCompaction && _holes * 4 >= _count)
+        {
+            Resize(_ids.Length);
+        }
     }
 
-    public int Count => _count;
-
-    /// <summary>The rows in use, row-major.</summary>
-    public ReadOnlySpan<float> Data => _data.AsSpan(0, _count * dimensions);
-
-    public void Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed)
+    /// <summary>Makes the writes so far visible to readers.</summary>
+    public void Publish()
     {
-        var data = _data.AsSpan(0, _count * dimensions);
+        Current = new Snapshot(_data, _ids, _count, dimensions);
+        _idsShared = true;
+    }
+
+    /// <summary>Moves the live rows, dense, into new arrays of <paramref name="capacity"/> rows (at least what they need).</summary>
+    private void Resize(int capacity)
+    {
+        capacity = Math.Max(capacity, Count);
+        var ids = new string?[capacity];
+        var data = new float[capacity * dimensions];
+        var next = 0;
         for (var row = 0; row < _count; row++)
         {
-            if (allowed is not null && !allowed.Contains(_ids[row]))
+            if (_ids[row] is { } id)
             {
-                continue;
+                _data.AsSpan(row * dimensions, dimensions).CopyTo(data.AsSpan(next * dimensions, dimensions));
+                ids[next] = id;
+                _rows[id] = next++;
             }
+        }
 
-            top.Add(_ids[row], TensorPrimitives.Dot(data.Slice(row * dimensions, dimensions), query));
+        (_ids, _data, _count, _holes, _idsShared) = (ids, data, next, 0, false);
+    }
+
+    /// <summary>Published rows: never written again, so scanned without a lock. A removed row's id is null.</summary>
+    internal sealed class Snapshot(float[] data, string?[] ids, int count, int dimensions)
+    {
+        /// <summary>The rows in use, row-major (removed ones included).</summary>
+        public ReadOnlySpan<float> Data => data.AsSpan(0, count * dimensions);
+
+        public void Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed)
+        {
+            var rows = Data;
+            for (var row = 0; row < count; row++)
+            {
+                if (ids[row] is not { } id || (allowed is not null && !allowed.Contains(id)))
+                {
+                    continue;
+                }
+
+                top.Add(id, TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query));
+            }
         }
     }
 }

@@ -1,0 +1,104 @@
+using System.Text.Json;
+using Engram.Core.Model;
+using Engram.Core.Scopes;
+using Microsoft.Extensions.Logging;
+
+namespace Engram.Core;
+
+/// <summary>
+/// Forget: selects memories by one selector (ids, tag, query, or all of a scope) and removes them from every store
+/// (SQLite rows, the lexical index, vectors, entity links, recall logs, the bytes of the WAL), then counts what is left.
+/// </summary>
+internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline recall, IReadOnlyList<string> defaultScopes, string defaultSource, ILogger logger)
+{
+    public async Task<ForgetResult> ForgetAsync(ForgetRequest request, CancellationToken cancellationToken)
+    {
+        // Write this process's queued recall logs first, so the deletion below also removes their references.
+        await engine.Log.FlushAsync().ConfigureAwait(false);
+        var ids = await SelectAsync(request, cancellationToken).ConfigureAwait(false);
+        if (!request.DryRun)
+        {
+            ids = await engine.Store.DeleteAsync(ids, Selector(request), request.Scope is null ? [] : [ScopeName.Normalize(request.Scope)], cancellationToken).ConfigureAwait(false);
+            // Out of this process's memory first, whatever happens to the index catch-up below.
+            engine.Rows.Remove(ids);
+            await engine.CatchUpAsync([], cancellationToken).ConfigureAwait(false);
+            if (!await engine.Store.CheckpointAsync(cancellationToken).ConfigureAwait(false))
+            {
+                LogWalBusy(logger);
+            }
+
+            LogForgot(logger, ids.Count);
+        }
+
+        var residue = await ResidueAsync(ids, cancellationToken).ConfigureAwait(false);
+        var listed = ids.Take(EngramOptions.MaxForgetIdsListed).ToList();
+        return new ForgetResult(request.DryRun, ids.Count, listed, listed.Count < ids.Count, residue);
+    }
+
+    /// <summary>The append-only record of every real forget on this store, oldest first (ids and counts, never content).</summary>
+    public async Task<IReadOnlyList<ForgetAuditEntry>> ReadAuditAsync(CancellationToken cancellationToken)
+    {
+        var rows = await engine.Store.ReadForgetAuditAsync(cancellationToken).ConfigureAwait(false);
+        return rows.Select(r => new ForgetAuditEntry(r.At, r.Selector,
+            JsonSerializer.Deserialize<List<string>>(r.Scopes) ?? [], JsonSerializer.Deserialize<List<string>>(r.Ids) ?? [], r.Count)).ToList();
+    }
+
+    private static string Selector(ForgetRequest request) =>
+        request.Ids is not null ? "ids" : request.Tag is not null ? "tag" : request.Query is not null ? "query" : "all";
+
+    private async Task<IReadOnlyList<string>> SelectAsync(ForgetRequest request, CancellationToken cancellationToken)
+    {
+        var selectors = (request.Ids is not null ? 1 : 0) + (request.Tag is not null ? 1 : 0) + (request.Query is not null ? 1 : 0) + (request.All ? 1 : 0);
+        if (selectors != 1)
+        {
+            throw new EngramArgumentException(selectors == 0
+                ? "forget needs something to select: send 'id' or 'ids' (from recall), or 'tag', or 'query', or 'all: true' with an explicit 'scope'."
+                : "forget takes exactly one selector: send only one of 'id'/'ids', 'tag', 'query', or 'all: true' with 'scope'.");
+        }
+
+        if (request.Ids is not null)
+        {
+            if (request.Ids.Count == 0)
+            {
+                throw new EngramArgumentException("'ids' is empty: send at least one memory id (from recall or remember).");
+            }
+
+            var ids = request.Ids.Select(id => Validation.Id(id, "ids[]")).Distinct(StringComparer.Ordinal).ToList();
+            var existing = await engine.Store.GetAsync(ids, cancellationToken).ConfigureAwait(false);
+            return ids.Where(existing.ContainsKey).ToList();
+        }
+
+        if (request.All)
+        {
+            if (request.Scope is null)
+            {
+                throw new EngramArgumentException("'all: true' forgets a whole scope, so it needs an explicit 'scope' (for example 'user' or 'project:github.com/acme/widgets'); it never applies to the default scope implicitly.");
+            }
+
+            return (await engine.Store.IdsInScopesAsync([ScopeName.Normalize(request.Scope)], cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
+        }
+
+        var scopes = request.Scope is null ? defaultScopes : [ScopeName.Normalize(request.Scope)];
+        if (request.Tag is not null)
+        {
+            var tag = Validation.Tags([request.Tag])[0];
+            return (await engine.Store.IdsWithAnyTagAsync(scopes, [tag], cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
+        }
+
+        var query = Validation.Recall(new RecallRequest(request.Query!, request.Scope, request.Limit ?? 1), defaultScopes, defaultSource);
+        var trace = await recall.RunAsync(query, log: false, cancellationToken).ConfigureAwait(false);
+        return trace.Hits.Select(h => h.Memory.Id).ToList();
+    }
+
+    private async Task<ForgetResidue> ResidueAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        var (memories, tags, entities, vectors, logs) = await engine.Store.CountResidueAsync(ids, cancellationToken).ConfigureAwait(false);
+        return new ForgetResidue(memories, tags, vectors + engine.Vectors.Count(ids), engine.Lexical.Count(ids), logs, entities);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "forget: other processes kept the SQLite WAL busy; it will be emptied at the next checkpoint.")]
+    private static partial void LogWalBusy(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "forget: {Count} memories removed from every store.")]
+    private static partial void LogForgot(ILogger logger, int count);
+}

@@ -1,0 +1,95 @@
+using Engram.Core.Embeddings;
+using Engram.Core.Search;
+using Engram.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Engram.Core;
+
+/// <summary>
+/// The parts of an open store: the store itself (the truth), the derived indexes that catch up from its change feed
+/// (lexical, vectors, rows), the recall log writer and the background embedder.
+/// </summary>
+internal sealed partial class MemoryEngine : IAsyncDisposable
+{
+    private MemoryEngine(MemoryStore store, LexicalIndex lexical, VectorIndex vectors, RowCache rows, RetrievalLog log, EmbeddingBackfill backfill, EmbeddingRuntime embedder)
+    {
+        Store = store;
+        Lexical = lexical;
+        Vectors = vectors;
+        Rows = rows;
+        Log = log;
+        Backfill = backfill;
+        Embedder = embedder;
+        Derived = [lexical, vectors, rows];
+    }
+
+    public MemoryStore Store { get; }
+
+    public LexicalIndex Lexical { get; }
+
+    public VectorIndex Vectors { get; }
+
+    public RowCache Rows { get; }
+
+    public RetrievalLog Log { get; }
+
+    public EmbeddingBackfill Backfill { get; }
+
+    public EmbeddingRuntime Embedder { get; }
+
+    /// <summary>Every derived index, in the order they catch up.</summary>
+    public IReadOnlyList<IDerivedIndex> Derived { get; }
+
+    /// <summary>Opens (creating or migrating) the store in <paramref name="options"/>' home and its derived indexes.</summary>
+    public static async Task<MemoryEngine> OpenAsync(EngramOptions options, EmbeddingRuntime embedder, ILoggerFactory loggerFactory)
+    {
+        Directory.CreateDirectory(options.HomeDirectory);
+        var store = await MemoryStore.OpenAsync(Path.Combine(options.HomeDirectory, "engram.db")).ConfigureAwait(false);
+        var lexical = new LexicalIndex(store, Path.Combine(options.HomeDirectory, "index"), loggerFactory.CreateLogger<LexicalIndex>());
+        // The embedder's identity comes from a first vector; if it cannot be reached now, the store opens all the same
+        // and the vector index starts when it answers.
+        var vectors = new VectorIndex(store, () => embedder.Model);
+        await embedder.EnsureModelAsync(CancellationToken.None).ConfigureAwait(false);
+        var logger = loggerFactory.CreateLogger<MemoryEngine>();
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var described = embedder.Model?.Id ?? $"{embedder.Provider}/{embedder.ModelName} (unreachable: {embedder.Problem})";
+            LogOpened(logger, options.HomeDirectory, described);
+        }
+
+        var log = new RetrievalLog(store, loggerFactory.CreateLogger<RetrievalLog>());
+        var backfill = new EmbeddingBackfill(store, embedder, options, loggerFactory.CreateLogger<EmbeddingBackfill>());
+        if (options.BackgroundEmbedding)
+        {
+            backfill.Start();
+        }
+
+        return new MemoryEngine(store, lexical, vectors, new RowCache(store), log, backfill, embedder);
+    }
+
+    /// <summary>
+    /// Brings the derived indexes (all, or <paramref name="only"/> those given) up to the store's change feed, loading
+    /// <paramref name="scopes"/> where an index loads per scope. Returns the feed's position caught up to.
+    /// </summary>
+    public async Task<long> CatchUpAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken, params IDerivedIndex[] only)
+    {
+        var seq = await Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var index in only.Length > 0 ? only : Derived)
+        {
+            await index.CatchUpAsync(seq, scopes, cancellationToken).ConfigureAwait(false);
+        }
+
+        return seq;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Backfill.DisposeAsync().ConfigureAwait(false);
+        await Log.DisposeAsync().ConfigureAwait(false);
+        Lexical.Dispose();
+        Vectors.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Engram store opened at {Home} (embeddings: {Model}).")]
+    private static partial void LogOpened(ILogger logger, string home, string model);
+}

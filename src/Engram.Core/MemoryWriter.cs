@@ -1,0 +1,99 @@
+using Engram.Core.Curation;
+using Engram.Core.Model;
+using Engram.Core.Scopes;
+using Engram.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Engram.Core;
+
+/// <summary>
+/// The write path: checks requests, embeds them (an unreachable embedder does not hold a write up), stores them with
+/// dedup and supersession in one transaction, and offers the existing memories a new one may restate or replace.
+/// </summary>
+internal sealed partial class MemoryWriter(MemoryEngine engine, string defaultScope, ILogger logger)
+{
+    /// <summary>The cosine above which an existing memory is offered in <c>similar</c>.</summary>
+    private const double SimilarThreshold = 0.55;
+
+    private const int MaxSimilar = 3;
+
+    /// <summary>Checks and embeds <paramref name="requests"/>; a request's message is prefixed with its index in a batch.</summary>
+    /// <exception cref="EngramArgumentException">A request is invalid.</exception>
+    public async Task<List<PendingMemory>> PrepareAsync(IReadOnlyList<RememberRequest> requests, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var pending = new List<PendingMemory>(requests.Count);
+        var contents = new List<string>(requests.Count);
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var request = requests[i] ?? throw new EngramArgumentException($"Request {i} is null.");
+            try
+            {
+                var content = Validation.Text(request.Content, "content", EngramOptions.MaxContentLength,
+                    "A memory is one self-contained fact of a few sentences, not a document: split it into separate facts, or keep documents in your repository and remember where they are.");
+                var scope = request.Scope is null ? defaultScope : ScopeName.Normalize(request.Scope);
+                var supersedes = (request.Supersedes ?? []).Select(id => Validation.Id(id, "supersedes[]")).Distinct(StringComparer.Ordinal).ToList();
+                var observedAt = (request.ObservedAt ?? now).ToUnixTimeMilliseconds();
+                var memory = new StoredMemory(Ids.New("mem_"), scope, content, Validation.Tags(request.Tags), observedAt, now.ToUnixTimeMilliseconds(), null, null);
+                pending.Add(new PendingMemory(memory, ContentHash.Compute(content), null, supersedes, EntityExtractor.Extract(content)));
+                contents.Add(content);
+            }
+            catch (EngramArgumentException e) when (requests.Count > 1)
+            {
+                throw new EngramArgumentException($"Request {i}: {e.Message}", e);
+            }
+        }
+
+        // An unreachable embedder does not hold the write up: the memory is stored now and embedded in the background.
+        var vectors = await engine.Embedder.TryEmbedAsync(contents, pending.Select(p => p.ContentHash).ToList(), cancellationToken).ConfigureAwait(false);
+        return vectors is null ? pending : pending.Select((p, i) => p with { Vector = vectors[i] }).ToList();
+    }
+
+    /// <summary>Stores prepared memories in one transaction; results in request order.</summary>
+    public async Task<IReadOnlyList<RememberResult>> InsertAsync(List<PendingMemory> pending, CancellationToken cancellationToken)
+    {
+        var inserted = await engine.Store.InsertAsync(pending, engine.Embedder.Model, cancellationToken).ConfigureAwait(false);
+        if (pending.Any(p => p.Vector is null))
+        {
+            engine.Backfill.Wake();
+        }
+
+        var results = new List<RememberResult>(pending.Count);
+        for (var i = 0; i < pending.Count; i++)
+        {
+            var (created, id) = inserted[i];
+            var memory = pending[i].Memory;
+            LogRemembered(logger, id, memory.Scope, created);
+            LogRememberedContent(logger, id, memory.Content);
+            results.Add(new RememberResult(id, memory.Scope, created ? "created" : "duplicate", created ? null : id, pending[i].Supersedes, []));
+        }
+
+        return results;
+    }
+
+    /// <summary>Existing current memories of <paramref name="scope"/> close to <paramref name="vector"/>, besides the memory itself and what it supersedes.</summary>
+    public async Task<IReadOnlyList<SimilarMemory>> SimilarAsync(string scope, float[] vector, string selfId, IReadOnlyList<string> exclude, CancellationToken cancellationToken)
+    {
+        await engine.CatchUpAsync([scope], cancellationToken, engine.Vectors).ConfigureAwait(false);
+        // Superseded memories are filtered after the scan, so look a little deeper than the three offered.
+        var near = engine.Vectors.Search(vector, [scope], (MaxSimilar * 3) + 1 + exclude.Count)
+            .Where(x => x.Id != selfId && !exclude.Contains(x.Id) && x.Score >= SimilarThreshold)
+            .ToList();
+        if (near.Count == 0)
+        {
+            return [];
+        }
+
+        var rows = await engine.Store.GetAsync(near.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
+        return near.Where(x => rows.TryGetValue(x.Id, out var m) && m.SupersededBy is null)
+            .Take(MaxSimilar)
+            .Select(x => new SimilarMemory(x.Id, rows[x.Id].Content, Math.Round(x.Score, 4)))
+            .ToList();
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "remember: {Id} in {Scope} (created: {Created}).")]
+    private static partial void LogRemembered(ILogger logger, string id, string scope, bool created);
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "remember: {Id} content: {Content}")]
+    private static partial void LogRememberedContent(ILogger logger, string id, string content);
+}

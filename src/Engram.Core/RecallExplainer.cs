@@ -1,0 +1,150 @@
+using System.Text.Json;
+using Engram.Core.Model;
+using Engram.Core.Search;
+
+namespace Engram.Core;
+
+/// <summary>
+/// Explain: replays a logged recall (or runs a new one) accounting for every candidate, and says per hit what each
+/// signal saw, what was filtered out and why, one memory's story when asked, and the state of the vector signal.
+/// </summary>
+internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall, IReadOnlyList<string> defaultScopes, string defaultSource)
+{
+    private const int MaxFilteredListed = 50;
+
+    public async Task<ExplainResult> ExplainAsync(ExplainRequest request, CancellationToken cancellationToken)
+    {
+        RecallTrace trace;
+        var changed = false;
+        if (request.RetrievalId is not null)
+        {
+            if (request.Recall is not null)
+            {
+                throw new EngramArgumentException("Send either 'retrievalId' (to replay a past recall) or 'query' (to explain a new one), not both.");
+            }
+
+            await engine.Log.FlushAsync().ConfigureAwait(false);
+            var logged = await engine.Store.GetRetrievalAsync(request.RetrievalId, cancellationToken).ConfigureAwait(false)
+                ?? throw new EngramArgumentException($"No recall with retrievalId '{Shorten(request.RetrievalId)}' was found: it may have been mistyped, or a memory it returned has since been forgotten (which removes the log). Send a retrievalId returned by recall, or send 'query' to explain a new recall.");
+            var query = JsonSerializer.Deserialize<RecallQuery>(logged.RequestJson, RecallPipeline.LogJson)!;
+            trace = await recall.RunAsync(query, log: false, cancellationToken, request.RetrievalId, DateTimeOffset.FromUnixTimeMilliseconds(logged.At), explainAll: true).ConfigureAwait(false);
+            changed = trace.Seq != logged.Seq;
+        }
+        else if (request.Recall is not null)
+        {
+            trace = await recall.RunAsync(Validation.Recall(request.Recall, defaultScopes, defaultSource), log: true, cancellationToken, explainAll: true).ConfigureAwait(false);
+        }
+        else
+        {
+            throw new EngramArgumentException("explain needs 'retrievalId' (from a recall) or 'query' (with recall's optional arguments).");
+        }
+
+        // The query's index terms, analysed once for every hit's lexical note.
+        var queryTerms = engine.Lexical.QueryTerms(trace.Query.Query);
+        var hits = trace.Hits.Select(h => new ExplainHit(
+            h.Memory.Id, h.Rank, h.Memory.Score,
+            Lexical(trace, queryTerms, h.Memory.Id, h.Memory.Content), trace.Signal(SignalKind.Vector).Of(h.Memory.Id), trace.Signal(SignalKind.Entities).Of(h.Memory.Id),
+            trace.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, trace.Query), trace.Signal(SignalKind.Time).Of(h.Memory.Id))).ToList();
+        var account = request.MemoryId is null ? null : await AccountAsync(trace, queryTerms, request.MemoryId, cancellationToken).ConfigureAwait(false);
+        // Reasons other than the cut-off come first: they are what a person looks for.
+        var filteredOut = trace.FilteredOut.OrderBy(f => f.Reason == FilterReasons.BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
+        var vectors = await VectorStatusAsync(trace, cancellationToken).ConfigureAwait(false);
+        return new ExplainResult(trace.RetrievalId, trace.Query.Query, trace.Query.Scopes, trace.Query.ScopeResolution, trace.RanAt, changed, hits, filteredOut, account, vectors);
+    }
+
+    /// <summary>The vector signal's state for an explained recall, in words.</summary>
+    private async Task<string> VectorStatusAsync(RecallTrace trace, CancellationToken cancellationToken)
+    {
+        const string Fallback = "recall ranked by the lexical and entity signals";
+        var embedder = engine.Embedder;
+        if (embedder.Model is not { } model)
+        {
+            return $"unavailable: the embedder {embedder.Provider}/{embedder.ModelName} could not be reached ({embedder.Problem ?? "not tried yet"}); {Fallback}.";
+        }
+
+        if (trace.Signal(SignalKind.Vector).Unavailable is not null)
+        {
+            return $"unavailable: the query could not be embedded with {model.Id} ({embedder.Problem ?? "the embedder failed"}); {Fallback}.";
+        }
+
+        var waiting = engine.Vectors.Waiting(trace.Query.Scopes);
+        var notes = new List<string>();
+        foreach (var scope in await engine.Store.ScopeVectorsAsync(trace.Query.Scopes, model.Id, cancellationToken).ConfigureAwait(false))
+        {
+            if (waiting.Contains(scope.Scope) && scope.Memories > 0)
+            {
+                notes.Add($"waiting: scope {scope.Scope} is being embedded with {model.Id} ({scope.Embedded} of {scope.Memories} done); its vectors are used once all are, and until then its memories are ranked by the lexical and entity signals");
+            }
+            else if (scope.Embedded < scope.Memories)
+            {
+                notes.Add($"{scope.Memories - scope.Embedded} memories of scope {scope.Scope} have no vector of it (stored while the embedder was unreachable, or refused by it){(embedder.Problem is { } p ? $": {p}" : "")}");
+            }
+        }
+
+        return notes.Count == 0 ? $"ready ({model.Id})" : $"{model.Id}: {string.Join("; ", notes)}.";
+    }
+
+    private static string Supersession(RecalledMemory memory, RecallQuery query) =>
+        memory.SupersededBy is null ? "current"
+        : query.AsOf is not null ? $"superseded later by {memory.SupersededBy}; current as of asOf"
+        : $"superseded by {memory.SupersededBy}; shown because includeSuperseded is true";
+
+    private async Task<MemoryAccount> AccountAsync(RecallTrace trace, HashSet<string> queryTerms, string memoryId, CancellationToken cancellationToken)
+    {
+        var rows = await engine.Store.GetAsync([memoryId], cancellationToken).ConfigureAwait(false);
+        if (!rows.TryGetValue(memoryId, out var memory) || !trace.Query.Scopes.Contains(memory.Scope))
+        {
+            // Never confirm that a memory exists in a scope that was not searched.
+            return new MemoryAccount(memoryId, false, false, null, null, null, null, "No memory with this id exists in the searched scopes.");
+        }
+
+        var lexical = Lexical(trace, queryTerms, memoryId, memory.Content);
+        var vector = trace.Signal(SignalKind.Vector).Of(memoryId);
+        var entities = trace.Signal(SignalKind.Entities).Of(memoryId);
+        var time = trace.Signal(SignalKind.Time).Of(memoryId);
+        var hit = trace.Hits.FirstOrDefault(h => h.Memory.Id == memoryId);
+        var rank = trace.FusedRank(memoryId);
+        var filtered = trace.FilteredOut.FirstOrDefault(f => f.Id == memoryId);
+        var found = Describe(lexical, vector, entities, time);
+        var reason = hit is not null ? $"It surfaced at rank {hit.Rank}; found by {found}."
+            : filtered is not null && filtered.Reason != FilterReasons.BelowCutOff ? $"It was found by {found} but filtered out: {filtered.Reason}."
+            : rank is null ? $"No signal ranked it among its top {trace.Depth} candidates: the query shares too few words, features or names with it. Try the words the memory uses."
+            : $"It was found by {found} (fused rank {rank}) but fell below the cut-off of {trace.Query.Limit}; ask with a larger 'limit' or more of its words.";
+        return new MemoryAccount(memoryId, true, hit is not null, rank, lexical, vector, entities, reason, time);
+    }
+
+    private static string Describe(SignalScore? lexical, SignalScore? vector, SignalScore? entities, SignalScore? time)
+    {
+        var parts = new List<string>();
+        if (lexical is not null) parts.Add($"lexical (rank {lexical.Rank})");
+        if (vector is not null) parts.Add($"vector (rank {vector.Rank})");
+        if (entities is not null) parts.Add($"entities (rank {entities.Rank})");
+        if (time is not null) parts.Add($"time (rank {time.Rank}: observed when the query's date says)");
+        return parts.Count == 0 ? "no signal" : string.Join(" and ", parts);
+    }
+
+    /// <summary>The lexical signal, saying so when the memory's own text holds none of the query's words.</summary>
+    private SignalScore? Lexical(RecallTrace trace, HashSet<string> queryTerms, string id, string content)
+    {
+        var lexical = trace.Signal(SignalKind.Lexical);
+        if (lexical.Of(id) is not { } signal)
+        {
+            return null;
+        }
+
+        var own = engine.Lexical.Terms(content);
+        if (own.Overlaps(queryTerms))
+        {
+            return signal;
+        }
+
+        return signal with
+        {
+            Note = own.Overlaps(lexical.Feedback)
+                ? "its text has none of the query's words, only words the best matches share (pseudo-relevance feedback)"
+                : "its text has none of the query's words; the memories stored next to it in the same session do (session context)",
+        };
+    }
+
+    private static string Shorten(string s) => s.Length <= 64 ? s : s[..64] + "…";
+}

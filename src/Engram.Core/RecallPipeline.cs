@@ -1,0 +1,130 @@
+using System.Text.Json;
+using Engram.Core.Model;
+using Engram.Core.Search;
+using Engram.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Engram.Core;
+
+/// <summary>
+/// One recall, top to bottom: catch the derived indexes up, let each signal rank its candidates, fuse them, filter
+/// (supersession, <c>asOf</c>), apply the recency tie-break, cut at the limit, and log it.
+/// </summary>
+internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<IRecallSignal> signals, ILogger logger)
+{
+    /// <summary>
+    /// How many candidates each signal contributes before fusion, at the least: four times the largest common limit,
+    /// so that any limit up to 50 ranks the same candidates the same way (the first 10 of 50 are the 10 of 10).
+    /// </summary>
+    private const int CandidateDepth = 200;
+
+    internal static readonly JsonSerializerOptions LogJson = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Runs a recall.</summary>
+    /// <param name="query">The validated recall.</param>
+    /// <param name="log">Whether to log it (for a later explain).</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <param name="retrievalId">The id to give it (a replay's), else a new one.</param>
+    /// <param name="ranAt">When it runs (a replay's original time), else now.</param>
+    /// <param name="explainAll">Account for every candidate in <see cref="RecallTrace.FilteredOut"/>, not only those examined.</param>
+    public async Task<RecallTrace> RunAsync(RecallQuery query, bool log, CancellationToken cancellationToken, string? retrievalId = null, DateTimeOffset? ranAt = null, bool explainAll = false)
+    {
+        var seq = await engine.CatchUpAsync(query.Scopes, cancellationToken).ConfigureAwait(false);
+        var depth = Math.Max(CandidateDepth, query.Limit * 4);
+        var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
+        var at = ranAt ?? DateTimeOffset.UtcNow;
+        var context = await RankAsync(new RecallContext(query, at, depth, allowed), cancellationToken).ConfigureAwait(false);
+        var fused = RankFusion.Fuse(context.Rankings.Select(r => (r.Fused, r.Weight)).ToArray());
+
+        // Filter and apply the recency tie-break over a prefix of the fused list long enough to fill the limit with
+        // room for near-ties; the rows read for it are the hits' rows too.
+        var filtered = new List<FilteredMemory>();
+        var passing = new List<RecencyTieBreak.Candidate>();
+        var examined = 0;
+        var window = query.Limit + RecencyTieBreak.Margin;
+        while (examined < fused.Count && passing.Count < window)
+        {
+            var slice = fused.Skip(examined).Take(window).ToList();
+            examined += slice.Count;
+            var rows = await engine.Rows.GetAsync(slice.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
+            foreach (var (id, score) in slice)
+            {
+                if (!rows.TryGetValue(id, out var row) || !query.Scopes.Contains(row.Scope))
+                {
+                    continue;
+                }
+
+                if (CandidateFilter.Reason(query, row) is { } reason)
+                {
+                    filtered.Add(new FilteredMemory(id, reason));
+                }
+                else
+                {
+                    passing.Add(new RecencyTieBreak.Candidate(row, score));
+                }
+            }
+        }
+
+        var ranked = RecencyTieBreak.Apply(passing, context.Rankings);
+        filtered.AddRange(ranked.Order.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, FilterReasons.BelowCutOff)));
+        if (explainAll)
+        {
+            filtered.AddRange(await UnexaminedAsync(query, fused.Skip(examined).Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false));
+            if (allowed is not null)
+            {
+                filtered.AddRange(await TagFilteredAsync(context, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
+        var hits = ranked.Order.Take(query.Limit).Select((x, i) => new RecallTrace.Hit(i + 1, ToRecalled(x.Meta.Memory, x.Fused))).ToList();
+        var id2 = retrievalId ?? Ids.New("rt_");
+        if (log)
+        {
+            engine.Log.Enqueue(new RetrievalEntry(id2, at.ToUnixTimeMilliseconds(), seq, JsonSerializer.Serialize(query, LogJson), hits.Select(h => h.Memory.Id).ToList()));
+        }
+
+        LogRecalled(logger, id2, query.Scopes, hits.Count);
+        return new RecallTrace(id2, query, at, seq, depth, context.Rankings, fused, ranked.Recency, hits, filtered);
+    }
+
+    private async Task<RecallContext> RankAsync(RecallContext context, CancellationToken cancellationToken)
+    {
+        foreach (var signal in signals)
+        {
+            context.Add(await signal.RankAsync(context, cancellationToken).ConfigureAwait(false));
+        }
+
+        return context;
+    }
+
+    /// <summary>An explanation accounts for every candidate: what was not examined is below the cut-off, unless a filter applies.</summary>
+    private async Task<IEnumerable<FilteredMemory>> UnexaminedAsync(RecallQuery query, List<string> rest, CancellationToken cancellationToken)
+    {
+        if (rest.Count == 0)
+        {
+            return [];
+        }
+
+        var rows = await engine.Rows.GetAsync(rest, cancellationToken).ConfigureAwait(false);
+        return rest.Where(rows.ContainsKey).Where(id => query.Scopes.Contains(rows[id].Scope))
+            .Select(id => new FilteredMemory(id, CandidateFilter.Reason(query, rows[id]) ?? FilterReasons.BelowCutOff));
+    }
+
+    /// <summary>What the tag filter kept out: the candidates the signals find without it that carry none of the tags.</summary>
+    private async Task<IEnumerable<FilteredMemory>> TagFilteredAsync(RecallContext filteredContext, CancellationToken cancellationToken)
+    {
+        var unfiltered = await RankAsync(new RecallContext(filteredContext.Query, filteredContext.RanAt, filteredContext.Depth, null), cancellationToken).ConfigureAwait(false);
+        return unfiltered.Rankings.SelectMany(r => r.Hits).Select(h => h.Id)
+            .Distinct(StringComparer.Ordinal)
+            .Where(id => !filteredContext.Allowed!.Contains(id))
+            .Select(id => new FilteredMemory(id, FilterReasons.TagFilter));
+    }
+
+    private static RecalledMemory ToRecalled(StoredMemory m, double score) => new(
+        m.Id, m.Content, m.Scope, [.. m.Tags],
+        DateTimeOffset.FromUnixTimeMilliseconds(m.ObservedAt), DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
+        Math.Round(score, 6), m.SupersededBy);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "recall {RetrievalId} over {Scopes}: {Count} hits.")]
+    private static partial void LogRecalled(ILogger logger, string retrievalId, IReadOnlyList<string> scopes, int count);
+}

@@ -1,0 +1,47 @@
+using Engram.Core.Model;
+
+namespace Engram.Core.Search;
+
+/// <summary>Everything one recall did, for its answer and for explain.</summary>
+/// <param name="RetrievalId">The recall's id (a replay keeps the logged one).</param>
+/// <param name="Query">The validated recall.</param>
+/// <param name="RanAt">When it ran.</param>
+/// <param name="Seq">The change feed's position it saw.</param>
+/// <param name="Depth">How many candidates each signal ranked at most.</param>
+/// <param name="Signals">Each signal's ranking, in the order they ran.</param>
+/// <param name="Fused">The fused candidates, best first.</param>
+/// <param name="Recency">Per candidate that passed the filters, its recency signal.</param>
+/// <param name="Hits">What the recall returns, best first.</param>
+/// <param name="FilteredOut">Candidates dropped, with the reason.</param>
+internal sealed record RecallTrace(
+    string RetrievalId,
+    RecallQuery Query,
+    DateTimeOffset RanAt,
+    long Seq,
+    int Depth,
+    IReadOnlyList<SignalRanking> Signals,
+    IReadOnlyList<(string Id, double Score)> Fused,
+    IReadOnlyDictionary<string, SignalScore> Recency,
+    IReadOnlyList<RecallTrace.Hit> Hits,
+    IReadOnlyList<FilteredMemory> FilteredOut)
+{
+    /// <summary>A returned memory with its final rank (1-based).</summary>
+    public sealed record Hit(int Rank, RecalledMemory Memory);
+
+    /// <summary>One signal's ranking (an empty one when that signal did not run).</summary>
+    public SignalRanking Signal(SignalKind kind) => Signals.FirstOrDefault(s => s.Kind == kind) ?? new SignalRanking(kind, [], 0);
+
+    /// <summary>The fused rank (1-based) of <paramref name="id"/>, or null when no signal found it.</summary>
+    public int? FusedRank(string id)
+    {
+        for (var i = 0; i < Fused.Count; i++)
+        {
+            if (Fused[i].Id == id)
+            {
+                return i + 1;
+            }
+        }
+
+        return null;
+    }
+}

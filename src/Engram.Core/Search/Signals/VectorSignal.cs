@@ -1,0 +1,37 @@
+using Engram.Core.Embeddings;
+
+namespace Engram.Core.Search;
+
+/// <summary>
+/// The cosine between the query's embedding and each memory's, over the scopes' in-memory matrices. Vectors that carry
+/// the same evidence as BM25 (the built-in hashed ones: words, not meaning) only add candidates BM25 did not find, so
+/// they never reorder what it found; a model's vectors are fused in full.
+/// </summary>
+internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder, double weight, bool addsOnly) : IRecallSignal
+{
+    /// <summary>
+    /// The cosine a memory needs for the vector signal to count it at all. Hashed vectors of unrelated texts score
+    /// around 0 with a spread of about 1/sqrt(dimensions) (0.044 at 512); 0.15 is beyond three of those.
+    /// </summary>
+    internal const float Floor = 0.15f;
+
+    public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
+    {
+        var query = context.Query;
+        var vector = (await embedder.TryEmbedAsync([query.Query], null, cancellationToken).ConfigureAwait(false))?[0];
+        if (vector is null)
+        {
+            return new SignalRanking(SignalKind.Vector, [], weight) { Unavailable = embedder.Problem ?? "the embedder failed" };
+        }
+
+        var hits = index.Search(vector, query.Scopes, context.Depth, context.Allowed)
+            .Where(x => x.Score >= Floor)
+            .Select(x => new Scored(x.Id, x.Score))
+            .ToList();
+        var lexical = context.Find(SignalKind.Lexical)?.Hits ?? [];
+        return new SignalRanking(SignalKind.Vector, hits, weight)
+        {
+            Contributed = addsOnly ? hits.Select(x => x.Id).Except(lexical.Select(x => x.Id), StringComparer.Ordinal).ToList() : null,
+        };
+    }
+}

@@ -1,0 +1,113 @@
+using Engram.Core.Search;
+using Engram.Core.Storage;
+
+namespace Engram.Core.Tests;
+
+/// <summary>The ranking pieces that are pure functions: candidate filtering, the recency tie-break and the vector snapshots. No I/O.</summary>
+public sealed class RankingTests
+{
+    private static readonly DateTimeOffset Day = new(2025, 3, 3, 12, 0, 0, TimeSpan.Zero);
+
+    private static CandidateMeta Candidate(string id, int daysAfter, long order = 0, string? supersededBy = null, int? supersederDaysAfter = null) =>
+        new(new StoredMemory(id, "user", id, [], Day.AddDays(daysAfter).ToUnixTimeMilliseconds(), Day.ToUnixTimeMilliseconds(), supersededBy, null),
+            order, supersederDaysAfter is { } d ? Day.AddDays(d).ToUnixTimeMilliseconds() : null);
+
+    private static RecallQuery Query(bool includeSuperseded = false, DateTimeOffset? asOf = null) =>
+        new("q", ["user"], "test", 10, [], includeSuperseded, asOf);
+
+    private static SignalRanking Lexical(params (string Id, float Score)[] hits) =>
+        new(SignalKind.Lexical, hits.Select(h => new Scored(h.Id, h.Score)).ToList(), 1);
+
+    [Fact]
+    public void Filter_SupersededMemory_IsFilteredUnlessAskedFor()
+    {
+        var old = Candidate("old", 0, supersededBy: "new", supersederDaysAfter: 5);
+        Assert.Equal(FilterReasons.Superseded, CandidateFilter.Reason(Query(), old));
+        Assert.Null(CandidateFilter.Reason(Query(includeSuperseded: true), old));
+        Assert.Null(CandidateFilter.Reason(Query(), Candidate("current", 0)));
+    }
+
+    [Fact]
+    public void Filter_AsOf_KeepsWhatWasCurrentThen_AndDropsWhatCameLater()
+    {
+        var old = Candidate("old", 0, supersededBy: "new", supersederDaysAfter: 5);
+        Assert.Null(CandidateFilter.Reason(Query(asOf: Day.AddDays(2)), old));
+        Assert.Equal(FilterReasons.SupersededAsOf, CandidateFilter.Reason(Query(asOf: Day.AddDays(6)), old));
+        Assert.Equal(FilterReasons.ObservedAfterAsOf, CandidateFilter.Reason(Query(asOf: Day.AddDays(-1)), old));
+    }
+
+    [Fact]
+    public void TieBreak_NearEqualRelevance_PutsTheNewerFirst()
+    {
+        var older = Candidate("older", 0, order: 1);
+        var newer = Candidate("newer", 10, order: 2);
+        var result = RecencyTieBreak.Apply([new(older, 0.02), new(newer, 0.019)], [Lexical(("older", 5f), ("newer", 4.9f))]);
+        Assert.Equal(["newer", "older"], result.Order.Select(c => c.Meta.Id));
+        Assert.Equal(1, result.Recency["newer"].Rank);
+        Assert.Equal(1, result.Recency["newer"].Score);
+        Assert.Equal(0, result.Recency["older"].Score);
+    }
+
+    [Fact]
+    public void TieBreak_ClearlyMoreRelevantOlderMemory_KeepsItsPlace()
+    {
+        var older = Candidate("older", 0);
+        var newer = Candidate("newer", 10);
+        var result = RecencyTieBreak.Apply([new(older, 0.02), new(newer, 0.019)], [Lexical(("older", 5f), ("newer", 2f))]);
+        Assert.Equal(["older", "newer"], result.Order.Select(c => c.Meta.Id));
+    }
+
+    [Fact]
+    public void TieBreak_MovesACandidateAtMostTheMargin()
+    {
+        var candidates = Enumerable.Range(0, RecencyTieBreak.Margin + 5).Select(i => new RecencyTieBreak.Candidate(Candidate("m" + i, i), 1.0 / (i + 1))).ToList();
+        var result = RecencyTieBreak.Apply(candidates, []);
+        var newest = candidates[^1].Meta.Id;
+        Assert.Equal(candidates.Count - 1 - RecencyTieBreak.Margin, result.Order.ToList().FindIndex(c => c.Meta.Id == newest));
+    }
+
+    [Fact]
+    public void VectorSnapshot_StaysAsPublished_WhileTheMatrixChanges()
+    {
+        var matrix = new VectorMatrix(2);
+        matrix.Upsert("a", [1, 0]);
+        matrix.Upsert("b", [0, 1]);
+        matrix.Publish();
+        var before = matrix.Current;
+
+        matrix.Remove("a");
+        matrix.Upsert("c", [1, 0]);
+        matrix.Upsert("b", [0.6f, 0.8f]);
+        matrix.Publish();
+
+        Assert.Equal(["a", "b"], Scan(before, [1, 0]).Order(StringComparer.Ordinal));
+        Assert.Equal(["b", "c"], Scan(matrix.Current, [1, 0]).Order(StringComparer.Ordinal));
+        Assert.Equal(2, matrix.Count);
+    }
+
+    [Fact]
+    public void VectorMatrix_ManyRemovals_CompactsAndKeepsTheRest()
+    {
+        var matrix = new VectorMatrix(2);
+        for (var i = 0; i < 200; i++)
+        {
+            matrix.Upsert("m" + i, [1, 0]);
+        }
+
+        for (var i = 0; i < 150; i++)
+        {
+            matrix.Remove("m" + i);
+        }
+
+        matrix.Publish();
+        Assert.Equal(50, matrix.Count);
+        Assert.Equal(Enumerable.Range(150, 50).Select(i => "m" + i).Order(StringComparer.Ordinal), Scan(matrix.Current, [1, 0]).Order(StringComparer.Ordinal));
+    }
+
+    private static List<string> Scan(VectorMatrix.Snapshot snapshot, float[] query)
+    {
+        var top = new TopK<string>(100);
+        snapshot.Scan(query, top, null);
+        return top.ToList().Select(x => x.Item).ToList();
+    }
+}

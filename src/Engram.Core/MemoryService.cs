@@ -35,7 +35,7 @@ public sealed partial class MemoryService : IAsyncDisposable
         _ownsEmbedder = embeddingGenerator is null;
         _embedder = embeddingGenerator ?? new HashingEmbeddingGenerator();
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
-        _runtime = new EmbeddingRuntime(_embedder, options, _loggerFactory.CreateLogger<EmbeddingRuntime>());
+        _runtime = new EmbeddingRuntime(_embedder, options, _loggerFactory);
         _parts = new Lazy<Task<Parts>>(OpenAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -147,6 +147,9 @@ public sealed partial class MemoryService : IAsyncDisposable
 
     /// <summary>How many of <paramref name="ids"/> this process holds in its row cache (for tests: a forgotten memory's text must not stay in memory).</summary>
     internal async Task<int> CachedRowsAsync(IEnumerable<string> ids) => (await GetEngineAsync().ConfigureAwait(false)).Rows.CountOf(ids);
+
+    /// <summary>Completes once this process has written <paramref name="entries"/> recall-log entries by itself (for tests).</summary>
+    internal async Task RecallLogWrittenAsync(long entries) => await (await GetEngineAsync().ConfigureAwait(false)).Log.WrittenAsync(entries).ConfigureAwait(false);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

@@ -45,7 +45,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, string defaultSc
         }
 
         // An unreachable embedder does not hold the write up: the memory is stored now and embedded in the background.
-        var vectors = await engine.Embedder.TryEmbedAsync(contents, pending.Select(p => p.ContentHash).ToList(), cancellationToken).ConfigureAwait(false);
+        var vectors = await engine.Embedder.TryEmbedAsync(contents, cancellationToken).ConfigureAwait(false);
         return vectors is null ? pending : pending.Select((p, i) => p with { Vector = vectors[i] }).ToList();
     }
 

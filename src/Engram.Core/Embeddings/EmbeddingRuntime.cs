@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Engram.Core.Storage;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -6,32 +5,48 @@ using Microsoft.Extensions.Logging;
 namespace Engram.Core.Embeddings;
 
 /// <summary>
-/// The configured embedder as the service uses it: its identity (learned from a first call, since a provider's
-/// dimension is only known from a vector), a time limit on every call, a pause after a failure so a provider that is
-/// down costs one time-out rather than one per request, and a cache from content hash to vector.
+/// The configured embedder as the service uses it. Time limit, back-off after a failure and the cache of recent texts
+/// are wrappers around the embedder (<see cref="Compose"/>); this adds its identity (learned from a first vector, since
+/// a provider's dimension is only known from one), the checks of what it answers, and calls that never throw.
 /// </summary>
 internal sealed partial class EmbeddingRuntime : IDisposable
 {
     private const int MaxCached = 20_000;
 
+    /// <summary>Texts per call: batches keep a remote embedder's requests to a sensible size; each has the whole time limit.</summary>
+    private const int BatchSize = 64;
+
+    private static readonly EmbeddingGenerationOptions DoNotPause = new() { AdditionalProperties = new() { [BackoffEmbeddingGenerator.PauseOnFailure] = false } };
+
     private readonly IEmbeddingGenerator<string, Embedding<float>> _generator;
-    private readonly EngramOptions _options;
+    private readonly BackoffEmbeddingGenerator _backoff;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<string, float[]> _cache = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _probe = new(1, 1);
     private EmbeddingModel? _model;
-    private long _downUntil;
-    private string? _lastError;
 
-    public EmbeddingRuntime(IEmbeddingGenerator<string, Embedding<float>> generator, EngramOptions options, ILogger logger)
+    /// <param name="inner">The embedder as configured; its metadata names the vectors' provider and model.</param>
+    /// <param name="options">The time limit and retry delay.</param>
+    /// <param name="loggerFactory">Logging.</param>
+    public EmbeddingRuntime(IEmbeddingGenerator<string, Embedding<float>> inner, EngramOptions options, ILoggerFactory loggerFactory)
     {
-        _generator = generator;
-        _options = options;
-        _logger = logger;
-        var metadata = generator.GetService<EmbeddingGeneratorMetadata>();
-        Provider = metadata?.ProviderName ?? generator.GetType().Name;
+        var metadata = inner.GetService<EmbeddingGeneratorMetadata>();
+        Provider = metadata?.ProviderName ?? inner.GetType().Name;
         ModelName = metadata?.DefaultModelId ?? "default";
+        _logger = loggerFactory.CreateLogger<EmbeddingRuntime>();
+        _generator = Compose(inner, options, loggerFactory);
+        _backoff = _generator.GetService<BackoffEmbeddingGenerator>()!;
     }
+
+    /// <summary>
+    /// The embedder with what Engram adds around any model, outermost first: the cache of recent texts (a hit needs no
+    /// embedder, even a paused one), the back-off after a failure, and the time limit of each call.
+    /// </summary>
+    internal static IEmbeddingGenerator<string, Embedding<float>> Compose(IEmbeddingGenerator<string, Embedding<float>> inner, EngramOptions options, ILoggerFactory loggerFactory) =>
+        new EmbeddingGeneratorBuilder<string, Embedding<float>>(inner)
+            .Use(next => new CachingEmbeddingGenerator(next, MaxCached))
+            .Use(next => new BackoffEmbeddingGenerator(next, options.EmbeddingRetryDelay, loggerFactory.CreateLogger<BackoffEmbeddingGenerator>()))
+            .Use(next => new TimeLimitEmbeddingGenerator(next, options.EmbeddingTimeout))
+            .Build();
 
     public string Provider { get; }
 
@@ -43,15 +58,19 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     /// <summary>The identity of the vectors this embedder makes; null until a first call has succeeded.</summary>
     public EmbeddingModel? Model => Volatile.Read(ref _model);
 
-    /// <summary>Why the last call failed, while the embedder is considered down; null when it is up.</summary>
-    public string? Problem => IsDown ? Volatile.Read(ref _lastError) : null;
+    /// <summary>Why the last call failed, while the embedder is paused after it; null when it is up.</summary>
+    public string? Problem => _backoff.Problem;
 
-    private bool IsDown => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < Interlocked.Read(ref _downUntil);
+    /// <summary>Why the last call failed, whether or not the embedder was paused for it.</summary>
+    public string? LastError => _backoff.LastError;
+
+    /// <summary>Leaves the embedder alone for the retry delay, after the failure recorded last.</summary>
+    public void Pause() => _backoff.Pause();
 
     /// <summary>Learns the embedder's identity with one small call, unless it is known or the embedder is paused after a failure.</summary>
     public async Task<EmbeddingModel?> EnsureModelAsync(CancellationToken cancellationToken)
     {
-        if (Model is { } known || IsDown)
+        if (Model is { } known || _backoff.IsPaused)
         {
             return Model;
         }
@@ -59,9 +78,9 @@ internal sealed partial class EmbeddingRuntime : IDisposable
         await _probe.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (Model is null && !IsDown)
+            if (Model is null && !_backoff.IsPaused)
             {
-                await TryEmbedAsync(["engram"], null, cancellationToken).ConfigureAwait(false);
+                await TryEmbedAsync(["engram"], cancellationToken).ConfigureAwait(false);
             }
 
             return Model;
@@ -73,94 +92,49 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     }
 
     /// <summary>
-    /// Vectors for <paramref name="texts"/> (cached by <paramref name="hashes"/> when given), or null when the embedder
-    /// is paused, fails, times out or answers with vectors of the wrong count or size. Never throws but for cancellation.
+    /// Unit vectors for <paramref name="texts"/>, or null when the embedder is paused, fails, times out or answers with
+    /// vectors of the wrong count or size. Never throws but for cancellation.
     /// </summary>
     /// <param name="texts">The texts.</param>
-    /// <param name="hashes">Their content hashes, for the cache; null to bypass it.</param>
     /// <param name="cancellationToken">Cancellation.</param>
     /// <param name="pauseOnFailure">Whether a failure pauses the embedder for everyone (false while telling a bad text from a dead provider).</param>
-    public async Task<float[][]?> TryEmbedAsync(IReadOnlyList<string> texts, IReadOnlyList<string>? hashes, CancellationToken cancellationToken, bool pauseOnFailure = true)
+    public async Task<float[][]?> TryEmbedAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool pauseOnFailure = true)
     {
-        var result = new float[]?[texts.Count];
-        var missing = new List<int>();
-        for (var i = 0; i < texts.Count; i++)
+        var result = new float[texts.Count][];
+        try
         {
-            if (hashes is not null && _cache.TryGetValue(hashes[i], out var cached))
+            for (var start = 0; start < texts.Count; start += BatchSize)
             {
-                result[i] = cached;
-            }
-            else
-            {
-                missing.Add(i);
-            }
-        }
-
-        if (missing.Count > 0)
-        {
-            if (IsDown)
-            {
-                return null;
-            }
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            try
-            {
-                // Batches keep a remote embedder's requests to a sensible size; each has the whole time limit.
-                foreach (var chunk in missing.Chunk(64))
+                var chunk = texts.Skip(start).Take(BatchSize).ToList();
+                var embeddings = await _generator.GenerateAsync(chunk, pauseOnFailure ? null : DoNotPause, cancellationToken).ConfigureAwait(false);
+                try
                 {
-                    timeout.CancelAfter(_options.EmbeddingTimeout);
-                    var embeddings = await _generator.GenerateAsync(chunk.Select(i => texts[i]), cancellationToken: timeout.Token).ConfigureAwait(false);
-                    if (embeddings.Count != chunk.Length)
+                    if (embeddings.Count != chunk.Count)
                     {
-                        throw new InvalidDataException($"the embedder returned {embeddings.Count} vectors for {chunk.Length} texts");
+                        throw new InvalidDataException($"the embedder returned {embeddings.Count} vectors for {chunk.Count} texts");
                     }
 
-                    for (var j = 0; j < chunk.Length; j++)
+                    for (var j = 0; j < chunk.Count; j++)
                     {
-                        result[chunk[j]] = Accept(embeddings[j].Vector.ToArray());
+                        result[start + j] = Accept(embeddings[j].Vector.ToArray());
                     }
-
                 }
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-            {
-                var reason = e is OperationCanceledException ? $"no answer within {_options.EmbeddingTimeout.TotalSeconds:0.#} s" : $"{e.GetType().Name}: {e.Message}";
-                Volatile.Write(ref _lastError, reason);
-                if (pauseOnFailure)
+                catch (InvalidDataException e)
                 {
-                    Pause();
-                }
-
-                return null;
-            }
-
-            if (hashes is not null)
-            {
-                if (_cache.Count > MaxCached)
-                {
-                    _cache.Clear();
-                }
-
-                foreach (var i in missing)
-                {
-                    _cache[hashes[i]] = result[i]!;
+                    // An answer the embedder gave but that cannot be used is a failure like any other.
+                    _backoff.Fail($"{e.GetType().Name}: {e.Message}", pauseOnFailure);
+                    return null;
                 }
             }
         }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The back-off recorded why (and paused the embedder when asked to).
+            return null;
+        }
 
-        return result!;
+        return result;
     }
-
-    /// <summary>Leaves the embedder alone for the retry delay, after the failure recorded last.</summary>
-    public void Pause()
-    {
-        Interlocked.Exchange(ref _downUntil, DateTimeOffset.UtcNow.Add(_options.EmbeddingRetryDelay).ToUnixTimeMilliseconds());
-        LogDown(_logger, Provider, ModelName, Volatile.Read(ref _lastError) ?? "unknown", _options.EmbeddingRetryDelay.TotalSeconds);
-    }
-
-    /// <summary>Why the last call failed, whether or not the embedder was paused for it.</summary>
-    public string? LastError => Volatile.Read(ref _lastError);
 
     /// <summary>Checks a vector against the identity (learning it from the first), and scales it to unit length.</summary>
     private float[] Accept(float[] vector)
@@ -200,9 +174,6 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     }
 
     public void Dispose() => _probe.Dispose();
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The embedder {Provider}/{Model} failed ({Reason}); memories are stored without vectors and recall uses the other signals. Next try in {Seconds} s.")]
-    private static partial void LogDown(ILogger logger, string provider, string model, string reason, double seconds);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Embeddings: {Model}.")]
     private static partial void LogIdentity(ILogger logger, string model);

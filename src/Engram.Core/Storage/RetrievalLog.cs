@@ -80,6 +80,7 @@ internal sealed partial class RetrievalLog : IAsyncDisposable
                     LogWriteFailed(_logger, batch.Count, e.Message);
                 }
 
+                Wrote(batch.Count);
                 batch.Clear();
             }
 
@@ -99,6 +100,42 @@ internal sealed partial class RetrievalLog : IAsyncDisposable
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             return false;
+        }
+    }
+
+    private readonly Lock _writtenLock = new();
+    private readonly List<(long Count, TaskCompletionSource Done)> _writtenWaiters = [];
+    private long _written;
+
+    /// <summary>
+    /// Completes once the pump has handled at least <paramref name="entries"/> entries since this log started (written, or
+    /// failed and logged), without asking it to hurry: for tests that watch the debounced write happen by itself.
+    /// </summary>
+    internal Task WrittenAsync(long entries)
+    {
+        lock (_writtenLock)
+        {
+            if (_written >= entries)
+            {
+                return Task.CompletedTask;
+            }
+
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _writtenWaiters.Add((entries, done));
+            return done.Task;
+        }
+    }
+
+    private void Wrote(int entries)
+    {
+        lock (_writtenLock)
+        {
+            _written += entries;
+            foreach (var waiter in _writtenWaiters.Where(w => w.Count <= _written).ToList())
+            {
+                waiter.Done.TrySetResult();
+                _writtenWaiters.Remove(waiter);
+            }
         }
     }
 

@@ -6,6 +6,7 @@ using Engram.Core.Model;
 using Engram.Core.Scopes;
 using Engram.Core.Search;
 using Engram.Core.Storage;
+using Engram.Core.Storage.Sqlite;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -100,12 +101,12 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
     /// <summary>The path of the SQLite database.</summary>
     public string DatabasePath => Path.Combine(_options.HomeDirectory, "engram.db");
 
-    private sealed record State(MemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, RowCache Rows, RetrievalLog Log, EmbeddingBackfill Backfill);
+    private sealed record State(IMemoryStore Store, LexicalIndex Lexical, VectorIndex Vectors, RowCache Rows, RetrievalLog Log, EmbeddingBackfill Backfill);
 
     private async Task<State> OpenAsync()
     {
         Directory.CreateDirectory(_options.HomeDirectory);
-        var store = await MemoryStore.OpenAsync(DatabasePath).ConfigureAwait(false);
+        var store = await SqliteMemoryStore.OpenAsync(DatabasePath).ConfigureAwait(false);
         var lexical = new LexicalIndex(store, Path.Combine(_options.HomeDirectory, "index"), _loggerFactory.CreateLogger<LexicalIndex>());
         // The embedder's identity comes from a first vector; if it cannot be reached now, the store opens all the same
         // and the vector index starts when it answers.
@@ -614,7 +615,7 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         var vector = queryVector is null ? [] : state.Vectors.Search(queryVector, query.Scopes, depth, allowed).Where(x => x.Score >= VectorFloor).ToList();
         // An entity most memories share (a speaker's name, the project's own name) discriminates nothing.
         var maxFrequency = Math.Max(EntityMinimumFrequencyCap, (int)(EntityMaxShare * state.Lexical.CountIn(query.Scopes)));
-        var entities = (await state.Store.SearchEntitiesAsync(query.Scopes, queryEntities, depth, maxFrequency, cancellationToken).ConfigureAwait(false))
+        var entities = (await EntityScoring.SearchAsync(state.Store, query.Scopes, queryEntities, depth, maxFrequency, cancellationToken).ConfigureAwait(false))
             .Where(x => allowed is null || allowed.Contains(x.Id)).ToList();
         var at = ranAt ?? DateTimeOffset.UtcNow;
         var time = await TimeSignalAsync(state, query, at, _options.TimeZone, lexical, allowed, depth, cancellationToken).ConfigureAwait(false);
@@ -709,10 +710,10 @@ public sealed partial class MemoryService : IAsyncDisposable, IDisposable
         // Lexical matches observed then, in their order (their rows tell when), then the rest of the windows in the
         // store's order (newest first), which the store read with their times.
         var rows = await state.Rows.GetAsync(lexical.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
-        var observed = await state.Store.ObservedWithinAsync(query.Scopes, windows, depth, cancellationToken).ConfigureAwait(false);
+        var observed = await state.Store.ObservedWithinAsync(query.Scopes, windows.Select(w => new TimeRange(w.From, w.To)).ToList(), depth, cancellationToken).ConfigureAwait(false);
         return lexical.Where(x => rows.ContainsKey(x.Id)).Select(x => (x.Id, rows[x.Id].ObservedAt))
             .Where(x => windows.Any(w => w.Contains(x.ObservedAt)))
-            .Concat(observed)
+            .Concat(observed.Select(x => (x.Id, x.ObservedAt)))
             .DistinctBy(x => x.Id, StringComparer.Ordinal)
             .Where(x => allowed is null || allowed.Contains(x.Id))
             .Select(x => (x.Id, Score: Closeness(windows, x.ObservedAt)))

@@ -15,3 +15,6 @@ internal interface IRecallLogStore
 
 /// <summary>A logged recall: when it ran (Unix milliseconds), the change sequence then, its request (JSON).</summary>
 internal sealed record LoggedRetrieval(long At, long Seq, string RequestJson);
+
+/// <summary>One recall to log: its id, when it ran (Unix milliseconds), the change sequence then, its request (JSON), its result ids in rank order.</summary>
+internal sealed record RetrievalEntry(string Id, long At, long Seq, string RequestJson, IReadOnlyList<string> ResultIds);

@@ -4,9 +4,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Engram.Core.Storage;
 
-/// <summary>One logged recall.</summary>
-internal sealed record RetrievalEntry(string Id, long At, long Seq, string RequestJson, IReadOnlyList<string> ResultIds);
-
 /// <summary>
 /// Writes the recall log off the recall's path: entries queue in memory and a single pump writes whatever has
 /// gathered in one transaction once recalls pause for <see cref="Quiet"/> (or the oldest entry has waited

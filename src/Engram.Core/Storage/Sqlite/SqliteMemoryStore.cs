@@ -32,8 +32,6 @@ internal sealed class SqliteMemoryStore : IMemoryStore
         _maintenance = new SqliteMaintenance(database);
     }
 
-    public string Path => _database.Path;
-
     /// <summary>Opens (creating or migrating) the store at <paramref name="path"/>.</summary>
     public static async Task<SqliteMemoryStore> OpenAsync(string path, CancellationToken cancellationToken = default)
     {

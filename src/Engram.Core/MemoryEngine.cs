@@ -1,6 +1,7 @@
 using Engram.Core.Embeddings;
 using Engram.Core.Search;
 using Engram.Core.Storage;
+using Engram.Core.Storage.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace Engram.Core;
@@ -11,7 +12,7 @@ namespace Engram.Core;
 /// </summary>
 internal sealed partial class MemoryEngine : IAsyncDisposable
 {
-    private MemoryEngine(MemoryStore store, LexicalIndex lexical, VectorIndex vectors, RowCache rows, RetrievalLog log, EmbeddingBackfill backfill, EmbeddingRuntime embedder)
+    private MemoryEngine(IMemoryStore store, LexicalIndex lexical, VectorIndex vectors, RowCache rows, RetrievalLog log, EmbeddingBackfill backfill, EmbeddingRuntime embedder)
     {
         Store = store;
         Lexical = lexical;
@@ -23,7 +24,7 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
         Derived = [lexical, vectors, rows];
     }
 
-    public MemoryStore Store { get; }
+    public IMemoryStore Store { get; }
 
     public LexicalIndex Lexical { get; }
 
@@ -44,7 +45,7 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
     public static async Task<MemoryEngine> OpenAsync(EngramOptions options, EmbeddingRuntime embedder, ILoggerFactory loggerFactory)
     {
         Directory.CreateDirectory(options.HomeDirectory);
-        var store = await MemoryStore.OpenAsync(Path.Combine(options.HomeDirectory, "engram.db")).ConfigureAwait(false);
+        var store = await SqliteMemoryStore.OpenAsync(Path.Combine(options.HomeDirectory, "engram.db")).ConfigureAwait(false);
         var lexical = new LexicalIndex(store, Path.Combine(options.HomeDirectory, "index"), loggerFactory.CreateLogger<LexicalIndex>());
         // The embedder's identity comes from a first vector; if it cannot be reached now, the store opens all the same
         // and the vector index starts when it answers.

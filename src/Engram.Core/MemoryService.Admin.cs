@@ -1,6 +1,7 @@
 using Engram.Core.Model;
 using Engram.Core.Scopes;
 using Engram.Core.Storage;
+using Engram.Core.Storage.Sqlite;
 
 namespace Engram.Core;
 
@@ -119,7 +120,7 @@ public sealed partial class MemoryService
         var state = await GetEngineAsync().ConfigureAwait(false);
         var checks = new List<DoctorCheck>();
         var integrity = await state.Store.IntegrityAsync(cancellationToken).ConfigureAwait(false);
-        checks.Add(new DoctorCheck("SQLite integrity", integrity == "ok", integrity == "ok" ? $"integrity_check and foreign_key_check clean ({DatabasePath}, schema {MemoryStore.SchemaVersion})" : integrity));
+        checks.Add(new DoctorCheck("SQLite integrity", integrity == "ok", integrity == "ok" ? $"integrity_check and foreign_key_check clean ({DatabasePath}, schema {SqliteMemoryStore.SchemaVersion})" : integrity));
 
         var seq = await state.CatchUpAsync([], cancellationToken, state.Lexical).ConfigureAwait(false);
         var memories = await state.Store.CountAsync(cancellationToken).ConfigureAwait(false);

@@ -70,7 +70,7 @@ public sealed class SessionContextTests(TempStore temp) : IClassFixture<TempStor
     [InlineData("Really?! That changes the plan.", true)]
     [InlineData("どのブローカーを使いますか？", true)]
     public void AsksQuestion_TellsQuestionsFromCode(string text, bool asks) =>
-        Assert.Equal(asks, Engram.Core.Storage.SessionContext.AsksQuestion(text));
+        Assert.Equal(asks, Engram.Core.Search.SessionContext.AsksQuestion(text));
 
     [Fact]
     public async Task Memories_ObservedInAnotherSession_AreNotContext()

@@ -15,7 +15,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
     /// <summary>How often an idle worker looks for memories other processes stored without this model's vectors.</summary>
     private static readonly TimeSpan IdleCheck = TimeSpan.FromSeconds(60);
 
-    private readonly MemoryStore _store;
+    private readonly IVectorStore _store;
     private readonly EmbeddingRuntime _embedder;
     private readonly EngramOptions _options;
     private readonly ILogger _logger;
@@ -25,7 +25,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
     private Task? _loop;
     private int _manual;
 
-    public EmbeddingBackfill(MemoryStore store, EmbeddingRuntime embedder, EngramOptions options, ILogger logger)
+    public EmbeddingBackfill(IVectorStore store, EmbeddingRuntime embedder, EngramOptions options, ILogger logger)
     {
         _store = store;
         _embedder = embedder;

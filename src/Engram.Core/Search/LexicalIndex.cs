@@ -50,7 +50,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     /// <summary>The document layout; an index written with another one is rebuilt.</summary>
     private const string Format = "5";
 
-    private readonly MemoryStore _store;
+    private readonly IChangeFeed _store;
     private readonly string _path;
     private readonly ILogger _logger;
     private readonly Analyzer _analyzer = new MemoryAnalyzer();
@@ -59,7 +59,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     private LuceneDirectory _directory;
     private SearcherManager? _searchers;
 
-    public LexicalIndex(MemoryStore store, string path, ILogger logger)
+    public LexicalIndex(IChangeFeed store, string path, ILogger logger)
     {
         _store = store;
         _path = path;
@@ -178,9 +178,9 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
             writer.DeleteAll();
         }
 
-        foreach (var (memory, context) in upserts)
+        foreach (var (memory, before, after) in upserts)
         {
-            writer.UpdateDocument(new Term(IdField, memory.Id), ToDocument(memory, context));
+            writer.UpdateDocument(new Term(IdField, memory.Id), ToDocument(memory, SessionContext.Of(memory, before, after)));
         }
 
         foreach (var id in deletes)

@@ -12,7 +12,7 @@ namespace Engram.Core.Search;
 /// </summary>
 internal sealed class VectorIndex : IDerivedIndex, IDisposable
 {
-    private readonly MemoryStore _store;
+    private readonly IVectorStore _store;
     private readonly Func<EmbeddingModel?> _model;
     private readonly SemaphoreSlim _catchUp = new(1, 1);
     private readonly Lock _lock = new();
@@ -26,7 +26,7 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
 
     /// <param name="store">The store the vectors come from.</param>
     /// <param name="model">The embedder's identity, null until it is known (it may be unreachable when the store opens).</param>
-    public VectorIndex(MemoryStore store, Func<EmbeddingModel?> model)
+    public VectorIndex(IVectorStore store, Func<EmbeddingModel?> model)
     {
         _store = store;
         _model = model;

@@ -4,9 +4,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Engram.Core.Storage;
 
-/// <summary>One logged recall.</summary>
-internal sealed record RetrievalEntry(string Id, long At, long Seq, string RequestJson, IReadOnlyList<string> ResultIds);
-
 /// <summary>
 /// Writes the recall log off the recall's path: entries queue in memory and a single pump writes whatever has
 /// gathered in one transaction once recalls pause for <see cref="Quiet"/> (or the oldest entry has waited
@@ -17,7 +14,7 @@ internal sealed record RetrievalEntry(string Id, long At, long Seq, string Reque
 /// </summary>
 internal sealed partial class RetrievalLog : IAsyncDisposable
 {
-    private readonly MemoryStore _store;
+    private readonly IRecallLogStore _store;
     private readonly ILogger _logger;
     private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _pump;
@@ -28,7 +25,7 @@ internal sealed partial class RetrievalLog : IAsyncDisposable
     /// <summary>The longest an entry waits under a steady stream of recalls.</summary>
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1);
 
-    public RetrievalLog(MemoryStore store, ILogger logger)
+    public RetrievalLog(IRecallLogStore store, ILogger logger)
     {
         _store = store;
         _logger = logger;

@@ -6,7 +6,7 @@ namespace Engram.Core.Storage;
 /// the cache drops every memory the feed names since it last looked, in this process or any other. A row read from a
 /// snapshot older than what the cache has caught up to is used once but not kept.
 /// </summary>
-internal sealed class RowCache(MemoryStore store, int capacity = RowCache.DefaultCapacity) : IDerivedIndex
+internal sealed class RowCache(IChangeFeed store, int capacity = RowCache.DefaultCapacity) : IDerivedIndex
 {
     /// <summary>About 10 MB of LoCoMo-sized rows; a full cache starts over rather than tracking use.</summary>
     public const int DefaultCapacity = 20_000;

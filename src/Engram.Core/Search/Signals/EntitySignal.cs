@@ -7,7 +7,7 @@ namespace Engram.Core.Search;
 /// Memories that mention the names, identifiers and paths the query mentions, scored by the sum over shared entities
 /// of 1 / (1 + ln df), where df is how many memories of the scopes carry the entity.
 /// </summary>
-internal sealed class EntitySignal(MemoryStore store, LexicalIndex lexical, double weight) : IRecallSignal
+internal sealed class EntitySignal(IEntityLinks store, LexicalIndex lexical, double weight) : IRecallSignal
 {
     /// <summary>An entity carried by more than this share of the searched memories is not used.</summary>
     private const double MaxShare = 0.05;
@@ -21,7 +21,7 @@ internal sealed class EntitySignal(MemoryStore store, LexicalIndex lexical, doub
         var entities = EntityExtractor.Extract(query.Query);
         // An entity most memories share (a speaker's name, the project's own name) discriminates nothing.
         var maxFrequency = Math.Max(MinimumFrequencyCap, (int)(MaxShare * lexical.CountIn(query.Scopes)));
-        var hits = (await store.SearchEntitiesAsync(query.Scopes, entities, context.Depth, maxFrequency, cancellationToken).ConfigureAwait(false))
+        var hits = (await EntityScoring.SearchAsync(store, query.Scopes, entities, context.Depth, maxFrequency, cancellationToken).ConfigureAwait(false))
             .Where(x => context.Allowed is null || context.Allowed.Contains(x.Id))
             .Select(x => new Scored(x.Id, x.Score))
             .ToList();

@@ -8,7 +8,7 @@ namespace Engram.Core.Search;
 /// within each day or month named. A query without a date has no time signal. A date says when, not what: it lifts
 /// what was said then among what matches, and brings in the rest of that day below the query's own matches.
 /// </summary>
-internal sealed class TimeSignal(MemoryStore store, RowCache rows, TimeZoneInfo zone, double weight) : IRecallSignal
+internal sealed class TimeSignal(IMemoryRecords store, RowCache rows, TimeZoneInfo zone, double weight) : IRecallSignal
 {
     public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {
@@ -23,10 +23,10 @@ internal sealed class TimeSignal(MemoryStore store, RowCache rows, TimeZoneInfo 
         // store's order (newest first), which the store read with their times.
         var lexical = context.Find(SignalKind.Lexical)?.Hits ?? [];
         var found = await rows.GetAsync(lexical.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
-        var observed = await store.ObservedWithinAsync(query.Scopes, windows, context.Depth, cancellationToken).ConfigureAwait(false);
+        var observed = await store.ObservedWithinAsync(query.Scopes, windows.Select(w => new TimeRange(w.From, w.To)).ToList(), context.Depth, cancellationToken).ConfigureAwait(false);
         var hits = lexical.Where(x => found.ContainsKey(x.Id)).Select(x => (x.Id, found[x.Id].ObservedAt))
             .Where(x => windows.Any(w => w.Contains(x.ObservedAt)))
-            .Concat(observed)
+            .Concat(observed.Select(x => (x.Id, x.ObservedAt)))
             .DistinctBy(x => x.Id, StringComparer.Ordinal)
             .Where(x => context.Allowed is null || context.Allowed.Contains(x.Id))
             .Select(x => new Scored(x.Id, Closeness(windows, x.ObservedAt)))

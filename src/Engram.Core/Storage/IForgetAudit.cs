@@ -1,0 +1,11 @@
+namespace Engram.Core.Storage;
+
+/// <summary>The append-only record of every real forget (written by <see cref="IMemoryRecords.DeleteAsync"/>).</summary>
+internal interface IForgetAudit
+{
+    /// <summary>The forget audit, oldest first: time, selector kind, scopes, ids and count of every real forget.</summary>
+    Task<IReadOnlyList<ForgetAuditRow>> ReadForgetAuditAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>One recorded forget; <paramref name="Scopes"/> and <paramref name="Ids"/> are JSON arrays.</summary>
+internal sealed record ForgetAuditRow(DateTimeOffset At, string Selector, string Scopes, string Ids, int Count);

@@ -1,0 +1,58 @@
+namespace Engram.Core.Storage;
+
+/// <summary>Memories with their tags, entity links and supersession: written once, replaced by newer ones, forgotten.</summary>
+internal interface IMemoryRecords
+{
+    /// <summary>
+    /// Inserts memories with their tags and vectors, marks what each supersedes as replaced, and appends to the
+    /// change feed, all in one transaction. A memory whose scope already holds the same normalised text (stored
+    /// before, or earlier in this batch) is not written; its result names the existing id.
+    /// </summary>
+    /// <exception cref="EngramArgumentException">A superseded id is not a memory of the same scope; nothing is written.</exception>
+    /// <remarks>
+    /// A memory without a vector (the embedder was unreachable) is stored all the same; the background embedder fills it
+    /// in later. A scope that receives its first memory under <paramref name="model"/> is ready for that model at once.
+    /// </remarks>
+    Task<IReadOnlyList<InsertOutcome>> InsertAsync(IReadOnlyList<PendingMemory> batch, EmbeddingModel? model, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Applies supersession links given by id (an import's): each old memory is marked replaced by the new one when both
+    /// exist in the same scope and the link would not make a cycle. Returns how many were applied.
+    /// </summary>
+    Task<int> LinkAsync(IReadOnlyList<(string Old, string New, long At)> links, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes memories with their tags, entity links, vectors and every recall log that returned them, makes the
+    /// memories they superseded current again, appends deletions to the change feed, and records the operation in the
+    /// append-only forget audit (ids and counts, never content), in one transaction. Returns the ids that existed.
+    /// </summary>
+    Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, string selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default);
+
+    /// <summary>Loads memories by id; unknown ids are absent from the result.</summary>
+    Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default);
+
+    /// <summary>Memories newest first (by time stored), in <paramref name="scopes"/> when given.</summary>
+    Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, CancellationToken cancellationToken = default);
+
+    /// <summary>Ids of every memory in <paramref name="scopes"/>.</summary>
+    Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default);
+
+    /// <summary>Ids of memories in <paramref name="scopes"/> that carry any of <paramref name="tags"/>.</summary>
+    Task<HashSet<string>> IdsWithAnyTagAsync(IReadOnlyList<string> scopes, IReadOnlyList<string> tags, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Memories of <paramref name="scopes"/> observed within <paramref name="ranges"/>, range by range, newest first
+    /// within each, at most <paramref name="k"/> in all, with when each was observed. One index range read per range,
+    /// so the cost follows k and the number of ranges, not how many memories a month holds.
+    /// </summary>
+    Task<List<ObservedMemory>> ObservedWithinAsync(IReadOnlyList<string> scopes, IReadOnlyList<TimeRange> ranges, int k, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What became of one memory of an insert: written, or a duplicate of the memory <paramref name="Id"/> names.</summary>
+internal readonly record struct InsertOutcome(bool Created, string Id);
+
+/// <summary>A span of observation times, in Unix milliseconds: [From, To).</summary>
+internal readonly record struct TimeRange(long From, long To);
+
+/// <summary>A memory found by when it was observed (Unix milliseconds).</summary>
+internal readonly record struct ObservedMemory(string Id, long ObservedAt);

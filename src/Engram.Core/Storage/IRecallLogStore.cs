@@ -1,0 +1,20 @@
+namespace Engram.Core.Storage;
+
+/// <summary>The recall log: each recall's request and its results in rank order, so explain can replay it.</summary>
+internal interface IRecallLogStore
+{
+    /// <summary>
+    /// Logs recalls in one transaction: each request (JSON), the store's change sequence then, and the result ids in
+    /// rank order. A recall whose results include a memory that no longer exists is left out whole.
+    /// </summary>
+    Task LogRetrievalsAsync(IReadOnlyList<RetrievalEntry> entries, CancellationToken cancellationToken = default);
+
+    /// <summary>A logged recall, or <see langword="null"/> when the id is unknown.</summary>
+    Task<LoggedRetrieval?> GetRetrievalAsync(string id, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A logged recall: when it ran (Unix milliseconds), the change sequence then, its request (JSON).</summary>
+internal sealed record LoggedRetrieval(long At, long Seq, string RequestJson);
+
+/// <summary>One recall to log: its id, when it ran (Unix milliseconds), the change sequence then, its request (JSON), its result ids in rank order.</summary>
+internal sealed record RetrievalEntry(string Id, long At, long Seq, string RequestJson, IReadOnlyList<string> ResultIds);

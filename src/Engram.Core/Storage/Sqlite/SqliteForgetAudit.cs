@@ -1,0 +1,27 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using static Engram.Core.Storage.Sqlite.SqliteDatabase;
+
+namespace Engram.Core.Storage.Sqlite;
+
+/// <summary>The <c>forget_audit</c> table, append-only (triggers refuse updates and deletes).</summary>
+internal sealed class SqliteForgetAudit(SqliteDatabase database)
+{
+    /// <summary>Records a real forget within its transaction: when, the selector kind, the scopes and the ids deleted (never content).</summary>
+    public static async Task AppendAsync(SqliteConnection connection, SqliteTransaction tx, long at, string selector, IReadOnlyList<string> scopes, List<string> deleted, CancellationToken cancellationToken)
+    {
+        await using var audit = Command(connection, tx, """
+            INSERT INTO forget_audit(at, selector, scopes, ids, count, dry_run) VALUES($at, $selector, $scopes, $ids, $count, 0);
+            """, "$at", "$selector", "$scopes", "$ids", "$count");
+        await ExecuteAsync(audit, cancellationToken, at, selector, JsonSerializer.Serialize(scopes), JsonSerializer.Serialize(deleted), deleted.Count).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc cref="IForgetAudit.ReadForgetAuditAsync"/>
+    public async Task<IReadOnlyList<ForgetAuditRow>> ReadForgetAuditAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, "SELECT at, selector, scopes, ids, count FROM forget_audit ORDER BY seq;");
+        return await ReadAsync(command, r => new ForgetAuditRow(
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4)), cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,123 @@
+namespace Engram.Core.Storage.Sqlite;
+
+/// <summary>
+/// The store in one SQLite file, shared by every process that opens it. Each family of tables is its own type owning
+/// its SQL; this one opens the file (creating or migrating the schema) and answers for all of them.
+/// </summary>
+internal sealed class SqliteMemoryStore : IMemoryStore
+{
+    /// <summary>The schema this code writes; kept in <c>PRAGMA user_version</c>.</summary>
+    public const int SchemaVersion = SqliteMigrations.SchemaVersion;
+
+    private readonly SqliteDatabase _database;
+    private readonly SqliteMemories _memories;
+    private readonly SqliteMemoryQueries _queries;
+    private readonly SqliteChangeFeed _changes;
+    private readonly SqliteVectors _vectors;
+    private readonly SqliteEntities _entities;
+    private readonly SqliteRecallLog _recallLog;
+    private readonly SqliteForgetAudit _forgetAudit;
+    private readonly SqliteMaintenance _maintenance;
+
+    private SqliteMemoryStore(SqliteDatabase database)
+    {
+        _database = database;
+        _memories = new SqliteMemories(database);
+        _queries = new SqliteMemoryQueries(database);
+        _changes = new SqliteChangeFeed(database);
+        _vectors = new SqliteVectors(database);
+        _entities = new SqliteEntities(database);
+        _recallLog = new SqliteRecallLog(database);
+        _forgetAudit = new SqliteForgetAudit(database);
+        _maintenance = new SqliteMaintenance(database);
+    }
+
+    /// <summary>Opens (creating or migrating) the store at <paramref name="path"/>.</summary>
+    public static async Task<SqliteMemoryStore> OpenAsync(string path, CancellationToken cancellationToken = default)
+    {
+        var database = new SqliteDatabase(path);
+        await SqliteMigrations.ApplyAsync(database, cancellationToken).ConfigureAwait(false);
+        return new SqliteMemoryStore(database);
+    }
+
+    public Task<IReadOnlyList<InsertOutcome>> InsertAsync(IReadOnlyList<PendingMemory> batch, EmbeddingModel? model, CancellationToken cancellationToken = default) =>
+        _memories.InsertAsync(batch, model, cancellationToken);
+
+    public Task<int> LinkAsync(IReadOnlyList<(string Old, string New, long At)> links, CancellationToken cancellationToken = default) =>
+        _memories.LinkAsync(links, cancellationToken);
+
+    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, string selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
+        _memories.DeleteAsync(ids, selector, scopes, cancellationToken);
+
+    public Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
+        _queries.GetAsync(ids, cancellationToken);
+
+    public Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, CancellationToken cancellationToken = default) =>
+        _queries.ListAsync(scopes, limit, offset, includeSuperseded, oldestFirst, cancellationToken);
+
+    public Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
+        _queries.IdsInScopesAsync(scopes, cancellationToken);
+
+    public Task<HashSet<string>> IdsWithAnyTagAsync(IReadOnlyList<string> scopes, IReadOnlyList<string> tags, CancellationToken cancellationToken = default) =>
+        _queries.IdsWithAnyTagAsync(scopes, tags, cancellationToken);
+
+    public Task<List<ObservedMemory>> ObservedWithinAsync(IReadOnlyList<string> scopes, IReadOnlyList<TimeRange> ranges, int k, CancellationToken cancellationToken = default) =>
+        _queries.ObservedWithinAsync(scopes, ranges, k, cancellationToken);
+
+    public Task<long> MaxSeqAsync(CancellationToken cancellationToken = default) =>
+        _changes.MaxSeqAsync(cancellationToken);
+
+    public Task<ChangeBatch> ReadChangesAsync(long afterSeq, CancellationToken cancellationToken = default) =>
+        _changes.ReadChangesAsync(afterSeq, cancellationToken);
+
+    public Task<List<string>> ChangedIdsAsync(long afterSeq, long toSeq, int limit, CancellationToken cancellationToken = default) =>
+        _changes.ChangedIdsAsync(afterSeq, toSeq, limit, cancellationToken);
+
+    public Task<CandidateBatch> CandidatesAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
+        _changes.CandidatesAsync(ids, cancellationToken);
+
+    public Task<List<ScopeVectors>> ScopeVectorsAsync(IReadOnlyList<string>? scopes, string modelId, CancellationToken cancellationToken = default) =>
+        _vectors.ScopeVectorsAsync(scopes, modelId, cancellationToken);
+
+    public Task<Dictionary<string, long?>> ReadyScopesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken = default) =>
+        _vectors.ReadyScopesAsync(scopes, modelId, cancellationToken);
+
+    public Task<List<UnembeddedMemory>> UnembeddedAsync(string modelId, int limit, CancellationToken cancellationToken = default) =>
+        _vectors.UnembeddedAsync(modelId, limit, cancellationToken);
+
+    public Task<List<string>> SaveVectorsAsync(EmbeddingModel model, IReadOnlyList<(UnembeddedMemory Memory, float[] Vector)> vectors, CancellationToken cancellationToken = default) =>
+        _vectors.SaveVectorsAsync(model, vectors, cancellationToken);
+
+    public Task<VectorBatch> ReadVectorsAsync(string model, string? scope, long afterSeq, CancellationToken cancellationToken = default) =>
+        _vectors.ReadVectorsAsync(model, scope, afterSeq, cancellationToken);
+
+    public Task<List<EntityFrequency>> EntityFrequenciesAsync(IReadOnlyList<string> scopes, IReadOnlyCollection<string> entities, CancellationToken cancellationToken = default) =>
+        _entities.EntityFrequenciesAsync(scopes, entities, cancellationToken);
+
+    public Task<List<EntityLink>> EntityLinksAsync(IReadOnlyList<string> scopes, IReadOnlyCollection<string> entities, CancellationToken cancellationToken = default) =>
+        _entities.EntityLinksAsync(scopes, entities, cancellationToken);
+
+    public Task LogRetrievalsAsync(IReadOnlyList<RetrievalEntry> entries, CancellationToken cancellationToken = default) =>
+        _recallLog.LogRetrievalsAsync(entries, cancellationToken);
+
+    public Task<LoggedRetrieval?> GetRetrievalAsync(string id, CancellationToken cancellationToken = default) =>
+        _recallLog.GetRetrievalAsync(id, cancellationToken);
+
+    public Task<IReadOnlyList<ForgetAuditRow>> ReadForgetAuditAsync(CancellationToken cancellationToken = default) =>
+        _forgetAudit.ReadForgetAuditAsync(cancellationToken);
+
+    public Task<int> CountAsync(CancellationToken cancellationToken = default) =>
+        _maintenance.CountAsync(cancellationToken);
+
+    public Task<StoreCounts> StatsAsync(CancellationToken cancellationToken = default) =>
+        _maintenance.StatsAsync(cancellationToken);
+
+    public Task<string> IntegrityAsync(CancellationToken cancellationToken = default) =>
+        _maintenance.IntegrityAsync(cancellationToken);
+
+    public Task<ResidueCounts> CountResidueAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
+        _maintenance.CountResidueAsync(ids, cancellationToken);
+
+    public Task<bool> CheckpointAsync(CancellationToken cancellationToken = default) =>
+        _database.CheckpointAsync(cancellationToken);
+}

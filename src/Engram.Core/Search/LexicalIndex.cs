@@ -1,15 +1,12 @@
 using System.Globalization;
 using Engram.Core.Storage;
-using Lucene.Net.Analysis;
-using Lucene.Net.Analysis.TokenAttributes;
-using Lucene.Net.Documents;
 using Lucene.Net.Index;
 using Lucene.Net.Search;
-using Lucene.Net.Search.Similarities;
 using Lucene.Net.Store;
 using Lucene.Net.Util;
 using Microsoft.Extensions.Logging;
 using LuceneDirectory = Lucene.Net.Store.Directory;
+using static Engram.Core.Search.LexicalDocuments;
 
 namespace Engram.Core.Search;
 
@@ -20,14 +17,6 @@ namespace Engram.Core.Search;
 /// </summary>
 internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
 {
-    private const LuceneVersion Version = LuceneVersion.LUCENE_48;
-    private const string IdField = "id";
-    private const string ScopeField = "scope";
-    private const string TagField = "tag";
-    private const string ContentField = "content";
-    private const string AdjacentField = "context_adjacent";
-    private const string NearbyField = "context_nearby";
-    private const string AskedField = "context_asked";
 
     /// <summary>
     /// How much a query word found only in a memory's session context counts against the same word in its own text:
@@ -43,7 +32,6 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     /// context.
     /// </summary>
     private const float AskedBoost = 0.3f;
-    private const string IdValuesField = "id_dv";
     private const string SeqKey = "seq";
     private const string FormatKey = "format";
 
@@ -53,7 +41,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     private readonly IChangeFeed _store;
     private readonly string _path;
     private readonly ILogger _logger;
-    private readonly Analyzer _analyzer = new MemoryAnalyzer();
+    private readonly TextTerms _terms = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Filter> _scopeFilters = new(StringComparer.Ordinal);
     private LuceneDirectory _directory;
@@ -151,7 +139,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
             }
         }
 
-        var config = new IndexWriterConfig(Version, _analyzer)
+        var config = new IndexWriterConfig(LexicalDocuments.Version, _terms.Analyzer)
         {
             Similarity = Bm25(),
             OpenMode = rebuild ? OpenMode.CREATE : OpenMode.CREATE_OR_APPEND,
@@ -205,33 +193,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
             ? long.Parse(seq, CultureInfo.InvariantCulture)
             : 0;
 
-    /// <summary>
-    /// BM25 with k1 = 0.9, b = 0.4, the common setting for short passages (Anserini's for MS MARCO) rather than
-    /// Lucene's 1.2 / 0.75 for documents: memories are one to three sentences, so term repetition and length say little.
-    /// </summary>
-    private static BM25Similarity Bm25() => new(0.9f, 0.4f);
-
-    private static Document ToDocument(StoredMemory memory, SessionContext context)
-    {
-        var doc = new Document
-        {
-            new StringField(IdField, memory.Id, Field.Store.NO),
-            // Hits are mapped back to ids through doc values: far cheaper than loading stored fields.
-            new BinaryDocValuesField(IdValuesField, new BytesRef(memory.Id)),
-            new StringField(ScopeField, memory.Scope, Field.Store.NO),
-            new TextField(ContentField, memory.Content, Field.Store.NO),
-            new TextField(AdjacentField, context.Adjacent, Field.Store.NO),
-            new TextField(NearbyField, context.Nearby, Field.Store.NO),
-            new TextField(AskedField, context.Asked, Field.Store.NO),
-        };
-        foreach (var tag in memory.Tags)
-        {
-            doc.Add(new StringField(TagField, tag, Field.Store.NO));
-        }
-
-        return doc;
-    }
-
+    /// <summary>Opens or refreshes the searchers (under the gate) and reads the change sequence they reflect.</summary>
     private void RefreshSearcher()
     {
         if (_searchers is null)
@@ -276,12 +238,14 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     public List<(string Id, float Score)> Search(IReadOnlyList<string> terms, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null)
     {
         var results = new List<(string, float)>();
-        if (_searchers is null || terms.Count == 0 || k <= 0)
+        // One snapshot of the manager: a rebuild may set the field to null meanwhile.
+        var searchers = _searchers;
+        if (searchers is null || terms.Count == 0 || k <= 0)
         {
             return results;
         }
 
-        var searcher = _searchers.Acquire();
+        var searcher = searchers.Acquire();
         try
         {
             // Each query word is looked for in the memory's own text and, at a lower weight, in its session context;
@@ -321,72 +285,22 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
         }
         finally
         {
-            _searchers.Release(searcher);
+            searchers.Release(searcher);
         }
 
         return results;
     }
 
     /// <summary>
-    /// Pseudo-relevance feedback: the terms that the top results' texts share most, weighted by each result's rank and
-    /// the term's rarity, leaving out the query's own terms and terms common to many memories.
+    /// How many documents the index holds and, for each of <paramref name="terms"/>, how many hold it in their own text:
+    /// both read from one reader (looked up once per reader), for pseudo-relevance feedback's weights.
     /// </summary>
-    /// <param name="queryTerms">The query's analysed terms (<see cref="QueryTermList"/>).</param>
-    /// <param name="feedbackTerms">Each feedback document's analysed terms (<see cref="Terms"/>), best first.</param>
-    /// <param name="count">How many terms at most.</param>
-    /// <param name="boost">The weight of the strongest term.</param>
-    public List<(string Term, float Weight)> ExpansionTerms(IReadOnlyList<string> queryTerms, IReadOnlyList<IReadOnlyCollection<string>> feedbackTerms, int count, float boost)
-    {
-        var own = queryTerms.ToHashSet(StringComparer.Ordinal);
-        if (_searchers is null || feedbackTerms.Count == 0)
+    public (int Documents, Dictionary<string, int> Frequencies) ContentFrequencies(IEnumerable<string> terms) =>
+        Read((0, new Dictionary<string, int>(StringComparer.Ordinal)), searcher =>
         {
-            return [];
-        }
-
-        var searcher = _searchers.Acquire();
-        try
-        {
-            var reader = searcher.IndexReader;
-            var n = Math.Max(1, reader.NumDocs);
-            // Rank-weighted occurrences first; document frequencies only for the strongest candidates, cached per reader.
-            var occurrences = new Dictionary<string, double>(StringComparer.Ordinal);
-            for (var i = 0; i < feedbackTerms.Count; i++)
-            {
-                foreach (var term in feedbackTerms[i])
-                {
-                    if (!own.Contains(term) && term.Length >= 3)
-                    {
-                        occurrences[term] = occurrences.GetValueOrDefault(term) + (1.0 / (i + 1));
-                    }
-                }
-            }
-
-            var states = TermStates(reader);
-            var weights = new Dictionary<string, double>(StringComparer.Ordinal);
-            foreach (var (term, occurrence) in occurrences.OrderByDescending(o => o.Value).ThenBy(o => o.Key, StringComparer.Ordinal).Take(count * 3))
-            {
-                var df = states.Get(ContentField, term).Context.DocFreq;
-                if (df > 0 && df <= Math.Min(n / 20, MaxFeedbackFrequency))
-                {
-                    weights[term] = occurrence * Math.Log(1.0 + ((double)n / df));
-                }
-            }
-
-            var top = weights.OrderByDescending(w => w.Value).ThenBy(w => w.Key, StringComparer.Ordinal).Take(count).ToList();
-            var max = top.Count == 0 ? 1 : top[0].Value;
-            return top.Select(w => (w.Key, (float)(boost * w.Value / max))).ToList();
-        }
-        finally
-        {
-            _searchers.Release(searcher);
-        }
-    }
-
-    /// <summary>
-    /// A feedback word carried by more memories than this (or by more than 5% of them) is not added: it says little,
-    /// and its postings would make the second pass cost as much as a scan in a large store.
-    /// </summary>
-    private const int MaxFeedbackFrequency = 500;
+            var states = TermStates(searcher.IndexReader);
+            return (searcher.IndexReader.NumDocs, terms.Distinct(StringComparer.Ordinal).ToDictionary(t => t, t => states.Get(ContentField, t).Context.DocFreq, StringComparer.Ordinal));
+        });
 
     /// <summary>The term-state cache of the current reader; a new reader starts a new one (one reference swap, so concurrent recalls never mix readers).</summary>
     private TermStateCache TermStates(IndexReader reader)
@@ -403,113 +317,58 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
 
     private TermStateCache? _termStates;
 
-    /// <summary>
-    /// Where each (field, word) sits in one reader's segments, with its document frequency, looked up once per reader
-    /// instead of once per query clause: a recall's two passes ask for the same words, and recalls repeat words. A
-    /// query built from a cached state skips the term-dictionary seeks (and the index-input copies they make).
-    /// </summary>
-    private sealed class TermStateCache(IndexReader reader)
-    {
-        /// <summary>Past this many entries the cache starts over (a reader lives until the next write, which may be long).</summary>
-        private const int MaxEntries = 50_000;
+    /// <summary>The index terms of <paramref name="text"/> as a query is searched with (question words dropped).</summary>
+    public HashSet<string> QueryTerms(string text) => QueryTermList(text).ToHashSet(StringComparer.Ordinal);
 
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Field, string Text), TermState> _states = new();
+    /// <summary>A query's analysed terms in order, question words left out: what <see cref="Search(IReadOnlyList{string}, IReadOnlyList{string}, IReadOnlyList{string}?, int, IReadOnlyList{ValueTuple{string, float}}?)"/> looks for.</summary>
+    public List<string> QueryTermList(string query) => _terms.OfQuery(query);
 
-        // Counted apart: ConcurrentDictionary.Count takes every lock, and a miss must not serialise concurrent recalls.
-        private int _count;
-
-        public IndexReader Reader { get; } = reader;
-
-        public TermState Get(string field, string text)
-        {
-            if (_states.TryGetValue((field, text), out var state))
-            {
-                return state;
-            }
-
-            var term = new Term(field, text);
-            state = new TermState(term, TermContext.Build(Reader.Context, term));
-            if (_states.TryAdd((field, text), state) && Interlocked.Increment(ref _count) > MaxEntries)
-            {
-                _states.Clear();
-                Interlocked.Exchange(ref _count, 0);
-            }
-
-            return state;
-        }
-    }
-
-    /// <summary>A term and its per-segment state in one reader.</summary>
-    private sealed record TermState(Term Term, TermContext Context)
-    {
-        public TermQuery Query(float boost) => new(Term, Context) { Boost = boost };
-    }
+    /// <summary>The index terms of a memory's own text.</summary>
+    public HashSet<string> Terms(string text) => _terms.OfText(text);
 
     /// <summary>How many documents the index holds (as of the latest refresh).</summary>
-    public int DocumentCount()
-    {
-        if (_searchers is null)
-        {
-            return 0;
-        }
-
-        var searcher = _searchers.Acquire();
-        try
-        {
-            return searcher.IndexReader.NumDocs;
-        }
-        finally
-        {
-            _searchers.Release(searcher);
-        }
-    }
+    public int DocumentCount() => Read(0, searcher => searcher.IndexReader.NumDocs);
 
     /// <summary>How many memories of <paramref name="scopes"/> the index holds (as of the latest refresh; counted once per reader).</summary>
-    public int CountIn(IReadOnlyList<string> scopes)
+    public int CountIn(IReadOnlyList<string> scopes) => Read(0, searcher =>
     {
-        if (_searchers is null)
+        var counts = Volatile.Read(ref _scopeCounts);
+        if (counts?.Reader != searcher.IndexReader)
         {
-            return 0;
+            counts = new ScopeCounts(searcher.IndexReader, new(StringComparer.Ordinal));
+            Volatile.Write(ref _scopeCounts, counts);
         }
 
-        var searcher = _searchers.Acquire();
-        try
-        {
-            var counts = Volatile.Read(ref _scopeCounts);
-            if (counts?.Reader != searcher.IndexReader)
-            {
-                counts = new ScopeCounts(searcher.IndexReader, new(StringComparer.Ordinal));
-                Volatile.Write(ref _scopeCounts, counts);
-            }
-
-            return counts.Counts.GetOrAdd(string.Join('\n', scopes), _ => searcher.Search(new ConstantScoreQuery(ScopeFilter(scopes, null)), 1).TotalHits);
-        }
-        finally
-        {
-            _searchers.Release(searcher);
-        }
-    }
+        return counts.Counts.GetOrAdd(string.Join('\n', scopes), _ => searcher.Search(new ConstantScoreQuery(ScopeFilter(scopes, null)), 1).TotalHits);
+    });
 
     private ScopeCounts? _scopeCounts;
 
     private sealed record ScopeCounts(IndexReader Reader, System.Collections.Concurrent.ConcurrentDictionary<string, int> Counts);
 
     /// <summary>How many documents the index (as of the latest refresh) holds for <paramref name="ids"/>.</summary>
-    public int Count(IEnumerable<string> ids)
+    public int Count(IEnumerable<string> ids) => Read(0, searcher => ids.Sum(id => searcher.Search(new TermQuery(new Term(IdField, id)), 1).TotalHits));
+
+    /// <summary>
+    /// Runs <paramref name="read"/> on the current searcher, or gives <paramref name="empty"/> before the index exists.
+    /// The manager is read once: a rebuild may set the field to null meanwhile.
+    /// </summary>
+    private T Read<T>(T empty, Func<IndexSearcher, T> read)
     {
-        if (_searchers is null)
+        var searchers = _searchers;
+        if (searchers is null)
         {
-            return 0;
+            return empty;
         }
 
-        var searcher = _searchers.Acquire();
+        var searcher = searchers.Acquire();
         try
         {
-            return ids.Sum(id => searcher.Search(new TermQuery(new Term(IdField, id)), 1).TotalHits);
+            return read(searcher);
         }
         finally
         {
-            _searchers.Release(searcher);
+            searchers.Release(searcher);
         }
     }
 
@@ -518,74 +377,10 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
         if (tags is not { Count: > 0 })
         {
             // Scope filters are cached per segment (bit sets), so a repeated recall does not re-run the scope terms.
-            return _scopeFilters.GetOrAdd(string.Join('\n', scopes), _ => new CachingWrapperFilter(BuildFilter(scopes, null)));
+            return _scopeFilters.GetOrAdd(string.Join('\n', scopes), _ => new CachingWrapperFilter(Filter(scopes, null)));
         }
 
-        return BuildFilter(scopes, tags);
-    }
-
-    private static QueryWrapperFilter BuildFilter(IReadOnlyList<string> scopes, IReadOnlyList<string>? tags)
-    {
-        // Lucene.Net 4.8 has no Occur.FILTER: restrict with a Filter, which also leaves the BM25 scores untouched.
-        var scopeQuery = new BooleanQuery();
-        foreach (var scope in scopes)
-        {
-            scopeQuery.Add(new TermQuery(new Term(ScopeField, scope)), Occur.SHOULD);
-        }
-
-        if (tags is not { Count: > 0 })
-        {
-            return new QueryWrapperFilter(scopeQuery);
-        }
-
-        var tagQuery = new BooleanQuery();
-        foreach (var tag in tags)
-        {
-            tagQuery.Add(new TermQuery(new Term(TagField, tag)), Occur.SHOULD);
-        }
-
-        return new QueryWrapperFilter(new BooleanQuery { { scopeQuery, Occur.MUST }, { tagQuery, Occur.MUST } });
-    }
-
-    /// <summary>
-    /// Words that shape a question rather than name what it is about: interrogatives, auxiliaries and pronouns. The
-    /// analyzer's English stop set keeps them, and in a query they match nearly every memory ("did", "does", "he").
-    /// Memories are indexed with them; queries drop them.
-    /// </summary>
-    private static readonly HashSet<string> QuestionWords = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "what", "when", "where", "who", "whom", "whose", "why", "how", "which", "did", "does", "do", "done", "has", "have", "had",
-        "would", "could", "should", "can", "may", "might", "will", "shall", "was", "were", "is", "are", "am", "be", "been",
-        "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "its",
-    };
-
-    /// <summary>The index terms of <paramref name="text"/> as a query is searched with (question words dropped).</summary>
-    public HashSet<string> QueryTerms(string text) => QueryTermList(text).ToHashSet(StringComparer.Ordinal);
-
-    /// <summary>A query's analysed terms in order, question words left out: what <see cref="Search(IReadOnlyList{string}, IReadOnlyList{string}, IReadOnlyList{string}?, int, IReadOnlyList{ValueTuple{string, float}}?)"/> looks for.</summary>
-    public List<string> QueryTermList(string query) => Analyze(WithoutQuestionWords(query));
-
-    /// <summary>The index terms of a memory's own text.</summary>
-    public HashSet<string> Terms(string text) => Analyze(text).ToHashSet(StringComparer.Ordinal);
-
-    private static readonly char[] QuerySeparators = [' ', '\t', '\n', '\r', '?', ',', '.', '!', ';', ':', '"', '(', ')'];
-
-    internal static string WithoutQuestionWords(string query) =>
-        string.Join(' ', query.Split(QuerySeparators, StringSplitOptions.RemoveEmptyEntries).Where(w => !QuestionWords.Contains(w)));
-
-    private List<string> Analyze(string text)
-    {
-        var terms = new List<string>();
-        using var stream = _analyzer.GetTokenStream(ContentField, text);
-        var attribute = stream.AddAttribute<ICharTermAttribute>();
-        stream.Reset();
-        while (stream.IncrementToken())
-        {
-            terms.Add(attribute.ToString());
-        }
-
-        stream.End();
-        return terms;
+        return Filter(scopes, tags);
     }
 
     private void DisposeSearchers()
@@ -599,13 +394,8 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     {
         DisposeSearchers();
         _directory.Dispose();
-        _analyzer.Dispose();
+        _terms.Dispose();
         _gate.Dispose();
-    }
-
-    private sealed class Bm25SearcherFactory : SearcherFactory
-    {
-        public override IndexSearcher NewSearcher(IndexReader reader) => new(reader) { Similarity = Bm25() };
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The lexical index could not be read ({Error}); rebuilding it from SQLite.")]

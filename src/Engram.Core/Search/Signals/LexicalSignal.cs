@@ -16,6 +16,12 @@ internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, double we
 
     private const float FeedbackBoost = 0.5f;
 
+    /// <summary>
+    /// A feedback word carried by more memories than this (or by more than 5% of them) is not added: it says little,
+    /// and its postings would make the second pass cost as much as a scan in a large store.
+    /// </summary>
+    private const int MaxFeedbackFrequency = 500;
+
     public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {
         var query = context.Query;
@@ -30,12 +36,56 @@ internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, double we
 
         var feedbackIds = first.Select(x => x.Id).ToList();
         var found = await rows.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
-        var feedbackTerms = feedbackIds.Where(found.ContainsKey).Select(id => (IReadOnlyCollection<string>)index.Terms(found[id].Memory.Content)).ToList();
-        var expansion = index.ExpansionTerms(terms, feedbackTerms, FeedbackTerms, FeedbackBoost);
+        var feedbackTerms = feedbackIds.Where(found.ContainsKey).Select(id => index.Terms(found[id].Memory.Content)).ToList();
+        var expansion = Expansion(terms, feedbackTerms);
         var hits = index.Search(terms, query.Scopes, context.Tags, context.Depth, expansion);
         return new SignalRanking(SignalKind.Lexical, hits.Select(x => new Scored(x.Id, x.Score)).ToList(), weight)
         {
             Feedback = expansion.Select(e => e.Term).ToList(),
         };
+    }
+
+    /// <summary>
+    /// Pseudo-relevance feedback: the words the top hits' texts share most, weighted by each hit's rank and the word's
+    /// rarity, leaving out the query's own words and words common to many memories; the strongest weighs
+    /// <see cref="FeedbackBoost"/>.
+    /// </summary>
+    private List<(string Term, float Weight)> Expansion(List<string> queryTerms, List<HashSet<string>> feedbackTerms)
+    {
+        var own = queryTerms.ToHashSet(StringComparer.Ordinal);
+        if (feedbackTerms.Count == 0)
+        {
+            return [];
+        }
+
+        // Rank-weighted occurrences first; document frequencies only for the strongest candidates.
+        var occurrences = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (var i = 0; i < feedbackTerms.Count; i++)
+        {
+            foreach (var term in feedbackTerms[i])
+            {
+                if (!own.Contains(term) && term.Length >= 3)
+                {
+                    occurrences[term] = occurrences.GetValueOrDefault(term) + (1.0 / (i + 1));
+                }
+            }
+        }
+
+        var candidates = occurrences.OrderByDescending(o => o.Value).ThenBy(o => o.Key, StringComparer.Ordinal).Take(FeedbackTerms * 3).ToList();
+        var (documents, frequencies) = index.ContentFrequencies(candidates.Select(c => c.Key));
+        var n = Math.Max(1, documents);
+        var weights = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (term, occurrence) in candidates)
+        {
+            var df = frequencies.GetValueOrDefault(term);
+            if (df > 0 && df <= Math.Min(n / 20, MaxFeedbackFrequency))
+            {
+                weights[term] = occurrence * Math.Log(1.0 + ((double)n / df));
+            }
+        }
+
+        var top = weights.OrderByDescending(w => w.Value).ThenBy(w => w.Key, StringComparer.Ordinal).Take(FeedbackTerms).ToList();
+        var max = top.Count == 0 ? 1 : top[0].Value;
+        return top.Select(w => (w.Key, (float)(FeedbackBoost * w.Value / max))).ToList();
     }
 }

@@ -43,7 +43,7 @@ internal static class EngramServer
 
     /// <summary>Adds Engram's remember, recall, forget and explain tools.</summary>
     public static IMcpServerBuilder WithEngramTools(this IMcpServerBuilder builder) =>
-        builder.WithTools<MemoryTools>(ResultJson).WithToolErrors().WithPortableSchemas();
+        builder.WithTools<MemoryTools>(ResultJson).WithToolErrors().WithUnknownToolErrors().WithPortableSchemas();
 
     /// <summary>
     /// The SDK's options, but writing nulls: the output schemas list nullable fields (duplicateOf, supersededBy, …)

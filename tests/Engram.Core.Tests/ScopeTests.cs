@@ -137,3 +137,117 @@ public sealed class ProjectIdentityTests : IDisposable
         if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
     }
 }
+
+/// <summary>Clones whose <c>origin</c> is a folder on this machine, made with the real git in a temp folder.</summary>
+public sealed class LocalCloneIdentityTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "engram-clones-" + Guid.NewGuid().ToString("N"));
+
+    public LocalCloneIdentityTests() => Directory.CreateDirectory(_root);
+
+    private void Git(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("git") { WorkingDirectory = _root, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main", .. args])
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment["GIT_TERMINAL_PROMPT"] = "0";
+        using var git = System.Diagnostics.Process.Start(start)!;
+        var errors = git.StandardError.ReadToEndAsync();
+        git.StandardOutput.ReadToEnd();
+        git.WaitForExit();
+        Assert.True(git.ExitCode == 0, $"git {string.Join(' ', args)}: {errors.Result}");
+    }
+
+    private string NewRepository(string name, string? remote = null)
+    {
+        Git("init", "-q", name);
+        Git("-C", name, "commit", "-q", "--allow-empty", "-m", "first");
+        if (remote is not null)
+        {
+            Git("-C", name, "remote", "add", "origin", remote);
+        }
+
+        return Path.Combine(_root, name);
+    }
+
+    private string Clone(string source, string name)
+    {
+        Git("clone", "-q", source, name);
+        return Path.Combine(_root, name);
+    }
+
+    [Fact]
+    public void ScopeFor_ClonesOfALocalRepository_ShareItsScope_HoweverTheyNamedIt()
+    {
+        var origin = NewRepository("widgets");
+        var byPath = Clone(origin, "clone-by-path");
+        var byRelativePath = Clone("./widgets", "clone-by-relative-path");
+        var byFileUrl = Clone(new Uri(origin).AbsoluteUri, "clone-by-file-url");
+        var bare = Clone(origin, "widgets-bare.git");
+        Git("clone", "-q", "--bare", origin, "mirror.git");
+        var throughBare = Clone(Path.Combine(_root, "mirror.git"), "clone-of-bare");
+
+        var scope = ProjectIdentity.ScopeFor(origin);
+        Assert.StartsWith("project:local/widgets-", scope, StringComparison.Ordinal);
+        Assert.All(new[] { byPath, byRelativePath, byFileUrl, bare, throughBare }, clone => Assert.Equal(scope, ProjectIdentity.ScopeFor(clone)));
+        var clone2 = Clone(byPath, "clone-of-clone");
+        Directory.CreateDirectory(Path.Combine(clone2, "src"));
+        Assert.Equal(scope, ProjectIdentity.ScopeFor(Path.Combine(clone2, "src")));
+    }
+
+    [Fact]
+    public void ScopeFor_LocalCloneOfAHostedRepository_TakesTheHostedIdentity()
+    {
+        var checkout = NewRepository("checkout", "git@github.com:acme/widgets.git");
+        Assert.Equal("project:github.com/acme/widgets", ProjectIdentity.ScopeFor(Clone(checkout, "local-clone")));
+    }
+
+    [Fact]
+    public void ScopeFor_ClonesOfDifferentLocalRepositoriesWithOneName_DoNotShare()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "x"));
+        Directory.CreateDirectory(Path.Combine(_root, "y"));
+        var a = Clone(NewRepository("x/app"), "a-app");
+        var b = Clone(NewRepository("y/app"), "b-app");
+        Assert.NotEqual(ProjectIdentity.ScopeFor(a), ProjectIdentity.ScopeFor(b));
+    }
+
+    [Fact]
+    public void ScopeFor_ClonesOfARepositoryThatIsGone_StillShare()
+    {
+        var origin = NewRepository("gone");
+        var a = Clone(origin, "a");
+        var b = Clone(origin, "b");
+        Directory.Delete(origin, recursive: true);
+        Assert.Equal(ProjectIdentity.ScopeFor(a), ProjectIdentity.ScopeFor(b));
+        Assert.NotEqual(ProjectIdentity.ScopeFor(a), ProjectIdentity.ScopeFor(Clone(NewRepository("other"), "c")));
+    }
+
+    [Theory]
+    [InlineData("/srv/git/widgets.git", "/srv/git/widgets.git")]
+    [InlineData("../widgets/", "/work/widgets")]
+    [InlineData("file:///srv/git/widgets.git", "/srv/git/widgets.git")]
+    [InlineData("https://github.com/acme/widgets.git", null)]
+    [InlineData("git@github.com:acme/widgets.git", null)]
+    public void LocalRemotePath_ReadsPathsAndFileUrls_Only(string url, string? expected)
+    {
+        Assert.Equal(expected is null ? null : Path.GetFullPath(expected), ProjectIdentity.LocalRemotePath(url, Path.GetFullPath("/work/repo")));
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+        {
+            // git writes its objects read-only.
+            foreach (var file in Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories))
+            {
+                File.SetAttributes(file, FileAttributes.Normal);
+            }
+
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+}

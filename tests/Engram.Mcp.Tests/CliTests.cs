@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.IO.Compression;
 using System.Text.Json;
 
 namespace Engram.Mcp.Tests;
@@ -150,57 +149,5 @@ public sealed class CliTests(TempFolder temp) : IClassFixture<TempFolder>
         var again = await JsonAsync(home, "import", file);
         Assert.Equal(0, again.GetProperty("result").GetProperty("created").GetInt32());
         Assert.Equal(4, again.GetProperty("result").GetProperty("duplicates").GetInt32());
-    }
-
-    [Fact]
-    public async Task Pack_ProducesAToolPackage_ThatIsAnMcpServer()
-    {
-        var project = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "Engram.Mcp", "Engram.Mcp.csproj"));
-        Assert.True(File.Exists(project), project);
-        var output = Path.Combine(temp.Root, "pack-" + Guid.NewGuid().ToString("N"));
-        var start = new ProcessStartInfo("dotnet", ["pack", project, "-c", "Release", "-o", output, "-p:ContinuousIntegrationBuild=true"]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using (var process = Process.Start(start)!)
-        {
-            var log = process.StandardOutput.ReadToEndAsync();
-            await process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            Assert.True(process.ExitCode == 0, await log);
-        }
-
-        var package = Assert.Single(Directory.GetFiles(output, "Engram.Mcp.*.nupkg"));
-        using var zip = ZipFile.OpenRead(package);
-        var nuspec = new StreamReader(zip.GetEntry("Engram.Mcp.nuspec")!.Open()).ReadToEnd();
-        Assert.Contains("<packageType name=\"DotnetTool\" />", nuspec, StringComparison.Ordinal);
-        Assert.Contains("<packageType name=\"McpServer\" />", nuspec, StringComparison.Ordinal);
-        Assert.NotNull(zip.GetEntry("tools/net10.0/any/engram.dll"));
-        Assert.NotNull(zip.GetEntry("tools/net10.0/any/DotnetToolSettings.xml"));
-        Assert.Contains("Command Name=\"engram\"", new StreamReader(zip.GetEntry("tools/net10.0/any/DotnetToolSettings.xml")!.Open()).ReadToEnd(), StringComparison.Ordinal);
-        Assert.DoesNotContain(zip.Entries, e => e.FullName.Contains("/runtimes/ios", StringComparison.Ordinal) || e.FullName.Contains("/runtimes/android", StringComparison.Ordinal));
-
-        using var server = JsonDocument.Parse(zip.GetEntry(".mcp/server.json")!.Open());
-        var version = System.Text.RegularExpressions.Regex.Match(nuspec, "<version>([^<]+)</version>").Groups[1].Value;
-        Assert.Equal(version, server.RootElement.GetProperty("version").GetString());
-        var entry = server.RootElement.GetProperty("packages")[0];
-        Assert.Equal("nuget", entry.GetProperty("registryType").GetString());
-        Assert.Equal("Engram.Mcp", entry.GetProperty("identifier").GetString());
-        Assert.Equal(version, entry.GetProperty("version").GetString());
-        Assert.Equal("stdio", entry.GetProperty("transport").GetProperty("type").GetString());
-
-        // And it installs into a clean folder and runs.
-        var tools = Path.Combine(temp.Root, "tools-" + Guid.NewGuid().ToString("N"));
-        var install = new ProcessStartInfo("dotnet", ["tool", "install", "--tool-path", tools, "--add-source", output, "Engram.Mcp", "--version", version]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using (var process = Process.Start(install)!)
-        {
-            var log = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            Assert.True(process.ExitCode == 0, await log + await errors);
-        }
-
-        var run = new ProcessStartInfo(Path.Combine(tools, OperatingSystem.IsWindows() ? "engram.exe" : "engram"), ["--version"]) { RedirectStandardOutput = true };
-        using var engram = Process.Start(run)!;
-        var printed = await engram.StandardOutput.ReadToEndAsync();
-        await engram.WaitForExitAsync();
-        Assert.StartsWith(version, printed.Trim(), StringComparison.Ordinal);
     }
 }

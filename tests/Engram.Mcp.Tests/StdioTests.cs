@@ -88,21 +88,12 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
         return Process.Start(start)!;
     }
 
-    [Fact]
-    public async Task Executable_WritesOnlyJsonRpcToStdout_AndLogsToStderr()
-    {
-        using var process = StartRaw("Trace");
-        var stderr = process.StandardError.ReadToEndAsync();
-        string[] requests =
-        [
-            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""",
-            """{"jsonrpc":"2.0","method":"notifications/initialized"}""",
-            """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"remember","arguments":{"content":"The secret word is marmalade."}}}""",
-            """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"recall","arguments":{"query":"secret word"}}}""",
-            """{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"recall","arguments":{"query":""}}}""",
-        ];
+    private const string InitializeRequest = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""";
 
-        var seen = new HashSet<int>();
+    /// <summary>Sends each request and reads stdout up to its response, checking every stdout line is JSON-RPC; returns the responses by id.</summary>
+    private static async Task<Dictionary<int, JsonElement>> ExchangeAsync(Process process, params string[] requests)
+    {
+        var responses = new Dictionary<int, JsonElement>();
         foreach (var request in requests)
         {
             await process.StandardInput.WriteLineAsync(request);
@@ -112,20 +103,34 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
                 continue;
             }
 
-            // Every stdout line must be a JSON-RPC message; read until this request's response.
             var id = JsonDocument.Parse(request).RootElement.GetProperty("id").GetInt32();
-            while (!seen.Contains(id))
+            while (!responses.ContainsKey(id))
             {
                 var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
                 Assert.NotNull(line);
-                using var message = JsonDocument.Parse(line);
-                Assert.Equal("2.0", message.RootElement.GetProperty("jsonrpc").GetString());
-                if (message.RootElement.TryGetProperty("id", out var responseId))
+                var message = JsonSerializer.Deserialize<JsonElement>(line);
+                Assert.Equal("2.0", message.GetProperty("jsonrpc").GetString());
+                if (message.TryGetProperty("id", out var responseId))
                 {
-                    seen.Add(responseId.GetInt32());
+                    responses[responseId.GetInt32()] = message;
                 }
             }
         }
+
+        return responses;
+    }
+
+    [Fact]
+    public async Task Executable_WritesOnlyJsonRpcToStdout_AndLogsToStderr()
+    {
+        using var process = StartRaw("Trace");
+        var stderr = process.StandardError.ReadToEndAsync();
+        await ExchangeAsync(process,
+            InitializeRequest,
+            """{"jsonrpc":"2.0","method":"notifications/initialized"}""",
+            """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"remember","arguments":{"content":"The secret word is marmalade."}}}""",
+            """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"recall","arguments":{"query":"secret word"}}}""",
+            """{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"recall","arguments":{"query":""}}}""");
 
         process.StandardInput.Close();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -136,11 +141,31 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
+    public async Task Executable_NullArgumentsAndAnUnknownTool_AreAnsweredWithoutAStackTrace()
+    {
+        using var process = StartRaw("Information");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var responses = await ExchangeAsync(process,
+            InitializeRequest,
+            """{"jsonrpc":"2.0","method":"notifications/initialized"}""",
+            """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"recall","arguments":{"query":"x","limit":null,"includeSuperseded":null}}}""",
+            """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"memorize","arguments":{"content":"x"}}}""");
+
+        Assert.False(responses[2].GetProperty("result").TryGetProperty("isError", out var isError) && isError.GetBoolean(), responses[2].ToString());
+        Assert.Equal(-32602, responses[3].GetProperty("error").GetProperty("code").GetInt32());
+        process.StandardInput.Close();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var log = await stderr;
+        Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", log); // no stack frame
+        Assert.Single(log.Split('\n'), l => l.Contains("memorize", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Executable_AtInformationLevel_NeverLogsMemoryText()
     {
         using var process = StartRaw("Debug");
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""");
+        await process.StandardInput.WriteLineAsync(InitializeRequest);
         await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","method":"notifications/initialized"}""");
         await process.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"remember","arguments":{"content":"The secret word is quince."}}}""");
         await process.StandardInput.FlushAsync();

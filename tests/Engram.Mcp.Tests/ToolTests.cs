@@ -161,8 +161,42 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
     public async Task UnknownTool_IsAnError_NotACrash()
     {
         await using var server = await McpTestServer.StartAsync(temp.NewHome());
-        await Assert.ThrowsAnyAsync<Exception>(() => server.CallAsync("memorize", new { content = "x" }));
+        var error = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => server.CallAsync("memorize", new { content = "x" }));
+        Assert.Equal(ModelContextProtocol.McpErrorCode.InvalidParams, error.ErrorCode);
+        Assert.Contains("Unknown tool: 'memorize'", error.Message, StringComparison.Ordinal);
         await server.CallOkAsync("recall", new { query = "anything" });
+    }
+
+    [Fact]
+    public async Task ExplicitNull_ForEveryOptionalArgumentOfEveryTool_CountsAsOmitted()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        var baselines = new Dictionary<string, Dictionary<string, object?>>
+        {
+            ["remember"] = new() { ["content"] = "An explicit null counts as an omitted argument." },
+            ["recall"] = new() { ["query"] = "explicit null omitted" },
+            ["forget"] = new() { ["id"] = "mem_none" },
+            ["explain"] = new() { ["query"] = "explicit null omitted" },
+        };
+        foreach (var tool in await server.Client.ListToolsAsync())
+        {
+            var schema = tool.ProtocolTool.InputSchema;
+            var required = schema.TryGetProperty("required", out var r) ? r.EnumerateArray().Select(x => x.GetString()!).ToList() : [];
+            var optional = schema.GetProperty("properties").EnumerateObject().Select(p => p.Name)
+                .Where(n => !required.Contains(n) && !baselines[tool.Name].ContainsKey(n)).ToList();
+            Assert.NotEmpty(optional);
+            foreach (var nulls in optional.Select(n => new[] { n }).Append([.. optional]))
+            {
+                var arguments = new Dictionary<string, object?>(baselines[tool.Name]);
+                foreach (var name in nulls)
+                {
+                    arguments[name] = null;
+                }
+
+                var result = await server.Client.CallToolAsync(tool.Name, arguments);
+                Assert.True(result.IsError is not true, $"{tool.Name} with {string.Join(", ", nulls)}: null: {McpTestServer.Text(result)}");
+            }
+        }
     }
 
     [Fact]

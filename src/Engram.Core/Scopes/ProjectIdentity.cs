@@ -4,34 +4,120 @@ using System.Text;
 namespace Engram.Core.Scopes;
 
 /// <summary>
-/// Works out a repository's identity: its normalised <c>origin</c> remote URL, else its canonical git root.
+/// Works out a repository's identity: its normalised <c>origin</c> remote URL, else its canonical git root. A remote that
+/// is a folder on this machine (<c>git clone /srv/repo</c>) stands for the repository there, whose identity is used.
 /// Clones and worktrees of one repository get the same key; two repositories with the same folder name do not.
 /// Reads <c>.git</c> files directly; git itself need not be installed.
 /// </summary>
 public static class ProjectIdentity
 {
+    /// <summary>How many local remotes are followed (a clone of a clone of …) before the last one's path names the project.</summary>
+    private const int MaxLocalHops = 8;
+
     /// <summary>The project scope for a folder inside a git work tree, or <see langword="null"/> when there is none.</summary>
     public static string? ScopeFor(string directory)
     {
         var root = FindGitRoot(directory);
-        if (root is null)
-        {
-            return null;
-        }
+        return root is null ? null : ScopeForWorkTree(root, hops: 0);
+    }
 
+    private static string ScopeForWorkTree(string root, int hops)
+    {
         var commonDir = CommonGitDir(root);
-        var remote = commonDir is null ? null : ReadRemoteUrl(Path.Combine(commonDir, "config"));
+
+        // The canonical root is the main work tree (a worktree's common dir lives inside it).
+        var canonical = commonDir is not null && Path.GetFileName(commonDir.TrimEnd(Path.DirectorySeparatorChar)) == ".git"
+            ? Path.GetDirectoryName(commonDir.TrimEnd(Path.DirectorySeparatorChar))!
+            : root;
+        return ScopeForRepository(commonDir, canonical, hops);
+    }
+
+    /// <summary>A repository's scope from its git dir's remote: a URL names it; a local path defers to the repository there.</summary>
+    private static string ScopeForRepository(string? gitDir, string canonicalRoot, int hops)
+    {
+        var remote = gitDir is null ? null : ReadRemoteUrl(Path.Combine(gitDir, "config"));
         if (remote is not null && NormalizeRemoteUrl(remote) is { } key)
         {
             return ScopeName.Project(key);
         }
 
-        // No remote: the canonical root is the main work tree (a worktree's common dir lives inside it).
-        var canonical = commonDir is not null && Path.GetFileName(commonDir.TrimEnd(Path.DirectorySeparatorChar)) == ".git"
-            ? Path.GetDirectoryName(commonDir.TrimEnd(Path.DirectorySeparatorChar))!
-            : root;
-        return ScopeForLocalRoot(canonical);
+        if (remote is not null && LocalRemotePath(remote, canonicalRoot) is { } path)
+        {
+            return ScopeForLocalRemote(path, hops);
+        }
+
+        return ScopeForLocalRoot(canonicalRoot);
     }
+
+    /// <summary>
+    /// A remote on this machine (<c>git clone /srv/repo</c>): the clone is the repository at that path, so it takes that
+    /// repository's identity (its own remote, else its canonical root). A path that no longer holds a repository still
+    /// names the project, so clones of the same path keep sharing.
+    /// </summary>
+    private static string ScopeForLocalRemote(string path, int hops)
+    {
+        // "git clone /srv/repo/.git" names the work tree's git dir.
+        if (Path.GetFileName(path) == ".git" && Path.GetDirectoryName(path) is { } workTree)
+        {
+            path = workTree;
+        }
+
+        if (hops < MaxLocalHops)
+        {
+            var dotGit = Path.Combine(path, ".git");
+            if (Directory.Exists(dotGit) || File.Exists(dotGit))
+            {
+                return ScopeForWorkTree(path, hops + 1);
+            }
+
+            if (IsBareRepository(path))
+            {
+                return ScopeForRepository(path, path, hops + 1);
+            }
+        }
+
+        return ScopeForLocalRoot(path);
+    }
+
+    /// <summary>The full path a remote URL names when it is a folder on this machine (a path or a <c>file:</c> URL), else null.</summary>
+    internal static string? LocalRemotePath(string url, string workTree)
+    {
+        var u = url.Trim();
+        if (u.Length == 0)
+        {
+            return null;
+        }
+
+        string path;
+        if (u.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!Uri.TryCreate(u, UriKind.Absolute, out var uri) || !uri.IsFile)
+            {
+                return null;
+            }
+
+            path = uri.LocalPath;
+        }
+        else
+        {
+            // As git reads it: no scheme, and no colon before the first slash (else scp-like host:path), or a drive letter.
+            var colon = u.IndexOf(':', StringComparison.Ordinal);
+            var slash = u.IndexOfAny(['/', '\\']);
+            if (u.Contains("://", StringComparison.Ordinal) || (colon > 1 && (slash < 0 || slash > colon)))
+            {
+                return null;
+            }
+
+            path = u;
+        }
+
+        var full = Path.GetFullPath(Path.Combine(workTree, path));
+        var trimmed = full.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
+        return trimmed.Length == 0 ? full : trimmed;
+    }
+
+    private static bool IsBareRepository(string path) =>
+        File.Exists(Path.Combine(path, "HEAD")) && File.Exists(Path.Combine(path, "config")) && Directory.Exists(Path.Combine(path, "objects"));
 
     /// <summary>A scope for a repository with no remote: its folder name plus a hash of its full path.</summary>
     public static string ScopeForLocalRoot(string root)

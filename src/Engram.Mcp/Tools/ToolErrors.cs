@@ -11,7 +11,7 @@ namespace Engram.Mcp.Tools;
 /// <summary>
 /// Turns every mistake a caller can fix into a tool error result whose text says what to send instead: arguments
 /// checked against the tool's own input schema before binding (unknown names, wrong JSON types, missing required
-/// ones), and the library's <see cref="EngramArgumentException"/>. Anything else keeps the SDK's generic message,
+/// ones; an optional one sent as null is dropped, so its default applies), and the library's <see cref="EngramArgumentException"/>. Anything else keeps the SDK's generic message,
 /// so no path, SQL or stack trace reaches the client.
 /// </summary>
 internal static class ToolErrors
@@ -19,10 +19,15 @@ internal static class ToolErrors
     public static IMcpServerBuilder WithToolErrors(this IMcpServerBuilder builder) =>
         builder.WithRequestFilters(f => f.AddCallToolFilter(next => async (context, cancellationToken) =>
         {
-            if (context.MatchedPrimitive is McpServerTool tool &&
-                CheckArguments(tool.ProtocolTool, context.Params?.Arguments) is { } problem)
+            if (context.MatchedPrimitive is McpServerTool tool && context.Params is { } call)
             {
-                return Error(problem);
+                if (CheckArguments(tool.ProtocolTool, call.Arguments) is { } problem)
+                {
+                    return Error(problem);
+                }
+
+                // An optional argument sent as null (the MCP Inspector sends them) is left out, so its default applies.
+                call.Arguments = WithoutNulls(call.Arguments);
             }
 
             try
@@ -38,6 +43,10 @@ internal static class ToolErrors
                 return Error(e.Message);
             }
         }));
+
+    /// <summary>The arguments without those sent as null; every one left is then bound as sent.</summary>
+    internal static Dictionary<string, JsonElement>? WithoutNulls(IDictionary<string, JsonElement>? arguments) =>
+        arguments?.Where(a => a.Value.ValueKind != JsonValueKind.Null).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
 
     private static CallToolResult Error(string message) => new()
     {
@@ -77,13 +86,11 @@ internal static class ToolErrors
             }
         }
 
+        foreach (var r in required)
         {
-            foreach (var r in required)
+            if (!arguments.TryGetValue(r, out var value) || value.ValueKind == JsonValueKind.Null)
             {
-                if (!arguments.TryGetValue(r, out var value) || value.ValueKind == JsonValueKind.Null)
-                {
-                    return $"'{tool.Name}' needs '{r}'.";
-                }
+                return $"'{tool.Name}' needs '{r}'.";
             }
         }
 

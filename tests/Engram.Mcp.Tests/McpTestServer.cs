@@ -79,7 +79,15 @@ public sealed class McpTestServer : IAsyncDisposable
         await _clientToServer.Writer.CompleteAsync();
         await _serverToClient.Writer.CompleteAsync();
         await _host.StopAsync();
-        _host.Dispose();
+        // The container holds the MemoryService, which only disposes asynchronously (its background work is awaited).
+        if (_host is IAsyncDisposable host)
+        {
+            await host.DisposeAsync();
+        }
+        else
+        {
+            _host.Dispose();
+        }
         SqliteConnection.ClearAllPools();
     }
 }

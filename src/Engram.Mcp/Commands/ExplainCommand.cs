@@ -16,6 +16,8 @@ internal static class ExplainCommand
         "Each signal: #rank in its list and its score; - = not in its list; * = found through the memory's session context " +
         "or feedback words, not its own text. recency: #rank by observed time (1 = newest), +n = places the near-tie break moved it up.";
 
+    private static readonly string[] SignalNames = ["lexical", "vector", "entities", "time", "recency"];
+
     public static Command Create(Shell shell)
     {
         var retrieval = new Argument<string?>("retrievalId") { Description = "A recall's retrievalId to replay", Arity = ArgumentArity.ZeroOrOne };
@@ -30,11 +32,22 @@ internal static class ExplainCommand
             return cli.Print(result, () =>
             {
                 cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[bold]{result.Query}[/] over {string.Join(" + ", result.Scopes)} ({result.ScopeResolution}); vectors: {result.Vectors}");
-                var table = Tables.Create("#", "id", "score", "lexical", "vector", "entities", "time", "recency", "status");
+                var wide = Tables.Wide(cli.Console);
+                var table = wide
+                    ? Tables.Create("#", "id", "score", "lexical", "vector", "entities", "time", "recency", "status")
+                    : Tables.Create("#", "id", "score and signals");
                 foreach (var h in result.Hits)
                 {
-                    table.AddRow(Tables.Number(h.Rank), h.Id, Tables.Score(h.Score),
-                        Signal(h.Lexical), Signal(h.Vector), Signal(h.Entities), Signal(h.Time), Recency(h.Recency), Markup.Escape(h.Supersession));
+                    string[] signals = [Signal(h.Lexical), Signal(h.Vector), Signal(h.Entities), Signal(h.Time), Recency(h.Recency)];
+                    if (wide)
+                    {
+                        table.AddRow([Tables.Number(h.Rank), h.Id, Tables.Score(h.Score), .. signals, Markup.Escape(h.Supersession)]);
+                    }
+                    else
+                    {
+                        var named = string.Join(" · ", SignalNames.Zip(signals, (name, value) => $"{name} {value}"));
+                        table.AddRow(Tables.Number(h.Rank), h.Id, $"{Tables.Score(h.Score)} {Markup.Escape(h.Supersession)}\n[grey]{named}[/]");
+                    }
                 }
 
                 cli.Console.Write(table);

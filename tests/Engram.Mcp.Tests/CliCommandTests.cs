@@ -68,7 +68,7 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Theory]
-    [InlineData("'recal'", "recal", "x")]
+    [InlineData("Did you mean 'engram recall'?", "recal", "x")]
     [InlineData("Required argument missing", "recall")]
     [InlineData("'ten'", "recall", "x", "--limit", "ten")]
     [InlineData("--bogus", "list", "--bogus")]

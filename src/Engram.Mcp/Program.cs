@@ -1,4 +1,5 @@
-using Engram.Mcp;
+using Engram.Mcp.Commands;
 
-// With no command: the MCP server on stdio, as clients launch it. `engram --help` lists the commands.
-return await Cli.RunAsync(args);
+// The mode comes from the command line: no command is the MCP server on stdio (as clients launch it), 'serve --http'
+// the Streamable HTTP server, anything else a command for people. 'engram --help' lists them.
+return await EngramCli.RunAsync(args, Shell.Current());

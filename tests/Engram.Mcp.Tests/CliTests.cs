@@ -61,7 +61,7 @@ public sealed class CliTests(TempFolder temp) : IClassFixture<TempFolder>
         Assert.True(dry.GetProperty("dryRun").GetBoolean());
         var forgot = await JsonAsync(home, "forget", postgres);
         Assert.Equal(1, forgot.GetProperty("count").GetInt32());
-        Assert.Equal(1, (await RunAsync(home, "show", postgres)).Exit);
+        Assert.Equal(2, (await RunAsync(home, "show", postgres)).Exit); // an unknown id is bad input (README: exit codes)
 
         var stats = await JsonAsync(home, "stats");
         Assert.Equal(2, stats.GetProperty("memories").GetInt32());

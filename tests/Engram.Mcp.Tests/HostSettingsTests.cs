@@ -1,4 +1,5 @@
 using Engram.Core;
+using Engram.Mcp.Hosting;
 
 namespace Engram.Mcp.Tests;
 

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Engram.Core;
+using Engram.Mcp.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Client;
@@ -110,22 +112,38 @@ public sealed class HttpTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
-    public async Task LegacySse_IsServedOnlyWhenAskedFor()
+    public async Task LegacySse_IsServedWhereTheBannerAnnouncesIt_AndOnlyWhenAskedFor()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var (plain, plainEndpoint) = await StartAsync();
         await using (plain)
         {
-            var response = await http.GetAsync(new Uri(plainEndpoint, "/mcp/sse"), HttpCompletionOption.ResponseHeadersRead);
+            var response = await http.GetAsync(new Uri(plainEndpoint, HttpSettings.LegacySsePath), HttpCompletionOption.ResponseHeadersRead);
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         }
 
         var (legacy, legacyEndpoint) = await StartAsync(legacySse: true);
         await using (legacy)
         {
-            using var response = await http.GetAsync(new Uri(legacyEndpoint, "/mcp/sse"), HttpCompletionOption.ResponseHeadersRead);
+            var banner = HttpHost.Banner(legacyEndpoint, new HttpSettings(IPAddress.Loopback, legacyEndpoint.Port, null, [], LegacySse: true), new HostSettings("/store", "user", "test"));
+            var announced = new Uri(Regex.Match(banner, @"HTTP\+SSE transport at (\S+)\)").Groups[1].Value);
+            Assert.Equal(HttpSettings.LegacySsePath, announced.AbsolutePath);
+
+            using var response = await http.GetAsync(announced, HttpCompletionOption.ResponseHeadersRead);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+
+            // The stream's first event names where messages go: the other announced path.
+            using var events = new StreamReader(await response.Content.ReadAsStreamAsync());
+            string? line;
+            do
+            {
+                line = await events.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            while (line is not null && !line.StartsWith("data:", StringComparison.Ordinal));
+
+            Assert.NotNull(line);
+            Assert.StartsWith(HttpSettings.LegacyMessagePath, line["data:".Length..].Trim(), StringComparison.Ordinal);
         }
     }
 }

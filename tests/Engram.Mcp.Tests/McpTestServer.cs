@@ -1,6 +1,6 @@
 using System.IO.Pipelines;
 using System.Text.Json;
-using Engram.Mcp;
+using Engram.Mcp.Hosting;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

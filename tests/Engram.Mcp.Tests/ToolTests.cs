@@ -137,6 +137,7 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
         { "forget", """{"all":true}""", "explicit 'scope'" },
         { "forget", """{"ids":[]}""", "'ids' is empty" },
         { "forget", """{"id":"x","tag":"y"}""", "exactly one selector" },
+        { "forget", """{"query":"x","limit":0}""", "1 to 100 (default 1)" },
         { "explain", "{}", "explain needs 'retrievalId'" },
         { "explain", """{"retrievalId":"rt_unknown"}""", "No recall with retrievalId" },
     };

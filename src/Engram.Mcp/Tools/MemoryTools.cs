@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Globalization;
 using Engram.Core;
 using Engram.Core.Model;
 using ModelContextProtocol;
@@ -11,12 +10,6 @@ namespace Engram.Mcp.Tools;
 [McpServerToolType]
 public sealed class MemoryTools(MemoryService memory)
 {
-    private static readonly string[] TimestampFormats =
-    [
-        "yyyy-MM-dd", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mmK", "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK",
-        "yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mmK", "yyyy-MM-dd HH:mm:ssK", "yyyy-MM-dd HH:mm:ss.FFFFFFFK",
-    ];
-
     /// <summary>Stores a fact.</summary>
     [McpServerTool(Name = "remember", Title = "Remember a fact", ReadOnly = false, Destructive = false, Idempotent = true, OpenWorld = false, UseStructuredContent = true)]
     [Description("""
@@ -91,6 +84,12 @@ public sealed class MemoryTools(MemoryService memory)
         [Description("Report what would be forgotten without changing anything. Default false.")] bool dryRun = false,
         CancellationToken cancellationToken = default)
     {
+        if (query is not null && limit is < 1 or > EngramOptions.MaxRecallLimit)
+        {
+            // Checked here: the library's message would name recall's default (10), not forget's (1).
+            throw new McpException($"limit {limit} is out of range: send a whole number from 1 to {EngramOptions.MaxRecallLimit} (default 1).");
+        }
+
         var selectedIds = id is null && ids is null ? null : (ids ?? []).Concat(id is null ? [] : [id]).ToList();
         var request = new ForgetRequest(selectedIds, tag, query, all, scope, limit, dryRun);
         var r = await memory.ForgetAsync(request, cancellationToken).ConfigureAwait(false);
@@ -130,19 +129,8 @@ public sealed class MemoryTools(MemoryService memory)
         return new ExplainToolResult(r.RetrievalId, r.Query, r.Scopes, r.ScopeResolution, r.RanAt, r.StoreChangedSince, r.Hits, r.FilteredOut, r.Memory, r.Vectors, summary);
     }
 
-    internal static DateTimeOffset? ParseTimestamp(string? value, string name)
-    {
-        if (value is null)
-        {
-            return null;
-        }
-
-        if (DateTimeOffset.TryParseExact(value.Trim(), TimestampFormats, CultureInfo.InvariantCulture,
-                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
-        {
-            return parsed;
-        }
-
-        throw new McpException($"'{name}' is not an ISO-8601 time: send a date like '2025-03-14' or a time like '2025-03-14T09:30:00Z' (an offset such as '+02:00' may replace 'Z').");
-    }
+    private static DateTimeOffset? ParseTimestamp(string? value, string name) =>
+        value is null ? null
+        : Timestamps.TryParse(value, out var parsed) ? parsed
+        : throw new McpException($"'{name}' is not an ISO-8601 time: {Timestamps.Hint}.");
 }

@@ -10,22 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Engram.Mcp;
-
-/// <summary>How <c>engram serve --http</c> listens and whom it lets in.</summary>
-/// <param name="Bind">The address to listen on; loopback (127.0.0.1) unless asked otherwise.</param>
-/// <param name="Port">The port; 0 picks a free one.</param>
-/// <param name="Token">The bearer token every request must carry (<c>ENGRAM_TOKEN</c>); required beyond loopback.</param>
-/// <param name="AllowedOrigins">Browser origins allowed besides loopback ones (<c>ENGRAM_ALLOWED_ORIGINS</c>, comma-separated).</param>
-/// <param name="LegacySse">Also map the deprecated HTTP+SSE transport (<c>/sse</c>, <c>/message</c>).</param>
-internal sealed record HttpSettings(IPAddress Bind, int Port, string? Token, IReadOnlyList<string> AllowedOrigins, bool LegacySse)
-{
-    public const int DefaultPort = 8765;
-
-    public const string Path = "/mcp";
-
-    public bool IsLoopback => IPAddress.IsLoopback(Bind);
-}
+namespace Engram.Mcp.Hosting;
 
 /// <summary>
 /// The Streamable HTTP server: the same tools as over stdio, at <c>/mcp</c>, for any number of clients at once. The
@@ -47,9 +32,7 @@ internal static class HttpHost
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(level);
-        builder.Logging.AddFilter("ModelContextProtocol", level <= LogLevel.Debug ? level : LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft", level <= LogLevel.Debug ? level : LogLevel.Warning);
+        builder.Logging.AddEngramConsole(level);
         builder.WebHost.UseKestrel(o => o.Listen(http.Bind, http.Port));
         builder.Services.AddEngramServer(settings).WithHttpTransport(o =>
         {
@@ -65,11 +48,19 @@ internal static class HttpHost
 
         var app = builder.Build();
         app.Use((context, next) => Guard(context, next, http));
+        // Maps Streamable HTTP at the path and, with LegacySse, the old transport under it (HttpSettings.LegacySsePath).
         app.MapMcp(HttpSettings.Path);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return (app, new Uri(new Uri(address), HttpSettings.Path));
     }
+
+    /// <summary>The line announced on stderr once the server listens: every address it serves, and the store.</summary>
+    public static string Banner(Uri endpoint, HttpSettings http, HostSettings settings) =>
+        $"engram {EngramServer.Version}: MCP Streamable HTTP at {endpoint}"
+        + (http.LegacySse ? $" (and the deprecated HTTP+SSE transport at {new Uri(endpoint, HttpSettings.LegacySsePath)})" : "")
+        + $"; store {System.IO.Path.Combine(settings.Home, "engram.db")}; default scope {settings.DefaultScope}"
+        + (http.Token is null ? "." : "; bearer token required.");
 
     private static Task Guard(HttpContext context, RequestDelegate next, HttpSettings http)
     {

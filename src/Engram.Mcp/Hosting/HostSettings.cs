@@ -1,7 +1,7 @@
 using Engram.Core;
 using Engram.Core.Scopes;
 
-namespace Engram.Mcp;
+namespace Engram.Mcp.Hosting;
 
 /// <summary>
 /// What the host was asked for on the command line and in the environment: where the store is and which scope is
@@ -29,7 +29,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     /// <exception cref="EngramArgumentException">An unknown or malformed option, or a bad value; the message says what to send.</exception>
     public static HostSettings Resolve(IReadOnlyList<string> args, Func<string, string?> environment, string workingDirectory)
     {
-        var parse = Cli.GlobalOnly().Parse(args);
+        var parse = GlobalOptions.RootOnly().Parse(args);
         if (parse.Errors.Count > 0)
         {
             throw new EngramArgumentException($"{parse.Errors[0].Message} {UsageHint}");
@@ -41,11 +41,11 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     /// <summary>Resolves the settings from parsed options, the environment and the working directory.</summary>
     public static HostSettings From(System.CommandLine.ParseResult parse, Func<string, string?> environment, string workingDirectory)
     {
-        var home = NonEmpty(parse.GetValue(Cli.Home)) ?? NonEmpty(environment("ENGRAM_HOME")) ?? EngramOptions.DefaultHomeDirectory;
-        var (defaultScope, source) = ResolveScope(parse.GetValue(Cli.Scope), parse.GetValue(Cli.Project), environment, workingDirectory);
+        var home = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Home)) ?? NonEmpty(environment("ENGRAM_HOME")) ?? EngramOptions.DefaultHomeDirectory;
+        var (defaultScope, source) = ResolveScope(GlobalOptions.Value(parse, GlobalOptions.Scope), GlobalOptions.Value(parse, GlobalOptions.Project), environment, workingDirectory);
         return new HostSettings(Path.GetFullPath(home), defaultScope, source)
         {
-            Embeddings = NonEmpty(parse.GetValue(Cli.EmbeddingsOption)) ?? NonEmpty(environment("ENGRAM_EMBEDDINGS")) ?? "builtin",
+            Embeddings = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Embeddings)) ?? NonEmpty(environment("ENGRAM_EMBEDDINGS")) ?? "builtin",
             EmbeddingsUrl = NonEmpty(environment("ENGRAM_EMBEDDINGS_URL")),
             EmbeddingsKey = NonEmpty(environment("ENGRAM_EMBEDDINGS_KEY")),
             EmbeddingsTimeout = Seconds(environment, "ENGRAM_EMBEDDINGS_TIMEOUT"),
@@ -93,7 +93,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
             : throw new EngramArgumentException($"{name} is '{text}': send a number of seconds from 0.1 to 3600.");
     }
 
-    /// <summary>Applies the settings to a service's options.</summary>
+    /// <summary>Applies the settings to a service's options, in <c>AddEngram</c>'s configure callback.</summary>
     public void Apply(EngramOptions o)
     {
         o.HomeDirectory = Home;

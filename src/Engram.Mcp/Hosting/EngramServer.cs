@@ -1,13 +1,12 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Engram.Core;
 using Engram.Mcp.Tools;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
-namespace Engram.Mcp;
+namespace Engram.Mcp.Hosting;
 
 /// <summary>Wires the Engram MCP server into a service collection; the transport is the caller's choice.</summary>
 internal static class EngramServer
@@ -22,24 +21,16 @@ internal static class EngramServer
         scope 'user' is given for the person's own cross-project facts.
         """;
 
-    public static IMcpServerBuilder AddEngramServer(this IServiceCollection services, HostSettings settings)
-    {
-        // A malformed embeddings setting fails here, before anything is served, with a message that says what to send.
-        if (Embeddings.EmbeddingProvider.Create(settings.Embeddings, settings.EmbeddingsUrl, settings.EmbeddingsKey) is { } embedder)
-        {
-            // Registered through a factory so the container disposes it (its HTTP client or ONNX session) at shutdown.
-            services.AddSingleton<Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>>(_ => embedder);
-        }
-
-        services.AddEngram(settings.Apply);
-        return services
+    /// <summary>Registers the store (<see cref="EngramServices.AddEngramStore"/>) and the MCP server with Engram's tools.</summary>
+    public static IMcpServerBuilder AddEngramServer(this IServiceCollection services, HostSettings settings) =>
+        services
+            .AddEngramStore(settings)
             .AddMcpServer(o =>
             {
                 o.ServerInfo = new Implementation { Name = "engram", Title = "Engram memory", Version = Version };
                 o.ServerInstructions = Instructions;
             })
             .WithEngramTools();
-    }
 
     /// <summary>Adds Engram's remember, recall, forget and explain tools.</summary>
     public static IMcpServerBuilder WithEngramTools(this IMcpServerBuilder builder) =>

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using System.Text.Json;
+using Engram.Core;
+using Engram.Mcp.Output;
+
+namespace Engram.Mcp.Commands;
+
+/// <summary><c>engram export</c>: every memory as JSON Lines, to stdout or a file; <c>import</c> reads it back.</summary>
+internal static class ExportCommand
+{
+    public static Command Create(Shell shell)
+    {
+        var output = new Option<string?>("--output", "-o") { Description = "Write to this file (default: stdout)" };
+        var scope = CommonOptions.In();
+        var command = new Command("export", "Write every memory as JSON Lines (ids, times, tags and supersession kept)") { output, scope };
+        command.SetAction(shell, async (cli, service, cancellationToken) =>
+        {
+            var path = cli.Get(output);
+            var file = path is null ? null : Create(path);
+            await using (file)
+            {
+                // stdout is the process's, not this command's to close.
+                var writer = file ?? cli.Terminal.Out;
+                var count = 0;
+                await foreach (var record in service.ExportAsync(cli.Get(scope), cancellationToken).ConfigureAwait(false))
+                {
+                    await writer.WriteLineAsync(JsonSerializer.Serialize(record, JsonOutput.Line)).ConfigureAwait(false);
+                    count++;
+                }
+
+                await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                if (path is not null)
+                {
+                    await cli.Terminal.Error.WriteLineAsync($"{Tables.Count(count, "memory", "memories")} written to {path}.").ConfigureAwait(false);
+                }
+            }
+
+            return ExitCodes.Ok;
+        }, new FlagNames(("'scope'", "--in")));
+        return command;
+    }
+
+    private static StreamWriter Create(string path)
+    {
+        try
+        {
+            return new StreamWriter(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var why = e switch
+            {
+                DirectoryNotFoundException => "its folder does not exist",
+                UnauthorizedAccessException => "writing there is not allowed",
+                _ => e.Message,
+            };
+            throw new EngramArgumentException($"cannot write '{path}': {why}. Send -o a file in a folder you may write to, or leave -o out for stdout.", e);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+using System.Text.Json;
+using Engram.Mcp.Commands;
+using Engram.Mcp.Hosting;
+using Engram.Mcp.Output;
+
+namespace Engram.Mcp.Tests;
+
+/// <summary>
+/// The command line run in this process, with its stdout and stderr captured: exit codes, one-line errors in the
+/// commands' own flags, and what the tables and JSON look like.
+/// </summary>
+public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
+{
+    private sealed record Run(int Exit, string Out, string Err, StringWriter Output);
+
+    private async Task<Run> RunAsync(string home, int width, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var shell = new Shell(new Terminal(output, error, width, interactive: false), _ => null, temp.Root);
+        var exit = await EngramCli.RunAsync([.. args, "--home", home, "--scope", "user"], shell);
+        return new Run(exit, output.ToString(), error.ToString(), output);
+    }
+
+    private Task<Run> RunAsync(string home, params string[] args) => RunAsync(home, Terminal.FallbackWidth, args);
+
+    private async Task<string> RememberAsync(string home, string content)
+    {
+        var run = await RunAsync(home, "remember", content, "--json");
+        Assert.True(run.Exit == 0, run.Err);
+        return JsonSerializer.Deserialize<JsonElement>(run.Out).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>A failure is one line on stderr: no stack trace, nothing on stdout.</summary>
+    private static void AssertOneLineError(Run run, int exit, string expected)
+    {
+        Assert.True(run.Exit == exit, $"exit {run.Exit}: {run.Err}");
+        Assert.Contains(expected, run.Err, StringComparison.Ordinal);
+        Assert.Single(run.Err.TrimEnd().Split('\n'));
+        Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", run.Err);
+        Assert.Equal("", run.Out);
+    }
+
+    [Fact]
+    public async Task ExportToStdout_LeavesStdoutOpen()
+    {
+        var home = temp.NewHome();
+        await RememberAsync(home, "Exports go to stdout when no file is named.");
+        var run = await RunAsync(home, "export");
+        Assert.Equal(0, run.Exit);
+        Assert.Single(run.Out.TrimEnd().Split('\n'));
+        run.Output.Write("still open"); // a disposed writer throws here
+    }
+
+    [Fact]
+    public async Task ExportToAFolderThatDoesNotExist_ExitsTwoWithOneLine()
+    {
+        var run = await RunAsync(temp.NewHome(), "export", "-o", Path.Combine(temp.Root, "no", "such", "dir", "f.jsonl"));
+        AssertOneLineError(run, 2, "its folder does not exist");
+    }
+
+    [Theory]
+    [InlineData("--observed-at 'last tuesday' is not an ISO-8601 time", "remember", "A fact.", "--observed-at", "last tuesday")]
+    [InlineData("--as-of 'yesterday' is not an ISO-8601 time", "recall", "anything", "--as-of", "yesterday")]
+    public async Task TimesThatAreNotIso8601_ExitTwoWithOneLine(string expected, params string[] args)
+    {
+        AssertOneLineError(await RunAsync(temp.NewHome(), args), 2, expected);
+    }
+
+    [Theory]
+    [InlineData("Did you mean 'engram recall'?", "recal", "x")]
+    [InlineData("Required argument missing", "recall")]
+    [InlineData("'ten'", "recall", "x", "--limit", "ten")]
+    [InlineData("--bogus", "list", "--bogus")]
+    [InlineData("no memory with id 'mem_nope'", "show", "mem_nope")]
+    public async Task ParseErrorsAndUnknownIds_AreBadInput_ExitTwo(string expected, params string[] args)
+    {
+        var run = await RunAsync(temp.NewHome(), args);
+        Assert.True(run.Exit == 2, $"exit {run.Exit}: {run.Err}");
+        Assert.Contains(expected, run.Err, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", run.Err);
+    }
+
+    [Theory]
+    [InlineData(new[] { "forget", "--all" }, new[] { "--all forgets a whole scope", "explicit --in" })]
+    [InlineData(new[] { "forget" }, new[] { "--tag", "--query", "--all with an explicit --in" })]
+    [InlineData(new[] { "forget", "x", "--tag", "t" }, new[] { "only one of ids, --tag, --query, or --all with --in" })]
+    [InlineData(new[] { "forget", "--query", "q", "--limit", "0" }, new[] { "--limit 0 is out of range", "(default 1)" })]
+    [InlineData(new[] { "recall", "x", "--limit", "0" }, new[] { "--limit 0 is out of range", "(default 10)" })]
+    [InlineData(new[] { "recall", " " }, new[] { "the query is empty" })]
+    [InlineData(new[] { "explain" }, new[] { "a retrievalId", "--query" })]
+    [InlineData(new[] { "list", "--limit", "0" }, new[] { "--limit 0 is out of range" })]
+    [InlineData(new[] { "recall", "x", "--in", "../etc" }, new[] { "'../etc' is not a valid scope" })]
+    public async Task LibraryMessages_SpeakTheCommandsFlags_NotTheToolsArguments(string[] args, string[] expected)
+    {
+        var run = await RunAsync(temp.NewHome(), args);
+        AssertOneLineError(run, 2, expected[0]);
+        Assert.All(expected, e => Assert.Contains(e, run.Err, StringComparison.Ordinal));
+        Assert.DoesNotContain("all: true", run.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("'scope'", run.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("'query'", run.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("'limit'", run.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Forget_CountsInWords()
+    {
+        var home = temp.NewHome();
+        var one = await RememberAsync(home, "The staging database is called stg-main.");
+        var two = await RememberAsync(home, "Releases are tagged on Thursdays.");
+        Assert.StartsWith("would forget 2 memories", (await RunAsync(home, "forget", one, two, "--dry-run")).Out, StringComparison.Ordinal);
+        Assert.StartsWith("forgot 1 memory\n", (await RunAsync(home, "forget", one)).Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.StartsWith("forgot 0 memories", (await RunAsync(home, "forget", one)).Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Json_WritesPlusAndApostrophesAsTheyAre()
+    {
+        var home = temp.NewHome();
+        await RememberAsync(home, "Ana's build needs C++20 and a+b <= c.");
+        var run = await RunAsync(home, "recall", "Ana's build", "--json");
+        Assert.Contains("Ana's build needs C++20 and a+b <= c.", run.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u00", run.Out, StringComparison.Ordinal);
+        var export = await RunAsync(home, "export");
+        Assert.Contains("Ana's build needs C++20", export.Out, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("200", null, 200)]
+    [InlineData(null, 132, 132)]
+    [InlineData("200", 132, 200)]
+    [InlineData(null, null, Terminal.FallbackWidth)]
+    [InlineData("wide", null, Terminal.FallbackWidth)]
+    public void Width_IsColumns_ElseTheWindow_ElseTheFallback(string? columns, int? window, int expected)
+    {
+        Assert.Equal(expected, Terminal.Width(name => name == "COLUMNS" ? columns : null, window));
+    }
+
+    [Theory]
+    [InlineData(60)]
+    [InlineData(80)]
+    [InlineData(200)]
+    public async Task Tables_FitTheWidth_ShowScores_AndNeverWrapAnId(int width)
+    {
+        var home = temp.NewHome();
+        var id = await RememberAsync(home, "The payments service retries a failed charge three times, with exponential back-off between attempts.");
+        foreach (var args in new[] { new[] { "recall", "how does payments retry a charge" }, ["list"], ["explain", "--query", "payments retry"] })
+        {
+            var run = await RunAsync(home, width, args);
+            Assert.True(run.Exit == 0, run.Err);
+            Assert.Contains(id, run.Out, StringComparison.Ordinal);
+            Assert.All(run.Out.ReplaceLineEndings("\n").TrimEnd().Split('\n'), line => Assert.True(line.Length <= width, $"{line.Length} > {width}: {line}"));
+
+            if (args[0] == "recall")
+            {
+                Assert.Contains("score", run.Out, StringComparison.Ordinal);
+                Assert.Matches(@"0\.0\d{3}", run.Out);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Explain_SaysWhatItsMarksMean()
+    {
+        var home = temp.NewHome();
+        await RememberAsync(home, "The nightly build runs at 02:00 UTC.");
+        var run = await RunAsync(home, 200, "explain", "--query", "when does the nightly build run");
+        Assert.True(run.Exit == 0, run.Err);
+        Assert.Contains("* = found through", run.Out, StringComparison.Ordinal);
+        Assert.Contains("recency: #rank by observed time", run.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ServeHelp_NamesTheLegacySsePathThatIsServed()
+    {
+        var run = await RunAsync(temp.NewHome(), "serve", "--help");
+        Assert.Equal(0, run.Exit);
+        Assert.Contains(HttpSettings.LegacySsePath, run.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("(/sse", run.Out, StringComparison.Ordinal);
+    }
+}

@@ -5,6 +5,7 @@ using Microsoft.Data.Sqlite;
 
 // Engram's evaluation runner.
 //   locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <builtin|ollama:m|openai:m|onnx:dir>] [--json <file>] [--results <file.jsonl>]
+//   projects --data <dir>   (the coding-assistant set: recall@1/3/10 per kind, stale rate, negatives, similar offers; library)
 //   peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <npm version>] [--json <file>] [--plot <png>]
 var verb = args.FirstOrDefault();
 var options = ParseOptions(args.Skip(1).ToArray());
@@ -18,8 +19,17 @@ try
             return await LocomoAsync(options, work);
         case "peer":
             return await PeerAsync(options, work);
+        case "projects":
+            if (!options.TryGetValue("data", out var projects) || !File.Exists(Path.Combine(projects, "dev.json")))
+            {
+                Console.Error.WriteLine("projects needs --data <dir> holding dev.json (../shared/bench/projects).");
+                return 2;
+            }
+
+            return await Projects.RunAsync(projects, work);
         default:
             Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|http|both|all] [--json <file>]");
+            Console.Error.WriteLine("       Engram.Eval projects --data <dir>");
             Console.Error.WriteLine("       Engram.Eval peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <v>] [--json <file>] [--plot <png>]");
             return 2;
     }

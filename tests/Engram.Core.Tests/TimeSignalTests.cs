@@ -1,6 +1,7 @@
 using System.Globalization;
 using Engram.Core.Model;
 using Engram.Core.Search;
+using Engram.Core.Storage;
 
 namespace Engram.Core.Tests;
 
@@ -48,17 +49,17 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal(expected.Select(Window), windows);
     }
 
-    private static TimeWindow Window(string date)
+    private static TimeRange Window(string date)
     {
         if (date.Split('/') is [var first, var days])
         {
             var monday = DateTimeOffset.ParseExact(first, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
-            return new TimeWindow(monday.ToUnixTimeMilliseconds(), monday.AddDays(int.Parse(days, CultureInfo.InvariantCulture)).ToUnixTimeMilliseconds());
+            return new TimeRange(monday.ToUnixTimeMilliseconds(), monday.AddDays(int.Parse(days, CultureInfo.InvariantCulture)).ToUnixTimeMilliseconds());
         }
 
         var monthly = date.Length == 7;
         var start = DateTimeOffset.ParseExact(date, monthly ? "yyyy-MM" : "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
-        return new TimeWindow(start.ToUnixTimeMilliseconds(), (monthly ? start.AddMonths(1) : start.AddDays(1)).ToUnixTimeMilliseconds());
+        return new TimeRange(start.ToUnixTimeMilliseconds(), (monthly ? start.AddMonths(1) : start.AddDays(1)).ToUnixTimeMilliseconds());
     }
 
     [Fact]

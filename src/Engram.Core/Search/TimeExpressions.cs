@@ -1,17 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Engram.Core.Storage;
 
 namespace Engram.Core.Search;
-
-/// <summary>A day or month a query names, in Unix milliseconds: [From, To).</summary>
-internal readonly record struct TimeWindow(long From, long To)
-{
-    /// <summary>The middle of the span.</summary>
-    public long Centre => From + ((To - From) / 2);
-
-    /// <summary>Whether an observedAt falls in the span.</summary>
-    public bool Contains(long at) => at >= From && at < To;
-}
 
 /// <summary>
 /// Dates a query names, as windows to hold against when memories were observed: "what did we decide on 3 March
@@ -63,13 +54,13 @@ internal static partial class TimeExpressions
     /// The windows <paramref name="query"/> names, in the calendar of <paramref name="zone"/>; relative days are counted
     /// back from <paramref name="now"/>.
     /// </summary>
-    public static IReadOnlyList<TimeWindow> Find(string query, DateTimeOffset now, TimeZoneInfo zone)
+    public static IReadOnlyList<TimeRange> Find(string query, DateTimeOffset now, TimeZoneInfo zone)
     {
-        var windows = new List<TimeWindow>();
+        var windows = new List<TimeRange>();
         // Spans already read as a day are not read again as a month ("3 March 2025" is not also "March 2025").
         var taken = new List<(int Start, int End)>();
         bool Free(Match m) => !taken.Any(t => m.Index < t.End && t.Start < m.Index + m.Length);
-        void Take(Match m, TimeWindow? window)
+        void Take(Match m, TimeRange? window)
         {
             if (window is { } w && !windows.Contains(w) && windows.Count < MaxWindows)
             {
@@ -162,7 +153,7 @@ internal static partial class TimeExpressions
         "jul" => 7, "aug" => 8, "sep" => 9, "oct" => 10, "nov" => 11, _ => 12,
     };
 
-    private static TimeWindow? DayWindow(TimeZoneInfo zone, int year, int month, int day)
+    private static TimeRange? DayWindow(TimeZoneInfo zone, int year, int month, int day)
     {
         if (day < 1 || day > DateTime.DaysInMonth(year, month))
         {
@@ -173,14 +164,14 @@ internal static partial class TimeExpressions
         return Span(zone, start, start.AddDays(1));
     }
 
-    private static TimeWindow MonthWindow(TimeZoneInfo zone, int year, int month)
+    private static TimeRange MonthWindow(TimeZoneInfo zone, int year, int month)
     {
         var start = new DateTime(year, month, 1, 0, 0, 0, DateTimeKind.Unspecified);
         return Span(zone, start, start.AddMonths(1));
     }
 
     /// <summary>The instants between two wall-clock times of <paramref name="zone"/>.</summary>
-    private static TimeWindow Span(TimeZoneInfo zone, DateTime from, DateTime to) => new(Instant(zone, from), Instant(zone, to));
+    private static TimeRange Span(TimeZoneInfo zone, DateTime from, DateTime to) => new(Instant(zone, from), Instant(zone, to));
 
     /// <summary>
     /// A wall-clock time of <paramref name="zone"/> as an instant: a time a clock change skipped counts as the first

@@ -51,8 +51,15 @@ internal interface IMemoryRecords
 /// <summary>What became of one memory of an insert: written, or a duplicate of the memory <paramref name="Id"/> names.</summary>
 internal readonly record struct InsertOutcome(bool Created, string Id);
 
-/// <summary>A span of observation times, in Unix milliseconds: [From, To).</summary>
-internal readonly record struct TimeRange(long From, long To);
+/// <summary>A span of observation times, in Unix milliseconds: [From, To) (a day or month a query names).</summary>
+internal readonly record struct TimeRange(long From, long To)
+{
+    /// <summary>The middle of the span.</summary>
+    public long Centre => From + ((To - From) / 2);
+
+    /// <summary>Whether an observedAt falls in the span.</summary>
+    public bool Contains(long at) => at >= From && at < To;
+}
 
 /// <summary>A memory found by when it was observed (Unix milliseconds).</summary>
 internal readonly record struct ObservedMemory(string Id, long ObservedAt);

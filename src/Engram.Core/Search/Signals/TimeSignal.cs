@@ -23,7 +23,7 @@ internal sealed class TimeSignal(IMemoryRecords store, RowCache rows, TimeZoneIn
         // store's order (newest first), which the store read with their times.
         var lexical = context.Find(SignalKind.Lexical)?.Hits ?? [];
         var found = await rows.GetAsync(lexical.Select(x => x.Id).ToList(), cancellationToken).ConfigureAwait(false);
-        var observed = await store.ObservedWithinAsync(query.Scopes, windows.Select(w => new TimeRange(w.From, w.To)).ToList(), context.Depth, cancellationToken).ConfigureAwait(false);
+        var observed = await store.ObservedWithinAsync(query.Scopes, windows, context.Depth, cancellationToken).ConfigureAwait(false);
         var hits = lexical.Where(x => found.ContainsKey(x.Id)).Select(x => (x.Id, found[x.Id].ObservedAt))
             .Where(x => windows.Any(w => w.Contains(x.ObservedAt)))
             .Concat(observed.Select(x => (x.Id, x.ObservedAt)))
@@ -36,6 +36,6 @@ internal sealed class TimeSignal(IMemoryRecords store, RowCache rows, TimeZoneIn
     }
 
     /// <summary>1 / (1 + days from the named day or month's middle), the closest window's.</summary>
-    private static float Closeness(IReadOnlyList<TimeWindow> windows, long at) =>
+    private static float Closeness(IReadOnlyList<TimeRange> windows, long at) =>
         windows.Max(w => (float)(1 / (1 + (Math.Abs(at - w.Centre) / 86_400_000.0))));
 }

@@ -48,13 +48,16 @@ internal static class Validation
             .ToList();
     }
 
-    /// <summary>A recall request checked, with its scopes resolved (the request's one, else <paramref name="defaultScopes"/>).</summary>
-    public static RecallQuery Recall(RecallRequest request, IReadOnlyList<string> defaultScopes, string defaultSource)
+    /// <summary>
+    /// A recall request checked, with its scopes resolved (the request's one, else <paramref name="defaultScopes"/>).
+    /// <paramref name="defaultLimit"/> is the caller's default, for the message (forget by query takes 1, recall 10).
+    /// </summary>
+    public static RecallQuery Recall(RecallRequest request, IReadOnlyList<string> defaultScopes, string defaultSource, int defaultLimit = 10)
     {
         var query = Text(request.Query, "query", EngramOptions.MaxQueryLength, "Send a short question or a few keywords.");
         if (request.Limit is < 1 or > EngramOptions.MaxRecallLimit)
         {
-            throw new EngramArgumentException($"limit {request.Limit} is out of range: send a whole number from 1 to {EngramOptions.MaxRecallLimit} (default 10).");
+            throw new EngramArgumentException($"limit {request.Limit} is out of range: send a whole number from 1 to {EngramOptions.MaxRecallLimit} (default {defaultLimit}).");
         }
 
         var (scopes, resolution) = request.Scope is null

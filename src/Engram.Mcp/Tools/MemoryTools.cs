@@ -84,12 +84,6 @@ public sealed class MemoryTools(MemoryService memory)
         [Description("Report what would be forgotten without changing anything. Default false.")] bool dryRun = false,
         CancellationToken cancellationToken = default)
     {
-        if (query is not null && limit is < 1 or > EngramOptions.MaxRecallLimit)
-        {
-            // Checked here: the library's message would name recall's default (10), not forget's (1).
-            throw new McpException($"limit {limit} is out of range: send a whole number from 1 to {EngramOptions.MaxRecallLimit} (default 1).");
-        }
-
         var selectedIds = id is null && ids is null ? null : (ids ?? []).Concat(id is null ? [] : [id]).ToList();
         var request = new ForgetRequest(selectedIds, tag, query, all, scope, limit, dryRun);
         var r = await memory.ForgetAsync(request, cancellationToken).ConfigureAwait(false);

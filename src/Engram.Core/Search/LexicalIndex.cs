@@ -230,11 +230,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     /// </summary>
     private const int MaxQueryTerms = 200;
 
-    /// <summary>BM25 search over <paramref name="scopes"/> (and any of <paramref name="tags"/> when given); best first.</summary>
-    public List<(string Id, float Score)> Search(string query, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null) =>
-        Search(QueryTermList(query), scopes, tags, k, expansion);
-
-    /// <summary>BM25 search for already analysed query <paramref name="terms"/> (<see cref="QueryTermList"/>).</summary>
+    /// <summary>BM25 search for a query's analysed <paramref name="terms"/> (<see cref="QueryTermList"/>) over <paramref name="scopes"/> (and any of <paramref name="tags"/> when given); best first.</summary>
     public List<(string Id, float Score)> Search(IReadOnlyList<string> terms, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null)
     {
         var results = new List<(string, float)>();

@@ -176,15 +176,6 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         return top.ToList();
     }
 
-    /// <summary>How many vectors the loaded matrices of <paramref name="scopes"/> hold.</summary>
-    public int CountIn(IReadOnlyList<string> scopes)
-    {
-        lock (_lock)
-        {
-            return scopes.Sum(scope => _scopes.TryGetValue(scope, out var matrix) ? matrix.Count : 0);
-        }
-    }
-
     /// <summary>How many of <paramref name="ids"/> this process still holds in memory.</summary>
     public int Count(IEnumerable<string> ids)
     {
@@ -208,8 +199,10 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
             RemoveLocked(v.MemoryId);
         }
 
-        _scopes[v.Scope].Upsert(v.MemoryId, v.Vector);
-        _dirty.Add(v.Scope);
+        if (_scopes[v.Scope].Upsert(v.MemoryId, v.Vector))
+        {
+            _dirty.Add(v.Scope);
+        }
         _scopeOf[v.MemoryId] = v.Scope;
     }
 

@@ -29,14 +29,15 @@ internal sealed class VectorMatrix(int dimensions)
     /// <summary>How many vectors it holds.</summary>
     public int Count => _count - _holes;
 
-    public void Upsert(string id, float[] vector)
+    /// <summary>Adds or replaces a row; false when the row already held this vector (nothing to publish).</summary>
+    public bool Upsert(string id, float[] vector)
     {
         if (_rows.TryGetValue(id, out var row))
         {
             // The change feed names a memory again when its neighbours or supersession change: mostly the same vector.
             if (_data.AsSpan(row * dimensions, dimensions).SequenceEqual(vector))
             {
-                return;
+                return false;
             }
 
             Remove(id);
@@ -51,6 +52,7 @@ internal sealed class VectorMatrix(int dimensions)
         _rows[id] = row;
         _ids[row] = id;
         vector.CopyTo(_data.AsSpan(row * dimensions, dimensions));
+        return true;
     }
 
     public void Remove(string id)

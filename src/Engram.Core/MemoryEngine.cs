@@ -41,12 +41,18 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
     /// <summary>Every derived index, in the order they catch up.</summary>
     public IReadOnlyList<IDerivedIndex> Derived { get; }
 
+    /// <summary>The SQLite database in a store's home.</summary>
+    public static string DatabasePath(string home) => Path.Combine(home, "engram.db");
+
+    /// <summary>The lexical index's folder in a store's home.</summary>
+    public static string IndexPath(string home) => Path.Combine(home, "index");
+
     /// <summary>Opens (creating or migrating) the store in <paramref name="options"/>' home and its derived indexes.</summary>
     public static async Task<MemoryEngine> OpenAsync(EngramOptions options, EmbeddingRuntime embedder, ILoggerFactory loggerFactory)
     {
         Directory.CreateDirectory(options.HomeDirectory);
-        var store = await SqliteMemoryStore.OpenAsync(Path.Combine(options.HomeDirectory, "engram.db")).ConfigureAwait(false);
-        var lexical = new LexicalIndex(store, Path.Combine(options.HomeDirectory, "index"), loggerFactory.CreateLogger<LexicalIndex>());
+        var store = await SqliteMemoryStore.OpenAsync(DatabasePath(options.HomeDirectory)).ConfigureAwait(false);
+        var lexical = new LexicalIndex(store, IndexPath(options.HomeDirectory), loggerFactory.CreateLogger<LexicalIndex>());
         // The embedder's identity comes from a first vector; if it cannot be reached now, the store opens all the same
         // and the vector index starts when it answers.
         var vectors = new VectorIndex(store, () => embedder.Model);

@@ -103,7 +103,7 @@ public sealed partial class MemoryService
         var state = await GetEngineAsync().ConfigureAwait(false);
         var (scopes, vectors, forgets) = await state.Store.StatsAsync(cancellationToken).ConfigureAwait(false);
         var database = DatabaseFiles.Select(suffix => new FileInfo(DatabasePath + suffix)).Where(f => f.Exists).Sum(f => f.Length);
-        var indexFolder = new DirectoryInfo(Path.Combine(_options.HomeDirectory, "index"));
+        var indexFolder = new DirectoryInfo(MemoryEngine.IndexPath(_options.HomeDirectory));
         var index = indexFolder.Exists ? indexFolder.EnumerateFiles().Sum(f => f.Length) : 0;
         return new StoreStats(
             _options.HomeDirectory, scopes.Sum(s => s.Memories),

@@ -47,7 +47,7 @@ public sealed partial class MemoryService : IAsyncDisposable
         _defaultScope == ScopeName.User ? [ScopeName.User] : [_defaultScope, ScopeName.User];
 
     /// <summary>The path of the SQLite database.</summary>
-    public string DatabasePath => Path.Combine(_options.HomeDirectory, "engram.db");
+    public string DatabasePath => MemoryEngine.DatabasePath(_options.HomeDirectory);
 
     /// <summary>The open store and the operations over it.</summary>
     private sealed record Parts(MemoryEngine Engine, MemoryWriter Writer, RecallPipeline Recall, Forgetting Forgetting, RecallExplainer Explainer);

@@ -10,6 +10,9 @@ namespace Engram.Mcp.Hosting;
 /// </summary>
 internal sealed record HostSettings(string Home, string DefaultScope, string ScopeSource)
 {
+    /// <summary>The SQLite database in <see cref="Home"/>, as the servers' banners name it.</summary>
+    public string DatabasePath => Path.Combine(Home, "engram.db");
+
     /// <summary>The embedder: <c>builtin</c>, <c>ollama:&lt;model&gt;</c>, <c>openai:&lt;model&gt;</c> or <c>onnx:&lt;folder&gt;</c>.</summary>
     public string Embeddings { get; init; } = "builtin";
 

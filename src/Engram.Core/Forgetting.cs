@@ -85,7 +85,7 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
             return (await engine.Store.IdsWithAnyTagAsync(scopes, [tag], cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
         }
 
-        var query = Validation.Recall(new RecallRequest(request.Query!, request.Scope, request.Limit ?? 1), defaultScopes, defaultSource, defaultLimit: 1);
+        var query = Validation.Recall(new RecallRequest(request.Query!, request.Scope, request.Limit ?? 1), defaultScopes, defaultSource, defaultLimit: 1, alone: true);
         var trace = await recall.RunAsync(query, log: false, cancellationToken).ConfigureAwait(false);
         return trace.Hits.Select(h => h.Memory.Id).ToList();
     }

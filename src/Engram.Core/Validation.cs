@@ -49,10 +49,11 @@ internal static class Validation
     }
 
     /// <summary>
-    /// A recall request checked, with its scopes resolved (the request's one, else <paramref name="defaultScopes"/>).
+    /// A recall request checked, with its scopes resolved: the request's scope (a project with <c>user</c>, as recall's
+    /// default has it, unless <paramref name="alone"/>), else <paramref name="defaultScopes"/>.
     /// <paramref name="defaultLimit"/> is the caller's default, for the message (forget by query takes 1, recall 10).
     /// </summary>
-    public static RecallQuery Recall(RecallRequest request, IReadOnlyList<string> defaultScopes, string defaultSource, int defaultLimit = 10)
+    public static RecallQuery Recall(RecallRequest request, IReadOnlyList<string> defaultScopes, string defaultSource, int defaultLimit = 10, bool alone = false)
     {
         var query = Text(request.Query, "query", EngramOptions.MaxQueryLength, "Send a short question or a few keywords.");
         if (request.Limit is < 1 or > EngramOptions.MaxRecallLimit)
@@ -60,9 +61,13 @@ internal static class Validation
             throw new EngramArgumentException($"limit {request.Limit} is out of range: send a whole number from 1 to {EngramOptions.MaxRecallLimit} (default {defaultLimit}).");
         }
 
-        var (scopes, resolution) = request.Scope is null
-            ? (defaultScopes, $"default: {string.Join(" + ", defaultScopes)} ({defaultSource})")
-            : ([ScopeName.Normalize(request.Scope)], "the request's 'scope' argument");
+        var named = request.Scope is null ? null : ScopeName.Normalize(request.Scope);
+        var (scopes, resolution) = named switch
+        {
+            null => (defaultScopes, $"default: {string.Join(" + ", defaultScopes)} ({defaultSource})"),
+            _ when alone || named == ScopeName.User => ([named], "the request's 'scope' argument"),
+            _ => ((IReadOnlyList<string>)[named, ScopeName.User], "the request's 'scope' argument, with 'user'"),
+        };
         return new RecallQuery(query, scopes, resolution, request.Limit, Tags(request.Tags), request.IncludeSuperseded, request.AsOf);
     }
 }

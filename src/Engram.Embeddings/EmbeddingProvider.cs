@@ -1,11 +1,14 @@
+using System.Runtime.InteropServices;
 using Engram.Core;
 using Microsoft.Extensions.AI;
+using Microsoft.ML.OnnxRuntime;
 using OllamaSharp;
 
 namespace Engram.Embeddings;
 
 /// <summary>
-/// Builds the embedder named by <c>ENGRAM_EMBEDDINGS</c> / <c>--embeddings</c>: <c>builtin</c> (the default, offline),
+/// Builds the embedder named by <c>ENGRAM_EMBEDDINGS</c> / <c>--embeddings</c>: <c>minilm</c> (the default: the
+/// sentence-embedding model shipped beside Engram, run locally), <c>builtin</c> (hashed words, no model),
 /// <c>ollama:&lt;model&gt;</c>, <c>openai:&lt;model&gt;</c> (any OpenAI-compatible endpoint) or <c>onnx:&lt;folder&gt;</c>
 /// (a sentence-transformers export). The endpoint comes from <c>ENGRAM_EMBEDDINGS_URL</c>, the key from
 /// <c>ENGRAM_EMBEDDINGS_KEY</c>.
@@ -18,19 +21,51 @@ public static class EmbeddingProvider
     /// <summary>OpenAI's API; any compatible endpoint (LM Studio, vLLM, llama.cpp, Azure…) is named with the URL.</summary>
     public const string DefaultOpenAiUrl = "https://api.openai.com/v1";
 
+    /// <summary>The name of the model shipped with Engram, and what <c>--embeddings</c> calls it.</summary>
+    public const string DefaultModel = "all-MiniLM-L6-v2";
+
+    /// <summary>The setting that names the shipped model.</summary>
+    public const string DefaultSpec = "minilm";
+
     /// <summary>What <c>--embeddings</c> accepts, for messages.</summary>
-    public const string Forms = "'builtin', 'ollama:<model>' (e.g. ollama:nomic-embed-text), 'openai:<model>' (e.g. openai:text-embedding-3-small) or 'onnx:<folder>' (a sentence-transformers export with model.onnx and vocab.txt or tokenizer.json)";
+    public const string Forms = "'minilm' (the default, shipped with Engram), 'builtin', 'ollama:<model>' (e.g. ollama:nomic-embed-text), 'openai:<model>' (e.g. openai:text-embedding-3-small) or 'onnx:<folder>' (a sentence-transformers export with model.onnx and vocab.txt or tokenizer.json)";
+
+    /// <summary>Where the shipped model's files are: <c>models/&lt;name&gt;</c> beside Engram's assemblies.</summary>
+    public static string DefaultModelFolder => Path.Combine(AppContext.BaseDirectory, "models", DefaultModel);
 
     /// <summary>
-    /// The embedder for <paramref name="spec"/>, or null for the built-in one (the service then makes its own).
+    /// The embedder for <paramref name="spec"/> (unset: the shipped model), or null for the built-in one (the service
+    /// then makes its own). When the shipped model was not asked for by name and cannot run here (its files or ONNX
+    /// Runtime's native library are missing), this falls back to the built-in one and tells <paramref name="warn"/> why.
     /// </summary>
     /// <exception cref="EngramArgumentException">The spec, URL or folder is malformed; the message says what to send.</exception>
-    public static IEmbeddingGenerator<string, Embedding<float>>? Create(string? spec, string? url, string? key)
+    public static IEmbeddingGenerator<string, Embedding<float>>? Create(string? spec, string? url, string? key, Action<string>? warn = null)
     {
-        spec = string.IsNullOrWhiteSpace(spec) ? "builtin" : spec.Trim();
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            if (DefaultModelProblem() is { } problem)
+            {
+                warn?.Invoke($"The embedding model cannot run ({problem}); using the built-in word vectors, which find memories by their words, not their meaning.");
+                return null;
+            }
+
+            return LoadDefaultModel();
+        }
+
+        spec = spec.Trim();
         if (spec.Equals("builtin", StringComparison.OrdinalIgnoreCase))
         {
             return null;
+        }
+
+        if (spec.Equals(DefaultSpec, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel, StringComparison.OrdinalIgnoreCase))
+        {
+            if (DefaultModelProblem() is { } problem)
+            {
+                throw new EngramArgumentException($"The embedding model '{spec}' cannot run: {problem}. Reinstall Engram, or send {Forms}.");
+            }
+
+            return LoadDefaultModel();
         }
 
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
@@ -56,6 +91,27 @@ public static class EmbeddingProvider
             default:
                 throw new EngramArgumentException($"Unknown embeddings provider '{kind}'. Send {Forms}.");
         }
+    }
+
+    // Recorded with every vector: the weights never change under this name (a new model gets a new name).
+    private static OnnxEmbeddingGenerator LoadDefaultModel() => OnnxEmbeddingGenerator.Load(DefaultModelFolder, "engram", DefaultModel);
+
+    /// <summary>Why the shipped model cannot run here, or null. Cheap: checks files and loads no model.</summary>
+    private static string? DefaultModelProblem()
+    {
+        var folder = DefaultModelFolder;
+        if (!File.Exists(Path.Combine(folder, "model.onnx")) || !File.Exists(Path.Combine(folder, "vocab.txt")))
+        {
+            return $"no model.onnx and vocab.txt in {folder}";
+        }
+
+        // ONNX Runtime's native library: a platform without a build of it cannot run any model.
+        if (!NativeLibrary.TryLoad("onnxruntime", typeof(InferenceSession).Assembly, null, out _))
+        {
+            return $"ONNX Runtime has no native library for {RuntimeInformation.RuntimeIdentifier}";
+        }
+
+        return null;
     }
 
     private static Uri Endpoint(string? url, string fallback)

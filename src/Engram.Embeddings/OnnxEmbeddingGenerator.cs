@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Engram.Core;
+using Engram.Core.Embeddings;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -10,68 +11,81 @@ namespace Engram.Embeddings;
 
 /// <summary>
 /// A local sentence-transformers model exported to ONNX: <c>model.onnx</c> (or <c>onnx/model.onnx</c>) with its
-/// WordPiece vocabulary (<c>vocab.txt</c>, or the vocabulary inside <c>tokenizer.json</c>). Texts are tokenized BERT-style
-/// (at most <see cref="MaxTokens"/> tokens), run through the model, mean-pooled over the attention mask and normalised.
-/// A model that already outputs <c>sentence_embedding</c> is used as is.
+/// WordPiece vocabulary (<c>vocab.txt</c>, or the vocabulary inside <c>tokenizer.json</c>), used as its configuration
+/// files say (<see cref="SentenceTransformerConfig"/>): texts tokenized BERT-style, queries and documents with their
+/// prompts, token states pooled (mean or [CLS]) and normalised. A model that already outputs <c>sentence_embedding</c>
+/// is used as is. The model is read from its file by ONNX Runtime the first time a text is embedded, not before:
+/// creating the embedder costs only reading the small configuration files.
 /// </summary>
 internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
-    /// <summary>Longer texts are cut: sentence-transformers models are trained on at most 256–512 tokens.</summary>
-    public const int MaxTokens = 256;
+    private const int BatchSize = 16;
 
-    private readonly InferenceSession _session;
+    private readonly string _modelPath;
+    private readonly SentenceTransformerConfig _config;
     private readonly BertTokenizer _tokenizer;
     private readonly EmbeddingGeneratorMetadata _metadata;
-    private readonly HashSet<string> _inputs;
-    private readonly string _output;
-    private readonly bool _pooled;
+    private readonly Lazy<Session> _session;
 
-    private OnnxEmbeddingGenerator(InferenceSession session, BertTokenizer tokenizer, string name)
+    private OnnxEmbeddingGenerator(string modelPath, SentenceTransformerConfig config, BertTokenizer tokenizer, string provider, string name)
     {
-        _session = session;
+        _modelPath = modelPath;
+        _config = config;
         _tokenizer = tokenizer;
-        _metadata = new EmbeddingGeneratorMetadata("onnx", defaultModelId: name);
-        _inputs = session.InputMetadata.Keys.ToHashSet(StringComparer.Ordinal);
-        if (!_inputs.Contains("input_ids"))
-        {
-            throw new EngramArgumentException($"The ONNX model takes no 'input_ids' (its inputs: {string.Join(", ", _inputs)}). Export a sentence-transformers model with its tokenizer inputs.");
-        }
-
-        _pooled = session.OutputMetadata.ContainsKey("sentence_embedding");
-        _output = _pooled ? "sentence_embedding" : session.OutputMetadata.Keys.First();
+        _metadata = new EmbeddingGeneratorMetadata(provider, defaultModelId: name, defaultModelDimensions: config.Dimensions);
+        _session = new Lazy<Session>(Open, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    /// <summary>Loads the model and vocabulary from <paramref name="folder"/>.</summary>
-    /// <exception cref="EngramArgumentException">The folder lacks the model or the vocabulary; the message says what is needed.</exception>
-    public static OnnxEmbeddingGenerator Load(string folder)
+    /// <summary>How the model is used, as its folder says.</summary>
+    public SentenceTransformerConfig Config => _config;
+
+    /// <summary>Whether the model has been loaded (by a first text).</summary>
+    public bool IsLoaded => _session.IsValueCreated;
+
+    /// <summary>
+    /// Prepares the model in <paramref name="folder"/>: checks that the weights are there and reads the vocabulary and
+    /// configuration. The weights are loaded on first use.
+    /// </summary>
+    /// <param name="folder">The export's folder.</param>
+    /// <param name="provider">The provider name recorded with the vectors.</param>
+    /// <param name="name">The model name recorded with the vectors; by default the folder's name with the weights'
+    /// size and time and the pooling and prompts, so a replaced or differently used model is a new model.</param>
+    /// <exception cref="EngramArgumentException">The folder lacks the model or the vocabulary, or a configuration file is unreadable; the message says what is needed.</exception>
+    public static OnnxEmbeddingGenerator Load(string folder, string provider = "onnx", string? name = null)
     {
         var full = Path.GetFullPath(folder);
         var model = new[] { Path.Combine(full, "model.onnx"), Path.Combine(full, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)
             ?? throw new EngramArgumentException($"No model.onnx in {full} (nor in its onnx/ folder). Point onnx:<folder> at a sentence-transformers export, e.g. one made with optimum-cli export onnx.");
-        var tokenizer = LoadTokenizer(full);
+        var config = SentenceTransformerConfig.Read(full);
+        var tokenizer = LoadTokenizer(full, config.LowerCase);
+        if (name is null)
+        {
+            var info = new FileInfo(model);
+            name = $"{new DirectoryInfo(full).Name}@{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}/{config.Tag}";
+        }
+
+        return new OnnxEmbeddingGenerator(model, config, tokenizer, provider, name);
+    }
+
+    private Session Open()
+    {
         var options = new SessionOptions { InterOpNumThreads = 1, IntraOpNumThreads = Math.Max(1, Environment.ProcessorCount / 2) };
-        InferenceSession session;
         try
         {
-            session = new InferenceSession(model, options);
+            return new Session(new InferenceSession(_modelPath, options));
         }
         catch (OnnxRuntimeException e)
         {
-            throw new EngramArgumentException($"{model} could not be loaded by ONNX Runtime: {e.Message}");
+            throw new InvalidOperationException($"{_modelPath} could not be loaded by ONNX Runtime: {e.Message}", e);
         }
         finally
         {
             options.Dispose();
         }
-
-        // The identity names the folder and the model file's size and time, so a replaced model is a new model.
-        var info = new FileInfo(model);
-        return new OnnxEmbeddingGenerator(session, tokenizer, $"{new DirectoryInfo(full).Name}@{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}");
     }
 
-    private static BertTokenizer LoadTokenizer(string folder)
+    private static BertTokenizer LoadTokenizer(string folder, bool lowerCase)
     {
-        var lowerCase = ReadLowerCase(folder);
         var options = new BertOptions { LowerCaseBeforeTokenization = lowerCase };
         var vocab = Path.Combine(folder, "vocab.txt");
         if (File.Exists(vocab))
@@ -97,26 +111,12 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         return BertTokenizer.Create(stream, options);
     }
 
-    private static bool ReadLowerCase(string folder)
-    {
-        var config = Path.Combine(folder, "tokenizer_config.json");
-        if (File.Exists(config))
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(config));
-            if (doc.RootElement.TryGetProperty("do_lower_case", out var lower) && lower.ValueKind is JsonValueKind.True or JsonValueKind.False)
-            {
-                return lower.GetBoolean();
-            }
-        }
-
-        return true;
-    }
-
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var texts = values.ToList();
+        var prefix = EmbeddingInput.IsQuery(options) ? _config.QueryPrefix : _config.DocumentPrefix;
+        var texts = values.Select(v => prefix + v).ToList();
         var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
-        foreach (var chunk in texts.Chunk(16))
+        foreach (var chunk in texts.Chunk(BatchSize))
         {
             // Inference runs on the thread pool, so a caller's time limit can give up waiting for it.
             var vectors = await Task.Run(() => Embed(chunk), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -126,13 +126,14 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         return result;
     }
 
-    private List<float[]> Embed(string[] texts)
+    private float[][] Embed(string[] texts)
     {
-        var ids = texts.Select(t => _tokenizer.EncodeToIds(t, MaxTokens, addSpecialTokens: true, out _, out _)).ToList();
+        var session = _session.Value;
+        var ids = texts.Select(t => _tokenizer.EncodeToIds(t, _config.MaxTokens, addSpecialTokens: true, out _, out _)).ToList();
         var length = Math.Max(1, ids.Max(x => x.Count));
-        var inputIds = new DenseTensor<long>([texts.Length, length]);
-        var mask = new DenseTensor<long>([texts.Length, length]);
-        var types = new DenseTensor<long>([texts.Length, length]);
+        var shape = new[] { texts.Length, length };
+        var inputIds = new DenseTensor<long>(shape);
+        var mask = new DenseTensor<long>(shape);
         for (var i = 0; i < texts.Length; i++)
         {
             for (var j = 0; j < ids[i].Count; j++)
@@ -142,51 +143,54 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
             }
         }
 
-        var inputs = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor("input_ids", inputIds) };
-        if (_inputs.Contains("attention_mask"))
+        var inputs = new List<NamedOnnxValue>(3) { NamedOnnxValue.CreateFromTensor("input_ids", inputIds) };
+        if (session.TakesMask)
         {
             inputs.Add(NamedOnnxValue.CreateFromTensor("attention_mask", mask));
         }
 
-        if (_inputs.Contains("token_type_ids"))
+        if (session.TakesTypes)
         {
-            inputs.Add(NamedOnnxValue.CreateFromTensor("token_type_ids", types));
+            inputs.Add(NamedOnnxValue.CreateFromTensor("token_type_ids", new DenseTensor<long>(shape)));
         }
 
-        using var outputs = _session.Run(inputs, [_output]);
+        using var outputs = session.Inference.Run(inputs, [session.Output]);
         var tensor = outputs[0].AsTensor<float>();
-        var vectors = new List<float[]>(texts.Length);
-        if (_pooled)
+        var states = tensor is DenseTensor<float> dense ? dense.Buffer.Span : tensor.ToArray();
+        var vectors = new float[texts.Length][];
+        if (session.Pooled)
         {
-            var dims = tensor.Dimensions[1];
+            var size = tensor.Dimensions[1];
             for (var i = 0; i < texts.Length; i++)
             {
-                vectors.Add(Normalize(Enumerable.Range(0, dims).Select(d => tensor[i, d]).ToArray()));
+                vectors[i] = Normalize(states.Slice(i * size, size).ToArray());
             }
 
             return vectors;
         }
 
-        // Mean pooling over the real tokens (the attention mask), as sentence-transformers does.
         var hidden = tensor.Dimensions[2];
         for (var i = 0; i < texts.Length; i++)
         {
-            var sum = new float[hidden];
-            var count = ids[i].Count;
-            for (var j = 0; j < count; j++)
+            var text = states.Slice(i * length * hidden, length * hidden);
+            var vector = new float[hidden];
+            if (_config.Pooling == Pooling.Cls)
             {
-                for (var d = 0; d < hidden; d++)
+                text[..hidden].CopyTo(vector);
+            }
+            else
+            {
+                // Mean over the real tokens (the attention mask), as sentence-transformers does.
+                var count = ids[i].Count;
+                for (var j = 0; j < count; j++)
                 {
-                    sum[d] += tensor[i, j, d];
+                    System.Numerics.Tensors.TensorPrimitives.Add(vector, text.Slice(j * hidden, hidden), vector);
                 }
+
+                System.Numerics.Tensors.TensorPrimitives.Divide(vector, Math.Max(1, count), vector);
             }
 
-            for (var d = 0; d < hidden; d++)
-            {
-                sum[d] /= Math.Max(1, count);
-            }
-
-            vectors.Add(Normalize(sum));
+            vectors[i] = Normalize(vector);
         }
 
         return vectors;
@@ -194,7 +198,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     private static float[] Normalize(float[] vector)
     {
-        var norm = MathF.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot(vector, vector));
+        var norm = System.Numerics.Tensors.TensorPrimitives.Norm(vector);
         if (norm > 0)
         {
             System.Numerics.Tensors.TensorPrimitives.Divide(vector, norm, vector);
@@ -208,5 +212,41 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         : serviceKey is null && serviceType.IsInstanceOfType(this) ? this
         : null;
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        if (_session.IsValueCreated)
+        {
+            _session.Value.Inference.Dispose();
+        }
+    }
+
+    /// <summary>The loaded model and what it takes and gives.</summary>
+    private sealed class Session
+    {
+        public Session(InferenceSession inference)
+        {
+            Inference = inference;
+            var inputs = inference.InputMetadata.Keys.ToHashSet(StringComparer.Ordinal);
+            if (!inputs.Contains("input_ids"))
+            {
+                inference.Dispose();
+                throw new InvalidOperationException($"The ONNX model takes no 'input_ids' (its inputs: {string.Join(", ", inputs)}). Export a sentence-transformers model with its tokenizer inputs.");
+            }
+
+            TakesMask = inputs.Contains("attention_mask");
+            TakesTypes = inputs.Contains("token_type_ids");
+            Pooled = inference.OutputMetadata.ContainsKey("sentence_embedding");
+            Output = Pooled ? "sentence_embedding" : inference.OutputMetadata.ContainsKey("last_hidden_state") ? "last_hidden_state" : inference.OutputMetadata.Keys.First();
+        }
+
+        public InferenceSession Inference { get; }
+
+        public bool TakesMask { get; }
+
+        public bool TakesTypes { get; }
+
+        public bool Pooled { get; }
+
+        public string Output { get; }
+    }
 }

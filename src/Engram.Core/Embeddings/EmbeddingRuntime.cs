@@ -17,6 +17,7 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     private const int BatchSize = 64;
 
     private static readonly EmbeddingGenerationOptions DoNotPause = new() { AdditionalProperties = new() { [BackoffEmbeddingGenerator.PauseOnFailure] = false } };
+    private static readonly EmbeddingGenerationOptions AsQuery = new() { AdditionalProperties = new() { [EmbeddingInput.OptionKey] = EmbeddingInput.Query } };
 
     private readonly IEmbeddingGenerator<string, Embedding<float>> _generator;
     private readonly BackoffEmbeddingGenerator _backoff;
@@ -32,6 +33,13 @@ internal sealed partial class EmbeddingRuntime : IDisposable
         var metadata = inner.GetService<EmbeddingGeneratorMetadata>();
         Provider = metadata?.ProviderName ?? inner.GetType().Name;
         ModelName = metadata?.DefaultModelId ?? "default";
+        // An embedder that states its dimensions (a local model) is known without a call: the store opens without
+        // loading it, and the first text to embed does.
+        if (metadata?.DefaultModelDimensions is > 0 and var dimensions)
+        {
+            _model = new EmbeddingModel(Provider, ModelName, dimensions);
+        }
+
         _logger = loggerFactory.CreateLogger<EmbeddingRuntime>();
         _generator = Compose(inner, options, loggerFactory);
         _backoff = _generator.GetService<BackoffEmbeddingGenerator>()!;
@@ -98,7 +106,14 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     /// <param name="texts">The texts.</param>
     /// <param name="cancellationToken">Cancellation.</param>
     /// <param name="pauseOnFailure">Whether a failure pauses the embedder for everyone (false while telling a bad text from a dead provider).</param>
-    public async Task<float[][]?> TryEmbedAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool pauseOnFailure = true)
+    public Task<float[][]?> TryEmbedAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool pauseOnFailure = true) =>
+        TryEmbedAsync(texts, pauseOnFailure ? null : DoNotPause, pauseOnFailure, cancellationToken);
+
+    /// <summary>The unit vector of a search query (embedded as a query, see <see cref="EmbeddingInput"/>), or null as <see cref="TryEmbedAsync(IReadOnlyList{string}, CancellationToken, bool)"/>.</summary>
+    public async Task<float[]?> TryEmbedQueryAsync(string query, CancellationToken cancellationToken) =>
+        (await TryEmbedAsync([query], AsQuery, pauseOnFailure: true, cancellationToken).ConfigureAwait(false))?[0];
+
+    private async Task<float[][]?> TryEmbedAsync(IReadOnlyList<string> texts, EmbeddingGenerationOptions? options, bool pauseOnFailure, CancellationToken cancellationToken)
     {
         var result = new float[texts.Count][];
         try
@@ -106,7 +121,7 @@ internal sealed partial class EmbeddingRuntime : IDisposable
             for (var start = 0; start < texts.Count; start += BatchSize)
             {
                 var chunk = texts.Skip(start).Take(BatchSize).ToList();
-                var embeddings = await _generator.GenerateAsync(chunk, pauseOnFailure ? null : DoNotPause, cancellationToken).ConfigureAwait(false);
+                var embeddings = await _generator.GenerateAsync(chunk, options, cancellationToken).ConfigureAwait(false);
                 try
                 {
                     if (embeddings.Count != chunk.Count)

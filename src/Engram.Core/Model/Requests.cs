@@ -15,7 +15,7 @@ public sealed record RememberRequest(
 
 /// <summary>Asks for the memories most relevant to <see cref="Query"/>.</summary>
 /// <param name="Query">A natural-language question or keywords.</param>
-/// <param name="Scope">One scope to search; <see langword="null"/> means the service's default recall scopes.</param>
+/// <param name="Scope">The scope to search: a project scope is searched with <c>user</c>, as the default is; <c>user</c> alone; <see langword="null"/> means the service's default recall scopes.</param>
 /// <param name="Limit">How many memories to return (1 to <see cref="EngramOptions.MaxRecallLimit"/>).</param>
 /// <param name="Tags">When given, only memories carrying at least one of these tags.</param>
 /// <param name="IncludeSuperseded">Also return memories that a newer one replaced.</param>

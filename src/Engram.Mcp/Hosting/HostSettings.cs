@@ -14,7 +14,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     public string DatabasePath => Path.Combine(Home, "engram.db");
 
     /// <summary>The embedder: <c>builtin</c>, <c>ollama:&lt;model&gt;</c>, <c>openai:&lt;model&gt;</c> or <c>onnx:&lt;folder&gt;</c>.</summary>
-    public string Embeddings { get; init; } = "builtin";
+    public string? Embeddings { get; init; }
 
     /// <summary>The embedding endpoint (<c>ENGRAM_EMBEDDINGS_URL</c>).</summary>
     public string? EmbeddingsUrl { get; init; }
@@ -48,7 +48,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
         var (defaultScope, source) = ResolveScope(GlobalOptions.Value(parse, GlobalOptions.Scope), GlobalOptions.Value(parse, GlobalOptions.Project), environment, workingDirectory);
         return new HostSettings(Path.GetFullPath(home), defaultScope, source)
         {
-            Embeddings = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Embeddings)) ?? NonEmpty(environment("ENGRAM_EMBEDDINGS")) ?? "builtin",
+            Embeddings = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Embeddings)) ?? NonEmpty(environment("ENGRAM_EMBEDDINGS")),
             EmbeddingsUrl = NonEmpty(environment("ENGRAM_EMBEDDINGS_URL")),
             EmbeddingsKey = NonEmpty(environment("ENGRAM_EMBEDDINGS_KEY")),
             EmbeddingsTimeout = Seconds(environment, "ENGRAM_EMBEDDINGS_TIMEOUT"),

@@ -50,7 +50,7 @@ public sealed class MemoryTools(MemoryService memory)
         """)]
     public async Task<RecallToolResult> Recall(
         [Description("What to look for: a question or keywords, at most 2000 characters.")] string query,
-        [Description("One scope to search ('user' or 'project:<key>'). Default: the current project plus 'user'.")] string? scope = null,
+        [Description("The project to search ('project:<key>', searched with 'user'), or 'user' alone. Default: the current project plus 'user'.")] string? scope = null,
         [Description("How many memories to return, 1 to 100. Default 10.")] int limit = 10,
         [Description("Only memories carrying at least one of these tags.")] string[]? tags = null,
         [Description("Also return memories that newer ones replaced (each shows supersededBy). Default false.")] bool includeSuperseded = false,
@@ -106,7 +106,7 @@ public sealed class MemoryTools(MemoryService memory)
     public async Task<ExplainToolResult> Explain(
         [Description("The retrievalId a recall returned.")] string? retrievalId = null,
         [Description("A query to explain instead of a past recall.")] string? query = null,
-        [Description("With 'query': one scope to search. Default: the current project plus 'user'.")] string? scope = null,
+        [Description("With 'query': the project to search ('project:<key>', searched with 'user'), or 'user' alone. Default: the current project plus 'user'.")] string? scope = null,
         [Description("With 'query': how many memories the recall returns, 1 to 100. Default 10.")] int limit = 10,
         [Description("With 'query': only memories with at least one of these tags.")] string[]? tags = null,
         [Description("With 'query': include superseded memories.")] bool includeSuperseded = false,

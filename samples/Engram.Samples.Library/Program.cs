@@ -19,7 +19,7 @@ await using (var memory = new MemoryService(new EngramOptions { HomeDirectory = 
     var explain = await memory.ExplainAsync(new ExplainRequest(recall.RetrievalId));
     foreach (var f in explain.FilteredOut)
     {
-        Console.WriteLine($"  filtered out {f.Id}: {f.Reason}");
+        Console.WriteLine($"  filtered out {f.Id}: {WireName.Of(f.Reason)}");
     }
 
     var forgotten = await memory.ForgetAsync(new ForgetRequest([updated.Id]));

@@ -43,6 +43,12 @@ public sealed class EngramOptions
     public TimeSpan EmbeddingRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// The clock of the embedder's back-off: it tells when an embedder paused after a failure (for
+    /// <see cref="EmbeddingRetryDelay"/>) may be called again. A test passes a fake one to end a pause without waiting.
+    /// </summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
     /// Whether the service fills missing vectors in the background (a server's job). A one-shot command turns it off:
     /// it would exit before the work is done, and <c>reembed</c> does that work in the foreground, counting all of it.
     /// </summary>

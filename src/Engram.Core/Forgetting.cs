@@ -43,8 +43,8 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
             JsonSerializer.Deserialize<List<string>>(r.Scopes) ?? [], JsonSerializer.Deserialize<List<string>>(r.Ids) ?? [], r.Count)).ToList();
     }
 
-    private static string Selector(ForgetRequest request) =>
-        request.Ids is not null ? "ids" : request.Tag is not null ? "tag" : request.Query is not null ? "query" : "all";
+    private static ForgetSelector Selector(ForgetRequest request) =>
+        request.Ids is not null ? ForgetSelector.Ids : request.Tag is not null ? ForgetSelector.Tag : request.Query is not null ? ForgetSelector.Query : ForgetSelector.All;
 
     private async Task<IReadOnlyList<string>> SelectAsync(ForgetRequest request, CancellationToken cancellationToken)
     {

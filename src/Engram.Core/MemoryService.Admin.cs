@@ -84,8 +84,8 @@ public sealed partial class MemoryService
             }
 
             var results = await writer.InsertAsync(pending, cancellationToken).ConfigureAwait(false);
-            created += results.Count(r => r.Status == "created");
-            duplicates += results.Count(r => r.Status == "duplicate");
+            created += results.Count(r => r.Status == RememberStatus.Created);
+            duplicates += results.Count(r => r.Status == RememberStatus.Duplicate);
             done += batch.Length;
             progress?.Report((done, records.Count));
         }

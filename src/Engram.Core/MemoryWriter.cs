@@ -65,7 +65,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, string defaultSc
             var memory = pending[i].Memory;
             LogRemembered(logger, id, memory.Scope, created);
             LogRememberedContent(logger, id, memory.Content);
-            results.Add(new RememberResult(id, memory.Scope, created ? "created" : "duplicate", created ? null : id, pending[i].Supersedes, []));
+            results.Add(new RememberResult(id, memory.Scope, created ? RememberStatus.Created : RememberStatus.Duplicate, created ? null : id, pending[i].Supersedes, []));
         }
 
         return results;

@@ -47,7 +47,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
             trace.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, trace.Query), trace.Signal(SignalKind.Time).Of(h.Memory.Id))).ToList();
         var account = request.MemoryId is null ? null : await AccountAsync(trace, queryTerms, request.MemoryId, cancellationToken).ConfigureAwait(false);
         // Reasons other than the cut-off come first: they are what a person looks for.
-        var filteredOut = trace.FilteredOut.OrderBy(f => f.Reason == FilterReasons.BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
+        var filteredOut = trace.FilteredOut.OrderBy(f => f.Reason == FilterReason.BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
         var vectors = await VectorStatusAsync(trace, cancellationToken).ConfigureAwait(false);
         return new ExplainResult(trace.RetrievalId, trace.Query.Query, trace.Query.Scopes, trace.Query.ScopeResolution, trace.RanAt, changed, hits, filteredOut, account, vectors);
     }
@@ -107,7 +107,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         var filtered = trace.FilteredOut.FirstOrDefault(f => f.Id == memoryId);
         var found = Describe(lexical, vector, entities, time);
         var reason = hit is not null ? $"It surfaced at rank {hit.Rank}; found by {found}."
-            : filtered is not null && filtered.Reason != FilterReasons.BelowCutOff ? $"It was found by {found} but filtered out: {filtered.Reason}."
+            : filtered is not null && filtered.Reason != FilterReason.BelowCutOff ? $"It was found by {found} but filtered out: {WireName.Of(filtered.Reason)}."
             : rank is null ? $"No signal ranked it among its top {trace.Depth} candidates: the query shares too few words, features or names with it. Try the words the memory uses."
             : $"It was found by {found} (fused rank {rank}) but fell below the cut-off of {trace.Query.Limit}; ask with a larger 'limit' or more of its words.";
         return new MemoryAccount(memoryId, true, hit is not null, rank, lexical, vector, entities, reason, time);

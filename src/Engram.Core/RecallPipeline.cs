@@ -66,7 +66,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         }
 
         var ranked = RecencyTieBreak.Apply(passing, context.Rankings);
-        filtered.AddRange(ranked.Order.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, FilterReasons.BelowCutOff)));
+        filtered.AddRange(ranked.Order.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, FilterReason.BelowCutOff)));
         if (explainAll)
         {
             filtered.AddRange(await UnexaminedAsync(query, fused.Skip(examined).Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false));
@@ -107,7 +107,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
 
         var rows = await engine.Rows.GetAsync(rest, cancellationToken).ConfigureAwait(false);
         return rest.Where(rows.ContainsKey).Where(id => query.Scopes.Contains(rows[id].Scope))
-            .Select(id => new FilteredMemory(id, CandidateFilter.Reason(query, rows[id]) ?? FilterReasons.BelowCutOff));
+            .Select(id => new FilteredMemory(id, CandidateFilter.Reason(query, rows[id]) ?? FilterReason.BelowCutOff));
     }
 
     /// <summary>What the tag filter kept out: the candidates the signals find without it that carry none of the tags.</summary>
@@ -117,7 +117,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         return unfiltered.Rankings.SelectMany(r => r.Hits).Select(h => h.Id)
             .Distinct(StringComparer.Ordinal)
             .Where(id => !filteredContext.Allowed!.Contains(id))
-            .Select(id => new FilteredMemory(id, FilterReasons.TagFilter));
+            .Select(id => new FilteredMemory(id, FilterReason.TagFilter));
     }
 
     private static RecalledMemory ToRecalled(StoredMemory m, double score) => new(

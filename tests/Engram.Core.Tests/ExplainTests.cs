@@ -19,7 +19,7 @@ public sealed class ExplainTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal(1, top.Rank);
         Assert.NotNull(top.Lexical);
         Assert.NotNull(top.Vector);
-        Assert.Contains(replay.FilteredOut, f => f.Reason == "below cut-off");
+        Assert.Contains(replay.FilteredOut, f => f.Reason == FilterReason.BelowCutOff);
 
         await service.RememberAsync(new RememberRequest("A new fact arrives."));
         Assert.True((await service.ExplainAsync(new ExplainRequest(recall.RetrievalId))).StoreChangedSince);
@@ -71,6 +71,6 @@ public sealed class ExplainTests(TempStore temp) : IClassFixture<TempStore>
         var untagged = await service.RememberAsync(new RememberRequest("Release candidates are cut on Thursdays."));
         var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("release", Tags: ["release"])));
         Assert.Equal([tagged.Id], explain.Hits.Select(h => h.Id));
-        Assert.Contains(explain.FilteredOut, f => f.Id == untagged.Id && f.Reason == "tag filter");
+        Assert.Contains(explain.FilteredOut, f => f.Id == untagged.Id && f.Reason == FilterReason.TagFilter);
     }
 }

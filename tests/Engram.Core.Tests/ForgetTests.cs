@@ -109,7 +109,7 @@ public sealed class ForgetTests(TempStore temp) : IClassFixture<TempStore>
 
         var audit = Assert.Single(await service.ReadForgetAuditAsync());
         Assert.Equal([fact.Id], audit.Ids);
-        Assert.Equal("ids", audit.Selector);
+        Assert.Equal(ForgetSelector.Ids, audit.Selector);
 
         command.CommandText = "DELETE FROM forget_audit;";
         var e = await Assert.ThrowsAsync<SqliteException>(() => command.ExecuteNonQueryAsync());

@@ -1,3 +1,4 @@
+using Engram.Core.Model;
 using Engram.Core.Search;
 using Engram.Core.Storage;
 
@@ -22,7 +23,7 @@ public sealed class RankingTests
     public void Filter_SupersededMemory_IsFilteredUnlessAskedFor()
     {
         var old = Candidate("old", 0, supersededBy: "new", supersederDaysAfter: 5);
-        Assert.Equal(FilterReasons.Superseded, CandidateFilter.Reason(Query(), old));
+        Assert.Equal(FilterReason.Superseded, CandidateFilter.Reason(Query(), old));
         Assert.Null(CandidateFilter.Reason(Query(includeSuperseded: true), old));
         Assert.Null(CandidateFilter.Reason(Query(), Candidate("current", 0)));
     }
@@ -32,8 +33,8 @@ public sealed class RankingTests
     {
         var old = Candidate("old", 0, supersededBy: "new", supersederDaysAfter: 5);
         Assert.Null(CandidateFilter.Reason(Query(asOf: Day.AddDays(2)), old));
-        Assert.Equal(FilterReasons.SupersededAsOf, CandidateFilter.Reason(Query(asOf: Day.AddDays(6)), old));
-        Assert.Equal(FilterReasons.ObservedAfterAsOf, CandidateFilter.Reason(Query(asOf: Day.AddDays(-1)), old));
+        Assert.Equal(FilterReason.SupersededAsOf, CandidateFilter.Reason(Query(asOf: Day.AddDays(6)), old));
+        Assert.Equal(FilterReason.ObservedAfterAsOf, CandidateFilter.Reason(Query(asOf: Day.AddDays(-1)), old));
     }
 
     [Fact]

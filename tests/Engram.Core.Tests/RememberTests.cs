@@ -12,8 +12,8 @@ public sealed class RememberTests(TempStore temp) : IClassFixture<TempStore>
         await using var service = temp.Open();
         var first = await service.RememberAsync(new RememberRequest("We use pnpm."));
         var again = await service.RememberAsync(new RememberRequest("  we USE   pnpm "));
-        Assert.Equal("created", first.Status);
-        Assert.Equal("duplicate", again.Status);
+        Assert.Equal(RememberStatus.Created, first.Status);
+        Assert.Equal(RememberStatus.Duplicate, again.Status);
         Assert.Equal(first.Id, again.DuplicateOf);
         Assert.Equal(first.Id, again.Id);
         var recalled = await service.RecallAsync(new RecallRequest("pnpm"));
@@ -26,7 +26,7 @@ public sealed class RememberTests(TempStore temp) : IClassFixture<TempStore>
         await using var service = temp.Open();
         var old = await service.RememberAsync(new RememberRequest("The orders service runs on Postgres 14."));
         var updated = await service.RememberAsync(new RememberRequest("The orders service now runs on Postgres 16."));
-        Assert.Equal("created", updated.Status);
+        Assert.Equal(RememberStatus.Created, updated.Status);
         Assert.Contains(updated.Similar, s => s.Id == old.Id);
     }
 
@@ -57,7 +57,7 @@ public sealed class RememberTests(TempStore temp) : IClassFixture<TempStore>
             new RememberRequest("fact ALPHA about the build"),
             new RememberRequest("Fact beta about the deploy.", Tags: ["deploy"]),
         ]);
-        Assert.Equal(["created", "duplicate", "created"], results.Select(r => r.Status));
+        Assert.Equal([RememberStatus.Created, RememberStatus.Duplicate, RememberStatus.Created], results.Select(r => r.Status));
         Assert.Equal(results[0].Id, results[1].DuplicateOf);
         Assert.Equal(2, (await service.RecallAsync(new RecallRequest("fact build deploy"))).Memories.Count);
     }

@@ -24,7 +24,7 @@ public sealed class SupersessionTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal([old.Id], asOf2024.Memories.Select(m => m.Id));
 
         var explain = await service.ExplainAsync(new ExplainRequest(current.RetrievalId));
-        Assert.Contains(explain.FilteredOut, f => f.Id == old.Id && f.Reason == "superseded");
+        Assert.Contains(explain.FilteredOut, f => f.Id == old.Id && f.Reason == FilterReason.Superseded);
     }
 
     [Fact]

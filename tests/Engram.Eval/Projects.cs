@@ -83,7 +83,7 @@ internal static class Projects
                     differentOffered += offered ? 1 : 0;
                 }
 
-                if (result.Status == "created")
+                if (result.Status == RememberStatus.Created)
                 {
                     await For(scope).ForgetAsync(new ForgetRequest(Ids: [result.Id]));
                 }

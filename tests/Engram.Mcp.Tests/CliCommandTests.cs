@@ -125,6 +125,22 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
         Assert.Contains("Ana's build needs C++20", export.Out, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task WireValues_ReadAsTheyAlwaysHave_InJsonAndInTheTerminal()
+    {
+        var home = temp.NewHome();
+        const string Jenkins = "Deploys go through Jenkins.";
+        var created = JsonSerializer.Deserialize<JsonElement>((await RunAsync(home, "remember", Jenkins, "--json")).Out);
+        Assert.Equal("created", created.GetProperty("status").GetString());
+        var old = created.GetProperty("id").GetString()!;
+        Assert.StartsWith($"duplicate {old} in user", (await RunAsync(home, "remember", Jenkins)).Out, StringComparison.Ordinal);
+        Assert.StartsWith("created ", (await RunAsync(home, "remember", "Deploys go through ArgoCD.", "--supersedes", old)).Out, StringComparison.Ordinal);
+
+        var explain = JsonSerializer.Deserialize<JsonElement>((await RunAsync(home, "explain", "--query", "deploys go through", "--json")).Out);
+        Assert.Contains(explain.GetProperty("filteredOut").EnumerateArray(), f => f.GetProperty("id").GetString() == old && f.GetProperty("reason").GetString() == "superseded");
+        Assert.Contains($"filtered {old}: superseded\n", (await RunAsync(home, 200, "explain", "--query", "deploys go through")).Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("200", null, 200)]
     [InlineData(null, 132, 132)]

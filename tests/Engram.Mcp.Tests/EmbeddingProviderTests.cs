@@ -2,6 +2,7 @@ using System.Text.Json;
 using Engram.Core;
 using Engram.Core.Model;
 using Engram.Embeddings;
+using Microsoft.Extensions.Time.Testing;
 using ModelContextProtocol.Client;
 
 namespace Engram.Mcp.Tests;
@@ -25,14 +26,18 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
 
     private const string Taekwondo = "Ana goes to taekwondo class every Tuesday evening.";
 
-    private static EngramOptions Options(string home) => new()
+    /// <summary>Long enough for any wait on the machine under load; a test that gets no signal fails instead of hanging.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private static EngramOptions Options(string home, TimeProvider? time = null) => new()
     {
         HomeDirectory = home,
         EmbeddingTimeout = TimeSpan.FromSeconds(2),
         EmbeddingRetryDelay = TimeSpan.FromMilliseconds(300),
+        TimeProvider = time ?? TimeProvider.System,
     };
 
-    private static async Task<McpClient> ConnectAsync(string home, Dictionary<string, string?> environment)
+    private static async Task<McpClient> ConnectAsync(string home, Dictionary<string, string?> environment, Action<string>? stderr = null)
     {
         var options = new StdioClientTransportOptions
         {
@@ -44,10 +49,10 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
             {
                 ["ENGRAM_HOME"] = home, ["ENGRAM_SCOPE"] = "user", ["ENGRAM_PROJECT_ROOT"] = "", ["CLAUDE_PROJECT_DIR"] = "",
             },
+            StandardErrorLines = stderr,
         };
         return await McpClient.CreateAsync(new StdioClientTransport(options));
     }
-
 
     /// <summary>A store holding <paramref name="count"/> memories embedded by the built-in embedder, as before a switch.</summary>
     private async Task<string> SeedWithBuiltinAsync(int count, Func<int, string> text)
@@ -58,33 +63,20 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         return home;
     }
 
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var value = await probe();
-            if (done(value))
-            {
-                return value;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; last: {value}");
-            await Task.Delay(100);
-        }
-    }
-
     [Fact]
     public async Task Server_WithOllama_CallsTheFake_RecallsBySynonym_AndKeepsWorkingWhenTheFakeStops()
     {
         using var fake = new FakeEmbeddingServer();
         var home = temp.NewHome();
         Directory.CreateDirectory(home);
+        // The server's background embedder logs each batch it has stored (at Debug): once the fake is back, its first
+        // batch holds every memory stored meanwhile.
+        var backfill = new BackfillWatch($"memories with ollama/fake-embed/{FakeEmbeddingServer.Dimensions}.");
         await using var client = await ConnectAsync(home, new()
         {
             ["ENGRAM_EMBEDDINGS"] = "ollama:fake-embed", ["ENGRAM_EMBEDDINGS_URL"] = fake.OllamaUrl,
-            ["ENGRAM_EMBEDDINGS_TIMEOUT"] = "2", ["ENGRAM_EMBEDDINGS_RETRY"] = "0.3",
-        });
+            ["ENGRAM_EMBEDDINGS_TIMEOUT"] = "2", ["ENGRAM_EMBEDDINGS_RETRY"] = "0.3", ["ENGRAM_LOG_LEVEL"] = "Debug",
+        }, backfill.Line);
         foreach (var text in Fillers.Append(Taekwondo))
         {
             await McpTestServer.CallAsync(client, "remember", new() { ["content"] = text });
@@ -106,10 +98,11 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         Assert.StartsWith("unavailable", degraded.GetProperty("vectors").GetString(), StringComparison.Ordinal);
 
         // Back up: the memory stored meanwhile is embedded in the background and found by meaning.
+        var backfilled = backfill.Arm();
         fake.Start();
-        await EventuallyAsync(
-            async () => (await McpTestServer.CallAsync(client, "explain", new() { ["query"] = "martial arts" })).GetProperty("vectors").GetString(),
-            v => v!.StartsWith("ready", StringComparison.Ordinal), "the backfill");
+        await backfilled.WaitAsync(Patience);
+        var ready = await McpTestServer.CallAsync(client, "explain", new() { ["query"] = "martial arts" });
+        Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", ready.GetProperty("vectors").GetString());
         var both = await McpTestServer.CallAsync(client, "recall", new() { ["query"] = "martial arts", ["limit"] = 2 });
         Assert.Equal(
             new[] { "Ana goes to taekwondo class every Tuesday evening.", "Ben practises kickboxing on Mondays." }.Order(),
@@ -220,7 +213,11 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         var home = await SeedWithBuiltinAsync(300, i => $"Record {i}: host {i} sits in rack {i % 9}.");
 
         using var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!;
-        await using var service = new MemoryService(Options(home), embedder);
+        // The back-off's clock is the test's: the pause after the failure lasts until the test ends it, so no call
+        // reaches the fake before it works again (the background embedder would find it down and pause once more).
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var options = Options(home, clock);
+        await using var service = new MemoryService(options, embedder);
         fake.FailAfter = fake.Requests.Count + 2;
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => service.ReembedAsync());
         Assert.Contains("Run reembed again", error.Message, StringComparison.Ordinal);
@@ -232,22 +229,8 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         Assert.DoesNotContain("ready (", waiting.Vectors, StringComparison.Ordinal);
 
         fake.FailAfter = null;
-        await Task.Delay(400); // the pause after a failure
-        // The background embedder may still be finding out the provider was down (and pause it once more): retry.
-        await EventuallyAsync(
-            async () =>
-            {
-                try
-                {
-                    await service.ReembedAsync();
-                    return true;
-                }
-                catch (InvalidOperationException)
-                {
-                    return false;
-                }
-            },
-            done => done, "a reembed that finishes");
+        clock.Advance(options.EmbeddingRetryDelay); // the pause after the failure is over
+        await service.ReembedAsync().WaitAsync(Patience);
         Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", (await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("rack 3")))).Vectors);
     }
 
@@ -334,5 +317,26 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         var error = Assert.Throws<EngramArgumentException>(() => EmbeddingProvider.Create(spec, null, null));
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
-}
 
+    /// <summary>Watches the server's stderr for the background embedder's batch log, from when it is armed.</summary>
+    private sealed class BackfillWatch(string batchLog)
+    {
+        private TaskCompletionSource? _stored;
+
+        /// <summary>A task that completes at the first batch logged from now on.</summary>
+        public Task Arm()
+        {
+            var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _stored, stored);
+            return stored.Task;
+        }
+
+        public void Line(string line)
+        {
+            if (line.Contains("Embedded ", StringComparison.Ordinal) && line.Contains(batchLog, StringComparison.Ordinal))
+            {
+                Volatile.Read(ref _stored)?.TrySetResult();
+            }
+        }
+    }
+}

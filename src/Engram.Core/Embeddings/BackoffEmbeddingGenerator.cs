@@ -5,9 +5,10 @@ namespace Engram.Core.Embeddings;
 
 /// <summary>
 /// Leaves a failing embedder alone for <paramref name="retryDelay"/> after a failure, so a provider that is down costs
-/// one time-out rather than one per request: meanwhile calls fail at once. Keeps why the last call failed.
+/// one time-out rather than one per request: meanwhile calls fail at once. Keeps why the last call failed. The pause is
+/// measured on <paramref name="time"/>.
 /// </summary>
-internal sealed partial class BackoffEmbeddingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner, TimeSpan retryDelay, ILogger logger)
+internal sealed partial class BackoffEmbeddingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner, TimeSpan retryDelay, TimeProvider time, ILogger logger)
     : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
 {
     /// <summary>
@@ -25,7 +26,7 @@ internal sealed partial class BackoffEmbeddingGenerator(IEmbeddingGenerator<stri
     /// <summary>Why the last call failed, while the embedder is paused; null when it is up.</summary>
     public string? Problem => IsPaused ? LastError : null;
 
-    public bool IsPaused => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < Interlocked.Read(ref _downUntil);
+    public bool IsPaused => time.GetUtcNow().ToUnixTimeMilliseconds() < Interlocked.Read(ref _downUntil);
 
     public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
         IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
@@ -60,7 +61,7 @@ internal sealed partial class BackoffEmbeddingGenerator(IEmbeddingGenerator<stri
     /// <summary>Leaves the embedder alone for the retry delay, after the failure recorded last.</summary>
     public void Pause()
     {
-        Interlocked.Exchange(ref _downUntil, DateTimeOffset.UtcNow.Add(retryDelay).ToUnixTimeMilliseconds());
+        Interlocked.Exchange(ref _downUntil, time.GetUtcNow().Add(retryDelay).ToUnixTimeMilliseconds());
         var metadata = GetService(typeof(EmbeddingGeneratorMetadata)) as EmbeddingGeneratorMetadata;
         LogDown(logger, metadata?.ProviderName ?? "embedder", metadata?.DefaultModelId ?? "default", LastError ?? "unknown", retryDelay.TotalSeconds);
     }

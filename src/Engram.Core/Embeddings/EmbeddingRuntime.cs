@@ -26,7 +26,7 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     private EmbeddingModel? _model;
 
     /// <param name="inner">The embedder as configured; its metadata names the vectors' provider and model.</param>
-    /// <param name="options">The time limit and retry delay.</param>
+    /// <param name="options">The time limit, the retry delay and the clock it runs on.</param>
     /// <param name="loggerFactory">Logging.</param>
     public EmbeddingRuntime(IEmbeddingGenerator<string, Embedding<float>> inner, EngramOptions options, ILoggerFactory loggerFactory)
     {
@@ -52,7 +52,7 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     internal static IEmbeddingGenerator<string, Embedding<float>> Compose(IEmbeddingGenerator<string, Embedding<float>> inner, EngramOptions options, ILoggerFactory loggerFactory) =>
         new EmbeddingGeneratorBuilder<string, Embedding<float>>(inner)
             .Use(next => new CachingEmbeddingGenerator(next, MaxCached))
-            .Use(next => new BackoffEmbeddingGenerator(next, options.EmbeddingRetryDelay, loggerFactory.CreateLogger<BackoffEmbeddingGenerator>()))
+            .Use(next => new BackoffEmbeddingGenerator(next, options.EmbeddingRetryDelay, options.TimeProvider, loggerFactory.CreateLogger<BackoffEmbeddingGenerator>()))
             .Use(next => new TimeLimitEmbeddingGenerator(next, options.EmbeddingTimeout))
             .Build();
 

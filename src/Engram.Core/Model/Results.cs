@@ -1,16 +1,16 @@
 namespace Engram.Core.Model;
 
 /// <summary>What <c>remember</c> did.</summary>
-/// <param name="Id">The memory's id (the existing one when <see cref="Status"/> is <c>duplicate</c>).</param>
+/// <param name="Id">The memory's id (the existing one when <see cref="Status"/> is <see cref="RememberStatus.Duplicate"/>).</param>
 /// <param name="Scope">The scope the memory belongs to.</param>
-/// <param name="Status"><c>created</c> or <c>duplicate</c>.</param>
+/// <param name="Status">Whether a memory was created or the fact was already stored.</param>
 /// <param name="DuplicateOf">The existing memory that already says this, when a duplicate.</param>
 /// <param name="Supersedes">The ids this memory replaced.</param>
 /// <param name="Similar">Existing memories that may say the same thing or be replaced by this one.</param>
 public sealed record RememberResult(
     string Id,
     string Scope,
-    string Status,
+    RememberStatus Status,
     string? DuplicateOf,
     IReadOnlyList<string> Supersedes,
     IReadOnlyList<SimilarMemory> Similar);
@@ -102,8 +102,8 @@ public sealed record SignalScore(int Rank, double Score, string? Note = null);
 
 /// <summary>A candidate that was dropped.</summary>
 /// <param name="Id">The memory id (never content: only memories of the searched scopes are listed).</param>
-/// <param name="Reason">superseded, tag filter, outside asOf, or below cut-off.</param>
-public sealed record FilteredMemory(string Id, string Reason);
+/// <param name="Reason">Why it was dropped.</param>
+public sealed record FilteredMemory(string Id, FilterReason Reason);
 
 /// <summary>The account of one memory asked about in <c>explain</c>.</summary>
 /// <param name="Id">The id asked about.</param>
@@ -119,8 +119,8 @@ public sealed record MemoryAccount(string Id, bool Found, bool Surfaced, int? Ra
 
 /// <summary>One real forget, as the append-only audit records it: never content.</summary>
 /// <param name="At">When it happened.</param>
-/// <param name="Selector">ids, tag, query or all.</param>
+/// <param name="Selector">How the forget selected its memories.</param>
 /// <param name="Scopes">The scope named with the selector, if any.</param>
 /// <param name="Ids">The ids forgotten.</param>
 /// <param name="Count">How many.</param>
-public sealed record ForgetAuditEntry(DateTimeOffset At, string Selector, IReadOnlyList<string> Scopes, IReadOnlyList<string> Ids, int Count);
+public sealed record ForgetAuditEntry(DateTimeOffset At, ForgetSelector Selector, IReadOnlyList<string> Scopes, IReadOnlyList<string> Ids, int Count);

@@ -1,3 +1,4 @@
+using Engram.Core.Model;
 using Engram.Core.Storage;
 
 namespace Engram.Core.Search;
@@ -6,29 +7,19 @@ namespace Engram.Core.Search;
 internal static class CandidateFilter
 {
     /// <summary>Why <paramref name="candidate"/> is not returned for <paramref name="query"/>, or null when it may be.</summary>
-    public static string? Reason(RecallQuery query, CandidateMeta candidate)
+    public static FilterReason? Reason(RecallQuery query, CandidateMeta candidate)
     {
         if (query.AsOf is { } asOf)
         {
             if (candidate.ObservedAt > asOf.ToUnixTimeMilliseconds())
             {
-                return FilterReasons.ObservedAfterAsOf;
+                return FilterReason.ObservedAfterAsOf;
             }
 
             // Current then unless a memory observed by then had already replaced it.
-            return candidate.SupersededBy is not null && candidate.SupersederObservedAt <= asOf.ToUnixTimeMilliseconds() ? FilterReasons.SupersededAsOf : null;
+            return candidate.SupersededBy is not null && candidate.SupersederObservedAt <= asOf.ToUnixTimeMilliseconds() ? FilterReason.SupersededAsOf : null;
         }
 
-        return candidate.SupersededBy is not null && !query.IncludeSuperseded ? FilterReasons.Superseded : null;
+        return candidate.SupersededBy is not null && !query.IncludeSuperseded ? FilterReason.Superseded : null;
     }
-}
-
-/// <summary>The reasons a candidate is filtered out, as explain reports them.</summary>
-internal static class FilterReasons
-{
-    public const string Superseded = "superseded";
-    public const string SupersededAsOf = "superseded (as of asOf)";
-    public const string ObservedAfterAsOf = "outside asOf: observed after it";
-    public const string TagFilter = "tag filter";
-    public const string BelowCutOff = "below cut-off";
 }

@@ -1,3 +1,5 @@
+using Engram.Core.Model;
+
 namespace Engram.Core.Storage;
 
 /// <summary>The append-only record of every real forget (written by <see cref="IMemoryRecords.DeleteAsync"/>).</summary>
@@ -8,4 +10,4 @@ internal interface IForgetAudit
 }
 
 /// <summary>One recorded forget; <paramref name="Scopes"/> and <paramref name="Ids"/> are JSON arrays.</summary>
-internal sealed record ForgetAuditRow(DateTimeOffset At, string Selector, string Scopes, string Ids, int Count);
+internal sealed record ForgetAuditRow(DateTimeOffset At, ForgetSelector Selector, string Scopes, string Ids, int Count);

@@ -1,3 +1,5 @@
+using Engram.Core.Model;
+
 namespace Engram.Core.Storage;
 
 /// <summary>Memories with their tags, entity links and supersession: written once, replaced by newer ones, forgotten.</summary>
@@ -26,7 +28,7 @@ internal interface IMemoryRecords
     /// memories they superseded current again, appends deletions to the change feed, and records the operation in the
     /// append-only forget audit (ids and counts, never content), in one transaction. Returns the ids that existed.
     /// </summary>
-    Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, string selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default);
 
     /// <summary>Loads memories by id; unknown ids are absent from the result.</summary>
     Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default);

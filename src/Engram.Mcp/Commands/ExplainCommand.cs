@@ -54,7 +54,7 @@ internal static class ExplainCommand
                 cli.Console.MarkupLine($"[grey]{Markup.Escape(Legend)}[/]");
                 foreach (var f in result.FilteredOut)
                 {
-                    cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[grey]filtered {f.Id}: {f.Reason}[/]");
+                    cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[grey]filtered {f.Id}: {WireName.Of(f.Reason)}[/]");
                 }
 
                 if (result.Memory is { } account)

@@ -25,7 +25,7 @@ internal static class RememberCommand
             var result = await service.RememberAsync(request, cancellationToken).ConfigureAwait(false);
             return cli.Print(result, () =>
             {
-                cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[green]{result.Status}[/] {result.Id} in {result.Scope}");
+                cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[green]{WireName.Of(result.Status)}[/] {result.Id} in {result.Scope}");
                 if (result.Similar.Count == 0)
                 {
                     return;

@@ -29,7 +29,7 @@ public sealed class MemoryTools(MemoryService memory)
     {
         var request = new RememberRequest(content, scope, tags, ParseTimestamp(observedAt, nameof(observedAt)), supersedes);
         var r = await memory.RememberAsync(request, cancellationToken).ConfigureAwait(false);
-        var summary = r.Status == "duplicate"
+        var summary = r.Status == RememberStatus.Duplicate
             ? $"Already remembered as {r.Id} in {r.Scope}; nothing new stored."
             : $"Remembered {r.Id} in {r.Scope}" + (r.Supersedes.Count > 0 ? $", superseding {r.Supersedes.Count}." : ".");
         if (r.Similar.Count > 0)
@@ -37,7 +37,7 @@ public sealed class MemoryTools(MemoryService memory)
             summary += $" {r.Similar.Count} similar {(r.Similar.Count == 1 ? "memory" : "memories")} listed: if this replaces one, remember again with 'supersedes'.";
         }
 
-        return new RememberToolResult(r.Id, r.Scope, r.Status, r.DuplicateOf, r.Supersedes, r.Similar, summary);
+        return new RememberToolResult(r.Id, r.Scope, WireName.Of(r.Status), r.DuplicateOf, r.Supersedes, r.Similar, summary);
     }
 
     /// <summary>Finds relevant memories.</summary>
@@ -120,7 +120,8 @@ public sealed class MemoryTools(MemoryService memory)
         var summary = $"{r.Hits.Count} hits and {r.FilteredOut.Count} filtered out over {string.Join(" + ", r.Scopes)}"
             + (r.StoreChangedSince ? "; the store has changed since this recall ran, so the replay reflects today's memories." : ".")
             + (r.Memory is { } m ? $" {m.Id}: {m.Reason}" : "");
-        return new ExplainToolResult(r.RetrievalId, r.Query, r.Scopes, r.ScopeResolution, r.RanAt, r.StoreChangedSince, r.Hits, r.FilteredOut, r.Memory, r.Vectors, summary);
+        var filteredOut = r.FilteredOut.Select(f => new FilteredCandidate(f.Id, WireName.Of(f.Reason))).ToList();
+        return new ExplainToolResult(r.RetrievalId, r.Query, r.Scopes, r.ScopeResolution, r.RanAt, r.StoreChangedSince, r.Hits, filteredOut, r.Memory, r.Vectors, summary);
     }
 
     private static DateTimeOffset? ParseTimestamp(string? value, string name) =>

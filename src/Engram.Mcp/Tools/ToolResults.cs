@@ -2,6 +2,9 @@ using Engram.Core.Model;
 
 namespace Engram.Mcp.Tools;
 
+// Core's wire enums (RememberStatus, FilterReason) are plain strings here: an enum-typed property would add an "enum"
+// list to the tool's output schema, and tools/list is pinned. The values are the same strings (WireName.Of).
+
 /// <summary>The structured result of <c>remember</c>.</summary>
 public sealed record RememberToolResult(
     string Id, string Scope, string Status, string? DuplicateOf, IReadOnlyList<string> Supersedes, IReadOnlyList<SimilarMemory> Similar, string Summary);
@@ -21,7 +24,10 @@ public sealed record ExplainToolResult(
     DateTimeOffset RanAt,
     bool StoreChangedSince,
     IReadOnlyList<ExplainHit> Hits,
-    IReadOnlyList<FilteredMemory> FilteredOut,
+    IReadOnlyList<FilteredCandidate> FilteredOut,
     MemoryAccount? Memory,
     string Vectors,
     string Summary);
+
+/// <summary>A candidate <c>explain</c> reports as filtered out (<see cref="FilteredMemory"/>, its reason as a string).</summary>
+public sealed record FilteredCandidate(string Id, string Reason);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Engram.Core.Model;
 using Microsoft.Data.Sqlite;
 using static Engram.Core.Storage.Sqlite.SqliteDatabase;
 
@@ -7,13 +8,13 @@ namespace Engram.Core.Storage.Sqlite;
 /// <summary>The <c>forget_audit</c> table, append-only (triggers refuse updates and deletes).</summary>
 internal sealed class SqliteForgetAudit(SqliteDatabase database)
 {
-    /// <summary>Records a real forget within its transaction: when, the selector kind, the scopes and the ids deleted (never content).</summary>
-    public static async Task AppendAsync(SqliteConnection connection, SqliteTransaction tx, long at, string selector, IReadOnlyList<string> scopes, List<string> deleted, CancellationToken cancellationToken)
+    /// <summary>Records a real forget within its transaction: when, the selector kind (its wire string, as the column always held), the scopes and the ids deleted (never content).</summary>
+    public static async Task AppendAsync(SqliteConnection connection, SqliteTransaction tx, long at, ForgetSelector selector, IReadOnlyList<string> scopes, List<string> deleted, CancellationToken cancellationToken)
     {
         await using var audit = Command(connection, tx, """
             INSERT INTO forget_audit(at, selector, scopes, ids, count, dry_run) VALUES($at, $selector, $scopes, $ids, $count, 0);
             """, "$at", "$selector", "$scopes", "$ids", "$count");
-        await ExecuteAsync(audit, cancellationToken, at, selector, JsonSerializer.Serialize(scopes), JsonSerializer.Serialize(deleted), deleted.Count).ConfigureAwait(false);
+        await ExecuteAsync(audit, cancellationToken, at, WireName.Of(selector), JsonSerializer.Serialize(scopes), JsonSerializer.Serialize(deleted), deleted.Count).ConfigureAwait(false);
     }
 
     /// <inheritdoc cref="IForgetAudit.ReadForgetAuditAsync"/>
@@ -22,6 +23,6 @@ internal sealed class SqliteForgetAudit(SqliteDatabase database)
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, "SELECT at, selector, scopes, ids, count FROM forget_audit ORDER BY seq;");
         return await ReadAsync(command, r => new ForgetAuditRow(
-            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4)), cancellationToken).ConfigureAwait(false);
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), WireName.Parse<ForgetSelector>(r.GetString(1)), r.GetString(2), r.GetString(3), r.GetInt32(4)), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,3 +1,4 @@
+using Engram.Core.Model;
 using Microsoft.Data.Sqlite;
 using static Engram.Core.Storage.Sqlite.SqliteDatabase;
 
@@ -148,7 +149,7 @@ internal sealed class SqliteMemories(SqliteDatabase database)
     }
 
     /// <inheritdoc cref="IMemoryRecords.DeleteAsync"/>
-    public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, string selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);

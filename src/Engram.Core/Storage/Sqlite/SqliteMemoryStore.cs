@@ -1,3 +1,5 @@
+using Engram.Core.Model;
+
 namespace Engram.Core.Storage.Sqlite;
 
 /// <summary>
@@ -46,7 +48,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     public Task<int> LinkAsync(IReadOnlyList<(string Old, string New, long At)> links, CancellationToken cancellationToken = default) =>
         _memories.LinkAsync(links, cancellationToken);
 
-    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, string selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
+    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
         _memories.DeleteAsync(ids, selector, scopes, cancellationToken);
 
     public Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>

@@ -15,7 +15,7 @@ internal static class Peer
     private static (string Content, DateTimeOffset ObservedAt) Fact(int i, Random random) =>
         (SyntheticFacts.Fact(i, random), new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(i));
 
-    public static async Task<List<SizeResult>> RunAsync(IReadOnlyList<int> sizes, int queries, string peerVersion, string workRoot)
+    public static async Task<List<SizeResult>> RunAsync(IReadOnlyList<int> sizes, int queries, string peerVersion, string? embeddings, string workRoot)
     {
         var results = new List<SizeResult>();
         foreach (var size in sizes)
@@ -24,7 +24,7 @@ internal static class Peer
             {
                 var work = Path.Combine(workRoot, $"{targetName}-{size}");
                 Directory.CreateDirectory(work);
-                IMemoryTarget target = targetName == "engram" ? await McpTarget.StartAsync(work) : await PeerTarget.StartAsync(work, peerVersion);
+                IMemoryTarget target = targetName == "engram" ? await McpTarget.StartAsync(work, embeddings) : await PeerTarget.StartAsync(work, peerVersion);
                 await using (target)
                 {
                     results.Add(await MeasureAsync(target, targetName, size, queries));

@@ -4,9 +4,11 @@ using Engram.Eval;
 using Microsoft.Data.Sqlite;
 
 // Engram's evaluation runner.
-//   locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <builtin|ollama:m|openai:m|onnx:dir>] [--json <file>] [--results <file.jsonl>]
-//   projects --data <dir>   (the coding-assistant set: recall@1/3/10 per kind, stale rate, negatives, similar offers; library)
-//   peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <npm version>] [--json <file>] [--plot <png>]
+//   locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <minilm|builtin|ollama:m|openai:m|onnx:dir>] [--json <file>] [--results <file.jsonl>]
+//   projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <...>] [--json <file>]
+//            (the coding-assistant set: recall@1/3/10 per kind, stale rate, negatives, similar offers)
+//   peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <npm version>] [--embeddings <...>] [--json <file>] [--plot <png>]
+// Without --embeddings, Engram runs with its default embedder (the shipped model), in the library and in the server alike.
 var verb = args.FirstOrDefault();
 var options = ParseOptions(args.Skip(1).ToArray());
 var work = Path.Combine(Path.GetTempPath(), "engram-eval-" + Guid.NewGuid().ToString("N"));
@@ -20,17 +22,12 @@ try
         case "peer":
             return await PeerAsync(options, work);
         case "projects":
-            if (!options.TryGetValue("data", out var projects) || !File.Exists(Path.Combine(projects, "dev.json")))
-            {
-                Console.Error.WriteLine("projects needs --data <dir> holding dev.json (../shared/bench/projects).");
-                return 2;
-            }
-
-            return await Projects.RunAsync(projects, work);
+            return await ProjectsAsync(options, work);
         default:
-            Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|http|both|all] [--json <file>]");
-            Console.Error.WriteLine("       Engram.Eval projects --data <dir>");
-            Console.Error.WriteLine("       Engram.Eval peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <v>] [--json <file>] [--plot <png>]");
+            Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>] [--results <file.jsonl>]");
+            Console.Error.WriteLine("       Engram.Eval projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>]");
+            Console.Error.WriteLine("       Engram.Eval peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <v>] [--embeddings <spec>] [--json <file>] [--plot <png>]");
+            Console.Error.WriteLine("--mode defaults to both (library and MCP over stdio); --embeddings to Engram's default model.");
             return 2;
     }
 }
@@ -48,32 +45,19 @@ static async Task<int> LocomoAsync(Dictionary<string, string> options, string wo
         return 2;
     }
 
+    if (WaysIn.For(options.GetValueOrDefault("mode", "both")) is not { } ways)
+    {
+        Console.Error.WriteLine("--mode takes library, mcp, http, both or all.");
+        return 2;
+    }
+
     var (conversations, questions) = Locomo.Load(data);
     var counts = questions.GroupBy(q => q.Category).ToDictionary(g => g.Key, g => g.Count());
-    var mode = options.GetValueOrDefault("mode", "both");
     var summaries = new List<Locomo.Summary>();
     var rankings = new List<List<Locomo.QuestionResult>>();
-    if (mode is "library" or "both" or "all")
+    foreach (var way in ways)
     {
-        await using var target = new LibraryTarget(Path.Combine(work, "library"), options.GetValueOrDefault("embeddings"));
-        var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
-        Locomo.Print(summary, counts);
-        summaries.Add(summary);
-        rankings.Add(results);
-    }
-
-    if (mode is "mcp" or "both" or "all")
-    {
-        await using var target = await McpTarget.StartAsync(Path.Combine(work, "mcp"), options.GetValueOrDefault("embeddings"));
-        var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
-        Locomo.Print(summary, counts);
-        summaries.Add(summary);
-        rankings.Add(results);
-    }
-
-    if (mode is "http" or "all")
-    {
-        await using var target = await McpTarget.StartHttpAsync(Path.Combine(work, "http"), options.GetValueOrDefault("embeddings"));
+        await using var target = await WaysIn.StartAsync(way, work, options.GetValueOrDefault("embeddings"));
         var (summary, results) = await Locomo.RunAsync(target, conversations, questions);
         Locomo.Print(summary, counts);
         summaries.Add(summary);
@@ -110,12 +94,57 @@ static async Task<int> LocomoAsync(Dictionary<string, string> options, string wo
     return exit;
 }
 
+static async Task<int> ProjectsAsync(Dictionary<string, string> options, string work)
+{
+    if (!options.TryGetValue("data", out var data) || !File.Exists(Path.Combine(data, "dev.json")))
+    {
+        Console.Error.WriteLine("projects needs --data <dir> holding dev.json (../shared/bench/projects).");
+        return 2;
+    }
+
+    if (WaysIn.For(options.GetValueOrDefault("mode", "both")) is not { } ways)
+    {
+        Console.Error.WriteLine("--mode takes library, mcp, http, both or all.");
+        return 2;
+    }
+
+    var set = Projects.Load(data);
+    var summaries = new List<Projects.Summary>();
+    var outcomes = new List<Projects.Outcomes>();
+    foreach (var way in ways)
+    {
+        await using var target = await WaysIn.StartAsync(way, work, options.GetValueOrDefault("embeddings"));
+        var (summary, outcome) = await Projects.RunAsync(target, set);
+        Projects.Print(summary);
+        summaries.Add(summary);
+        outcomes.Add(outcome);
+    }
+
+    var exit = 0;
+    for (var i = 1; i < outcomes.Count; i++)
+    {
+        var (rankings, pairs) = Projects.Agreement(outcomes[0], outcomes[i]);
+        Console.WriteLine($"{summaries[0].Target} and {summaries[i].Target} agree: {rankings}/{set.Queries.Count} rankings and {pairs}/{set.Pairs.Count} pair outcomes identical.");
+        if (rankings != set.Queries.Count || pairs != set.Pairs.Count)
+        {
+            exit = 1;
+        }
+    }
+
+    if (options.TryGetValue("json", out var json))
+    {
+        await File.WriteAllTextAsync(json, JsonSerializer.Serialize(summaries, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    return exit;
+}
+
 static async Task<int> PeerAsync(Dictionary<string, string> options, string work)
 {
     var sizes = options.GetValueOrDefault("sizes", "100,1000,5000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList();
     var queries = int.Parse(options.GetValueOrDefault("queries", "200"), CultureInfo.InvariantCulture);
     var version = options.GetValueOrDefault("peer-version", "2026.8.31");
-    var results = await Peer.RunAsync(sizes, queries, version, work);
+    var results = await Peer.RunAsync(sizes, queries, version, options.GetValueOrDefault("embeddings"), work);
     Peer.Print(results, PeerTarget.InstalledVersion ?? version);
     if (options.TryGetValue("json", out var json))
     {

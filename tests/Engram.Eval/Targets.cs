@@ -18,12 +18,52 @@ internal interface IMemoryTarget : IAsyncDisposable
     Task<IReadOnlyList<string>> RecallAsync(string scope, string query, int k);
 }
 
-/// <summary>Engram through <see cref="MemoryService"/> directly (bulk import, then recall).</summary>
-internal sealed class LibraryTarget(string home, string? embeddings = null) : IMemoryTarget
+/// <summary>
+/// Engram through one way in (the library, or the server over MCP) with the tools' whole arguments, so that a data set
+/// is scored the same way through each and the ways in can be compared.
+/// </summary>
+internal interface IEngramTarget : IMemoryTarget
+{
+    Task<RememberResult> RememberAsync(RememberRequest request);
+
+    /// <summary>The ids recalled, best first.</summary>
+    Task<IReadOnlyList<string>> RecallAsync(RecallRequest request);
+
+    Task ForgetAsync(string id);
+}
+
+/// <summary>The ways into Engram that <c>--mode</c> names, each started in a home of its own.</summary>
+internal static class WaysIn
+{
+    /// <summary>The ways in for a mode (library, mcp, http, both or all), or null for an unknown mode.</summary>
+    public static IReadOnlyList<string>? For(string mode) => mode switch
+    {
+        "library" or "mcp" or "http" => [mode],
+        "both" => ["library", "mcp"],
+        "all" => ["library", "mcp", "http"],
+        _ => null,
+    };
+
+    /// <summary>Starts a way in; <paramref name="embeddings"/> null means Engram's default embedder.</summary>
+    public static async Task<IEngramTarget> StartAsync(string way, string work, string? embeddings)
+    {
+        var home = Path.Combine(work, way);
+        return way switch
+        {
+            "library" => new LibraryTarget(home, embeddings),
+            "mcp" => await McpTarget.StartAsync(home, embeddings),
+            _ => await McpTarget.StartHttpAsync(home, embeddings),
+        };
+    }
+}
+
+/// <summary>Engram through <see cref="MemoryService"/> directly (LoCoMo's facts by bulk import).</summary>
+internal sealed class LibraryTarget(string home, string? embeddings = null) : IEngramTarget
 {
     private readonly MemoryService _service = new(
         new EngramOptions { HomeDirectory = home },
-        Engram.Embeddings.EmbeddingProvider.Create(embeddings, Environment.GetEnvironmentVariable("ENGRAM_EMBEDDINGS_URL"), Environment.GetEnvironmentVariable("ENGRAM_EMBEDDINGS_KEY")));
+        Engram.Embeddings.EmbeddingProvider.Create(
+            embeddings, Environment.GetEnvironmentVariable("ENGRAM_EMBEDDINGS_URL"), Environment.GetEnvironmentVariable("ENGRAM_EMBEDDINGS_KEY"), Console.Error.WriteLine));
 
     public string Name => "library";
 
@@ -33,14 +73,20 @@ internal sealed class LibraryTarget(string home, string? embeddings = null) : IM
         return results.Select(r => r.Id).ToList();
     }
 
-    public async Task<IReadOnlyList<string>> RecallAsync(string scope, string query, int k) =>
-        (await _service.RecallAsync(new RecallRequest(query, scope, k))).Memories.Select(m => m.Id).ToList();
+    public Task<IReadOnlyList<string>> RecallAsync(string scope, string query, int k) => RecallAsync(new RecallRequest(query, scope, k));
+
+    public Task<RememberResult> RememberAsync(RememberRequest request) => _service.RememberAsync(request);
+
+    public async Task<IReadOnlyList<string>> RecallAsync(RecallRequest request) =>
+        (await _service.RecallAsync(request)).Memories.Select(m => m.Id).ToList();
+
+    public Task ForgetAsync(string id) => _service.ForgetAsync(new ForgetRequest(Ids: [id]));
 
     public ValueTask DisposeAsync() => _service.DisposeAsync();
 }
 
-/// <summary>Engram's built executable over stdio, through the MCP C# client: one remember call per fact.</summary>
-internal sealed class McpTarget : IMemoryTarget
+/// <summary>Engram's built executable over stdio or Streamable HTTP, through the MCP C# client: one tool call per fact.</summary>
+internal sealed class McpTarget : IEngramTarget
 {
     private readonly McpClient _client;
     private readonly Process? _server;
@@ -64,13 +110,23 @@ internal sealed class McpTarget : IMemoryTarget
             port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "engram.dll"), "serve", "--http", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--home", home, "--scope", "user"])
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "engram.dll"), "serve", "--http", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         };
-        start.Environment["ENGRAM_LOG_LEVEL"] = "Warning";
-        start.Environment["ENGRAM_EMBEDDINGS"] = embeddings ?? "builtin";
+        foreach (var (name, value) in ServerEnvironment(home, embeddings))
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
+
         var server = Process.Start(start)!;
         // The server says where it listens on stderr once it is ready.
         while (await server.StandardError.ReadLineAsync() is { } line)
@@ -88,47 +144,65 @@ internal sealed class McpTarget : IMemoryTarget
 
     public static async Task<McpTarget> StartAsync(string home, string? embeddings = null)
     {
-        var server = Path.Combine(AppContext.BaseDirectory, "engram.dll");
         var transport = new StdioClientTransport(new StdioClientTransportOptions
         {
             Name = "engram",
             Command = "dotnet",
-            Arguments = [server],
-            EnvironmentVariables = new Dictionary<string, string?>
-            {
-                ["ENGRAM_HOME"] = home, ["ENGRAM_SCOPE"] = "user", ["ENGRAM_LOG_LEVEL"] = "Warning", ["ENGRAM_EMBEDDINGS"] = embeddings ?? "builtin",
-            },
+            Arguments = [Path.Combine(AppContext.BaseDirectory, "engram.dll")],
+            EnvironmentVariables = ServerEnvironment(home, embeddings),
         });
         return new McpTarget(await McpClient.CreateAsync(transport), "mcp");
     }
+
+    /// <summary>
+    /// The server's settings: its own home, 'user' as the default scope, warnings only. ENGRAM_EMBEDDINGS is set only
+    /// when an embedder was asked for; otherwise an inherited one is removed (null), so that the server runs with its
+    /// default embedder, as the library target does.
+    /// </summary>
+    private static Dictionary<string, string?> ServerEnvironment(string home, string? embeddings) => new()
+    {
+        ["ENGRAM_HOME"] = home, ["ENGRAM_SCOPE"] = "user", ["ENGRAM_LOG_LEVEL"] = "Warning", ["ENGRAM_EMBEDDINGS"] = embeddings,
+    };
 
     public async Task<IReadOnlyList<string>> StoreAsync(string scope, IReadOnlyList<(string Content, DateTimeOffset ObservedAt)> facts)
     {
         var ids = new List<string>(facts.Count);
         foreach (var (content, observedAt) in facts)
         {
-            var result = await Call("remember", new() { ["content"] = content, ["scope"] = scope, ["observedAt"] = observedAt.ToString("o") });
-            ids.Add(result.GetProperty("id").GetString()!);
+            ids.Add((await RememberAsync(new RememberRequest(content, scope, ObservedAt: observedAt))).Id);
         }
 
         return ids;
     }
 
-    public async Task<IReadOnlyList<string>> RecallAsync(string scope, string query, int k)
-    {
-        var result = await Call("recall", new() { ["query"] = query, ["scope"] = scope, ["limit"] = k });
-        return result.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToList();
-    }
+    public Task<IReadOnlyList<string>> RecallAsync(string scope, string query, int k) => RecallAsync(new RecallRequest(query, scope, k));
 
-    private async Task<JsonElement> Call(string tool, Dictionary<string, object?> args)
+    public Task<RememberResult> RememberAsync(RememberRequest request) =>
+        Call<RememberResult>("remember", new()
+        {
+            ["content"] = request.Content, ["scope"] = request.Scope, ["tags"] = request.Tags,
+            ["observedAt"] = request.ObservedAt?.ToString("o"), ["supersedes"] = request.Supersedes,
+        });
+
+    public async Task<IReadOnlyList<string>> RecallAsync(RecallRequest request) =>
+        (await Call<RecallResult>("recall", new()
+        {
+            ["query"] = request.Query, ["scope"] = request.Scope, ["limit"] = request.Limit, ["tags"] = request.Tags,
+            ["includeSuperseded"] = request.IncludeSuperseded, ["asOf"] = request.AsOf?.ToString("o"),
+        })).Memories.Select(m => m.Id).ToList();
+
+    public Task ForgetAsync(string id) => Call<ForgetResult>("forget", new() { ["id"] = id });
+
+    /// <summary>Calls a tool with the arguments that are set, and reads its structured content as the library's result record.</summary>
+    private async Task<T> Call<T>(string tool, Dictionary<string, object?> args)
     {
-        var result = await _client.CallToolAsync(tool, args);
-        if (result.IsError is true || result.StructuredContent is null)
+        var result = await _client.CallToolAsync(tool, args.Where(a => a.Value is not null).ToDictionary());
+        if (result.IsError is true || result.StructuredContent is not { } content)
         {
             throw new InvalidOperationException($"{tool} failed: {string.Join(" ", result.Content.OfType<ModelContextProtocol.Protocol.TextContentBlock>().Select(t => t.Text))}");
         }
 
-        return result.StructuredContent.Value;
+        return content.Deserialize<T>(JsonSerializerOptions.Web)!;
     }
 
     public async ValueTask DisposeAsync()

@@ -68,6 +68,20 @@ public sealed class EngramOptions
     /// </summary>
     public double HashedVectorWeight { get; set; } = 0.5;
 
+    /// <summary>
+    /// The cosine from which <c>remember</c> offers an existing memory in <c>similar</c>, with a model's vectors. Calibrated
+    /// for all-MiniLM-L6-v2 on the restatement pairs in <c>../shared/bench/projects</c>: restatements score 0.49–0.94
+    /// (all but 2 of 31 above 0.63), different facts on the same topic 0.17–0.59 (docs/benchmarks.md). Another model
+    /// scales its cosines its own way: set this for it.
+    /// </summary>
+    public double SimilarThreshold { get; set; } = 0.60;
+
+    /// <summary>
+    /// The same with the built-in hashed vectors, which score texts sharing few words low: restatements 0.10–0.67,
+    /// different facts on the same topic −0.05–0.19.
+    /// </summary>
+    public double HashedSimilarThreshold { get; set; } = 0.25;
+
     /// <summary>The entity signal's weight (names, identifiers and paths the query and a memory share).</summary>
     public double EntityWeight { get; set; } = 0.5;
 

@@ -63,11 +63,11 @@ public sealed partial class MemoryService : IAsyncDisposable
             new EntitySignal(engine.Store, engine.Lexical, _options.EntityWeight),
             new TimeSignal(engine.Store, engine.Rows, _options.TimeZone, _options.TimeWeight),
         ];
-        var recall = new RecallPipeline(engine, signals, _loggerFactory.CreateLogger<RecallPipeline>());
+        var recall = new RecallPipeline(engine, signals, semantic: !_runtime.HashesWords, _loggerFactory.CreateLogger<RecallPipeline>());
         var logger = _loggerFactory.CreateLogger<MemoryService>();
         return new Parts(
             engine,
-            new MemoryWriter(engine, _defaultScope, logger),
+            new MemoryWriter(engine, _defaultScope, _runtime.HashesWords ? _options.HashedSimilarThreshold : _options.SimilarThreshold, logger),
             recall,
             new Forgetting(engine, recall, DefaultRecallScopes, _options.DefaultScopeSource, logger),
             new RecallExplainer(engine, recall, DefaultRecallScopes, _options.DefaultScopeSource));

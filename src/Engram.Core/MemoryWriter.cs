@@ -10,11 +10,12 @@ namespace Engram.Core;
 /// The write path: checks requests, embeds them (an unreachable embedder does not hold a write up), stores them with
 /// dedup and supersession in one transaction, and offers the existing memories a new one may restate or replace.
 /// </summary>
-internal sealed partial class MemoryWriter(MemoryEngine engine, string defaultScope, ILogger logger)
+/// <param name="engine">The store and its derived indexes.</param>
+/// <param name="defaultScope">Where a memory goes when its request names no scope.</param>
+/// <param name="similarThreshold">The cosine from which an existing memory is offered in <c>similar</c> (per kind of vectors, see <see cref="EngramOptions.SimilarThreshold"/>).</param>
+/// <param name="logger">Logging.</param>
+internal sealed partial class MemoryWriter(MemoryEngine engine, string defaultScope, double similarThreshold, ILogger logger)
 {
-    /// <summary>The cosine above which an existing memory is offered in <c>similar</c>.</summary>
-    private const double SimilarThreshold = 0.55;
-
     private const int MaxSimilar = 3;
 
     /// <summary>Checks and embeds <paramref name="requests"/>; a request's message is prefixed with its index in a batch.</summary>
@@ -77,7 +78,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, string defaultSc
         await engine.CatchUpAsync([scope], cancellationToken, engine.Vectors).ConfigureAwait(false);
         // Superseded memories are filtered after the scan, so look a little deeper than the three offered.
         var near = engine.Vectors.Search(vector, [scope], (MaxSimilar * 3) + 1 + exclude.Count)
-            .Where(x => x.Id != selfId && !exclude.Contains(x.Id) && x.Score >= SimilarThreshold)
+            .Where(x => x.Id != selfId && !exclude.Contains(x.Id) && x.Score >= similarThreshold)
             .ToList();
         if (near.Count == 0)
         {

@@ -10,7 +10,11 @@ namespace Engram.Core;
 /// One recall, top to bottom: catch the derived indexes up, let each signal rank its candidates, fuse them, filter
 /// (supersession, <c>asOf</c>), apply the recency tie-break, cut at the limit, and log it.
 /// </summary>
-internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<IRecallSignal> signals, ILogger logger)
+/// <param name="engine">The store and its derived indexes.</param>
+/// <param name="signals">The signals, in the order they run.</param>
+/// <param name="semantic">Whether the vectors carry meaning (a model's): they are then fused by score (<see cref="EvidenceFusion"/>).</param>
+/// <param name="logger">Logging.</param>
+internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<IRecallSignal> signals, bool semantic, ILogger logger)
 {
     /// <summary>
     /// How many candidates each signal contributes before fusion, at the least: four times the largest common limit,
@@ -34,7 +38,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
         var at = ranAt ?? DateTimeOffset.UtcNow;
         var context = await RankAsync(new RecallContext(query, at, depth, allowed), cancellationToken).ConfigureAwait(false);
-        var fused = RankFusion.Fuse(context.Rankings.Select(r => (r.Fused, r.Weight)).ToArray());
+        var (fused, relevance) = EvidenceFusion.Fuse(context.Rankings, semantic);
 
         // Filter and apply the recency tie-break over a prefix of the fused list long enough to fill the limit with
         // room for near-ties; the rows read for it are the hits' rows too.
@@ -76,7 +80,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             }
         }
 
-        var hits = ranked.Order.Take(query.Limit).Select((x, i) => new RecallTrace.Hit(i + 1, ToRecalled(x.Meta.Memory, x.Fused))).ToList();
+        var hits = ranked.Order.Take(query.Limit).Select((x, i) => new RecallTrace.Hit(i + 1, ToRecalled(x.Meta.Memory, x.Fused, relevance.GetValueOrDefault(x.Meta.Id)))).ToList();
         var id2 = retrievalId ?? Ids.New("rt_");
         if (log)
         {
@@ -120,10 +124,10 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             .Select(id => new FilteredMemory(id, FilterReason.TagFilter));
     }
 
-    private static RecalledMemory ToRecalled(StoredMemory m, double score) => new(
+    private static RecalledMemory ToRecalled(StoredMemory m, double score, double relevance) => new(
         m.Id, m.Content, m.Scope, [.. m.Tags],
         DateTimeOffset.FromUnixTimeMilliseconds(m.ObservedAt), DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
-        Math.Round(score, 6), m.SupersededBy);
+        Math.Round(score, 6), m.SupersededBy, Math.Round(relevance, 3));
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "recall {RetrievalId} over {Scopes}: {Count} hits.")]
     private static partial void LogRecalled(ILogger logger, string retrievalId, IReadOnlyList<string> scopes, int count);

@@ -25,6 +25,15 @@ public sealed record SimilarMemory(string Id, string Content, double Score);
 public sealed record RecallResult(string RetrievalId, IReadOnlyList<string> Scopes, IReadOnlyList<RecalledMemory> Memories);
 
 /// <summary>One recalled memory.</summary>
+/// <param name="Id">The memory's id.</param>
+/// <param name="Content">What it says.</param>
+/// <param name="Scope">Its scope.</param>
+/// <param name="Tags">Its tags.</param>
+/// <param name="ObservedAt">When it was said or became true.</param>
+/// <param name="CreatedAt">When it was stored.</param>
+/// <param name="Score">The fused score the order follows.</param>
+/// <param name="SupersededBy">The memory that replaced it, when shown as history.</param>
+/// <param name="Relevance">How likely it is to answer the query, 0–1: the same number means the same across queries.</param>
 public sealed record RecalledMemory(
     string Id,
     string Content,
@@ -33,7 +42,8 @@ public sealed record RecalledMemory(
     DateTimeOffset ObservedAt,
     DateTimeOffset CreatedAt,
     double Score,
-    string? SupersededBy);
+    string? SupersededBy,
+    double Relevance = 0);
 
 /// <summary>What <c>forget</c> removed (or, in a dry run, would remove).</summary>
 /// <param name="DryRun">Whether nothing was changed.</param>

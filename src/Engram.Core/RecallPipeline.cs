@@ -17,10 +17,11 @@ namespace Engram.Core;
 internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<IRecallSignal> signals, bool semantic, ILogger logger)
 {
     /// <summary>
-    /// How many candidates each signal contributes before fusion, at the least: four times the largest common limit,
-    /// so that any limit up to 50 ranks the same candidates the same way (the first 10 of 50 are the 10 of 10).
+    /// How many candidates each signal contributes before fusion, at the least: four times the largest limit, so that
+    /// every limit ranks the same candidates the same way (the first 10 of 50 are the 10 of 10), and each candidate
+    /// brings the same evidence whatever the limit.
     /// </summary>
-    private const int CandidateDepth = 200;
+    private const int CandidateDepth = 4 * EngramOptions.MaxRecallLimit;
 
     internal static readonly JsonSerializerOptions LogJson = new(JsonSerializerDefaults.Web);
 
@@ -69,7 +70,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             }
         }
 
-        var ranked = RecencyTieBreak.Apply(passing, context.Rankings);
+        var ranked = RecencyTieBreak.Apply(passing, context.Rankings, semantic ? relevance : null);
         filtered.AddRange(ranked.Order.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, FilterReason.BelowCutOff)));
         if (explainAll)
         {
@@ -127,7 +128,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
     private static RecalledMemory ToRecalled(StoredMemory m, double score, double relevance) => new(
         m.Id, m.Content, m.Scope, [.. m.Tags],
         DateTimeOffset.FromUnixTimeMilliseconds(m.ObservedAt), DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
-        Math.Round(score, 6), m.SupersededBy, Math.Round(relevance, 3));
+        Math.Round(score, 6), Math.Round(relevance, 3), m.SupersededBy);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "recall {RetrievalId} over {Scopes}: {Count} hits.")]
     private static partial void LogRecalled(ILogger logger, string retrievalId, IReadOnlyList<string> scopes, int count);

@@ -32,8 +32,8 @@ public sealed record RecallResult(string RetrievalId, IReadOnlyList<string> Scop
 /// <param name="ObservedAt">When it was said or became true.</param>
 /// <param name="CreatedAt">When it was stored.</param>
 /// <param name="Score">The fused score the order follows.</param>
-/// <param name="SupersededBy">The memory that replaced it, when shown as history.</param>
 /// <param name="Relevance">How likely it is to answer the query, 0–1: the same number means the same across queries.</param>
+/// <param name="SupersededBy">The memory that replaced it, when shown as history.</param>
 public sealed record RecalledMemory(
     string Id,
     string Content,
@@ -42,8 +42,8 @@ public sealed record RecalledMemory(
     DateTimeOffset ObservedAt,
     DateTimeOffset CreatedAt,
     double Score,
-    string? SupersededBy,
-    double Relevance = 0);
+    double Relevance,
+    string? SupersededBy);
 
 /// <summary>What <c>forget</c> removed (or, in a dry run, would remove).</summary>
 /// <param name="DryRun">Whether nothing was changed.</param>

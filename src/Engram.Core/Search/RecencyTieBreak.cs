@@ -40,8 +40,17 @@ internal static class RecencyTieBreak
     /// <summary>The order after the tie-break, and per candidate its recency signal: rank by observedAt among the candidates (1 = newest) and places moved up.</summary>
     public sealed record Result(IReadOnlyList<Candidate> Order, IReadOnlyDictionary<string, SignalScore> Recency);
 
-    /// <summary>Applies the tie-break to <paramref name="passing"/> (fused order) with relevance read from <paramref name="signals"/>.</summary>
-    public static Result Apply(IReadOnlyList<Candidate> passing, IReadOnlyList<SignalRanking> signals)
+    /// <summary>
+    /// With relevance from a fusion by evidence, two candidates are near-equal when the less relevant has at least this
+    /// share of the other's relevance.
+    /// </summary>
+    public const double RelativeTolerance = 0.9;
+
+    /// <summary>
+    /// Applies the tie-break to <paramref name="passing"/> (fused order) with relevance read from <paramref name="signals"/>,
+    /// or given by the fusion (<paramref name="fusedRelevance"/>).
+    /// </summary>
+    public static Result Apply(IReadOnlyList<Candidate> passing, IReadOnlyList<SignalRanking> signals, IReadOnlyDictionary<string, double>? fusedRelevance = null)
     {
         var relevant = signals
             .Where(s => RelevanceWeight(s.Kind) > 0 && s.Hits.Count > 0)
@@ -51,11 +60,12 @@ internal static class RecencyTieBreak
         double Relevance(string id) => relevant.Count == 0 ? 0
             : relevant.Sum(s => s.Max > 0 && s.Scores.TryGetValue(id, out var v) ? s.Weight * v / s.Max : 0) / totalWeight;
 
-        var order = passing.Select(p => (p.Meta, p.Fused, Relevance: Relevance(p.Meta.Id))).ToList();
+        bool NearEqual(double a, double b) => fusedRelevance is null ? Math.Abs(a - b) <= Tolerance : Math.Min(a, b) >= RelativeTolerance * Math.Max(a, b);
+        var order = passing.Select(p => (p.Meta, p.Fused, Relevance: fusedRelevance?.GetValueOrDefault(p.Meta.Id) ?? Relevance(p.Meta.Id))).ToList();
         var moved = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 1; i < order.Count; i++)
         {
-            for (var j = i; j > 0 && i - j < Margin && order[j].Meta.ObservedAt > order[j - 1].Meta.ObservedAt && Math.Abs(order[j].Relevance - order[j - 1].Relevance) <= Tolerance; j--)
+            for (var j = i; j > 0 && i - j < Margin && order[j].Meta.ObservedAt > order[j - 1].Meta.ObservedAt && NearEqual(order[j].Relevance, order[j - 1].Relevance); j--)
             {
                 (order[j], order[j - 1]) = (order[j - 1], order[j]);
                 moved[order[j - 1].Meta.Id] = moved.GetValueOrDefault(order[j - 1].Meta.Id) + 1;

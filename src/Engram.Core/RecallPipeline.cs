@@ -70,7 +70,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             }
         }
 
-        var ranked = RecencyTieBreak.Apply(passing, context.Rankings, semantic ? relevance : null);
+        var ranked = RecencyTieBreak.Apply(passing, context.Rankings, byEvidence: semantic);
         filtered.AddRange(ranked.Order.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, FilterReason.BelowCutOff)));
         if (explainAll)
         {

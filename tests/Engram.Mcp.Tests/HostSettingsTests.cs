@@ -63,7 +63,7 @@ public sealed class HostSettingsTests : IDisposable
     [Fact]
     public void Embeddings_ComeFromTheFlagThenTheEnvironment_AndTimesAreChecked()
     {
-        Assert.Equal("builtin", HostSettings.Resolve([], Env(), _root).Embeddings);
+        Assert.Null(HostSettings.Resolve([], Env(), _root).Embeddings); // unset: the shipped model
         var env = Env(("ENGRAM_EMBEDDINGS", "ollama:nomic-embed-text"), ("ENGRAM_EMBEDDINGS_URL", "http://gpu:11434"), ("ENGRAM_EMBEDDINGS_KEY", "k"), ("ENGRAM_EMBEDDINGS_TIMEOUT", "2.5"));
         var fromEnv = HostSettings.Resolve([], env, _root);
         Assert.Equal(("ollama:nomic-embed-text", "http://gpu:11434", "k", TimeSpan.FromSeconds(2.5)), (fromEnv.Embeddings, fromEnv.EmbeddingsUrl, fromEnv.EmbeddingsKey, fromEnv.EmbeddingsTimeout));

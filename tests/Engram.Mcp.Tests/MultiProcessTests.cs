@@ -115,8 +115,9 @@ public sealed class MultiProcessTests(TempFolder temp) : IClassFixture<TempFolde
         await using var restarted = await StartAsync(home);
         foreach (var n in acknowledged)
         {
-            var recalled = await McpTestServer.CallAsync(restarted, "recall", new() { ["query"] = $"kappa{n}z", ["limit"] = 1 });
-            Assert.Contains($"kappa{n}z", recalled.GetProperty("memories")[0].GetProperty("content").GetString(), StringComparison.Ordinal);
+            // Durability, not ranking: the fact is there (kappa11z's neighbours kappa110z..kappa119z may come close).
+            var recalled = await McpTestServer.CallAsync(restarted, "recall", new() { ["query"] = $"kappa{n}z", ["limit"] = 3 });
+            Assert.Contains(recalled.GetProperty("memories").EnumerateArray(), m => m.GetProperty("content").GetString()!.Contains($"kappa{n}z.", StringComparison.Ordinal));
         }
     }
 }

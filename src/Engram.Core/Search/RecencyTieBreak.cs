@@ -41,16 +41,18 @@ internal static class RecencyTieBreak
     public sealed record Result(IReadOnlyList<Candidate> Order, IReadOnlyDictionary<string, SignalScore> Recency);
 
     /// <summary>
-    /// With relevance from a fusion by evidence, two candidates are near-equal when the less relevant has at least this
-    /// share of the other's relevance.
+    /// With a fusion by evidence, two candidates are near-equal when each signal scores them alike: their raw scores, over
+    /// the signal's best, differ by at most this much in every signal. (Averaged over the signals, as with ranks fused, a
+    /// word match alike would hide a difference in meaning; and the fused relevance weighs ranks, which part two statements
+    /// of one fact that score alike.)
     /// </summary>
-    public const double RelativeTolerance = 0.9;
+    public const double SignalTolerance = 0.05;
 
     /// <summary>
-    /// Applies the tie-break to <paramref name="passing"/> (fused order) with relevance read from <paramref name="signals"/>,
-    /// or given by the fusion (<paramref name="fusedRelevance"/>).
+    /// Applies the tie-break to <paramref name="passing"/> (fused order) with relevance read from <paramref name="signals"/>;
+    /// <paramref name="byEvidence"/> when they were fused by evidence (<see cref="SignalTolerance"/>).
     /// </summary>
-    public static Result Apply(IReadOnlyList<Candidate> passing, IReadOnlyList<SignalRanking> signals, IReadOnlyDictionary<string, double>? fusedRelevance = null)
+    public static Result Apply(IReadOnlyList<Candidate> passing, IReadOnlyList<SignalRanking> signals, bool byEvidence = false)
     {
         var relevant = signals
             .Where(s => RelevanceWeight(s.Kind) > 0 && s.Hits.Count > 0)
@@ -60,12 +62,15 @@ internal static class RecencyTieBreak
         double Relevance(string id) => relevant.Count == 0 ? 0
             : relevant.Sum(s => s.Max > 0 && s.Scores.TryGetValue(id, out var v) ? s.Weight * v / s.Max : 0) / totalWeight;
 
-        bool NearEqual(double a, double b) => fusedRelevance is null ? Math.Abs(a - b) <= Tolerance : Math.Min(a, b) >= RelativeTolerance * Math.Max(a, b);
-        var order = passing.Select(p => (p.Meta, p.Fused, Relevance: fusedRelevance?.GetValueOrDefault(p.Meta.Id) ?? Relevance(p.Meta.Id))).ToList();
+        double Share((double Weight, float Max, Dictionary<string, float> Scores) s, string id) => s.Max > 0 && s.Scores.TryGetValue(id, out var v) ? v / s.Max : 0;
+        var order = passing.Select(p => (p.Meta, p.Fused, Relevance: Relevance(p.Meta.Id))).ToList();
+        bool NearEqual(int a, int b) => !byEvidence
+            ? Math.Abs(order[a].Relevance - order[b].Relevance) <= Tolerance
+            : relevant.All(s => Math.Abs(Share(s, order[a].Meta.Id) - Share(s, order[b].Meta.Id)) <= SignalTolerance);
         var moved = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 1; i < order.Count; i++)
         {
-            for (var j = i; j > 0 && i - j < Margin && order[j].Meta.ObservedAt > order[j - 1].Meta.ObservedAt && NearEqual(order[j].Relevance, order[j - 1].Relevance); j--)
+            for (var j = i; j > 0 && i - j < Margin && order[j].Meta.ObservedAt > order[j - 1].Meta.ObservedAt && NearEqual(j, j - 1); j--)
             {
                 (order[j], order[j - 1]) = (order[j - 1], order[j]);
                 moved[order[j - 1].Meta.Id] = moved.GetValueOrDefault(order[j - 1].Meta.Id) + 1;

@@ -34,11 +34,13 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
     /// <param name="explainAll">Account for every candidate in <see cref="RecallTrace.FilteredOut"/>, not only those examined.</param>
     public async Task<RecallTrace> RunAsync(RecallQuery query, bool log, CancellationToken cancellationToken, string? retrievalId = null, DateTimeOffset? ranAt = null, bool explainAll = false)
     {
+        // The query's embedding is the slowest part with a model: it starts first and computes while the rest runs.
+        var queryVector = Task.Run(() => engine.Embedder.TryEmbedQueryAsync(query.Query, cancellationToken), cancellationToken);
         var seq = await engine.CatchUpAsync(query.Scopes, cancellationToken).ConfigureAwait(false);
         var depth = Math.Max(CandidateDepth, query.Limit * 4);
         var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
         var at = ranAt ?? DateTimeOffset.UtcNow;
-        var context = await RankAsync(new RecallContext(query, at, depth, allowed), cancellationToken).ConfigureAwait(false);
+        var context = await RankAsync(new RecallContext(query, at, depth, allowed, queryVector), cancellationToken).ConfigureAwait(false);
         var (fused, relevance) = EvidenceFusion.Fuse(context.Rankings, semantic);
 
         // Filter and apply the recency tie-break over a prefix of the fused list long enough to fill the limit with
@@ -118,7 +120,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
     /// <summary>What the tag filter kept out: the candidates the signals find without it that carry none of the tags.</summary>
     private async Task<IEnumerable<FilteredMemory>> TagFilteredAsync(RecallContext filteredContext, CancellationToken cancellationToken)
     {
-        var unfiltered = await RankAsync(new RecallContext(filteredContext.Query, filteredContext.RanAt, filteredContext.Depth, null), cancellationToken).ConfigureAwait(false);
+        var unfiltered = await RankAsync(new RecallContext(filteredContext.Query, filteredContext.RanAt, filteredContext.Depth, null, filteredContext.QueryVector), cancellationToken).ConfigureAwait(false);
         return unfiltered.Rankings.SelectMany(r => r.Hits).Select(h => h.Id)
             .Distinct(StringComparer.Ordinal)
             .Where(id => !filteredContext.Allowed!.Contains(id))

@@ -24,6 +24,9 @@ public static class EmbeddingProvider
     /// <summary>The name of the model shipped with Engram, and what <c>--embeddings</c> calls it.</summary>
     public const string DefaultModel = "all-MiniLM-L6-v2";
 
+    /// <summary>The length of the shipped model's vectors.</summary>
+    public const int DefaultModelDimensions = 384;
+
     /// <summary>The setting that names the shipped model.</summary>
     public const string DefaultSpec = "minilm";
 
@@ -94,7 +97,7 @@ public static class EmbeddingProvider
     }
 
     // Recorded with every vector: the weights never change under this name (a new model gets a new name).
-    private static OnnxEmbeddingGenerator LoadDefaultModel() => OnnxEmbeddingGenerator.Load(DefaultModelFolder, "engram", DefaultModel);
+    private static OnnxEmbeddingGenerator LoadDefaultModel() => OnnxEmbeddingGenerator.Shipped(DefaultModelFolder, "engram", DefaultModel, DefaultModelDimensions);
 
     /// <summary>Why the shipped model cannot run here, or null. Cheap: checks files and loads no model.</summary>
     private static string? DefaultModelProblem()

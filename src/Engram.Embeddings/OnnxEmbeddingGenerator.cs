@@ -14,30 +14,30 @@ namespace Engram.Embeddings;
 /// WordPiece vocabulary (<c>vocab.txt</c>, or the vocabulary inside <c>tokenizer.json</c>), used as its configuration
 /// files say (<see cref="SentenceTransformerConfig"/>): texts tokenized BERT-style, queries and documents with their
 /// prompts, token states pooled (mean or [CLS]) and normalised. A model that already outputs <c>sentence_embedding</c>
-/// is used as is. The model is read from its file by ONNX Runtime the first time a text is embedded, not before:
-/// creating the embedder costs only reading the small configuration files.
+/// is used as is. The model is read from its file by ONNX Runtime, and the vocabulary by the tokenizer, the first time a
+/// text is embedded, not before: creating the embedder costs only reading the small configuration files.
 /// </summary>
 internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
     private const int BatchSize = 16;
 
     private readonly string _modelPath;
-    private readonly SentenceTransformerConfig _config;
-    private readonly BertTokenizer _tokenizer;
+    private readonly string _folder;
     private readonly EmbeddingGeneratorMetadata _metadata;
     private readonly Lazy<Session> _session;
+    private SentenceTransformerConfig? _config;
 
-    private OnnxEmbeddingGenerator(string modelPath, SentenceTransformerConfig config, BertTokenizer tokenizer, string provider, string name)
+    private OnnxEmbeddingGenerator(string modelPath, string folder, SentenceTransformerConfig? config, string provider, string name, int? dimensions)
     {
         _modelPath = modelPath;
+        _folder = folder;
         _config = config;
-        _tokenizer = tokenizer;
-        _metadata = new EmbeddingGeneratorMetadata(provider, defaultModelId: name, defaultModelDimensions: config.Dimensions);
+        _metadata = new EmbeddingGeneratorMetadata(provider, defaultModelId: name, defaultModelDimensions: dimensions);
         _session = new Lazy<Session>(Open, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    /// <summary>How the model is used, as its folder says.</summary>
-    public SentenceTransformerConfig Config => _config;
+    /// <summary>How the model is used, as its folder says (read on first use when the model is Engram's own).</summary>
+    public SentenceTransformerConfig Config => _config ??= SentenceTransformerConfig.Read(_folder);
 
     /// <summary>Whether the model has been loaded (by a first text).</summary>
     public bool IsLoaded => _session.IsValueCreated;
@@ -57,22 +57,39 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         var model = new[] { Path.Combine(full, "model.onnx"), Path.Combine(full, "onnx", "model.onnx") }.FirstOrDefault(File.Exists)
             ?? throw new EngramArgumentException($"No model.onnx in {full} (nor in its onnx/ folder). Point onnx:<folder> at a sentence-transformers export, e.g. one made with optimum-cli export onnx.");
         var config = SentenceTransformerConfig.Read(full);
-        var tokenizer = LoadTokenizer(full, config.LowerCase);
+        if (!File.Exists(Path.Combine(full, "vocab.txt")) && !File.Exists(Path.Combine(full, "tokenizer.json")))
+        {
+            throw new EngramArgumentException($"No vocab.txt or tokenizer.json in {full}: the model's WordPiece vocabulary is needed to tokenize.");
+        }
         if (name is null)
         {
             var info = new FileInfo(model);
             name = $"{new DirectoryInfo(full).Name}@{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}/{config.Tag}";
         }
 
-        return new OnnxEmbeddingGenerator(model, config, tokenizer, provider, name);
+        return new OnnxEmbeddingGenerator(model, full, config, provider, name, config.Dimensions);
     }
+
+    /// <summary>
+    /// The model shipped with Engram in <paramref name="folder"/>, known by <paramref name="name"/> and its
+    /// <paramref name="dimensions"/>: nothing is read until the first text (a server's start-up does not wait for it).
+    /// </summary>
+    public static OnnxEmbeddingGenerator Shipped(string folder, string provider, string name, int dimensions) =>
+        new(Path.Combine(folder, "model.onnx"), folder, null, provider, name, dimensions);
 
     private Session Open()
     {
-        var options = new SessionOptions { InterOpNumThreads = 1, IntraOpNumThreads = Math.Max(1, Environment.ProcessorCount / 2) };
+        var options = new SessionOptions
+        {
+            InterOpNumThreads = 1,
+            // One query is a few tokens: half the cores leaves the rest to the signals computing beside it (two threads
+            // on this two-core machine were no faster: 3.0 against 3.1 ms per query).
+            IntraOpNumThreads = Math.Max(1, Environment.ProcessorCount / 2),
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
         try
         {
-            return new Session(new InferenceSession(_modelPath, options));
+            return new Session(new InferenceSession(_modelPath, options), LoadTokenizer(_folder, Config.LowerCase));
         }
         catch (OnnxRuntimeException e)
         {
@@ -94,16 +111,11 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         }
 
         var json = Path.Combine(folder, "tokenizer.json");
-        if (!File.Exists(json))
-        {
-            throw new EngramArgumentException($"No vocab.txt or tokenizer.json in {folder}: the model's WordPiece vocabulary is needed to tokenize.");
-        }
-
         // tokenizer.json holds the WordPiece vocabulary as {token: id}; BertTokenizer reads it as lines in id order.
         using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
         if (!doc.RootElement.TryGetProperty("model", out var m) || !m.TryGetProperty("vocab", out var entries) || entries.ValueKind != JsonValueKind.Object)
         {
-            throw new EngramArgumentException($"{json} has no WordPiece vocabulary (model.vocab). Engram reads BERT-style (WordPiece) tokenizers; add the model's vocab.txt.");
+            throw new InvalidOperationException($"{json} has no WordPiece vocabulary (model.vocab). Engram reads BERT-style (WordPiece) tokenizers; add the model's vocab.txt.");
         }
 
         var lines = entries.EnumerateObject().OrderBy(p => p.Value.GetInt32()).Select(p => p.Name);
@@ -113,7 +125,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var prefix = EmbeddingInput.IsQuery(options) ? _config.QueryPrefix : _config.DocumentPrefix;
+        var prefix = EmbeddingInput.IsQuery(options) ? Config.QueryPrefix : Config.DocumentPrefix;
         var texts = values.Select(v => prefix + v).ToList();
         var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
         foreach (var chunk in texts.Chunk(BatchSize))
@@ -129,7 +141,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private float[][] Embed(string[] texts)
     {
         var session = _session.Value;
-        var ids = texts.Select(t => _tokenizer.EncodeToIds(t, _config.MaxTokens, addSpecialTokens: true, out _, out _)).ToList();
+        var ids = texts.Select(t => session.Tokenizer.EncodeToIds(t, Config.MaxTokens, addSpecialTokens: true, out _, out _)).ToList();
         var length = Math.Max(1, ids.Max(x => x.Count));
         var shape = new[] { texts.Length, length };
         var inputIds = new DenseTensor<long>(shape);
@@ -174,7 +186,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         {
             var text = states.Slice(i * length * hidden, length * hidden);
             var vector = new float[hidden];
-            if (_config.Pooling == Pooling.Cls)
+            if (Config.Pooling == Pooling.Cls)
             {
                 text[..hidden].CopyTo(vector);
             }
@@ -223,9 +235,10 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     /// <summary>The loaded model and what it takes and gives.</summary>
     private sealed class Session
     {
-        public Session(InferenceSession inference)
+        public Session(InferenceSession inference, BertTokenizer tokenizer)
         {
             Inference = inference;
+            Tokenizer = tokenizer;
             var inputs = inference.InputMetadata.Keys.ToHashSet(StringComparer.Ordinal);
             if (!inputs.Contains("input_ids"))
             {
@@ -240,6 +253,8 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         }
 
         public InferenceSession Inference { get; }
+
+        public BertTokenizer Tokenizer { get; }
 
         public bool TakesMask { get; }
 

@@ -15,7 +15,8 @@ internal interface IRecallSignal
 /// <param name="ranAt">When the recall runs (a replay's original time), for dates relative to now.</param>
 /// <param name="depth">How many candidates a signal ranks at most.</param>
 /// <param name="allowed">When the query filters by tags: the ids carrying one of them; a signal ranks nothing else.</param>
-internal sealed class RecallContext(RecallQuery query, DateTimeOffset ranAt, int depth, IReadOnlySet<string>? allowed)
+/// <param name="queryVector">The query's embedding, started before any signal runs (null when the embedder fails).</param>
+internal sealed class RecallContext(RecallQuery query, DateTimeOffset ranAt, int depth, IReadOnlySet<string>? allowed, Task<float[]?> queryVector)
 {
     private readonly List<SignalRanking> _rankings = [];
 
@@ -26,6 +27,9 @@ internal sealed class RecallContext(RecallQuery query, DateTimeOffset ranAt, int
     public int Depth { get; } = depth;
 
     public IReadOnlySet<string>? Allowed { get; } = allowed;
+
+    /// <summary>The query's embedding: it computes while the store catches up and the other signals rank.</summary>
+    public Task<float[]?> QueryVector { get; } = queryVector;
 
     /// <summary>The tags to filter by, or null for none.</summary>
     public IReadOnlyList<string>? Tags => Allowed is null ? null : Query.Tags;

@@ -18,7 +18,7 @@ internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder,
     public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {
         var query = context.Query;
-        var vector = await embedder.TryEmbedQueryAsync(query.Query, cancellationToken).ConfigureAwait(false);
+        var vector = await context.QueryVector.ConfigureAwait(false);
         if (vector is null)
         {
             return new SignalRanking(SignalKind.Vector, [], weight) { Unavailable = embedder.Problem ?? "the embedder failed" };

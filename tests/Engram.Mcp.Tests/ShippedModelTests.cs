@@ -1,0 +1,104 @@
+using System.Text.Json;
+using Engram.Core;
+using Engram.Core.Embeddings;
+using Engram.Core.Model;
+using Engram.Embeddings;
+using Microsoft.Extensions.AI;
+
+namespace Engram.Mcp.Tests;
+
+/// <summary>The sentence-embedding model shipped with Engram, the default: real weights, real ONNX Runtime.</summary>
+public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolder>
+{
+    private static readonly EmbeddingGenerationOptions AsQuery = new() { AdditionalProperties = new() { [EmbeddingInput.OptionKey] = EmbeddingInput.Query } };
+
+    [Fact]
+    public async Task TheDefault_IsTheShippedModel_LoadedOnFirstUse_AndFindsMeaning()
+    {
+        using var embedder = EmbeddingProvider.Create(null, null, null)!;
+        var metadata = embedder.GetService<EmbeddingGeneratorMetadata>()!;
+        Assert.Equal(("engram", EmbeddingProvider.DefaultModel, 384), (metadata.ProviderName, metadata.DefaultModelId, metadata.DefaultModelDimensions));
+        var onnx = embedder.GetService<OnnxEmbeddingGenerator>()!;
+        Assert.False(onnx.IsLoaded);
+
+        var vectors = await embedder.GenerateAsync(["I prefer trains to flights for trips under six hours.", "The JWT expires after 15 minutes.", "How should I get to Paris?"]);
+        Assert.True(onnx.IsLoaded);
+        Assert.All(vectors, v => Assert.Equal(384, v.Vector.Length));
+        Assert.All(vectors, v => Assert.Equal(1f, System.Numerics.Tensors.TensorPrimitives.Norm(v.Vector.Span), 3));
+        var trains = System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(vectors[2].Vector.Span, vectors[0].Vector.Span);
+        var jwt = System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(vectors[2].Vector.Span, vectors[1].Vector.Span);
+        Assert.True(trains > jwt + 0.1, $"travel question: trains {trains:F3}, JWT {jwt:F3}");
+
+        // all-MiniLM-L6-v2 is trained without prompts: a query is embedded as its text.
+        var query = await embedder.GenerateAsync(["How should I get to Paris?"], AsQuery);
+        Assert.Equal(vectors[2].Vector.ToArray(), query[0].Vector.ToArray());
+    }
+
+    [Fact]
+    public async Task AnOnnxFolder_IsUsedAsItsSentenceTransformersFilesSay()
+    {
+        // The shipped weights under a configuration of another kind: [CLS] pooling and a query prompt (as arctic-embed has).
+        var folder = Path.Combine(temp.Root, "cls-model-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(folder, "1_Pooling"));
+        File.CreateSymbolicLink(Path.Combine(folder, "model.onnx"), Path.Combine(EmbeddingProvider.DefaultModelFolder, "model.onnx"));
+        File.Copy(Path.Combine(EmbeddingProvider.DefaultModelFolder, "vocab.txt"), Path.Combine(folder, "vocab.txt"));
+        await File.WriteAllTextAsync(Path.Combine(folder, "1_Pooling", "config.json"), """{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}""");
+        await File.WriteAllTextAsync(Path.Combine(folder, "config_sentence_transformers.json"), """{"prompts": {"query": "Represent this sentence for searching relevant passages: ", "document": ""}}""");
+
+        using var cls = EmbeddingProvider.Create($"onnx:{folder}", null, null)!;
+        using var mean = EmbeddingProvider.Create(null, null, null)!;
+        var config = cls.GetService<OnnxEmbeddingGenerator>()!.Config;
+        Assert.Equal((Pooling.Cls, "Represent this sentence for searching relevant passages: ", ""), (config.Pooling, config.QueryPrefix, config.DocumentPrefix));
+        Assert.Contains("/cls+p", cls.GetService<EmbeddingGeneratorMetadata>()!.DefaultModelId, StringComparison.Ordinal);
+
+        const string text = "Deploys go through ArgoCD.";
+        var document = (await cls.GenerateAsync([text]))[0].Vector.ToArray();
+        var query = (await cls.GenerateAsync([text], AsQuery))[0].Vector.ToArray();
+        var pooledByMean = (await mean.GenerateAsync([text]))[0].Vector.ToArray();
+        Assert.NotEqual(document, query);
+        Assert.True(System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(document, pooledByMean) < 0.99f);
+    }
+
+    [Fact]
+    public async Task ThroughMcp_AQuestionInOtherWords_FindsItsFact_AndARestatementIsOffered()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome());
+        string[] facts =
+        [
+            "I prefer trains to flights for trips under six hours.",
+            "I moved to Berlin.",
+            "Last sprint the team agreed to standardize on datetime.now(UTC) in new code.",
+            "Logs are shipped to Loki and kept for fourteen days.",
+            "Deploys go through ArgoCD.",
+            "The daily standup is at 9:30.",
+            "JWTs expire after 15 minutes.",
+            "The wedding is in June.",
+            "The orders service runs on Postgres 16.",
+            "Ana owns the payments service.",
+            "We use pnpm, not npm, in the web app.",
+            "Feature flags live in LaunchDarkly.",
+        ];
+        var ids = new Dictionary<string, string>();
+        foreach (var fact in facts)
+        {
+            ids[fact] = (await server.CallOkAsync("remember", new { content = fact, scope = "user" })).GetProperty("id").GetString()!;
+        }
+
+        async Task<List<string>> Top(string query, int limit)
+        {
+            var recalled = await server.CallOkAsync("recall", new { query, scope = "user", limit });
+            Assert.All(recalled.GetProperty("memories").EnumerateArray(), m => Assert.InRange(m.GetProperty("relevance").GetDouble(), 0, 1));
+            return recalled.GetProperty("memories").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToList();
+        }
+
+        Assert.Contains(ids[facts[0]], await Top("How should I get to Paris?", 5));
+        Assert.Contains(ids[facts[2]], await Top("how do I get the current time in Python?", 5));
+        Assert.Contains(ids[facts[3]], await Top("How long do we retain application output?", 3));
+
+        var restated = await server.CallOkAsync("remember", new { content = "We retain logs in Loki for two weeks.", scope = "user" });
+        Assert.Contains(restated.GetProperty("similar").EnumerateArray(), s => s.GetProperty("id").GetString() == ids[facts[3]]);
+        var different = await server.CallOkAsync("remember", new { content = "The orders service uses Redis for caching.", scope = "user" });
+        Assert.DoesNotContain(different.GetProperty("similar").EnumerateArray(), s => s.GetProperty("id").GetString() == ids[facts[8]]);
+        Assert.Equal(JsonValueKind.Array, different.GetProperty("similar").ValueKind);
+    }
+}

@@ -17,10 +17,15 @@ namespace Engram.Benchmarks;
 /// <summary>A store of synthetic facts in one scope, built with the bulk path.</summary>
 internal static class Stores
 {
-    public static async Task<(MemoryService Service, string Home)> BuildAsync(int size)
+    /// <param name="size">How many memories.</param>
+    /// <param name="embeddings">The embedder as <c>--embeddings</c> names it: <c>builtin</c> (the default here), or
+    /// <c>minilm</c>, the shipped model (Engram's default).</param>
+    public static async Task<(MemoryService Service, string Home)> BuildAsync(int size, string embeddings = "builtin")
     {
         var home = Path.Combine(Path.GetTempPath(), "engram-bench-" + Guid.NewGuid().ToString("N"));
-        var service = new MemoryService(new EngramOptions { HomeDirectory = home, DefaultScope = "project:bench/recall" });
+        var service = new MemoryService(
+            new EngramOptions { HomeDirectory = home, DefaultScope = "project:bench/recall" },
+            Engram.Embeddings.EmbeddingProvider.Create(embeddings, null, null));
         var random = new Random(42);
         for (var start = 0; start < size; start += 5000)
         {
@@ -41,7 +46,10 @@ internal static class Stores
     }
 }
 
-/// <summary>Library recall latency against store size (one scope; a logged recall of 10, as the MCP tool does).</summary>
+/// <summary>
+/// Library recall latency against store size and embedder (one scope; a logged recall of 10, as the MCP tool does).
+/// Every question is new to the process (numbered), so the model embeds each one: no cached query vector.
+/// </summary>
 [MemoryDiagnoser]
 [Config(typeof(InProcessJob))]
 public class RecallBenchmarks
@@ -54,17 +62,23 @@ public class RecallBenchmarks
     [Params(1_000, 10_000, 100_000)]
     public int Memories { get; set; }
 
+    [Params("builtin", "minilm")]
+    public string Embeddings { get; set; } = "builtin";
+
     [GlobalSetup]
     public void Setup()
     {
-        (_service, _home) = Stores.BuildAsync(Memories).GetAwaiter().GetResult();
+        (_service, _home) = Stores.BuildAsync(Memories, Embeddings).GetAwaiter().GetResult();
         var random = new Random(7);
         _questions = Enumerable.Range(0, 64).Select(_ => SyntheticFacts.Question(random)).ToArray();
     }
 
     [Benchmark(Description = "recall (limit 10)")]
-    public async Task<int> Recall() =>
-        (await _service.RecallAsync(new RecallRequest(_questions[_next++ % _questions.Length]))).Memories.Count;
+    public async Task<int> Recall()
+    {
+        var n = _next++;
+        return (await _service.RecallAsync(new RecallRequest($"{_questions[n % _questions.Length]} ({n})"))).Memories.Count;
+    }
 
     [GlobalCleanup]
     public void Cleanup() => Stores.Delete(_service, _home);

@@ -102,16 +102,17 @@ public static class EmbeddingProvider
     /// <summary>Why the shipped model cannot run here, or null. Cheap: checks files and loads no model.</summary>
     private static string? DefaultModelProblem()
     {
+        // ONNX Runtime's native library first: a platform without a build of it cannot run any model, and its tool
+        // package leaves the model out too.
+        if (!NativeLibrary.TryLoad("onnxruntime", typeof(InferenceSession).Assembly, null, out _))
+        {
+            return $"ONNX Runtime has no native library for {RuntimeInformation.RuntimeIdentifier}";
+        }
+
         var folder = DefaultModelFolder;
         if (!File.Exists(Path.Combine(folder, "model.onnx")) || !File.Exists(Path.Combine(folder, "vocab.txt")))
         {
             return $"no model.onnx and vocab.txt in {folder}";
-        }
-
-        // ONNX Runtime's native library: a platform without a build of it cannot run any model.
-        if (!NativeLibrary.TryLoad("onnxruntime", typeof(InferenceSession).Assembly, null, out _))
-        {
-            return $"ONNX Runtime has no native library for {RuntimeInformation.RuntimeIdentifier}";
         }
 
         return null;

@@ -43,8 +43,20 @@ public sealed partial class PackagingTests(TempFolder temp) : IClassFixture<Temp
         }
     }
 
+    /// <summary>The platforms whose packages carry the model (ONNX Runtime ships a build for them), and the others.</summary>
+    private static readonly string[] ModelPlatforms = ["linux-x64", "linux-arm64", "osx-arm64", "win-x64", "win-arm64"];
+
+    private static readonly string[] PlatformsWithoutModel = ["linux-musl-x64", "linux-musl-arm64", "any"];
+
+    private static string Read(ZipArchive zip, string entry) => new StreamReader(zip.GetEntry(entry)?.Open() ?? throw new InvalidOperationException($"no {entry} in the package")).ReadToEnd();
+
+    /// <summary>
+    /// <c>dotnet pack</c> makes a pointer package (the MCP server entry, a list of platform packages) and a package per
+    /// platform with that platform's native libraries only; installing the pointer fetches this machine's package, whose
+    /// model is found beside engram.dll.
+    /// </summary>
     [Fact]
-    public async Task Pack_ProducesAToolPackage_ThatIsAnMcpServer()
+    public async Task Pack_ProducesAPointerPackage_AndOnePackagePerPlatform_ThatInstallsAndRuns()
     {
         var project = Path.Combine(RepositoryRoot, "src", "Engram.Mcp", "Engram.Mcp.csproj");
         Assert.True(File.Exists(project), project);
@@ -58,26 +70,52 @@ public sealed partial class PackagingTests(TempFolder temp) : IClassFixture<Temp
             Assert.True(process.ExitCode == 0, await log);
         }
 
-        var package = Assert.Single(Directory.GetFiles(output, "Engram.Mcp.*.nupkg"));
-        using var zip = ZipFile.OpenRead(package);
-        var nuspec = new StreamReader(zip.GetEntry("Engram.Mcp.nuspec")!.Open()).ReadToEnd();
-        Assert.Contains("<packageType name=\"DotnetTool\" />", nuspec, StringComparison.Ordinal);
-        Assert.Contains("<packageType name=\"McpServer\" />", nuspec, StringComparison.Ordinal);
-        Assert.NotNull(zip.GetEntry("tools/net10.0/any/engram.dll"));
-        Assert.NotNull(zip.GetEntry("tools/net10.0/any/DotnetToolSettings.xml"));
-        Assert.Contains("Command Name=\"engram\"", new StreamReader(zip.GetEntry("tools/net10.0/any/DotnetToolSettings.xml")!.Open()).ReadToEnd(), StringComparison.Ordinal);
-        Assert.DoesNotContain(zip.Entries, e => e.FullName.Contains("/runtimes/ios", StringComparison.Ordinal) || e.FullName.Contains("/runtimes/android", StringComparison.Ordinal));
+        // The pointer: typed DotnetTool and McpServer, with server.json and the list of platform packages, and no code.
+        var pointer = Assert.Single(Directory.GetFiles(output, "Engram.Mcp.*.nupkg"), f => char.IsDigit(Path.GetFileName(f)["Engram.Mcp.".Length]));
+        string version;
+        using (var zip = ZipFile.OpenRead(pointer))
+        {
+            var nuspec = Read(zip, "Engram.Mcp.nuspec");
+            Assert.Contains("<packageType name=\"DotnetTool\" />", nuspec, StringComparison.Ordinal);
+            Assert.Contains("<packageType name=\"McpServer\" />", nuspec, StringComparison.Ordinal);
+            version = Regex.Match(nuspec, "<version>([^<]+)</version>").Groups[1].Value;
+            var settings = XDocument.Parse(Read(zip, "tools/any/any/DotnetToolSettings.xml"));
+            Assert.Equal("engram", settings.Descendants("Command").Single().Attribute("Name")?.Value);
+            var listed = settings.Descendants("RuntimeIdentifierPackage").ToDictionary(e => e.Attribute("RuntimeIdentifier")!.Value, e => e.Attribute("Id")!.Value);
+            Assert.Equal(ModelPlatforms.Concat(PlatformsWithoutModel).Order(), listed.Keys.Order());
+            Assert.All(listed, p => Assert.Equal("Engram.Mcp." + p.Key, p.Value));
+            Assert.DoesNotContain(zip.Entries, e => e.FullName.EndsWith(".dll", StringComparison.Ordinal));
 
-        using var server = JsonDocument.Parse(zip.GetEntry(".mcp/server.json")!.Open());
-        var version = Regex.Match(nuspec, "<version>([^<]+)</version>").Groups[1].Value;
-        Assert.Equal(version, server.RootElement.GetProperty("version").GetString());
-        var entry = server.RootElement.GetProperty("packages")[0];
-        Assert.Equal("nuget", entry.GetProperty("registryType").GetString());
-        Assert.Equal("Engram.Mcp", entry.GetProperty("identifier").GetString());
-        Assert.Equal(version, entry.GetProperty("version").GetString());
-        Assert.Equal("stdio", entry.GetProperty("transport").GetProperty("type").GetString());
+            using var server = JsonDocument.Parse(zip.GetEntry(".mcp/server.json")!.Open());
+            Assert.Equal(version, server.RootElement.GetProperty("version").GetString());
+            var entry = server.RootElement.GetProperty("packages")[0];
+            Assert.Equal("nuget", entry.GetProperty("registryType").GetString());
+            Assert.Equal("Engram.Mcp", entry.GetProperty("identifier").GetString());
+            Assert.Equal(version, entry.GetProperty("version").GetString());
+            Assert.Equal("stdio", entry.GetProperty("transport").GetProperty("type").GetString());
+        }
 
-        // And it installs into a clean folder and runs.
+        // Each platform's package: the tool started by `dotnet engram.dll`, that platform's natives only, and the model
+        // beside engram.dll where ONNX Runtime can run it.
+        foreach (var rid in ModelPlatforms.Concat(PlatformsWithoutModel))
+        {
+            using var zip = ZipFile.OpenRead(Path.Combine(output, $"Engram.Mcp.{rid}.{version}.nupkg"));
+            var root = $"tools/net10.0/{rid}/";
+            Assert.Contains("<packageType name=\"DotnetToolRidPackage\" />", Read(zip, $"Engram.Mcp.{rid}.nuspec"), StringComparison.Ordinal);
+            Assert.Contains("EntryPoint=\"engram.dll\" Runner=\"dotnet\"", Read(zip, root + "DotnetToolSettings.xml"), StringComparison.Ordinal);
+            Assert.NotNull(zip.GetEntry(root + "engram.dll"));
+            Assert.DoesNotContain(zip.Entries, e => e.FullName.Contains("/runtimes/ios", StringComparison.Ordinal) || e.FullName.Contains("/runtimes/android", StringComparison.Ordinal));
+            var model = ModelPlatforms.Contains(rid);
+            foreach (var file in new[] { "model.onnx", "vocab.txt", "1_Pooling/config.json" })
+            {
+                Assert.True(model == (zip.GetEntry(root + "models/all-MiniLM-L6-v2/" + file) is not null), $"{rid}: models/all-MiniLM-L6-v2/{file}");
+            }
+
+            Assert.True(model == zip.Entries.Any(e => Path.GetFileName(e.FullName).Contains("onnxruntime.", StringComparison.Ordinal)), $"{rid}: ONNX Runtime's native library");
+            Assert.True((rid == "any") == zip.Entries.Any(e => e.FullName.StartsWith(root + "runtimes/", StringComparison.Ordinal)), $"{rid}: natives of other platforms");
+        }
+
+        // And the pointer installs into a clean folder, with this machine's package, and runs.
         var tools = Path.Combine(temp.Root, "tools-" + Guid.NewGuid().ToString("N"));
         var install = new ProcessStartInfo("dotnet", ["tool", "install", "--tool-path", tools, "--add-source", output, "Engram.Mcp", "--version", version]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using (var process = Process.Start(install)!)
@@ -88,10 +126,32 @@ public sealed partial class PackagingTests(TempFolder temp) : IClassFixture<Temp
             Assert.True(process.ExitCode == 0, await log + await errors);
         }
 
-        var run = new ProcessStartInfo(Path.Combine(tools, OperatingSystem.IsWindows() ? "engram.exe" : "engram"), ["--version"]) { RedirectStandardOutput = true };
-        using var engram = Process.Start(run)!;
-        var printed = await engram.StandardOutput.ReadToEndAsync();
-        await engram.WaitForExitAsync();
+        var engram = Path.Combine(tools, OperatingSystem.IsWindows() ? "engram.exe" : "engram");
+        var (printed, _) = await Run(engram, "--version");
         Assert.StartsWith(version, printed.Trim(), StringComparison.Ordinal);
+
+        // On a platform with a package of its own that carries the model, the installed tool finds and runs it.
+        var here = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        if (ModelPlatforms.Contains(here))
+        {
+            Assert.True(Directory.Exists(Path.Combine(tools, ".store", "engram.mcp", version, "engram.mcp." + here)), $"the package for {here} was not installed");
+            var (stats, warnings) = await Run(engram, "stats");
+            // The console wraps long lines (the store's path comes first).
+            Assert.Contains("embedder engram/all-MiniLM-L6-v2/384", Regex.Replace(stats, @"\s+", " "), StringComparison.Ordinal);
+            Assert.DoesNotContain("cannot run", warnings, StringComparison.Ordinal);
+        }
+    }
+
+    private async Task<(string Output, string Errors)> Run(string engram, string argument)
+    {
+        var start = new ProcessStartInfo(engram, [argument]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = temp.Root };
+        start.Environment["ENGRAM_HOME"] = Path.Combine(temp.Root, "home-" + Guid.NewGuid().ToString("N"));
+        start.Environment.Remove("ENGRAM_EMBEDDINGS");
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"engram {argument} exited with {process.ExitCode}: {await errors}");
+        return (await output, await errors);
     }
 }

@@ -59,10 +59,18 @@ public class RecallBenchmarks
     private string[] _questions = null!;
     private int _next;
 
-    [Params(1_000, 10_000, 100_000)]
+    /// <summary>Store sizes: 1k, 10k and 100k, or those in <c>ENGRAM_BENCH_MEMORIES</c> (comma-separated).</summary>
+    public static IEnumerable<int> Sizes() =>
+        (Environment.GetEnvironmentVariable("ENGRAM_BENCH_MEMORIES") ?? "1000,10000,100000").Split(',').Select(int.Parse);
+
+    /// <summary>Embedders: builtin and the shipped model, or those in <c>ENGRAM_BENCH_EMBEDDINGS</c> (comma-separated).</summary>
+    public static IEnumerable<string> Embedders() =>
+        (Environment.GetEnvironmentVariable("ENGRAM_BENCH_EMBEDDINGS") ?? "builtin,minilm").Split(',');
+
+    [ParamsSource(nameof(Sizes))]
     public int Memories { get; set; }
 
-    [Params("builtin", "minilm")]
+    [ParamsSource(nameof(Embedders))]
     public string Embeddings { get; set; } = "builtin";
 
     [GlobalSetup]
@@ -230,8 +238,9 @@ public class StartupBenchmarks
 /// </summary>
 public class InProcessJob : ManualConfig
 {
+    // A store of 100k memories embedded by the model takes minutes to build before the first iteration.
     public InProcessJob() => AddJob(Job.Default
-        .WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance)
+        .WithToolchain(new BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain(TimeSpan.FromMinutes(30), logOutput: true))
         .WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(10));
 }
 

@@ -19,7 +19,7 @@ internal static class GlobalOptions
         new Option<string?>(Home) { Description = "Store folder (default: $ENGRAM_HOME, else ~/.engram)", Recursive = true },
         new Option<string?>(Scope) { Description = "Default scope: 'user' or 'project:<key>' (default: $ENGRAM_SCOPE, else the project's)", Recursive = true },
         new Option<string?>(Project) { Description = "Project folder whose repository names the scope (default: $ENGRAM_PROJECT_ROOT, $CLAUDE_PROJECT_DIR, the working directory's git root)", Recursive = true },
-        new Option<string?>(Embeddings) { Description = "Embedder: builtin (default), ollama:<model>, openai:<model> or onnx:<folder> (default: $ENGRAM_EMBEDDINGS)", Recursive = true },
+        new Option<string?>(Embeddings) { Description = "Embedder: minilm (the shipped model), builtin (hashed words), ollama:<model>, openai:<model> or onnx:<folder> (default: $ENGRAM_EMBEDDINGS, else minilm)", Recursive = true },
     ];
 
     /// <summary>A root command with the global options alone: what <see cref="HostSettings.Resolve"/> parses.</summary>

@@ -8,10 +8,10 @@ namespace Engram.Core.Search;
 /// cosines are flat, BM25 leads. Pure: no I/O.
 /// </summary>
 /// <remarks>
-/// The weights were fitted (L2-regularised logistic regression, the two sets weighted equally) on the candidates of
-/// both development sets in <c>../shared/bench</c>, LoCoMo's conversations and the coding-assistant projects, with
-/// all-MiniLM-L6-v2's vectors; fitted on either half of each set, they rank the other half within 0.02 of recall@10
-/// of the full fit. <c>docs/benchmarks.md</c> has the figures and the command.
+/// The weights were fitted (L2-regularised logistic regression, the two sets weighted equally; <c>tests/fusion/fit.py</c>)
+/// on the candidates of both development sets in <c>../shared/bench</c>, LoCoMo's conversations and the
+/// coding-assistant projects, with all-MiniLM-L6-v2's vectors; fitted on half of the questions, they rank the other
+/// half within about 0.03 of recall@10 of the full fit. <c>docs/benchmarks.md</c> has the figures and the commands.
 /// </remarks>
 internal sealed record FusionModel(
     double Bias,

@@ -105,6 +105,50 @@ public sealed class RankingTests
         Assert.Equal(Enumerable.Range(150, 50).Select(i => "m" + i).Order(StringComparer.Ordinal), Scan(matrix.Current, [1, 0]).Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void VectorMatrix_Cosine_ReadsOneRow_AfterCompaction_AndNothingForAnUnknownId()
+    {
+        var matrix = new VectorMatrix(2);
+        for (var i = 0; i < 100; i++)
+        {
+            matrix.Upsert("m" + i, i % 2 == 0 ? [1, 0] : [0.6f, 0.8f]);
+        }
+
+        for (var i = 0; i < 70; i++)
+        {
+            matrix.Remove("m" + i);
+        }
+
+        Assert.Equal(1f, matrix.Cosine("m70", [1, 0]));
+        Assert.Equal(0.6f, matrix.Cosine("m71", [1, 0]));
+        Assert.Null(matrix.Cosine("m3", [1, 0]));
+    }
+
+    [Fact]
+    public void EvidenceFusion_RanksAgreementFirst_ByRelevanceBetweenZeroAndOne()
+    {
+        SignalRanking[] rankings =
+        [
+            new(SignalKind.Lexical, [new("words", 9.0f), new("both", 8.0f), new("weak", 1.0f)], 1),
+            new(SignalKind.Vector, [new("meaning", 0.66f), new("both", 0.64f), new("weak", 0.30f)], 1),
+        ];
+        var (fused, relevance) = EvidenceFusion.Fuse(rankings, semantic: true);
+        Assert.Equal("both", fused[0].Id);
+        Assert.Equal(fused.Select(f => f.Score).OrderDescending(), fused.Select(f => f.Score));
+        Assert.All(fused, f => Assert.Equal(relevance[f.Id], f.Score));
+        Assert.All(relevance.Values, r => Assert.InRange(r, 0, 1));
+
+        // More likeness, all else equal, is more relevance.
+        SignalRanking[] closer = [rankings[0], new(SignalKind.Vector, [new("meaning", 0.66f), new("both", 0.64f), new("weak", 0.50f)], 1)];
+        Assert.True(EvidenceFusion.Fuse(closer, semantic: true).Relevance["weak"] > relevance["weak"]);
+
+        // With hashed vectors the order is reciprocal rank fusion's, and relevance comes from the words alone.
+        var (byRank, words) = EvidenceFusion.Fuse(rankings, semantic: false);
+        Assert.Equal(RankFusion.Fuse((rankings[0].Fused, 1.0), (rankings[1].Fused, 1.0)).Select(f => f.Id), byRank.Select(f => f.Id));
+        Assert.Equal(0, words["meaning"], 2);
+        Assert.True(words["words"] > words["weak"]);
+    }
+
     private static List<string> Scan(VectorMatrix.Snapshot snapshot, float[] query)
     {
         var top = new TopK<string>(100);

@@ -3,9 +3,9 @@ namespace Engram.Core.Search;
 /// <summary>
 /// Score-aware fusion: each candidate's evidence (its raw score and rank in every signal, and for a model's vectors how
 /// far its cosine is from the query's best) is weighed by a logistic model into the probability that it answers the
-/// query, its <c>relevance</c>. Unlike reciprocal rank fusion it sees how confident each signal is: when the query's
-/// best cosine is high, meaning leads and a word match that the model does not back counts for little; when the
-/// cosines are flat, BM25 leads. Pure: no I/O.
+/// query, its <c>relevance</c>. Unlike reciprocal rank fusion it sees how sure each signal is: a candidate only the
+/// model found counts by how close its cosine comes to the query's best; one BM25 found too is held to that less (the
+/// words back it), and its BM25 score weighs more when the query's best cosine is high. Pure: no I/O.
 /// </summary>
 /// <remarks>
 /// The weights were fitted (L2-regularised logistic regression, the two sets weighted equally; <c>tests/fusion/fit.py</c>)

@@ -176,6 +176,32 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         return top.ToList();
     }
 
+    /// <summary>
+    /// The cosines of <paramref name="ids"/> (those of <paramref name="scopes"/> with a vector here) with
+    /// <paramref name="query"/>: a lookup per id, for candidates another signal found below the scan's top k.
+    /// </summary>
+    public Dictionary<string, float> Cosines(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, IEnumerable<string> ids)
+    {
+        var found = new Dictionary<string, float>(StringComparer.Ordinal);
+        if (Model is not { } model || query.Length != model.Dimensions)
+        {
+            return found;
+        }
+
+        lock (_lock)
+        {
+            foreach (var id in ids)
+            {
+                if (_scopeOf.TryGetValue(id, out var scope) && scopes.Contains(scope) && _scopes.TryGetValue(scope, out var matrix) && matrix.Cosine(id, query) is { } cosine)
+                {
+                    found[id] = cosine;
+                }
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>How many of <paramref name="ids"/> this process still holds in memory.</summary>
     public int Count(IEnumerable<string> ids)
     {

@@ -75,6 +75,10 @@ internal sealed class VectorMatrix(int dimensions)
         }
     }
 
+    /// <summary>The cosine of <paramref name="id"/>'s vector with <paramref name="query"/>, or null when it has none here (under the index's lock).</summary>
+    public float? Cosine(string id, ReadOnlySpan<float> query) =>
+        _rows.TryGetValue(id, out var row) ? TensorPrimitives.Dot(_data.AsSpan(row * dimensions, dimensions), query) : null;
+
     /// <summary>Makes the writes so far visible to readers.</summary>
     public void Publish()
     {

@@ -12,7 +12,7 @@ internal static class ReembedCommand
         var command = new Command("reembed", "Embed every memory that lacks a vector of the configured embedder, with a progress bar");
         command.SetAction(shell, async (cli, service, cancellationToken) =>
         {
-            var embedder = cli.Settings.Embeddings;
+            var embedder = cli.Settings.Embeddings ?? Engram.Embeddings.EmbeddingProvider.DefaultModel;
             var embedded = await cli.Console.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async context =>

@@ -24,11 +24,23 @@ internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder,
             return new SignalRanking(SignalKind.Vector, [], weight) { Unavailable = embedder.Problem ?? "the embedder failed" };
         }
 
-        var hits = index.Search(vector, query.Scopes, context.Depth, context.Allowed)
+        var scanned = index.Search(vector, query.Scopes, context.Depth, context.Allowed);
+        var hits = scanned
             .Where(x => x.Score >= Floor)
             .Select(x => new Scored(x.Id, x.Score))
             .ToList();
         var lexical = context.Find(SignalKind.Lexical)?.Hits ?? [];
+        if (!addsOnly && scanned.Count == context.Depth)
+        {
+            // BM25's candidates below the scan's top k are still scored by meaning, after the top k: a fusion by evidence
+            // would otherwise read them as having no likeness at all to the query.
+            var listed = hits.Select(h => h.Id).ToHashSet(StringComparer.Ordinal);
+            hits.AddRange(index.Cosines(vector, query.Scopes, lexical.Select(h => h.Id).Where(id => !listed.Contains(id)))
+                .Where(x => x.Value >= Floor)
+                .OrderByDescending(x => x.Value).ThenBy(x => x.Key, StringComparer.Ordinal)
+                .Select(x => new Scored(x.Key, x.Value)));
+        }
+
         return new SignalRanking(SignalKind.Vector, hits, weight)
         {
             Contributed = addsOnly ? hits.Select(x => x.Id).Except(lexical.Select(x => x.Id), StringComparer.Ordinal).ToList() : null,

@@ -56,6 +56,7 @@ public sealed partial class MemoryService : IAsyncDisposable
     {
         var engine = await MemoryEngine.OpenAsync(_options, _runtime, _loggerFactory).ConfigureAwait(false);
         // The signals in the order they run (a later one may read an earlier one's ranking) and are fused.
+        var similarThreshold = _runtime.HashesWords ? _options.HashedSimilarThreshold : _options.SimilarThreshold;
         IRecallSignal[] signals =
         [
             new LexicalSignal(engine.Lexical, engine.Rows, _options.LexicalWeight),
@@ -63,11 +64,11 @@ public sealed partial class MemoryService : IAsyncDisposable
             new EntitySignal(engine.Store, engine.Lexical, _options.EntityWeight),
             new TimeSignal(engine.Store, engine.Rows, _options.TimeZone, _options.TimeWeight),
         ];
-        var recall = new RecallPipeline(engine, signals, semantic: !_runtime.HashesWords, _loggerFactory.CreateLogger<RecallPipeline>());
+        var recall = new RecallPipeline(engine, signals, semantic: !_runtime.HashesWords, similarThreshold, _loggerFactory.CreateLogger<RecallPipeline>());
         var logger = _loggerFactory.CreateLogger<MemoryService>();
         return new Parts(
             engine,
-            new MemoryWriter(engine, _defaultScope, _runtime.HashesWords ? _options.HashedSimilarThreshold : _options.SimilarThreshold, logger),
+            new MemoryWriter(engine, _defaultScope, similarThreshold, logger),
             recall,
             new Forgetting(engine, recall, DefaultRecallScopes, _options.DefaultScopeSource, logger),
             new RecallExplainer(engine, recall, DefaultRecallScopes, _options.DefaultScopeSource));

@@ -14,7 +14,9 @@ namespace Engram.Core;
 /// <param name="signals">The signals, in the order they run.</param>
 /// <param name="semantic">Whether the vectors carry meaning (a model's): they are then fused by score (<see cref="EvidenceFusion"/>).</param>
 /// <param name="logger">Logging.</param>
-internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<IRecallSignal> signals, bool semantic, ILogger logger)
+/// <param name="sameFact">The cosine from which two memories say the same thing (<c>similar</c>'s threshold): with a model,
+/// the recency tie-break only moves a newer statement past an older one of the same fact.</param>
+internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<IRecallSignal> signals, bool semantic, double sameFact, ILogger logger)
 {
     /// <summary>
     /// How many candidates each signal contributes before fusion, at the least: four times the largest limit, so that
@@ -72,7 +74,8 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             }
         }
 
-        var ranked = RecencyTieBreak.Apply(passing, context.Rankings, byEvidence: semantic);
+        var ranked = RecencyTieBreak.Apply(passing, context.Rankings, byEvidence: semantic,
+            semantic ? (a, b) => engine.Vectors.Likeness(a, b) >= sameFact : null);
         filtered.AddRange(ranked.Order.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, FilterReason.BelowCutOff)));
         if (explainAll)
         {

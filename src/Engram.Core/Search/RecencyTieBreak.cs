@@ -50,9 +50,10 @@ internal static class RecencyTieBreak
 
     /// <summary>
     /// Applies the tie-break to <paramref name="passing"/> (fused order) with relevance read from <paramref name="signals"/>;
-    /// <paramref name="byEvidence"/> when they were fused by evidence (<see cref="SignalTolerance"/>).
+    /// <paramref name="byEvidence"/> when they were fused by evidence (<see cref="SignalTolerance"/>), and then only between
+    /// two statements of one fact (<paramref name="sameFact"/>, when given).
     /// </summary>
-    public static Result Apply(IReadOnlyList<Candidate> passing, IReadOnlyList<SignalRanking> signals, bool byEvidence = false)
+    public static Result Apply(IReadOnlyList<Candidate> passing, IReadOnlyList<SignalRanking> signals, bool byEvidence = false, Func<string, string, bool>? sameFact = null)
     {
         var relevant = signals
             .Where(s => RelevanceWeight(s.Kind) > 0 && s.Hits.Count > 0)
@@ -66,7 +67,8 @@ internal static class RecencyTieBreak
         var order = passing.Select(p => (p.Meta, p.Fused, Relevance: Relevance(p.Meta.Id))).ToList();
         bool NearEqual(int a, int b) => !byEvidence
             ? Math.Abs(order[a].Relevance - order[b].Relevance) <= Tolerance
-            : relevant.All(s => Math.Abs(Share(s, order[a].Meta.Id) - Share(s, order[b].Meta.Id)) <= SignalTolerance);
+            : relevant.All(s => Math.Abs(Share(s, order[a].Meta.Id) - Share(s, order[b].Meta.Id)) <= SignalTolerance)
+                && (sameFact is null || sameFact(order[a].Meta.Id, order[b].Meta.Id));
         var moved = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 1; i < order.Count; i++)
         {

@@ -202,6 +202,16 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         return found;
     }
 
+    /// <summary>The cosine of two memories of one scope, or null when they are in different scopes or lack vectors here.</summary>
+    public float? Likeness(string a, string b)
+    {
+        lock (_lock)
+        {
+            return _scopeOf.TryGetValue(a, out var scope) && _scopeOf.TryGetValue(b, out var other) && scope == other
+                && _scopes.TryGetValue(scope, out var matrix) ? matrix.Cosine(a, b) : null;
+        }
+    }
+
     /// <summary>How many of <paramref name="ids"/> this process still holds in memory.</summary>
     public int Count(IEnumerable<string> ids)
     {

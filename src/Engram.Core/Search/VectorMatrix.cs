@@ -79,6 +79,12 @@ internal sealed class VectorMatrix(int dimensions)
     public float? Cosine(string id, ReadOnlySpan<float> query) =>
         _rows.TryGetValue(id, out var row) ? TensorPrimitives.Dot(_data.AsSpan(row * dimensions, dimensions), query) : null;
 
+    /// <summary>The cosine of two ids' vectors, or null when either has none here (under the index's lock).</summary>
+    public float? Cosine(string a, string b) =>
+        _rows.TryGetValue(a, out var x) && _rows.TryGetValue(b, out var y)
+            ? TensorPrimitives.Dot(_data.AsSpan(x * dimensions, dimensions), _data.AsSpan(y * dimensions, dimensions))
+            : null;
+
     /// <summary>Makes the writes so far visible to readers.</summary>
     public void Publish()
     {

@@ -43,7 +43,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
         var at = ranAt ?? DateTimeOffset.UtcNow;
         var context = await RankAsync(new RecallContext(query, at, depth, allowed, queryVector), cancellationToken).ConfigureAwait(false);
-        var (fused, relevance) = EvidenceFusion.Fuse(context.Rankings, semantic);
+        var (fused, relevance, byEvidence) = EvidenceFusion.Fuse(context.Rankings, semantic);
 
         // Filter and apply the recency tie-break over a prefix of the fused list long enough to fill the limit with
         // room for near-ties; the rows read for it are the hits' rows too.
@@ -74,8 +74,8 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             }
         }
 
-        var ranked = RecencyTieBreak.Apply(passing, context.Rankings, byEvidence: semantic,
-            semantic ? (a, b) => engine.Vectors.Likeness(a, b) >= sameFact : null);
+        var ranked = RecencyTieBreak.Apply(passing, context.Rankings, byEvidence,
+            byEvidence ? (a, b) => engine.Vectors.Likeness(a, b) >= sameFact : null);
         filtered.AddRange(ranked.Order.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, FilterReason.BelowCutOff)));
         if (explainAll)
         {

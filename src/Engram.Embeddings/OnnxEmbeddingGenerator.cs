@@ -17,14 +17,16 @@ namespace Engram.Embeddings;
 /// is used as is. The model is read from its file by ONNX Runtime, and the vocabulary by the tokenizer, the first time a
 /// text is embedded, not before: creating the embedder costs only reading the small configuration files.
 /// </summary>
-internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>, ILoadingEmbeddingGenerator
 {
     private const int BatchSize = 16;
 
     private readonly string _modelPath;
     private readonly string _folder;
     private readonly EmbeddingGeneratorMetadata _metadata;
-    private readonly Lazy<Session> _session;
+    private readonly Lock _loading = new();
+    private Session? _session;
+    private bool _disposed;
     private SentenceTransformerConfig? _config;
 
     private OnnxEmbeddingGenerator(string modelPath, string folder, SentenceTransformerConfig? config, string provider, string name, int? dimensions)
@@ -33,14 +35,35 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         _folder = folder;
         _config = config;
         _metadata = new EmbeddingGeneratorMetadata(provider, defaultModelId: name, defaultModelDimensions: dimensions);
-        _session = new Lazy<Session>(Open, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>How the model is used, as its folder says (read on first use when the model is Engram's own).</summary>
     public SentenceTransformerConfig Config => _config ??= SentenceTransformerConfig.Read(_folder);
 
     /// <summary>Whether the model has been loaded (by a first text).</summary>
-    public bool IsLoaded => _session.IsValueCreated;
+    public bool IsLoaded => Volatile.Read(ref _session) is not null;
+
+    /// <summary>The loaded model: loads it on first use; a failure is not kept, so the next call tries again.</summary>
+    private Session Loaded
+    {
+        get
+        {
+            if (Volatile.Read(ref _session) is { } session)
+            {
+                return session;
+            }
+
+            lock (_loading)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return _session ??= Open();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public Task LoadAsync(CancellationToken cancellationToken) =>
+        IsLoaded ? Task.CompletedTask : Task.Run(() => Loaded, cancellationToken);
 
     /// <summary>
     /// Prepares the model in <paramref name="folder"/>: checks that the weights are there and reads the vocabulary and
@@ -89,7 +112,9 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         };
         try
         {
-            return new Session(new InferenceSession(_modelPath, options), LoadTokenizer(_folder, Config.LowerCase));
+            // The tokenizer first: if it fails, no native session is left behind.
+            var tokenizer = LoadTokenizer(_folder, Config.LowerCase);
+            return new Session(new InferenceSession(_modelPath, options), tokenizer);
         }
         catch (OnnxRuntimeException e)
         {
@@ -140,7 +165,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     private float[][] Embed(string[] texts)
     {
-        var session = _session.Value;
+        var session = Loaded;
         var ids = texts.Select(t => session.Tokenizer.EncodeToIds(t, Config.MaxTokens, addSpecialTokens: true, out _, out _)).ToList();
         var length = Math.Max(1, ids.Max(x => x.Count));
         var shape = new[] { texts.Length, length };
@@ -226,9 +251,11 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     public void Dispose()
     {
-        if (_session.IsValueCreated)
+        lock (_loading)
         {
-            _session.Value.Inference.Dispose();
+            _disposed = true;
+            _session?.Inference.Dispose();
+            _session = null;
         }
     }
 

@@ -101,7 +101,8 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
             }
         }
 
-        return new SentenceTransformerConfig(pooling, query, document, maxTokens, lowerCase ?? true, dimensions);
+        // A Dense module after the pooling changes the vector's length: it is then learned from a first vector.
+        return new SentenceTransformerConfig(pooling, query, document, maxTokens, lowerCase ?? true, HasDense(folder) ? null : dimensions);
     }
 
     /// <summary>A short tag of what changes the vectors besides the weights (pooling and prompts), for the model's identity.</summary>
@@ -118,6 +119,13 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
             var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(QueryPrefix + "\u0000" + DocumentPrefix));
             return $"{tag}+p{Convert.ToHexStringLower(hash, 0, 4)}";
         }
+    }
+
+    private static bool HasDense(string folder)
+    {
+        using var modules = Load(Path.Combine(folder, "modules.json"));
+        return modules is not null && modules.RootElement.ValueKind == JsonValueKind.Array
+            && modules.RootElement.EnumerateArray().Any(m => Text(m, "type").EndsWith(".Dense", StringComparison.Ordinal));
     }
 
     // modules.json lists the pipeline; the pooling module's folder is usually 1_Pooling.

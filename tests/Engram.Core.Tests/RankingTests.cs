@@ -132,7 +132,8 @@ public sealed class RankingTests
             new(SignalKind.Lexical, [new("words", 9.0f), new("both", 8.0f), new("weak", 1.0f)], 1),
             new(SignalKind.Vector, [new("meaning", 0.66f), new("both", 0.64f), new("weak", 0.30f)], 1),
         ];
-        var (fused, relevance) = EvidenceFusion.Fuse(rankings, semantic: true);
+        var (fused, relevance, byEvidence) = EvidenceFusion.Fuse(rankings, semantic: true);
+        Assert.True(byEvidence);
         Assert.Equal("both", fused[0].Id);
         Assert.Equal(fused.Select(f => f.Score).OrderDescending(), fused.Select(f => f.Score));
         Assert.All(fused, f => Assert.Equal(relevance[f.Id], f.Score));
@@ -143,7 +144,7 @@ public sealed class RankingTests
         Assert.True(EvidenceFusion.Fuse(closer, semantic: true).Relevance["weak"] > relevance["weak"]);
 
         // With hashed vectors the order is reciprocal rank fusion's, and relevance comes from the words alone.
-        var (byRank, words) = EvidenceFusion.Fuse(rankings, semantic: false);
+        var (byRank, words, _) = EvidenceFusion.Fuse(rankings, semantic: false);
         Assert.Equal(RankFusion.Fuse((rankings[0].Fused, 1.0), (rankings[1].Fused, 1.0)).Select(f => f.Id), byRank.Select(f => f.Id));
         Assert.Equal(0, words["meaning"], 2);
         Assert.True(words["words"] > words["weak"]);

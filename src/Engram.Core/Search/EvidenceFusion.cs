@@ -61,10 +61,13 @@ internal sealed record FusionModel(
 /// <summary>Fuses the signals' rankings of a recall and gives each candidate its relevance.</summary>
 internal static class EvidenceFusion
 {
-    /// <summary>The candidates in fused order, best first, with their fused score, and each one's relevance.</summary>
+    /// <summary>
+    /// The candidates in fused order, best first, with their fused score; each one's relevance; and whether they were
+    /// fused by evidence (a model's vectors that took part), not by rank.
+    /// </summary>
     /// <param name="rankings">The signals' rankings.</param>
     /// <param name="semantic">Whether the vectors carry meaning (a model's, not hashed words).</param>
-    public static (IReadOnlyList<(string Id, double Score)> Fused, IReadOnlyDictionary<string, double> Relevance) Fuse(IReadOnlyList<SignalRanking> rankings, bool semantic)
+    public static (IReadOnlyList<(string Id, double Score)> Fused, IReadOnlyDictionary<string, double> Relevance, bool ByEvidence) Fuse(IReadOnlyList<SignalRanking> rankings, bool semantic)
     {
         var vector = rankings.FirstOrDefault(r => r.Kind == SignalKind.Vector);
         var model = semantic && vector is { Unavailable: null, Hits.Count: > 0 } ? FusionModel.Semantic : FusionModel.Words;
@@ -77,10 +80,10 @@ internal static class EvidenceFusion
             var fused = order.Select((id, i) => (Id: id, Index: i, Score: relevance[id]))
                 .OrderByDescending(x => x.Score).ThenBy(x => x.Index)
                 .Select(x => (x.Id, x.Score)).ToList();
-            return (fused, relevance);
+            return (fused, relevance, true);
         }
 
-        return (RankFusion.Fuse(rankings.Select(r => (r.Fused, r.Weight)).ToArray()), relevance);
+        return (RankFusion.Fuse(rankings.Select(r => (r.Fused, r.Weight)).ToArray()), relevance, false);
     }
 
     /// <summary>Each candidate's evidence, keyed in order of first appearance across the rankings.</summary>

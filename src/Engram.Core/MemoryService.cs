@@ -56,15 +56,16 @@ public sealed partial class MemoryService : IAsyncDisposable
     {
         var engine = await MemoryEngine.OpenAsync(_options, _runtime, _loggerFactory).ConfigureAwait(false);
         // The signals in the order they run (a later one may read an earlier one's ranking) and are fused.
-        var similarThreshold = _runtime.HashesWords ? _options.HashedSimilarThreshold : _options.SimilarThreshold;
+        var hashed = _runtime.HashesWords;
+        var similarThreshold = hashed ? _options.HashedSimilarThreshold : _options.SimilarThreshold;
         IRecallSignal[] signals =
         [
             new LexicalSignal(engine.Lexical, engine.Rows, _options.LexicalWeight),
-            new VectorSignal(engine.Vectors, _runtime, _runtime.HashesWords ? _options.HashedVectorWeight : _options.VectorWeight, addsOnly: _runtime.HashesWords),
+            new VectorSignal(engine.Vectors, _runtime, hashed ? _options.HashedVectorWeight : _options.VectorWeight, addsOnly: hashed),
             new EntitySignal(engine.Store, engine.Lexical, _options.EntityWeight),
             new TimeSignal(engine.Store, engine.Rows, _options.TimeZone, _options.TimeWeight),
         ];
-        var recall = new RecallPipeline(engine, signals, semantic: !_runtime.HashesWords, similarThreshold, _loggerFactory.CreateLogger<RecallPipeline>());
+        var recall = new RecallPipeline(engine, signals, semantic: !hashed, similarThreshold, _loggerFactory.CreateLogger<RecallPipeline>());
         var logger = _loggerFactory.CreateLogger<MemoryService>();
         return new Parts(
             engine,

@@ -44,31 +44,27 @@ public static class EmbeddingProvider
     /// <exception cref="EngramArgumentException">The spec, URL or folder is malformed; the message says what to send.</exception>
     public static IEmbeddingGenerator<string, Embedding<float>>? Create(string? spec, string? url, string? key, Action<string>? warn = null)
     {
-        if (string.IsNullOrWhiteSpace(spec))
+        spec = spec?.Trim();
+        if (string.IsNullOrEmpty(spec) || spec.Equals(DefaultSpec, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel, StringComparison.OrdinalIgnoreCase))
         {
-            if (DefaultModelProblem() is { } problem)
+            if (DefaultModelProblem() is not { } problem)
             {
-                warn?.Invoke($"The embedding model cannot run ({problem}); using the built-in word vectors, which find memories by their words, not their meaning.");
-                return null;
+                return LoadDefaultModel();
             }
 
-            return LoadDefaultModel();
-        }
-
-        spec = spec.Trim();
-        if (spec.Equals("builtin", StringComparison.OrdinalIgnoreCase))
-        {
-            return null;
-        }
-
-        if (spec.Equals(DefaultSpec, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel, StringComparison.OrdinalIgnoreCase))
-        {
-            if (DefaultModelProblem() is { } problem)
+            // Asked for by name, it must run; as the default, the built-in vectors stand in.
+            if (!string.IsNullOrEmpty(spec))
             {
                 throw new EngramArgumentException($"The embedding model '{spec}' cannot run: {problem}. Reinstall Engram, or send {Forms}.");
             }
 
-            return LoadDefaultModel();
+            warn?.Invoke($"The embedding model cannot run ({problem}); using the built-in word vectors, which find memories by their words, not their meaning.");
+            return null;
+        }
+
+        if (spec.Equals("builtin", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
         }
 
         var colon = spec.IndexOf(':', StringComparison.Ordinal);

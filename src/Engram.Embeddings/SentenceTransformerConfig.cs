@@ -36,7 +36,8 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
     {
         var pooling = Pooling.Mean;
         int? dimensions = null;
-        var poolingFile = Path.Combine(folder, PoolingFolder(folder), "config.json");
+        var (poolingFolder, dense) = Modules(folder);
+        var poolingFile = Path.Combine(folder, poolingFolder, "config.json");
         if (Load(poolingFile) is { } poolingConfig)
         {
             using (poolingConfig)
@@ -102,7 +103,7 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
         }
 
         // A Dense module after the pooling changes the vector's length: it is then learned from a first vector.
-        return new SentenceTransformerConfig(pooling, query, document, maxTokens, lowerCase ?? true, HasDense(folder) ? null : dimensions);
+        return new SentenceTransformerConfig(pooling, query, document, maxTokens, lowerCase ?? true, dense ? null : dimensions);
     }
 
     /// <summary>A short tag of what changes the vectors besides the weights (pooling and prompts), for the model's identity.</summary>
@@ -121,34 +122,14 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
         }
     }
 
-    private static bool HasDense(string folder)
+    // modules.json lists the pipeline: the pooling module's folder (usually 1_Pooling), and whether a Dense module
+    // after it changes the vector's length.
+    private static (string PoolingFolder, bool Dense) Modules(string folder)
     {
         using var modules = Load(Path.Combine(folder, "modules.json"));
-        return modules is not null && modules.RootElement.ValueKind == JsonValueKind.Array
-            && modules.RootElement.EnumerateArray().Any(m => Text(m, "type").EndsWith(".Dense", StringComparison.Ordinal));
-    }
-
-    // modules.json lists the pipeline; the pooling module's folder is usually 1_Pooling.
-    private static string PoolingFolder(string folder)
-    {
-        if (Load(Path.Combine(folder, "modules.json")) is { } modules)
-        {
-            using (modules)
-            {
-                if (modules.RootElement.ValueKind == JsonValueKind.Array)
-                {
-                    foreach (var module in modules.RootElement.EnumerateArray())
-                    {
-                        if (Text(module, "type").EndsWith(".Pooling", StringComparison.Ordinal) && Text(module, "path") is { Length: > 0 } path)
-                        {
-                            return path;
-                        }
-                    }
-                }
-            }
-        }
-
-        return "1_Pooling";
+        var list = modules is { RootElement.ValueKind: JsonValueKind.Array } ? modules.RootElement.EnumerateArray().ToList() : [];
+        var pooling = list.Where(m => Text(m, "type").EndsWith(".Pooling", StringComparison.Ordinal)).Select(m => Text(m, "path")).FirstOrDefault(p => p.Length > 0);
+        return (pooling ?? "1_Pooling", list.Any(m => Text(m, "type").EndsWith(".Dense", StringComparison.Ordinal)));
     }
 
     private static JsonDocument? Load(string path)

@@ -70,10 +70,11 @@ internal static class EvidenceFusion
     public static (IReadOnlyList<(string Id, double Score)> Fused, IReadOnlyDictionary<string, double> Relevance, bool ByEvidence) Fuse(IReadOnlyList<SignalRanking> rankings, bool semantic)
     {
         var vector = rankings.FirstOrDefault(r => r.Kind == SignalKind.Vector);
-        var model = semantic && vector is { Unavailable: null, Hits.Count: > 0 } ? FusionModel.Semantic : FusionModel.Words;
-        var evidence = Gather(rankings, model == FusionModel.Semantic);
+        var byEvidence = semantic && vector is { Unavailable: null, Hits.Count: > 0 };
+        var model = byEvidence ? FusionModel.Semantic : FusionModel.Words;
+        var evidence = Gather(rankings, byEvidence);
         var relevance = evidence.ToDictionary(e => e.Key, e => model.Relevance(e.Value), StringComparer.Ordinal);
-        if (model == FusionModel.Semantic)
+        if (byEvidence)
         {
             // Order of first appearance breaks exact ties, as in reciprocal rank fusion.
             var order = evidence.Keys.ToList();

@@ -21,8 +21,18 @@ public sealed class EngramOptions
     /// <summary>The most ids a forget result lists; <c>count</c> is always exact.</summary>
     public const int MaxForgetIdsListed = 1000;
 
-    /// <summary>The folder that holds the store (<c>engram.db</c>) and its derived index. Created when missing.</summary>
+    /// <summary>
+    /// The folder that holds the SQLite store (<c>engram.db</c>) and its derived index; with a PostgreSQL
+    /// <see cref="Store"/>, only this machine's caches of it (<c>postgres/&lt;store id&gt;/</c>). Created when missing.
+    /// </summary>
     public string HomeDirectory { get; set; } = DefaultHomeDirectory;
+
+    /// <summary>
+    /// A PostgreSQL connection string (<c>postgres://user@host:5432/engram</c> or <c>Host=...;Database=...</c>, without
+    /// a password: Npgsql reads <c>PGPASSWORD</c> or <c>~/.pgpass</c>) for a store shared by a team; <see langword="null"/>
+    /// for the SQLite file in <see cref="HomeDirectory"/>.
+    /// </summary>
+    public string? Store { get; set; }
 
     /// <summary>The scope writes go to when a request names none: the resolved project, else <c>user</c>.</summary>
     public string DefaultScope { get; set; } = Scopes.ScopeName.User;
@@ -91,6 +101,13 @@ public sealed class EngramOptions
     /// matches, and brings in the rest of that day below the query's own matches.
     /// </summary>
     public double TimeWeight { get; set; } = 0.5;
+
+    /// <summary>Whether <paramref name="store"/> names a PostgreSQL database (a URI or key=value string) rather than a folder.</summary>
+    public static bool IsConnectionString(string store) => Storage.Postgres.PostgresLocation.IsConnectionString(store);
+
+    /// <summary>A PostgreSQL connection string as banners show it (<c>postgres://user@host/db</c>), after checking it.</summary>
+    /// <exception cref="EngramArgumentException">Malformed, or carrying a password; the message says what to send.</exception>
+    public static string DescribeConnectionString(string store) => Storage.Postgres.PostgresLocation.Parse(store).Display;
 
     /// <summary>The default home: <c>~/.engram</c>.</summary>
     public static string DefaultHomeDirectory =>

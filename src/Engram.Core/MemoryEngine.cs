@@ -1,6 +1,7 @@
 using Engram.Core.Embeddings;
 using Engram.Core.Search;
 using Engram.Core.Storage;
+using Engram.Core.Storage.Postgres;
 using Engram.Core.Storage.Sqlite;
 using Microsoft.Extensions.Logging;
 
@@ -12,9 +13,10 @@ namespace Engram.Core;
 /// </summary>
 internal sealed partial class MemoryEngine : IAsyncDisposable
 {
-    private MemoryEngine(IMemoryStore store, LexicalIndex lexical, VectorIndex vectors, RowCache rows, RetrievalLog log, EmbeddingBackfill backfill, EmbeddingRuntime embedder)
+    private MemoryEngine(IMemoryStore store, string cacheDirectory, LexicalIndex lexical, VectorIndex vectors, RowCache rows, RetrievalLog log, EmbeddingBackfill backfill, EmbeddingRuntime embedder)
     {
         Store = store;
+        CacheDirectory = cacheDirectory;
         Lexical = lexical;
         Vectors = vectors;
         Rows = rows;
@@ -25,6 +27,9 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
     }
 
     public IMemoryStore Store { get; }
+
+    /// <summary>The folder of this machine's derived indexes: the store's home for SQLite, a folder per database for PostgreSQL.</summary>
+    public string CacheDirectory { get; }
 
     public LexicalIndex Lexical { get; }
 
@@ -51,8 +56,8 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
     public static async Task<MemoryEngine> OpenAsync(EngramOptions options, EmbeddingRuntime embedder, ILoggerFactory loggerFactory)
     {
         Directory.CreateDirectory(options.HomeDirectory);
-        var store = await SqliteMemoryStore.OpenAsync(DatabasePath(options.HomeDirectory)).ConfigureAwait(false);
-        var lexical = new LexicalIndex(store, IndexPath(options.HomeDirectory), loggerFactory.CreateLogger<LexicalIndex>());
+        var (store, cache) = await OpenStoreAsync(options).ConfigureAwait(false);
+        var lexical = new LexicalIndex(store, IndexPath(cache), loggerFactory.CreateLogger<LexicalIndex>());
         // The embedder's identity comes from a first vector; if it cannot be reached now, the store opens all the same
         // and the vector index starts when it answers.
         var vectors = new VectorIndex(store, () => embedder.Model);
@@ -61,7 +66,7 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
         if (logger.IsEnabled(LogLevel.Information))
         {
             var described = embedder.Model?.Id ?? $"{embedder.Provider}/{embedder.ModelName} (unreachable: {embedder.Problem})";
-            LogOpened(logger, options.HomeDirectory, described);
+            LogOpened(logger, store.Description, described);
         }
 
         var log = new RetrievalLog(store, loggerFactory.CreateLogger<RetrievalLog>());
@@ -71,7 +76,25 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
             backfill.Start();
         }
 
-        return new MemoryEngine(store, lexical, vectors, new RowCache(store), log, backfill, embedder);
+        return new MemoryEngine(store, cache, lexical, vectors, new RowCache(store), log, backfill, embedder);
+    }
+
+    /// <summary>
+    /// The store <paramref name="options"/> name, and the folder for this machine's caches of it: with PostgreSQL, one
+    /// per database (by its id), so servers on one machine share their indexes and a database created anew never meets
+    /// an old cache.
+    /// </summary>
+    private static async Task<(IMemoryStore Store, string Cache)> OpenStoreAsync(EngramOptions options)
+    {
+        if (options.Store is { Length: > 0 } connection)
+        {
+            var postgres = await PostgresMemoryStore.OpenAsync(PostgresLocation.Parse(connection)).ConfigureAwait(false);
+            var cache = Path.Combine(options.HomeDirectory, "postgres", postgres.StoreId);
+            Directory.CreateDirectory(cache);
+            return (postgres, cache);
+        }
+
+        return (await SqliteMemoryStore.OpenAsync(DatabasePath(options.HomeDirectory)).ConfigureAwait(false), options.HomeDirectory);
     }
 
     /// <summary>
@@ -95,8 +118,12 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
         await Log.DisposeAsync().ConfigureAwait(false);
         Lexical.Dispose();
         Vectors.Dispose();
+        if (Store is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Engram store opened at {Home} (embeddings: {Model}).")]
-    private static partial void LogOpened(ILogger logger, string home, string model);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Engram store opened: {Store} (embeddings: {Model}).")]
+    private static partial void LogOpened(ILogger logger, string store, string model);
 }

@@ -102,11 +102,11 @@ public sealed partial class MemoryService
     {
         var state = await GetEngineAsync().ConfigureAwait(false);
         var (scopes, vectors, forgets) = await state.Store.StatsAsync(cancellationToken).ConfigureAwait(false);
-        var database = DatabaseFiles.Select(suffix => new FileInfo(DatabasePath + suffix)).Where(f => f.Exists).Sum(f => f.Length);
-        var indexFolder = new DirectoryInfo(MemoryEngine.IndexPath(_options.HomeDirectory));
+        var database = await state.Store.SizeAsync(cancellationToken).ConfigureAwait(false);
+        var indexFolder = new DirectoryInfo(MemoryEngine.IndexPath(state.CacheDirectory));
         var index = indexFolder.Exists ? indexFolder.EnumerateFiles().Sum(f => f.Length) : 0;
         return new StoreStats(
-            _options.HomeDirectory, scopes.Sum(s => s.Memories),
+            _options.Store is { Length: > 0 } ? state.Store.Description : _options.HomeDirectory, scopes.Sum(s => s.Memories),
             scopes.Select(s => new ScopeStats(s.Scope, s.Memories, s.Superseded, DateTimeOffset.FromUnixTimeMilliseconds(s.Newest))).ToList(),
             vectors, _runtime.Model?.Id ?? $"{_runtime.Provider}/{_runtime.ModelName} (unreachable)", database, index, forgets);
     }
@@ -120,7 +120,7 @@ public sealed partial class MemoryService
         var state = await GetEngineAsync().ConfigureAwait(false);
         var checks = new List<DoctorCheck>();
         var integrity = await state.Store.IntegrityAsync(cancellationToken).ConfigureAwait(false);
-        checks.Add(new DoctorCheck("SQLite integrity", integrity == "ok", integrity == "ok" ? $"integrity_check and foreign_key_check clean ({DatabasePath}, schema {SqliteMemoryStore.SchemaVersion})" : integrity));
+        checks.Add(new DoctorCheck("Store integrity", integrity == "ok", integrity == "ok" ? $"{state.Store.Description}: its checks are clean" : integrity));
 
         var seq = await state.CatchUpAsync([], cancellationToken, state.Lexical).ConfigureAwait(false);
         var memories = await state.Store.CountAsync(cancellationToken).ConfigureAwait(false);
@@ -147,6 +147,16 @@ public sealed partial class MemoryService
         return checks;
     }
 
+    /// <summary>
+    /// Rewrites the store's files so they hold live rows only (see <c>engram compact</c>): on PostgreSQL the bytes of
+    /// deleted rows stay in table pages until this runs; SQLite zeroes them at delete already and only shrinks.
+    /// </summary>
+    public async Task CompactAsync(CancellationToken cancellationToken = default)
+    {
+        var state = await GetEngineAsync().ConfigureAwait(false);
+        await state.Store.CompactAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Rebuilds the lexical index from SQLite (what <c>doctor</c> advises when it is out of step); returns its document count.</summary>
     public async Task<int> ReindexAsync(CancellationToken cancellationToken = default)
     {
@@ -154,8 +164,6 @@ public sealed partial class MemoryService
         await state.Lexical.RebuildAsync(cancellationToken).ConfigureAwait(false);
         return state.Lexical.DocumentCount();
     }
-
-    private static readonly string[] DatabaseFiles = ["", "-wal", "-shm"];
 
     private static MemoryRecord ToRecord(StoredMemory m) => new(
         m.Id, m.Scope, m.Content, m.Tags,

@@ -3,6 +3,12 @@ namespace Engram.Core.Storage;
 /// <summary>Figures and checks over the whole store, and the housekeeping a forget needs.</summary>
 internal interface IStoreMaintenance
 {
+    /// <summary>What and where the store is, for banners and doctor (never a password): "SQLite /home/a/.engram/engram.db".</summary>
+    string Description { get; }
+
+    /// <summary>How many bytes the store takes where it lives (the SQLite files, or the PostgreSQL database).</summary>
+    Task<long> SizeAsync(CancellationToken cancellationToken = default);
+
     /// <summary>How many memories the store holds.</summary>
     Task<int> CountAsync(CancellationToken cancellationToken = default);
 
@@ -18,6 +24,12 @@ internal interface IStoreMaintenance
     /// <summary>Moves whatever the store keeps beside its main file (SQLite's WAL) into it, so no deleted bytes linger there.</summary>
     /// <returns>Whether that was done; false when other readers kept it busy.</returns>
     Task<bool> CheckpointAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Rewrites the store's files so they hold live rows only: no deleted bytes are left in free pages (SQLite's
+    /// <c>VACUUM</c>, PostgreSQL's <c>VACUUM FULL</c>). Other processes wait while it runs.
+    /// </summary>
+    Task CompactAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>The store's figures: per scope, vectors per model (by model id), and how many forgets are recorded.</summary>

@@ -19,7 +19,7 @@ internal static class EngramCli
             ServeCommand.Create(shell),
             RememberCommand.Create(shell), RecallCommand.Create(shell), ForgetCommand.Create(shell), ExplainCommand.Create(shell),
             ListCommand.Create(shell), ShowCommand.Create(shell), ExportCommand.Create(shell), ImportCommand.Create(shell),
-            StatsCommand.Create(shell), DoctorCommand.Create(shell), ReindexCommand.Create(shell), ReembedCommand.Create(shell),
+            StatsCommand.Create(shell), DoctorCommand.Create(shell), ReindexCommand.Create(shell), ReembedCommand.Create(shell), CompactCommand.Create(shell),
         ];
         foreach (var command in commands)
         {

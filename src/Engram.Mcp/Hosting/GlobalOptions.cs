@@ -9,6 +9,7 @@ namespace Engram.Mcp.Hosting;
 internal static class GlobalOptions
 {
     public const string Home = "--home";
+    public const string Store = "--store";
     public const string Scope = "--scope";
     public const string Project = "--project";
     public const string Embeddings = "--embeddings";
@@ -17,6 +18,7 @@ internal static class GlobalOptions
     public static IEnumerable<Option> Create() =>
     [
         new Option<string?>(Home) { Description = "Store folder (default: $ENGRAM_HOME, else ~/.engram)", Recursive = true },
+        new Option<string?>(Store) { Description = "The store: a folder (SQLite, like --home) or a PostgreSQL connection string, postgres://user@host:5432/engram, password from PGPASSWORD or ~/.pgpass (default: $ENGRAM_STORE, else the home folder)", Recursive = true },
         new Option<string?>(Scope) { Description = "Default scope: 'user' or 'project:<key>' (default: $ENGRAM_SCOPE, else the project's)", Recursive = true },
         new Option<string?>(Project) { Description = "Project folder whose repository names the scope (default: $ENGRAM_PROJECT_ROOT, $CLAUDE_PROJECT_DIR, the working directory's git root)", Recursive = true },
         new Option<string?>(Embeddings) { Description = "Embedder: minilm (the shipped model), builtin (hashed words), ollama:<model>, openai:<model> or onnx:<folder> (default: $ENGRAM_EMBEDDINGS, else minilm)", Recursive = true },

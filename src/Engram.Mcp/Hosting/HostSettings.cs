@@ -10,8 +10,14 @@ namespace Engram.Mcp.Hosting;
 /// </summary>
 internal sealed record HostSettings(string Home, string DefaultScope, string ScopeSource)
 {
-    /// <summary>The SQLite database in <see cref="Home"/>, as the servers' banners name it.</summary>
-    public string DatabasePath => Path.Combine(Home, "engram.db");
+    /// <summary>
+    /// A PostgreSQL connection string (<c>--store</c>/<c>ENGRAM_STORE</c>), or <see langword="null"/> for the SQLite store
+    /// in <see cref="Home"/>. With PostgreSQL, <see cref="Home"/> holds only this machine's caches of it.
+    /// </summary>
+    public string? Store { get; init; }
+
+    /// <summary>The store as the servers' banners name it: the SQLite file, or the PostgreSQL database without a password.</summary>
+    public string StoreDisplay => Store is null ? Path.Combine(Home, "engram.db") : EngramOptions.DescribeConnectionString(Store);
 
     /// <summary>The embedder: <c>builtin</c>, <c>ollama:&lt;model&gt;</c>, <c>openai:&lt;model&gt;</c> or <c>onnx:&lt;folder&gt;</c>.</summary>
     public string? Embeddings { get; init; }
@@ -45,9 +51,25 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     public static HostSettings From(System.CommandLine.ParseResult parse, Func<string, string?> environment, string workingDirectory)
     {
         var home = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Home)) ?? NonEmpty(environment("ENGRAM_HOME")) ?? EngramOptions.DefaultHomeDirectory;
+        // --store names a folder (the SQLite store, as --home does) or a PostgreSQL database.
+        string? postgres = null;
+        if ((NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Store)) ?? NonEmpty(environment("ENGRAM_STORE"))) is { } store)
+        {
+            if (EngramOptions.IsConnectionString(store))
+            {
+                EngramOptions.DescribeConnectionString(store); // A malformed string, or one with a password, fails here with what to send.
+                postgres = store;
+            }
+            else
+            {
+                home = store;
+            }
+        }
+
         var (defaultScope, source) = ResolveScope(GlobalOptions.Value(parse, GlobalOptions.Scope), GlobalOptions.Value(parse, GlobalOptions.Project), environment, workingDirectory);
         return new HostSettings(Path.GetFullPath(home), defaultScope, source)
         {
+            Store = postgres,
             Embeddings = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Embeddings)) ?? NonEmpty(environment("ENGRAM_EMBEDDINGS")),
             EmbeddingsUrl = NonEmpty(environment("ENGRAM_EMBEDDINGS_URL")),
             EmbeddingsKey = NonEmpty(environment("ENGRAM_EMBEDDINGS_KEY")),
@@ -100,6 +122,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     public void Apply(EngramOptions o)
     {
         o.HomeDirectory = Home;
+        o.Store = Store;
         o.DefaultScope = DefaultScope;
         o.DefaultScopeSource = ScopeSource;
         o.EmbeddingTimeout = EmbeddingsTimeout ?? o.EmbeddingTimeout;

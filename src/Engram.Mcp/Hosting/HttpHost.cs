@@ -59,7 +59,7 @@ internal static class HttpHost
     public static string Banner(Uri endpoint, HttpSettings http, HostSettings settings) =>
         $"engram {EngramServer.Version}: MCP Streamable HTTP at {endpoint}"
         + (http.LegacySse ? $" (and the deprecated HTTP+SSE transport at {new Uri(endpoint, HttpSettings.LegacySsePath)})" : "")
-        + $"; store {settings.DatabasePath}; default scope {settings.DefaultScope}"
+        + $"; store {settings.StoreDisplay}; default scope {settings.DefaultScope}"
         + (http.Token is null ? "." : "; bearer token required.");
 
     private static Task Guard(HttpContext context, RequestDelegate next, HttpSettings http)

@@ -18,7 +18,7 @@ internal static class StdioHost
         if (!Console.IsInputRedirected || !Console.IsErrorRedirected)
         {
             await banner.WriteLineAsync(
-                $"engram {EngramServer.Version}: MCP server on stdio; store {settings.DatabasePath}; default scope {settings.DefaultScope} (from {settings.ScopeSource}).").ConfigureAwait(false);
+                $"engram {EngramServer.Version}: MCP server on stdio; store {settings.StoreDisplay}; default scope {settings.DefaultScope} (from {settings.ScopeSource}).").ConfigureAwait(false);
         }
 
         await builder.Build().RunAsync(cancellationToken).ConfigureAwait(false); // disposes the host when it stops

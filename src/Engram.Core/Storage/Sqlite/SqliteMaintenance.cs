@@ -73,4 +73,14 @@ internal sealed class SqliteMaintenance(SqliteDatabase database)
 
         return new ResidueCounts(memories, tags, entities, vectors, logs);
     }
+
+    /// <summary>
+    /// Rebuilds the file (<c>VACUUM</c>) so it holds live rows only. With <c>secure_delete</c> deleted content is zeroed
+    /// already; this also returns the free pages to the file system.
+    /// </summary>
+    public async Task CompactAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, "VACUUM;", cancellationToken).ConfigureAwait(false);
+    }
 }

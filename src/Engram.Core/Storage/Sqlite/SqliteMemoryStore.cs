@@ -11,6 +11,9 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     /// <summary>The schema this code writes; kept in <c>PRAGMA user_version</c>.</summary>
     public const int SchemaVersion = SqliteMigrations.SchemaVersion;
 
+    /// <summary>The database file and the two SQLite keeps beside it in WAL mode.</summary>
+    private static readonly string[] DatabaseFiles = ["", "-wal", "-shm"];
+
     private readonly SqliteDatabase _database;
     private readonly SqliteMemories _memories;
     private readonly SqliteMemoryQueries _queries;
@@ -108,6 +111,11 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     public Task<IReadOnlyList<ForgetAuditRow>> ReadForgetAuditAsync(CancellationToken cancellationToken = default) =>
         _forgetAudit.ReadForgetAuditAsync(cancellationToken);
 
+    public string Description => $"SQLite {_database.Path} (schema {SchemaVersion})";
+
+    public Task<long> SizeAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(DatabaseFiles.Select(suffix => new FileInfo(_database.Path + suffix)).Where(f => f.Exists).Sum(f => f.Length));
+
     public Task<int> CountAsync(CancellationToken cancellationToken = default) =>
         _maintenance.CountAsync(cancellationToken);
 
@@ -122,4 +130,10 @@ internal sealed class SqliteMemoryStore : IMemoryStore
 
     public Task<bool> CheckpointAsync(CancellationToken cancellationToken = default) =>
         _database.CheckpointAsync(cancellationToken);
+
+    public async Task CompactAsync(CancellationToken cancellationToken = default)
+    {
+        await _maintenance.CompactAsync(cancellationToken).ConfigureAwait(false);
+        await _database.CheckpointAsync(cancellationToken).ConfigureAwait(false);
+    }
 }

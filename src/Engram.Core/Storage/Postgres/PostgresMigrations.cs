@@ -1,0 +1,131 @@
+using Npgsql;
+using static Engram.Core.Storage.Postgres.PostgresDatabase;
+
+namespace Engram.Core.Storage.Postgres;
+
+/// <summary>
+/// Creates the schema, or brings an older one to <see cref="SchemaVersion"/>, kept in the <c>engram_schema</c> table with
+/// the store's id (a random UUID: the folder its servers keep their caches in is named by it, so a database dropped and
+/// created again never meets an old cache).
+/// </summary>
+internal static class PostgresMigrations
+{
+    /// <summary>The schema this code writes.</summary>
+    public const int SchemaVersion = 1;
+
+    /// <summary>Opens (creating or migrating) the schema; returns the store's id.</summary>
+    public static async Task<string> ApplyAsync(PostgresDatabase database, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // Servers starting together on an empty database: one creates the schema, the others wait and find it.
+        await ExecuteAsync(connection, tx, $"SELECT pg_advisory_xact_lock({SchemaLockKey})", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, tx, "CREATE TABLE IF NOT EXISTS engram_schema(version integer NOT NULL, store_id text NOT NULL)", cancellationToken).ConfigureAwait(false);
+        var rows = await QueryAsync(connection, tx, "SELECT version, store_id FROM engram_schema", r => (Version: r.GetInt32(0), StoreId: r.GetString(1)), cancellationToken).ConfigureAwait(false);
+        if (rows.Count > 0 && rows[0].Version > SchemaVersion)
+        {
+            throw new InvalidOperationException(
+                $"The store at {database.Location.Display} was written by a newer Engram (schema {rows[0].Version}; this one knows {SchemaVersion}). Update Engram to open it.");
+        }
+
+        string storeId;
+        if (rows.Count == 0)
+        {
+            storeId = Guid.NewGuid().ToString("N");
+            await ExecuteAsync(connection, tx, SchemaV1, cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, tx, "INSERT INTO engram_schema(version, store_id) VALUES($1, $2)", cancellationToken, SchemaVersion, storeId).ConfigureAwait(false);
+        }
+        else
+        {
+            storeId = rows[0].StoreId;
+            // Later versions migrate here, step by step, and set engram_schema.version.
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return storeId;
+    }
+
+    /// <summary>
+    /// Schema 1: SQLite's schema 4 (and its tokens) in PostgreSQL's terms. <c>ord</c> is the insertion order SQLite's
+    /// rowid gives; vectors are little-endian float32 in <c>bytea</c>, scanned per process as on SQLite.
+    /// </summary>
+    private const string SchemaV1 = """
+        CREATE TABLE memories(
+            ord bigint GENERATED ALWAYS AS IDENTITY,
+            id text NOT NULL PRIMARY KEY,
+            scope text NOT NULL,
+            content text NOT NULL,
+            content_hash text NOT NULL,
+            observed_at bigint NOT NULL,
+            created_at bigint NOT NULL,
+            superseded_by text NULL,
+            superseded_at bigint NULL);
+        CREATE UNIQUE INDEX ux_memories_scope_hash ON memories(scope, content_hash);
+        CREATE UNIQUE INDEX ux_memories_ord ON memories(ord);
+        CREATE INDEX ix_memories_superseded_by ON memories(superseded_by);
+        CREATE INDEX ix_memories_scope_ord ON memories(scope, ord);
+        CREATE INDEX ix_memories_scope_observed ON memories(scope, observed_at);
+        CREATE TABLE memory_tags(
+            memory_id text NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            tag text NOT NULL,
+            PRIMARY KEY(memory_id, tag));
+        CREATE INDEX ix_memory_tags_tag ON memory_tags(tag);
+        CREATE TABLE embeddings(
+            memory_id text NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            model text NOT NULL,
+            vector bytea NOT NULL,
+            PRIMARY KEY(memory_id, model));
+        CREATE INDEX ix_embeddings_model ON embeddings(model);
+        CREATE TABLE scope_embeddings(
+            scope text NOT NULL,
+            model text NOT NULL,
+            dimensions integer NOT NULL,
+            ready_at bigint NULL,
+            PRIMARY KEY(scope, model));
+        CREATE TABLE changes(
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            memory_id text NOT NULL,
+            scope text NOT NULL,
+            deleted boolean NOT NULL,
+            at bigint NOT NULL);
+        CREATE TABLE retrievals(
+            id text NOT NULL PRIMARY KEY,
+            at bigint NOT NULL,
+            seq bigint NOT NULL,
+            request text NOT NULL);
+        CREATE TABLE retrieval_hits(
+            retrieval_id text NOT NULL REFERENCES retrievals(id) ON DELETE CASCADE,
+            rank integer NOT NULL,
+            memory_id text NOT NULL,
+            PRIMARY KEY(retrieval_id, rank));
+        CREATE INDEX ix_retrieval_hits_memory ON retrieval_hits(memory_id);
+        CREATE TABLE memory_entities(
+            scope text NOT NULL,
+            entity text NOT NULL,
+            memory_id text NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            PRIMARY KEY(scope, entity, memory_id));
+        CREATE INDEX ix_memory_entities_memory ON memory_entities(memory_id);
+        CREATE TABLE forget_audit(
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at bigint NOT NULL,
+            selector text NOT NULL,
+            scopes text NOT NULL,
+            ids text NOT NULL,
+            count integer NOT NULL,
+            dry_run boolean NOT NULL);
+        CREATE FUNCTION engram_forget_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'forget_audit is append-only'; END $$;
+        CREATE TRIGGER forget_audit_append_only BEFORE UPDATE OR DELETE ON forget_audit
+            FOR EACH ROW EXECUTE FUNCTION engram_forget_audit_append_only();
+        CREATE TRIGGER forget_audit_no_truncate BEFORE TRUNCATE ON forget_audit
+            FOR EACH STATEMENT EXECUTE FUNCTION engram_forget_audit_append_only();
+        CREATE TABLE tokens(
+            id text NOT NULL PRIMARY KEY,
+            hash text NOT NULL UNIQUE,
+            principal text NOT NULL,
+            scopes text[] NOT NULL,
+            created_at bigint NOT NULL,
+            revoked_at bigint NULL);
+        CREATE INDEX ix_tokens_principal ON tokens(principal);
+        """;
+}

@@ -21,7 +21,8 @@ public sealed partial class MemoryService : IAsyncDisposable
     private readonly EmbeddingRuntime _runtime;
     private readonly bool _ownsEmbedder;
     private readonly ILoggerFactory _loggerFactory;
-    private readonly Lazy<Task<Parts>> _parts;
+    private readonly SemaphoreSlim _opening = new(1, 1);
+    private Task<Parts>? _parts;
 
     /// <summary>Creates the service. The store is opened (and created if missing) on first use.</summary>
     /// <param name="options">Where the store is and which scope is the default.</param>
@@ -36,7 +37,6 @@ public sealed partial class MemoryService : IAsyncDisposable
         _embedder = embeddingGenerator ?? new HashingEmbeddingGenerator();
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _runtime = new EmbeddingRuntime(_embedder, options, _loggerFactory);
-        _parts = new Lazy<Task<Parts>>(OpenAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The options in force.</summary>
@@ -75,7 +75,32 @@ public sealed partial class MemoryService : IAsyncDisposable
             new RecallExplainer(engine, recall, DefaultRecallScopes, _options.DefaultScopeSource));
     }
 
-    private Task<Parts> GetPartsAsync() => _parts.Value;
+    /// <summary>
+    /// The open store, opened by the first call. A failed open is not kept: a store that could not be reached (a
+    /// PostgreSQL server restarting) is tried again by the next call, so a server recovers by itself.
+    /// </summary>
+    private async Task<Parts> GetPartsAsync()
+    {
+        if (_parts is { IsCompletedSuccessfully: true } open)
+        {
+            return open.Result;
+        }
+
+        await _opening.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_parts is null || _parts.IsFaulted || _parts.IsCanceled)
+            {
+                _parts = OpenAsync();
+            }
+        }
+        finally
+        {
+            _opening.Release();
+        }
+
+        return await _parts.ConfigureAwait(false);
+    }
 
     private async Task<MemoryEngine> GetEngineAsync() => (await GetPartsAsync().ConfigureAwait(false)).Engine;
 
@@ -156,11 +181,12 @@ public sealed partial class MemoryService : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        if (_parts.IsValueCreated && _parts.Value.IsCompletedSuccessfully)
+        if (_parts is { IsCompletedSuccessfully: true } open)
         {
-            await _parts.Value.Result.Engine.DisposeAsync().ConfigureAwait(false);
+            await open.Result.Engine.DisposeAsync().ConfigureAwait(false);
         }
 
+        _opening.Dispose();
         _runtime.Dispose();
         if (_ownsEmbedder)
         {

@@ -2,9 +2,15 @@ using Microsoft.Data.Sqlite;
 
 namespace Engram.Core.Tests;
 
-/// <summary>A temporary store folder for one test class; removed with SQLite's -wal and -shm files afterwards.</summary>
+/// <summary>
+/// A temporary store folder for one test class; removed with SQLite's -wal and -shm files afterwards. With
+/// <c>ENGRAM_TEST_STORE=postgres</c> every home is also a fresh PostgreSQL database (the folder then holds only the
+/// caches), so the same tests run on both stores; the databases are dropped afterwards.
+/// </summary>
 public sealed class TempStore : IDisposable
 {
+    private readonly Dictionary<string, string> _databases = new(StringComparer.Ordinal);
+
     public TempStore()
     {
         Root = Path.Combine(Path.GetTempPath(), "engram-tests", Guid.NewGuid().ToString("N"));
@@ -18,11 +24,35 @@ public sealed class TempStore : IDisposable
 
     /// <summary>A service over <paramref name="home"/> (a fresh folder when null).</summary>
     public MemoryService Open(string? home = null, string defaultScope = "user") =>
-        new(new EngramOptions { HomeDirectory = home ?? NewHome(), DefaultScope = defaultScope });
+        new(Options(home ?? NewHome(), defaultScope));
+
+    /// <summary>The options of a service over <paramref name="home"/>: its SQLite store, or its own PostgreSQL database.</summary>
+    public EngramOptions Options(string home, string defaultScope = "user") =>
+        new() { HomeDirectory = home, DefaultScope = defaultScope, Store = TestPostgres.IsDefaultStore ? DatabaseOf(home) : null };
+
+    /// <summary>The PostgreSQL database of <paramref name="home"/>, created on first use.</summary>
+    public string DatabaseOf(string home)
+    {
+        lock (_databases)
+        {
+            if (!_databases.TryGetValue(home, out var database))
+            {
+                database = TestPostgres.CreateDatabase();
+                _databases[home] = database;
+            }
+
+            return database;
+        }
+    }
 
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
+        foreach (var database in _databases.Values)
+        {
+            TestPostgres.DropDatabase(database);
+        }
+
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -146,5 +146,10 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal(older.Id, (await service.RecallAsync(new RecallRequest("which test was flaky 8 days ago"))).Memories[0].Id);
     }
 
-    private MemoryService OpenUtc() => new(new EngramOptions { HomeDirectory = temp.NewHome(), TimeZone = TimeZoneInfo.Utc });
+    private MemoryService OpenUtc()
+    {
+        var options = temp.Options(temp.NewHome());
+        options.TimeZone = TimeZoneInfo.Utc;
+        return new(options);
+    }
 }

@@ -1,0 +1,256 @@
+using System.Text;
+using Engram.Core.Model;
+using Engram.Core.Storage;
+using Engram.Core.Storage.Postgres;
+using Npgsql;
+
+namespace Engram.Core.Tests;
+
+/// <summary>
+/// What only PostgreSQL needs proving: a change feed that stays safe with concurrent writers, the connection string's
+/// rules (no password), a clear retryable error when the server is away, and what a forget leaves on disk until
+/// <c>compact</c>. The rest of the suite runs on PostgreSQL too (<c>ENGRAM_TEST_STORE=postgres</c>, as CI does).
+/// </summary>
+public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore>
+{
+    private static PendingMemory Pending(string content, string scope = "user")
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var memory = new StoredMemory(Ids.New("mem_"), scope, content, [], now, now, null, null);
+        return new PendingMemory(memory, Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(content))), null, [], []);
+    }
+
+    private async Task<(PostgresMemoryStore Store, string Database)> OpenStoreAsync()
+    {
+        var database = temp.DatabaseOf(temp.NewHome());
+        return (await PostgresMemoryStore.OpenAsync(PostgresLocation.Parse(database)), database);
+    }
+
+    /// <summary>Waits until another session of <paramref name="database"/> is blocked on a lock (the feed lock), for at most 30 s.</summary>
+    private static async Task WaitForALockWaiterAsync(string database)
+    {
+        await using var monitor = new NpgsqlConnection(database);
+        await monitor.OpenAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", monitor);
+            if ((long)(await command.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+
+            await Task.Yield();
+        }
+
+        throw new TimeoutException("No writer waited on the feed lock within 30 s.");
+    }
+
+    [PostgresFact]
+    public async Task Feed_AWriterHeldOpen_IsNeverPassedOver_ByAReaderOfLaterChanges()
+    {
+        var (store, database) = await OpenStoreAsync();
+        await using var _ = store;
+        await store.InsertAsync([Pending("The first fact is already committed.")], null);
+        var seen = (await store.ReadChangesAsync(0)).Seq;
+
+        // Writer A appends to the feed the way every write does (the feed lock first), then holds its transaction open.
+        await using var a = new NpgsqlConnection(database);
+        await a.OpenAsync();
+        await using var txA = await a.BeginTransactionAsync();
+        await PostgresDatabase.LockFeedAsync(a, txA, CancellationToken.None);
+        var held = Pending("Writer A holds this fact in an open transaction.");
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO memories(id, scope, content, content_hash, observed_at, created_at) VALUES($1, 'user', $2, $3, 0, 0);
+            """, a, txA))
+        {
+            insert.Parameters.Add(new NpgsqlParameter { Value = held.Memory.Id });
+            insert.Parameters.Add(new NpgsqlParameter { Value = held.Memory.Content });
+            insert.Parameters.Add(new NpgsqlParameter { Value = held.ContentHash });
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        await using (var change = new NpgsqlCommand("INSERT INTO changes(memory_id, scope, deleted, at) VALUES($1, 'user', false, 0)", a, txA))
+        {
+            change.Parameters.Add(new NpgsqlParameter { Value = held.Memory.Id });
+            await change.ExecuteNonQueryAsync();
+        }
+
+        // Writer B starts while A is open and must commit after it, never before.
+        var b = store.InsertAsync([Pending("Writer B commits its fact while A is still open.")], null);
+        await WaitForALockWaiterAsync(database);
+        Assert.False(b.IsCompleted);
+        var during = await store.ReadChangesAsync(seen);
+        Assert.Equal(seen, during.Seq);
+        Assert.Empty(during.Upserts);
+
+        await txA.CommitAsync();
+        await b;
+        var after = await store.ReadChangesAsync(seen);
+        Assert.Equal(
+            ["Writer A holds this fact in an open transaction.", "Writer B commits its fact while A is still open."],
+            after.Upserts.Select(u => u.Memory.Content).Where(c => c.StartsWith("Writer", StringComparison.Ordinal)).ToArray());
+    }
+
+    [PostgresFact]
+    public async Task Feed_WithoutTheLock_ASequenceAloneWouldLoseTheEarlierWriter()
+    {
+        // Why the lock: two writers append without it; the one with the lower seq commits last, and a reader that
+        // moved past the higher seq never reads the lower one.
+        var (store, database) = await OpenStoreAsync();
+        await using var _ = store;
+        await using var x = new NpgsqlConnection(database);
+        await using var y = new NpgsqlConnection(database);
+        await x.OpenAsync();
+        await y.OpenAsync();
+        await using var txX = await x.BeginTransactionAsync();
+        await using var txY = await y.BeginTransactionAsync();
+        await using (var c = new NpgsqlCommand("INSERT INTO changes(memory_id, scope, deleted, at) VALUES('x', 'user', false, 0)", x, txX)) await c.ExecuteNonQueryAsync();
+        await using (var c = new NpgsqlCommand("INSERT INTO changes(memory_id, scope, deleted, at) VALUES('y', 'user', false, 0)", y, txY)) await c.ExecuteNonQueryAsync();
+        await txY.CommitAsync();
+        var seen = await store.MaxSeqAsync();
+        await txX.CommitAsync();
+
+        Assert.Empty(await store.ChangedIdsAsync(seen, long.MaxValue, 10));
+        Assert.Contains("x", await store.ChangedIdsAsync(0, long.MaxValue, 10));
+    }
+
+    [PostgresFact]
+    public async Task ConcurrentWriters_OnThreeServices_AReaderCatchingUpThroughout_MissesNothing()
+    {
+        var home = temp.NewHome();
+        var database = temp.DatabaseOf(home);
+        var services = Enumerable.Range(0, 3).Select(i =>
+        {
+            var options = temp.Options(temp.NewHome());
+            options.Store = database;
+            return new MemoryService(options);
+        }).ToList();
+        await using var reader = await PostgresMemoryStore.OpenAsync(PostgresLocation.Parse(database));
+        try
+        {
+            var writing = Task.WhenAll(services.Select((service, s) => Task.Run(async () =>
+            {
+                for (var i = 0; i < 40; i++)
+                {
+                    await service.RememberAsync(new RememberRequest($"Service {s} stored fact number {i} about queue q{s}-{i}."));
+                }
+            })));
+
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var last = 0L;
+            while (true)
+            {
+                var done = writing.IsCompleted;
+                var batch = await reader.ReadChangesAsync(last);
+                seen.UnionWith(batch.Upserts.Select(u => u.Memory.Id));
+                last = batch.Seq;
+                if (done)
+                {
+                    break;
+                }
+            }
+
+            await writing;
+            var stored = await reader.IdsInScopesAsync(["user"]);
+            Assert.Equal(120, stored.Count);
+            Assert.Empty(stored.Except(seen));
+        }
+        finally
+        {
+            foreach (var service in services)
+            {
+                await service.DisposeAsync();
+            }
+        }
+    }
+
+    [PostgresFact]
+    public async Task Forget_OnPostgres_LeavesTheBytesInThePagesUntilCompact_ThenNone()
+    {
+        const string Canary = "Engram canary: the team vault passphrase is basalt-orbit-5520.";
+        var home = temp.NewHome();
+        var database = temp.DatabaseOf(home);
+        var options = temp.Options(home);
+        options.Store = database;
+        await using var service = new MemoryService(options);
+        await service.RememberManyAsync(Enumerable.Range(0, 200).Select(i => new RememberRequest($"Filler fact {i}: service s{i} talks to queue q{i}.")).ToList());
+        var canary = await service.RememberAsync(new RememberRequest(Canary));
+        Assert.Equal(canary.Id, (await service.RecallAsync(new RecallRequest("team vault passphrase"))).Memories[0].Id);
+        var forgotten = await service.ForgetAsync(new ForgetRequest([canary.Id]));
+        Assert.Equal(1, forgotten.Count);
+        Assert.True(forgotten.Residue.IsEmpty);
+
+        var files = await DatabaseFilesAsync(database);
+        Assert.NotEmpty(FilesHolding(files, Canary));
+
+        await service.CompactAsync();
+        files = await DatabaseFilesAsync(database);
+        Assert.Empty(FilesHolding(files, Canary));
+        Assert.Empty(ErasureTests.FilesContaining(home, Canary));
+    }
+
+    /// <summary>The files of the database (its folder under the data directory), after a checkpoint wrote every page out.</summary>
+    private static async Task<string> DatabaseFilesAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using (var checkpoint = new NpgsqlCommand("CHECKPOINT", connection))
+        {
+            await checkpoint.ExecuteNonQueryAsync();
+        }
+
+        await using var command = new NpgsqlCommand("SELECT current_setting('data_directory') || '/base/' || oid FROM pg_database WHERE datname = current_database()", connection);
+        return (string)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static List<string> FilesHolding(string folder, string text)
+    {
+        Assert.True(Directory.Exists(folder), $"The database's folder {folder} is not readable here: run the tests on the machine of the PostgreSQL server.");
+        return ErasureTests.FilesContaining(folder, text);
+    }
+
+    [Fact]
+    public async Task Store_UnreachableServer_IsAClearRetryableError_WithoutTheConnectionString()
+    {
+        var options = temp.Options(temp.NewHome());
+        options.Store = "postgres://engram@127.0.0.1:1/engram?connect_timeout=2";
+        await using var service = new MemoryService(options);
+        var e = await Assert.ThrowsAsync<EngramUnavailableException>(() => service.RecallAsync(new RecallRequest("anything")));
+        Assert.Contains("cannot be reached right now", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Retry", e.Message, StringComparison.Ordinal);
+        // The service is not stuck on the failure: the next call tries again (and fails the same way here).
+        await Assert.ThrowsAsync<EngramUnavailableException>(() => service.RecallAsync(new RecallRequest("anything")));
+    }
+
+    [Theory]
+    [InlineData("postgres://engram:s3cr3t-pw@db.example:5432/engram")]
+    [InlineData("Host=db.example;Username=engram;Password=s3cr3t-pw;Database=engram")]
+    [InlineData("postgresql://engram@db.example/engram?password=s3cr3t-pw")]
+    public void ConnectionString_WithAPassword_IsRefused_WithoutRepeatingIt(string store)
+    {
+        var e = Assert.Throws<EngramArgumentException>(() => EngramOptions.DescribeConnectionString(store));
+        Assert.DoesNotContain("s3cr3t-pw", e.Message, StringComparison.Ordinal);
+        Assert.Contains("PGPASSWORD", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("postgres://engram@db.example:5433/team", "postgres://engram@db.example:5433/team")]
+    [InlineData("postgresql://db.example/team?sslmode=require", "postgres://db.example/team")]
+    [InlineData("Host=db.example;Username=engram;Database=team", "postgres://engram@db.example/team")]
+    public void ConnectionString_BothForms_AreReadAndShownWithoutSecrets(string store, string shown)
+    {
+        Assert.True(EngramOptions.IsConnectionString(store));
+        Assert.Equal(shown, EngramOptions.DescribeConnectionString(store));
+    }
+
+    [Theory]
+    [InlineData("/home/ana/.engram")]
+    [InlineData("C:\\Users\\ana\\engram")]
+    [InlineData("relative/folder")]
+    public void Folder_IsNotAConnectionString(string store) => Assert.False(EngramOptions.IsConnectionString(store));
+
+    [Fact]
+    public void ConnectionString_Malformed_SaysWhatToSend() =>
+        Assert.Contains("postgres://user@host:5432/database", Assert.Throws<EngramArgumentException>(() => EngramOptions.DescribeConnectionString("postgres://")).Message, StringComparison.Ordinal);
+}

@@ -39,6 +39,7 @@ public sealed class ErasureTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")]
     public async Task Forget_LeavesNoCopyOfTheTextInAnyFileUnderTheStore()
     {
         var home = temp.NewHome();
@@ -56,7 +57,7 @@ public sealed class ErasureTests(TempStore temp) : IClassFixture<TempStore>
 
         await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("vault passphrase")));
         Assert.NotEmpty(FilesContaining(home, "quartz-nebula-7741"));
-        Assert.NotEmpty(FilesContaining(Path.Combine(home, "index"), "quartz"));
+        Assert.NotEmpty(FilesContaining(TempStore.IndexFolder(home), "quartz"));
 
         var forgotten = await service.ForgetAsync(new ForgetRequest([secret.Id]));
         Assert.Equal(1, forgotten.Count);
@@ -65,7 +66,7 @@ public sealed class ErasureTests(TempStore temp) : IClassFixture<TempStore>
         // While the service still runs (as a client would check right after forget) and after it closes. The index
         // holds analysed words, so its files are searched for those too.
         Assert.Empty(FilesContaining(home, Secret, "quartz-nebula-7741"));
-        Assert.Empty(FilesContaining(Path.Combine(home, "index"), "quartz", "nebula", "passphras"));
+        Assert.Empty(FilesContaining(TempStore.IndexFolder(home), "quartz", "nebula", "passphras"));
         await service.DisposeAsync();
         Assert.Empty(FilesContaining(home, Secret, "quartz-nebula-7741"));
 
@@ -75,6 +76,7 @@ public sealed class ErasureTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact(Timeout = 120_000)]
+    [Trait("Store", "SqliteOnly")]
     public async Task Forget_WhileAnotherConnectionHoldsAnOldSnapshot_ReturnsAndLeavesTheWalForLater()
     {
         var home = temp.NewHome();

@@ -59,6 +59,7 @@ public sealed class ForgetTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")]
     public async Task RecallLog_WrittenLateByAnotherService_NeverRestoresAForgottenId()
     {
         var home = temp.NewHome();
@@ -86,6 +87,7 @@ public sealed class ForgetTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")]
     public async Task Forget_IsRecordedInTheAppendOnlyAudit_WithIdsAndNoContent()
     {
         var home = temp.NewHome();

@@ -109,7 +109,7 @@ public sealed class SessionContextTests(TempStore temp) : IClassFixture<TempStor
         }
 
         // Not a term of it is left in the index files (the analyzer indexes the words separately).
-        var index = Path.Combine(home, "index");
+        var index = TempStore.IndexFolder(home);
         Assert.Empty(ErasureTests.FilesContaining(index, "marmalad"));
 
         // The neighbours now carry each other as context.

@@ -72,7 +72,7 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
             await service.RecallAsync(new RecallRequest("warm the index"));
         }
 
-        Directory.Delete(Path.Combine(home, "index"), recursive: true);
+        Directory.Delete(TempStore.IndexFolder(home), recursive: true);
         await using var reopened = temp.Open(home);
         var result = await reopened.RecallAsync(new RecallRequest("Postgres"));
         Assert.Equal(Seed.Facts[0], result.Memories[0].Content);
@@ -90,7 +90,7 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
             await service.RecallAsync(new RecallRequest("warm the index"));
         }
 
-        foreach (var file in Directory.GetFiles(Path.Combine(home, "index"), "segments*"))
+        foreach (var file in Directory.GetFiles(TempStore.IndexFolder(home), "segments*"))
         {
             File.WriteAllBytes(file, [1, 2, 3]);
         }
@@ -101,6 +101,7 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")]
     public async Task Store_WithoutTheObservedAtIndex_OpensWhileAnotherProcessWrites_AndBuildsItLater()
     {
         // A store of the previous release has no (scope, observed_at) index; building it needs the write lock, which
@@ -151,6 +152,7 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")]
     public async Task Store_FromANewerSchema_IsRefusedWithAClearMessage()
     {
         var home = temp.NewHome();
@@ -173,6 +175,7 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")]
     public async Task Store_UsesWalAndRecordsItsSchemaVersion()
     {
         var home = temp.NewHome();
@@ -193,6 +196,7 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")]
     public async Task Store_AtSchemaVersion1_IsMigrated_AndItsEntitiesBackfilled()
     {
         var home = temp.NewHome();
@@ -236,7 +240,7 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
         await using var service = temp.Open(home);
         await Seed.FactsAsync(service);
         await service.RecallAsync(new RecallRequest("warm the index"));
-        Directory.Delete(Path.Combine(home, "index"), recursive: true);
+        Directory.Delete(TempStore.IndexFolder(home), recursive: true);
         await service.RememberAsync(new RememberRequest("A fact written after the index vanished: the canary is teal."));
         var result = await service.RecallAsync(new RecallRequest("what colour is the canary"));
         Assert.Contains("teal", result.Memories[0].Content, StringComparison.Ordinal);

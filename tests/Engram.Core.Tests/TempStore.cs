@@ -22,6 +22,13 @@ public sealed class TempStore : IDisposable
     /// <summary>A fresh store folder under <see cref="Root"/>.</summary>
     public string NewHome() => Path.Combine(Root, Guid.NewGuid().ToString("N"));
 
+    /// <summary>
+    /// The lexical index's folder of a store opened at <paramref name="home"/>: in the home on SQLite, under its
+    /// PostgreSQL database's cache folder otherwise.
+    /// </summary>
+    public static string IndexFolder(string home) =>
+        Directory.GetDirectories(home, "index", SearchOption.AllDirectories).Single();
+
     /// <summary>A service over <paramref name="home"/> (a fresh folder when null).</summary>
     public MemoryService Open(string? home = null, string defaultScope = "user") =>
         new(Options(home ?? NewHome(), defaultScope));

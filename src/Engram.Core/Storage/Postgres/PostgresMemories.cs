@@ -16,7 +16,7 @@ internal sealed class PostgresMemories(PostgresDatabase database)
         WITH RECURSIVE chain(id) AS (
             SELECT $1::text
             UNION SELECT m.superseded_by FROM memories m JOIN chain c ON m.id = c.id WHERE m.superseded_by IS NOT NULL)
-        SELECT EXISTS (SELECT 1 FROM chain WHERE id = $2)
+        SELECT 1 FROM chain WHERE id = $2
         """;
 
     /// <inheritdoc cref="IMemoryRecords.InsertAsync"/>
@@ -86,7 +86,7 @@ internal sealed class PostgresMemories(PostgresDatabase database)
     private static async Task<bool> ReplacedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PendingWrites writes, string @new, string old, CancellationToken cancellationToken)
     {
         await writes.FlushAsync(connection, tx, cancellationToken).ConfigureAwait(false);
-        return (bool)(await ScalarAsync(connection, tx, ReplacedChain, cancellationToken, @new, old).ConfigureAwait(false))!;
+        return (bool)(await ScalarAsync(connection, tx, $"SELECT EXISTS ({ReplacedChain})", cancellationToken, @new, old).ConfigureAwait(false))!;
     }
 
     /// <summary>A batch's rows, gathered in order and written in a handful of array statements.</summary>
@@ -221,7 +221,7 @@ internal sealed class PostgresMemories(PostgresDatabase database)
                     UPDATE memories SET superseded_by = $1, superseded_at = $3
                     WHERE id = $2 AND $2 <> $1
                       AND scope = (SELECT scope FROM memories WHERE id = $1)
-                      AND NOT ({ReplacedChain.Replace("SELECT EXISTS", "EXISTS", StringComparison.Ordinal)})
+                      AND NOT EXISTS ({ReplacedChain})
                     """, cancellationToken, @new, old, at).ConfigureAwait(false);
                 if (linked > 0)
                 {
@@ -242,7 +242,10 @@ internal sealed class PostgresMemories(PostgresDatabase database)
             foreach (var memory in existing.Values)
             {
                 // The memories around a forgotten one carried its text as session context: they are re-indexed without it.
+                // The row is locked first: a recall log being written for it on another server (which key-share locks
+                // the rows it names) commits before the statements below read the log, so they delete it too.
                 await ExecuteNamedAsync(connection, tx, $"""
+                    SELECT 1 FROM memories WHERE id = @id FOR UPDATE;
                     INSERT INTO changes(memory_id, scope, deleted, at)
                         SELECT id, scope, false, @now FROM (SELECT id, scope, ord FROM memories
                             WHERE scope = @scope AND ord < (SELECT ord FROM memories WHERE id = @id) ORDER BY ord DESC LIMIT {ChangedMemory.Radius}) b ORDER BY ord DESC;

@@ -22,7 +22,7 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
 
     private async Task<(PostgresMemoryStore Store, string Database)> OpenStoreAsync()
     {
-        var database = temp.DatabaseOf(temp.NewHome());
+        var database = TestPostgres.DatabaseOf(temp.NewHome());
         return (await PostgresMemoryStore.OpenAsync(PostgresLocation.Parse(database)), database);
     }
 
@@ -119,10 +119,10 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
     public async Task ConcurrentWriters_OnThreeServices_AReaderCatchingUpThroughout_MissesNothing()
     {
         var home = temp.NewHome();
-        var database = temp.DatabaseOf(home);
+        var database = TestPostgres.DatabaseOf(home);
         var services = Enumerable.Range(0, 3).Select(i =>
         {
-            var options = temp.Options(temp.NewHome());
+            var options = TempStore.Options(temp.NewHome());
             options.Store = database;
             return new MemoryService(options);
         }).ToList();
@@ -170,8 +170,8 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
     {
         const string Canary = "Engram canary: the team vault passphrase is basalt-orbit-5520.";
         var home = temp.NewHome();
-        var database = temp.DatabaseOf(home);
-        var options = temp.Options(home);
+        var database = TestPostgres.DatabaseOf(home);
+        var options = TempStore.Options(home);
         options.Store = database;
         await using var service = new MemoryService(options);
         await service.RememberManyAsync(Enumerable.Range(0, 200).Select(i => new RememberRequest($"Filler fact {i}: service s{i} talks to queue q{i}.")).ToList());
@@ -213,7 +213,7 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
     [Fact]
     public async Task Store_UnreachableServer_IsAClearRetryableError_WithoutTheConnectionString()
     {
-        var options = temp.Options(temp.NewHome());
+        var options = TempStore.Options(temp.NewHome());
         options.Store = "postgres://engram@127.0.0.1:1/engram?connect_timeout=2";
         await using var service = new MemoryService(options);
         var e = await Assert.ThrowsAsync<EngramUnavailableException>(() => service.RecallAsync(new RecallRequest("anything")));

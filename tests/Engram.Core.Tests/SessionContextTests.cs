@@ -139,7 +139,7 @@ public sealed class MixedEmbedderTests(TempStore temp) : IClassFixture<TempStore
         var home = temp.NewHome();
         await using var builtin = temp.Open(home);
         using var other = new OtherModel();
-        await using var otherService = new MemoryService(temp.Options(home), other);
+        await using var otherService = new MemoryService(TempStore.Options(home), other);
 
         // The built-in process loads the (empty) scope first.
         Assert.Empty((await builtin.RecallAsync(new RecallRequest("anything", "project:mixed/scope"))).Memories);

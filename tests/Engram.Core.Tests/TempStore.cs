@@ -9,7 +9,6 @@ namespace Engram.Core.Tests;
 /// </summary>
 public sealed class TempStore : IDisposable
 {
-    private readonly Dictionary<string, string> _databases = new(StringComparer.Ordinal);
 
     public TempStore()
     {
@@ -34,32 +33,14 @@ public sealed class TempStore : IDisposable
         new(Options(home ?? NewHome(), defaultScope));
 
     /// <summary>The options of a service over <paramref name="home"/>: its SQLite store, or its own PostgreSQL database.</summary>
-    public EngramOptions Options(string home, string defaultScope = "user") =>
-        new() { HomeDirectory = home, DefaultScope = defaultScope, Store = TestPostgres.IsDefaultStore ? DatabaseOf(home) : null };
+    public static EngramOptions Options(string home, string defaultScope = "user") =>
+        new() { HomeDirectory = home, DefaultScope = defaultScope, Store = TestPostgres.IsDefaultStore ? TestPostgres.DatabaseOf(home) : null };
 
-    /// <summary>The PostgreSQL database of <paramref name="home"/>, created on first use.</summary>
-    public string DatabaseOf(string home)
-    {
-        lock (_databases)
-        {
-            if (!_databases.TryGetValue(home, out var database))
-            {
-                database = TestPostgres.CreateDatabase();
-                _databases[home] = database;
-            }
-
-            return database;
-        }
-    }
 
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
-        foreach (var database in _databases.Values)
-        {
-            TestPostgres.DropDatabase(database);
-        }
-
+        TestPostgres.DropDatabasesUnder(Root);
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -148,7 +148,7 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
 
     private MemoryService OpenUtc()
     {
-        var options = temp.Options(temp.NewHome());
+        var options = TempStore.Options(temp.NewHome());
         options.TimeZone = TimeZoneInfo.Utc;
         return new(options);
     }

@@ -34,7 +34,7 @@ public sealed class McpTestServer : IAsyncDisposable
         var serverToClient = new Pipe();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services
-            .AddEngramServer(new HostSettings(home, defaultScope, "test"))
+            .AddEngramServer(new HostSettings(home, defaultScope, "test") { Store = TestPostgres.IsDefaultStore ? TestPostgres.DatabaseOf(home) : null })
             .WithStreamServerTransport(clientToServer.Reader.AsStream(), serverToClient.Writer.AsStream());
         var host = builder.Build();
         await host.StartAsync();
@@ -104,6 +104,7 @@ public sealed class TempFolder : IDisposable
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
+        TestPostgres.DropDatabasesUnder(Root);
         if (Directory.Exists(Root))
         {
             Directory.Delete(Root, recursive: true);

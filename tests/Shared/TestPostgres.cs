@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace Engram.Core.Tests;
+namespace Engram.Testing;
 
 /// <summary>
 /// The PostgreSQL server the tests may use: <c>ENGRAM_TEST_POSTGRES</c> holds a connection string (no database) to a
@@ -20,6 +20,37 @@ internal static class TestPostgres
 
     /// <summary>Whether the whole suite runs on PostgreSQL (<c>ENGRAM_TEST_STORE=postgres</c>): every store a test opens is a fresh database.</summary>
     public static bool IsDefaultStore => string.Equals(Environment.GetEnvironmentVariable("ENGRAM_TEST_STORE"), "postgres", StringComparison.OrdinalIgnoreCase);
+
+    private static readonly Dictionary<string, string> Databases = new(StringComparer.Ordinal);
+
+    /// <summary>The database of a test's store folder <paramref name="home"/>, created on first use.</summary>
+    public static string DatabaseOf(string home)
+    {
+        lock (Databases)
+        {
+            if (!Databases.TryGetValue(home, out var database))
+            {
+                database = CreateDatabase();
+                Databases[home] = database;
+            }
+
+            return database;
+        }
+    }
+
+    /// <summary>Drops the databases of the store folders under <paramref name="root"/>.</summary>
+    public static void DropDatabasesUnder(string root)
+    {
+        List<string> dropping;
+        lock (Databases)
+        {
+            var homes = Databases.Keys.Where(h => h.StartsWith(root, StringComparison.Ordinal)).ToList();
+            dropping = homes.Select(h => Databases[h]).ToList();
+            homes.ForEach(h => Databases.Remove(h));
+        }
+
+        dropping.ForEach(DropDatabase);
+    }
 
     /// <summary>Creates an empty database and returns the connection string to it.</summary>
     public static string CreateDatabase()
@@ -53,7 +84,7 @@ internal static class TestPostgres
 /// how to run it; in CI (<c>CI=true</c>) it always runs, and fails without a server.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
-public sealed class PostgresFactAttribute : FactAttribute
+public sealed class PostgresFactAttribute : Xunit.FactAttribute
 {
     public PostgresFactAttribute()
     {

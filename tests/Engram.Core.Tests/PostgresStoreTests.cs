@@ -210,6 +210,39 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
         return ErasureTests.FilesContaining(folder, text);
     }
 
+    [PostgresFact]
+    public async Task Export_FromSqlite_ImportedIntoPostgres_AndBack_KeepsIdsTimesTagsAndSupersession()
+    {
+        await using var personal = new MemoryService(new EngramOptions { HomeDirectory = temp.NewHome() });
+        var old = await personal.RememberAsync(new RememberRequest("The team runs Postgres 14.", Tags: ["db"], ObservedAt: new DateTimeOffset(2025, 1, 5, 9, 0, 0, TimeSpan.Zero)));
+        await personal.RememberAsync(new RememberRequest("The team moved to Postgres 16.", Tags: ["db", "decision"], Supersedes: [old.Id]));
+        await personal.RememberAsync(new RememberRequest("Ana reviews the schema changes.", Scope: "project:github.com/acme/api"));
+        var exported = await personal.ExportAsync().ToListAsync();
+
+        var teamHome = temp.NewHome();
+        var team = TempStore.Options(teamHome);
+        team.Store = TestPostgres.DatabaseOf(teamHome);
+        await using (var service = new MemoryService(team))
+        {
+            var imported = await service.ImportAsync(exported);
+            Assert.Equal(3, imported.Created);
+            Assert.Equal(1, imported.Superseded);
+            Assert.Equal(Sorted(exported), Sorted(await service.ExportAsync().ToListAsync()));
+        }
+
+        // And back into a fresh personal store.
+        await using var back = new MemoryService(new EngramOptions { HomeDirectory = temp.NewHome() });
+        await using (var service = new MemoryService(team))
+        {
+            await back.ImportAsync(await service.ExportAsync().ToListAsync());
+        }
+
+        Assert.Equal(Sorted(exported), Sorted(await back.ExportAsync().ToListAsync()));
+    }
+
+    private static List<string> Sorted(IEnumerable<MemoryRecord> records) =>
+        records.Select(r => System.Text.Json.JsonSerializer.Serialize(r)).Order(StringComparer.Ordinal).ToList();
+
     [Fact]
     public async Task Store_UnreachableServer_IsAClearRetryableError_WithoutTheConnectionString()
     {

@@ -243,6 +243,63 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
     private static List<string> Sorted(IEnumerable<MemoryRecord> records) =>
         records.Select(r => System.Text.Json.JsonSerializer.Serialize(r)).Order(StringComparer.Ordinal).ToList();
 
+    [PostgresFact]
+    public async Task ConnectionsCutUnderLoad_CallsFailRetryably_AndNoAcknowledgedWriteIsLost()
+    {
+        var home = temp.NewHome();
+        var options = TempStore.Options(home);
+        options.Store = TestPostgres.DatabaseOf(home);
+        await using var service = new MemoryService(options);
+        await service.RememberAsync(new RememberRequest("Warm-up fact so the store is open."));
+        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var unavailable = 0;
+        using var stop = new CancellationTokenSource();
+
+        // Every tenth of a second the server drops every connection of this database, as a restart does.
+        var cutter = Task.Run(async () =>
+        {
+            await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(options.Store) { Database = "postgres", Pooling = false }.ConnectionString);
+            await admin.OpenAsync();
+            var cuts = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                await using var command = new NpgsqlCommand("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", admin);
+                command.Parameters.Add(new NpgsqlParameter { Value = new NpgsqlConnectionStringBuilder(options.Store).Database });
+                await command.ExecuteScalarAsync();
+                cuts++;
+                await Task.Delay(100);
+            }
+
+            return cuts;
+        });
+
+        var writers = Enumerable.Range(0, 2).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < 60; i++)
+            {
+                try
+                {
+                    var r = await service.RememberAsync(new RememberRequest($"Writer {w} fact {i}: build agent a{w}-{i} runs the nightly job."));
+                    acknowledged.Add(r.Id);
+                    await service.RecallAsync(new RecallRequest($"build agent a{w}-{i}"));
+                }
+                catch (EngramUnavailableException)
+                {
+                    Interlocked.Increment(ref unavailable);
+                }
+            }
+        })).ToList();
+        await Task.WhenAll(writers);
+        await stop.CancelAsync();
+        Assert.True(await cutter > 0);
+
+        // The service recovers by itself, and every acknowledged write is there.
+        var stored = (await service.ExportAsync().ToListAsync()).Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        Assert.DoesNotContain(acknowledged, id => !stored.Contains(id));
+        Assert.False(acknowledged.IsEmpty);
+        Assert.NotEmpty((await service.RecallAsync(new RecallRequest("build agent nightly job"))).Memories);
+    }
+
     [Fact]
     public async Task Store_UnreachableServer_IsAClearRetryableError_WithoutTheConnectionString()
     {

@@ -59,25 +59,58 @@ internal sealed class PostgresDatabase : IAsyncDisposable
     public Task<T> SnapshotAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken) =>
         InTransactionAsync(System.Data.IsolationLevel.RepeatableRead, lockFeed: false, work, cancellationToken);
 
-    /// <summary>Runs <paramref name="work"/> on a connection of its own, statement by statement (each its own snapshot).</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> on a connection of its own, statement by statement (each its own snapshot). Also
+    /// used for the few writes that need no feed lock and are safe to repeat.
+    /// </summary>
     public async Task<T> ReadAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken cancellationToken)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            return await work(connection).ConfigureAwait(false);
-        }
-        catch (Exception e) when (IsUnavailable(e))
-        {
-            throw Unavailable(e);
+            try
+            {
+                await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                return await work(connection).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsUnavailable(e) && attempt < 2)
+            {
+                // A pooled connection the server closed (a restart) fails on first use: a new one may well succeed.
+                _source.Clear();
+            }
+            catch (Exception e) when (IsUnavailable(e))
+            {
+                throw Unavailable(e);
+            }
         }
     }
 
     private async Task<T> InTransactionAsync<T>(System.Data.IsolationLevel isolation, bool lockFeed, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await RunTransactionAsync(isolation, lockFeed, work, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsUnavailable(e) && attempt < 2 && !WasCommitting(e))
+            {
+                // A pooled connection the server closed (a restart) fails at its first statement; a transaction cut
+                // before its commit was rolled back by the server. Either way nothing was written: the pool is cleared
+                // and the work tried once more on a new connection. A failure at commit is never repeated (the commit
+                // may have happened): it reaches the caller as retryable.
+                _source.Clear();
+            }
+            catch (Exception e) when (IsUnavailable(e))
+            {
+                throw Unavailable(e);
+            }
+        }
+    }
+
+    private async Task<T> RunTransactionAsync<T>(System.Data.IsolationLevel isolation, bool lockFeed, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        {
+            await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using var tx = await connection.BeginTransactionAsync(isolation, cancellationToken).ConfigureAwait(false);
             if (lockFeed)
             {
@@ -89,14 +122,23 @@ internal sealed class PostgresDatabase : IAsyncDisposable
             }
 
             var result = await work(connection, tx).ConfigureAwait(false);
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsUnavailable(e))
+            {
+                e.Data[CommittingKey] = true;
+                throw;
+            }
+
             return result;
         }
-        catch (Exception e) when (IsUnavailable(e))
-        {
-            throw Unavailable(e);
-        }
     }
+
+    private const string CommittingKey = "engram.committing";
+
+    private static bool WasCommitting(Exception e) => e.Data.Contains(CommittingKey);
 
     /// <summary>Takes the feed lock for the rest of <paramref name="tx"/> (see the remarks on this class).</summary>
     public static Task LockFeedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken) =>

@@ -20,6 +20,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     private readonly SqliteRecallLog _recallLog;
     private readonly SqliteForgetAudit _forgetAudit;
     private readonly SqliteMaintenance _maintenance;
+    private readonly SqliteTokens _tokens;
 
     private SqliteMemoryStore(SqliteDatabase database)
     {
@@ -32,6 +33,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
         _recallLog = new SqliteRecallLog(database);
         _forgetAudit = new SqliteForgetAudit(database);
         _maintenance = new SqliteMaintenance(database);
+        _tokens = new SqliteTokens(database);
     }
 
     /// <summary>Opens (creating or migrating) the store at <paramref name="path"/>.</summary>
@@ -122,4 +124,16 @@ internal sealed class SqliteMemoryStore : IMemoryStore
 
     public Task<bool> CheckpointAsync(CancellationToken cancellationToken = default) =>
         _database.CheckpointAsync(cancellationToken);
+
+    public Task AddTokenAsync(StoredToken token, CancellationToken cancellationToken = default) =>
+        _tokens.AddTokenAsync(token, cancellationToken);
+
+    public Task<IReadOnlyList<StoredToken>> ListTokensAsync(CancellationToken cancellationToken = default) =>
+        _tokens.ListTokensAsync(cancellationToken);
+
+    public Task<int> RevokeTokensAsync(string idOrPrincipal, long at, CancellationToken cancellationToken = default) =>
+        _tokens.RevokeTokensAsync(idOrPrincipal, at, cancellationToken);
+
+    public Task<StoredToken?> FindTokenAsync(string hash, CancellationToken cancellationToken = default) =>
+        _tokens.FindTokenAsync(hash, cancellationToken);
 }

@@ -49,6 +49,13 @@ public sealed class EngramOptions
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>
+    /// How long a server keeps what the store said about a presented token (who it belongs to, or that it is not one), so
+    /// that not every request reads the store. A token revoked by another process stops working on this one within this
+    /// time; the process that revokes it stops accepting it at once.
+    /// </summary>
+    public TimeSpan TokenCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// Whether the service fills missing vectors in the background (a server's job). A one-shot command turns it off:
     /// it would exit before the work is done, and <c>reembed</c> does that work in the foreground, counting all of it.
     /// </summary>

@@ -43,8 +43,9 @@ public sealed class EngramOptions
     public TimeSpan EmbeddingRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// The clock of the embedder's back-off: it tells when an embedder paused after a failure (for
-    /// <see cref="EmbeddingRetryDelay"/>) may be called again. A test passes a fake one to end a pause without waiting.
+    /// The clock of the embedder's back-off and of the token cache: it tells when an embedder paused after a failure (for
+    /// <see cref="EmbeddingRetryDelay"/>) may be called again, and when a cached token answer (for
+    /// <see cref="TokenCacheDuration"/>) is stale. A test passes a fake one to end a pause or a window without waiting.
     /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

@@ -76,7 +76,7 @@ public sealed partial class MemoryService : IAsyncDisposable
             recall,
             new Forgetting(engine, recall, logger),
             new RecallExplainer(engine, recall),
-            new TokenDirectory(engine.Store, _options.TokenCacheDuration, _options.TimeProvider));
+            new TokenDirectory(engine.Store, _options.TokenCacheDuration, _options.TimeProvider, _loggerFactory.CreateLogger<TokenDirectory>()));
     }
 
     private Task<Parts> GetPartsAsync() => _parts.Value;

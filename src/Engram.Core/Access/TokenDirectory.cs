@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Engram.Core.Model;
 using Engram.Core.Scopes;
 using Engram.Core.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace Engram.Core.Access;
 
@@ -14,7 +15,8 @@ namespace Engram.Core.Access;
 /// <param name="store">The tokens' table.</param>
 /// <param name="cacheFor">How long an answer of the store is kept (<see cref="EngramOptions.TokenCacheDuration"/>).</param>
 /// <param name="time">The clock.</param>
-internal sealed class TokenDirectory(IPrincipalStore store, TimeSpan cacheFor, TimeProvider time)
+/// <param name="logger">Logging: ids, principals and counts, never a secret or a hash.</param>
+internal sealed partial class TokenDirectory(IPrincipalStore store, TimeSpan cacheFor, TimeProvider time, ILogger logger)
 {
     /// <summary>Past this many cached secrets (most of them wrong ones), the cache starts over.</summary>
     private const int MaxCached = 10_000;
@@ -37,6 +39,7 @@ internal sealed class TokenDirectory(IPrincipalStore store, TimeSpan cacheFor, T
         var token = new StoredToken(TokenSecret.NewId(), TokenSecret.Hash(secret), name, scopes, time.GetUtcNow().ToUnixTimeMilliseconds(), null);
         await store.AddTokenAsync(token, cancellationToken).ConfigureAwait(false);
         _anyLive = null;
+        LogIssued(logger, token.Id, name, scopes);
         return new IssuedToken(token.Id, name, scopes, DateTimeOffset.FromUnixTimeMilliseconds(token.CreatedAt), secret);
     }
 
@@ -54,6 +57,7 @@ internal sealed class TokenDirectory(IPrincipalStore store, TimeSpan cacheFor, T
         var revoked = await store.RevokeTokensAsync(name, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false);
         _byHash.Clear();
         _anyLive = null;
+        LogRevoked(logger, revoked, name);
         return revoked;
     }
 
@@ -98,4 +102,10 @@ internal sealed class TokenDirectory(IPrincipalStore store, TimeSpan cacheFor, T
     }
 
     private sealed record Cached<T>(T Value, DateTimeOffset Until);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "token {Id} issued to {Principal} for {Scopes}.")]
+    private static partial void LogIssued(ILogger logger, string id, string principal, IReadOnlyList<string> scopes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} tokens revoked by id or principal '{Name}'.")]
+    private static partial void LogRevoked(ILogger logger, int count, string name);
 }

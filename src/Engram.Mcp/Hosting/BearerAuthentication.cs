@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Engram.Core;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace Engram.Mcp.Hosting;
 
@@ -13,12 +14,12 @@ namespace Engram.Mcp.Hosting;
 /// required (<see cref="HttpSettings.RequiresToken"/>). A bearer the server does not know is always refused, so a revoked
 /// token never falls back to being nobody in particular.
 /// </summary>
-internal static class BearerAuthentication
+internal static partial class BearerAuthentication
 {
     private const string Scheme = "Bearer";
 
     /// <summary>Authenticates the request and runs <paramref name="next"/> as its caller, or answers 401.</summary>
-    public static async Task RunAsync(HttpContext context, RequestDelegate next, HttpSettings http, MemoryService memory)
+    public static async Task RunAsync(HttpContext context, RequestDelegate next, HttpSettings http, MemoryService memory, ILogger logger)
     {
         var presented = Presented(context.Request.Headers.Authorization.ToString());
         if (presented is null)
@@ -41,6 +42,7 @@ internal static class BearerAuthentication
 
         if (await memory.AuthenticateAsync(presented, context.RequestAborted).ConfigureAwait(false) is not { } principal)
         {
+            LogRefused(logger, context.Connection.RemoteIpAddress);
             await RefuseAsync(context, "The bearer token is not valid: it was mistyped or has been revoked. Ask for a new one ('engram token add').").ConfigureAwait(false);
             return;
         }
@@ -59,6 +61,9 @@ internal static class BearerAuthentication
 
     private static bool SameSecret(string presented, string token) =>
         CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "refused a bearer token that is no live token, from {Remote}.")]
+    private static partial void LogRefused(ILogger logger, System.Net.IPAddress? remote);
 
     private static Task RefuseAsync(HttpContext context, string message)
     {

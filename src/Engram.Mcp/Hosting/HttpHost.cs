@@ -56,7 +56,8 @@ internal static class HttpHost
             throw;
         }
 
-        app.Use((context, next) => GuardAsync(context, next, http, memory));
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(BearerAuthentication));
+        app.Use((context, next) => GuardAsync(context, next, http, memory, logger));
         // Maps Streamable HTTP at the path and, with LegacySse, the old transport under it (HttpSettings.LegacySsePath).
         app.MapMcp(HttpSettings.Path);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -86,7 +87,7 @@ internal static class HttpHost
             + (http.IsLoopback ? "" : " Or leave --bind out to listen on 127.0.0.1 only."));
     }
 
-    private static Task GuardAsync(HttpContext context, RequestDelegate next, HttpSettings http, MemoryService memory)
+    private static Task GuardAsync(HttpContext context, RequestDelegate next, HttpSettings http, MemoryService memory, ILogger logger)
     {
         var origin = context.Request.Headers.Origin.ToString();
         if (origin.Length > 0 && !OriginAllowed(origin, http))
@@ -100,7 +101,7 @@ internal static class HttpHost
             return RefuseAsync(context, StatusCodes.Status403Forbidden, $"Host '{context.Request.Host}' is not allowed: this server listens on {http.Bind} and answers to localhost, 127.0.0.1 or [::1].");
         }
 
-        return BearerAuthentication.RunAsync(context, next, http, memory);
+        return BearerAuthentication.RunAsync(context, next, http, memory, logger);
     }
 
     private static bool OriginAllowed(string origin, HttpSettings http) =>

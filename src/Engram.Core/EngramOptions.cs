@@ -53,10 +53,18 @@ public sealed class EngramOptions
     public TimeSpan EmbeddingRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// The clock of the embedder's back-off: it tells when an embedder paused after a failure (for
-    /// <see cref="EmbeddingRetryDelay"/>) may be called again. A test passes a fake one to end a pause without waiting.
+    /// The clock of the embedder's back-off and of the token cache: it tells when an embedder paused after a failure (for
+    /// <see cref="EmbeddingRetryDelay"/>) may be called again, and when a cached token answer (for
+    /// <see cref="TokenCacheDuration"/>) is stale. A test passes a fake one to end a pause or a window without waiting.
     /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
+    /// How long a server keeps what the store said about a presented token (who it belongs to, or that it is not one), so
+    /// that not every request reads the store. A token revoked by another process stops working on this one within this
+    /// time; the process that revokes it stops accepting it at once.
+    /// </summary>
+    public TimeSpan TokenCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Whether the service fills missing vectors in the background (a server's job). A one-shot command turns it off:

@@ -8,17 +8,18 @@ namespace Engram.Core;
 /// <summary>
 /// Forget: selects memories by one selector (ids, tag, query, or all of a scope) and removes them from every store
 /// (SQLite rows, the lexical index, vectors, entity links, recall logs, the bytes of the WAL), then counts what is left.
+/// Only the caller's scopes are touched: a scope outside them is an error when named, and an id of one is unknown.
 /// </summary>
-internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline recall, IReadOnlyList<string> defaultScopes, string defaultSource, ILogger logger)
+internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline recall, ILogger logger)
 {
-    public async Task<ForgetResult> ForgetAsync(ForgetRequest request, CancellationToken cancellationToken)
+    public async Task<ForgetResult> ForgetAsync(ForgetRequest request, CallerScopes caller, CancellationToken cancellationToken)
     {
         // Write this process's queued recall logs first, so the deletion below also removes their references.
         await engine.Log.FlushAsync().ConfigureAwait(false);
-        var ids = await SelectAsync(request, cancellationToken).ConfigureAwait(false);
+        var ids = await SelectAsync(request, caller, cancellationToken).ConfigureAwait(false);
         if (!request.DryRun)
         {
-            ids = await engine.Store.DeleteAsync(ids, Selector(request), request.Scope is null ? [] : [ScopeName.Normalize(request.Scope)], cancellationToken).ConfigureAwait(false);
+            ids = await engine.Store.DeleteAsync(ids, Selector(request), request.Scope is null ? [] : [caller.Resolve(request.Scope)], cancellationToken).ConfigureAwait(false);
             // Out of this process's memory first, whatever happens to the index catch-up below.
             engine.Rows.Remove(ids);
             await engine.CatchUpAsync([], cancellationToken).ConfigureAwait(false);
@@ -46,7 +47,7 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
     private static ForgetSelector Selector(ForgetRequest request) =>
         request.Ids is not null ? ForgetSelector.Ids : request.Tag is not null ? ForgetSelector.Tag : request.Query is not null ? ForgetSelector.Query : ForgetSelector.All;
 
-    private async Task<IReadOnlyList<string>> SelectAsync(ForgetRequest request, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> SelectAsync(ForgetRequest request, CallerScopes caller, CancellationToken cancellationToken)
     {
         var selectors = (request.Ids is not null ? 1 : 0) + (request.Tag is not null ? 1 : 0) + (request.Query is not null ? 1 : 0) + (request.All ? 1 : 0);
         if (selectors != 1)
@@ -64,8 +65,9 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
             }
 
             var ids = request.Ids.Select(id => Validation.Id(id, "ids[]")).Distinct(StringComparer.Ordinal).ToList();
+            // An id of a scope outside the caller's is as unknown as a mistyped one.
             var existing = await engine.Store.GetAsync(ids, cancellationToken).ConfigureAwait(false);
-            return ids.Where(existing.ContainsKey).ToList();
+            return ids.Where(id => existing.TryGetValue(id, out var memory) && caller.Allows(memory.Scope)).ToList();
         }
 
         if (request.All)
@@ -75,17 +77,17 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
                 throw new EngramArgumentException("'all: true' forgets a whole scope, so it needs an explicit 'scope' (for example 'user' or 'project:github.com/acme/widgets'); it never applies to the default scope implicitly.");
             }
 
-            return (await engine.Store.IdsInScopesAsync([ScopeName.Normalize(request.Scope)], cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
+            return (await engine.Store.IdsInScopesAsync([caller.Resolve(request.Scope)], cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
         }
 
-        var scopes = request.Scope is null ? defaultScopes : [ScopeName.Normalize(request.Scope)];
         if (request.Tag is not null)
         {
             var tag = Validation.Tags([request.Tag])[0];
+            var scopes = request.Scope is null ? caller.Recall(null).Scopes : [caller.Resolve(request.Scope)];
             return (await engine.Store.IdsWithAnyTagAsync(scopes, [tag], cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal).ToList();
         }
 
-        var query = Validation.Recall(new RecallRequest(request.Query!, request.Scope, request.Limit ?? 1), defaultScopes, defaultSource, defaultLimit: 1, alone: true);
+        var query = Validation.Recall(new RecallRequest(request.Query!, request.Scope, request.Limit ?? 1), caller, defaultLimit: 1, alone: true);
         var trace = await recall.RunAsync(query, log: false, cancellationToken).ConfigureAwait(false);
         return trace.Hits.Select(h => h.Memory.Id).ToList();
     }

@@ -11,8 +11,8 @@ public sealed partial class MemoryService
     /// <summary>The most memories one <see cref="ListAsync"/> page holds.</summary>
     public const int MaxListLimit = 1000;
 
-    /// <summary>Memories, newest first; in <paramref name="scope"/> when given, else every scope.</summary>
-    /// <exception cref="EngramArgumentException">A malformed scope or an out-of-range limit.</exception>
+    /// <summary>Memories, newest first; in <paramref name="scope"/> when given, else every scope (within <see cref="ActAs"/>, a scope must be named).</summary>
+    /// <exception cref="EngramArgumentException">A malformed scope, one outside the caller's, or an out-of-range limit.</exception>
     public async Task<IReadOnlyList<MemoryRecord>> ListAsync(string? scope = null, int limit = 50, int offset = 0, bool includeSuperseded = false, CancellationToken cancellationToken = default)
     {
         if (limit is < 1 or > MaxListLimit || offset < 0)
@@ -21,23 +21,23 @@ public sealed partial class MemoryService
         }
 
         var state = await GetEngineAsync().ConfigureAwait(false);
-        var rows = await state.Store.ListAsync(scope is null ? null : [ScopeName.Normalize(scope)], limit, offset, includeSuperseded, oldestFirst: false, cancellationToken).ConfigureAwait(false);
+        var rows = await state.Store.ListAsync(Named(scope), limit, offset, includeSuperseded, oldestFirst: false, cancellationToken).ConfigureAwait(false);
         return rows.Select(ToRecord).ToList();
     }
 
-    /// <summary>One memory by id, or null when there is none.</summary>
+    /// <summary>One memory by id, or null when there is none (or it is outside the caller's scopes).</summary>
     public async Task<MemoryRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
     {
         var state = await GetEngineAsync().ConfigureAwait(false);
         var rows = await state.Store.GetAsync([id], cancellationToken).ConfigureAwait(false);
-        return rows.TryGetValue(id, out var row) ? ToRecord(row) : null;
+        return rows.TryGetValue(id, out var row) && Scopes.Allows(row.Scope) ? ToRecord(row) : null;
     }
 
-    /// <summary>Every memory (of <paramref name="scope"/> when given) in the order stored, superseded ones included: an export.</summary>
+    /// <summary>Every memory (of <paramref name="scope"/> when given; within <see cref="ActAs"/>, it must be) in the order stored, superseded ones included: an export.</summary>
     public async IAsyncEnumerable<MemoryRecord> ExportAsync(string? scope = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var state = await GetEngineAsync().ConfigureAwait(false);
-        IReadOnlyList<string>? scopes = scope is null ? null : [ScopeName.Normalize(scope)];
+        var scopes = Named(scope);
         for (var offset = 0; ; offset += 1000)
         {
             var page = await state.Store.ListAsync(scopes, 1000, offset, includeSuperseded: true, oldestFirst: true, cancellationToken).ConfigureAwait(false);
@@ -60,10 +60,12 @@ public sealed partial class MemoryService
     /// batch is stored and the message names it. Progress is reported as (done, total).
     /// </summary>
     /// <exception cref="EngramArgumentException">A record is invalid; the message names it and says how to fix it.</exception>
+    /// <exception cref="InvalidOperationException">Called within <see cref="ActAs"/>: this is an administrator's operation.</exception>
     public async Task<ImportResult> ImportAsync(IReadOnlyList<MemoryRecord> records, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(records);
-        var (state, writer, _, _, _) = await GetPartsAsync().ConfigureAwait(false);
+        RequireUnrestricted();
+        var (state, writer, _, _, _, _) = await GetPartsAsync().ConfigureAwait(false);
         int created = 0, present = 0, duplicates = 0, done = 0;
         progress?.Report((0, records.Count));
         foreach (var batch in records.Chunk(500))
@@ -72,7 +74,7 @@ public sealed partial class MemoryService
             var fresh = batch.Where(r => !known.ContainsKey(r.Id)).DistinctBy(r => r.Id).ToList();
             present += batch.Length - fresh.Count;
             var requests = fresh.Select(r => new RememberRequest(r.Content, r.Scope, r.Tags, r.ObservedAt)).ToList();
-            var pending = await writer.PrepareAsync(requests, cancellationToken).ConfigureAwait(false);
+            var pending = await writer.PrepareAsync(requests, _unrestricted, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < pending.Count; i++)
             {
                 if (string.IsNullOrWhiteSpace(fresh[i].Id) || fresh[i].Id.Length > 200)
@@ -98,8 +100,10 @@ public sealed partial class MemoryService
     }
 
     /// <summary>Figures of the store: memories per scope, vectors per model, sizes on disk, forgets recorded.</summary>
+    /// <exception cref="InvalidOperationException">Called within <see cref="ActAs"/>: this is an administrator's operation.</exception>
     public async Task<StoreStats> StatsAsync(CancellationToken cancellationToken = default)
     {
+        RequireUnrestricted();
         var state = await GetEngineAsync().ConfigureAwait(false);
         var (scopes, vectors, forgets) = await state.Store.StatsAsync(cancellationToken).ConfigureAwait(false);
         var database = await state.Store.SizeAsync(cancellationToken).ConfigureAwait(false);
@@ -115,8 +119,10 @@ public sealed partial class MemoryService
     /// Checks the store: SQLite integrity and foreign keys, the lexical index in step with SQLite, the embedder and each
     /// scope's vectors of its model, and the recall log writer.
     /// </summary>
+    /// <exception cref="InvalidOperationException">Called within <see cref="ActAs"/>: this is an administrator's operation.</exception>
     public async Task<IReadOnlyList<DoctorCheck>> DoctorAsync(CancellationToken cancellationToken = default)
     {
+        RequireUnrestricted();
         var state = await GetEngineAsync().ConfigureAwait(false);
         var checks = new List<DoctorCheck>();
         var integrity = await state.Store.IntegrityAsync(cancellationToken).ConfigureAwait(false);
@@ -158,12 +164,20 @@ public sealed partial class MemoryService
     }
 
     /// <summary>Rebuilds the lexical index from SQLite (what <c>doctor</c> advises when it is out of step); returns its document count.</summary>
+    /// <exception cref="InvalidOperationException">Called within <see cref="ActAs"/>: this is an administrator's operation.</exception>
     public async Task<int> ReindexAsync(CancellationToken cancellationToken = default)
     {
+        RequireUnrestricted();
         var state = await GetEngineAsync().ConfigureAwait(false);
         await state.Lexical.RebuildAsync(cancellationToken).ConfigureAwait(false);
         return state.Lexical.DocumentCount();
     }
+
+    /// <summary>The one scope a listing names, resolved for the caller; every scope (<see langword="null"/>) only for an unrestricted one.</summary>
+    private List<string>? Named(string? scope) =>
+        scope is not null ? [Scopes.Resolve(scope)]
+        : _acting.Value is null ? null
+        : throw new EngramArgumentException("Name the scope to list: a principal lists one of its scopes at a time.");
 
     private static MemoryRecord ToRecord(StoredMemory m) => new(
         m.Id, m.Scope, m.Content, m.Tags,

@@ -1,3 +1,4 @@
+using Engram.Core.Access;
 using Engram.Core.Embeddings;
 using Engram.Core.Model;
 using Engram.Core.Scopes;
@@ -23,6 +24,8 @@ public sealed partial class MemoryService : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly SemaphoreSlim _opening = new(1, 1);
     private Task<Parts>? _parts;
+    private readonly CallerScopes _unrestricted;
+    private readonly AsyncLocal<Acting?> _acting = new();
 
     /// <summary>Creates the service. The store is opened (and created if missing) on first use.</summary>
     /// <param name="options">Where the store is and which scope is the default.</param>
@@ -37,20 +40,20 @@ public sealed partial class MemoryService : IAsyncDisposable
         _embedder = embeddingGenerator ?? new HashingEmbeddingGenerator();
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _runtime = new EmbeddingRuntime(_embedder, options, _loggerFactory);
+        _unrestricted = CallerScopes.Unrestricted(_defaultScope, options.DefaultScopeSource);
     }
 
     /// <summary>The options in force.</summary>
     public EngramOptions Options => _options;
 
-    /// <summary>The scopes a recall searches when it names none: the default scope, plus <c>user</c>.</summary>
-    public IReadOnlyList<string> DefaultRecallScopes =>
-        _defaultScope == ScopeName.User ? [ScopeName.User] : [_defaultScope, ScopeName.User];
+    /// <summary>The scopes a recall searches when it names none (for an unrestricted caller): the default scope, plus <c>user</c>.</summary>
+    public IReadOnlyList<string> DefaultRecallScopes => _unrestricted.Defaults();
 
     /// <summary>The path of the SQLite database.</summary>
     public string DatabasePath => MemoryEngine.DatabasePath(_options.HomeDirectory);
 
     /// <summary>The open store and the operations over it.</summary>
-    private sealed record Parts(MemoryEngine Engine, MemoryWriter Writer, RecallPipeline Recall, Forgetting Forgetting, RecallExplainer Explainer);
+    private sealed record Parts(MemoryEngine Engine, MemoryWriter Writer, RecallPipeline Recall, Forgetting Forgetting, RecallExplainer Explainer, TokenDirectory Tokens);
 
     private async Task<Parts> OpenAsync()
     {
@@ -69,10 +72,11 @@ public sealed partial class MemoryService : IAsyncDisposable
         var logger = _loggerFactory.CreateLogger<MemoryService>();
         return new Parts(
             engine,
-            new MemoryWriter(engine, _defaultScope, similarThreshold, logger),
+            new MemoryWriter(engine, similarThreshold, logger),
             recall,
-            new Forgetting(engine, recall, DefaultRecallScopes, _options.DefaultScopeSource, logger),
-            new RecallExplainer(engine, recall, DefaultRecallScopes, _options.DefaultScopeSource));
+            new Forgetting(engine, recall, logger),
+            new RecallExplainer(engine, recall),
+            new TokenDirectory(engine.Store, _options.TokenCacheDuration, _options.TimeProvider, _loggerFactory.CreateLogger<TokenDirectory>()));
     }
 
     /// <summary>
@@ -110,7 +114,7 @@ public sealed partial class MemoryService : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         var writer = (await GetPartsAsync().ConfigureAwait(false)).Writer;
-        var pending = await writer.PrepareAsync([request], cancellationToken).ConfigureAwait(false);
+        var pending = await writer.PrepareAsync([request], Scopes, cancellationToken).ConfigureAwait(false);
         var result = (await writer.InsertAsync(pending, cancellationToken).ConfigureAwait(false))[0];
         var similar = pending[0].Vector is { } vector
             ? await writer.SimilarAsync(result.Scope, vector, result.Id, pending[0].Supersedes, cancellationToken).ConfigureAwait(false)
@@ -128,7 +132,7 @@ public sealed partial class MemoryService : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(requests);
         var writer = (await GetPartsAsync().ConfigureAwait(false)).Writer;
-        var pending = await writer.PrepareAsync(requests, cancellationToken).ConfigureAwait(false);
+        var pending = await writer.PrepareAsync(requests, Scopes, cancellationToken).ConfigureAwait(false);
         return await writer.InsertAsync(pending, cancellationToken).ConfigureAwait(false);
     }
 
@@ -137,7 +141,7 @@ public sealed partial class MemoryService : IAsyncDisposable
     public async Task<RecallResult> RecallAsync(RecallRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var query = Validation.Recall(request, DefaultRecallScopes, _options.DefaultScopeSource);
+        var query = Validation.Recall(request, Scopes);
         var trace = await (await GetPartsAsync().ConfigureAwait(false)).Recall.RunAsync(query, log: true, cancellationToken).ConfigureAwait(false);
         return new RecallResult(trace.RetrievalId, trace.Query.Scopes, trace.Hits.Select(h => h.Memory).ToList());
     }
@@ -147,19 +151,23 @@ public sealed partial class MemoryService : IAsyncDisposable
     public async Task<ForgetResult> ForgetAsync(ForgetRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return await (await GetPartsAsync().ConfigureAwait(false)).Forgetting.ForgetAsync(request, cancellationToken).ConfigureAwait(false);
+        return await (await GetPartsAsync().ConfigureAwait(false)).Forgetting.ForgetAsync(request, Scopes, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The append-only record of every real forget on this store, oldest first (ids and counts, never content).</summary>
-    public async Task<IReadOnlyList<ForgetAuditEntry>> ReadForgetAuditAsync(CancellationToken cancellationToken = default) =>
-        await (await GetPartsAsync().ConfigureAwait(false)).Forgetting.ReadAuditAsync(cancellationToken).ConfigureAwait(false);
+    /// <exception cref="InvalidOperationException">Called within <see cref="ActAs"/>: this is an administrator's operation.</exception>
+    public async Task<IReadOnlyList<ForgetAuditEntry>> ReadForgetAuditAsync(CancellationToken cancellationToken = default)
+    {
+        RequireUnrestricted();
+        return await (await GetPartsAsync().ConfigureAwait(false)).Forgetting.ReadAuditAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Explains a recall: each hit's signals, what was filtered out and why, and optionally one memory's account.</summary>
     /// <exception cref="EngramArgumentException">Neither a known retrieval id nor a query was given.</exception>
     public async Task<ExplainResult> ExplainAsync(ExplainRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return await (await GetPartsAsync().ConfigureAwait(false)).Explainer.ExplainAsync(request, cancellationToken).ConfigureAwait(false);
+        return await (await GetPartsAsync().ConfigureAwait(false)).Explainer.ExplainAsync(request, Scopes, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -169,8 +177,12 @@ public sealed partial class MemoryService : IAsyncDisposable
     /// </summary>
     /// <returns>How many memories were embedded.</returns>
     /// <exception cref="InvalidOperationException">The embedder is unreachable or failed; what was embedded is kept.</exception>
-    public async Task<int> ReembedAsync(IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default) =>
-        await (await GetEngineAsync().ConfigureAwait(false)).Backfill.RunToCompletionAsync(progress, cancellationToken).ConfigureAwait(false);
+    /// <exception cref="InvalidOperationException">Called within <see cref="ActAs"/>: this is an administrator's operation.</exception>
+    public async Task<int> ReembedAsync(IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
+    {
+        RequireUnrestricted();
+        return await (await GetEngineAsync().ConfigureAwait(false)).Backfill.RunToCompletionAsync(progress, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>How many of <paramref name="ids"/> this process holds in its row cache (for tests: a forgotten memory's text must not stay in memory).</summary>
     internal async Task<int> CachedRowsAsync(IEnumerable<string> ids) => (await GetEngineAsync().ConfigureAwait(false)).Rows.CountOf(ids);

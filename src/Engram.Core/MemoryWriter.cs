@@ -11,16 +11,18 @@ namespace Engram.Core;
 /// dedup and supersession in one transaction, and offers the existing memories a new one may restate or replace.
 /// </summary>
 /// <param name="engine">The store and its derived indexes.</param>
-/// <param name="defaultScope">Where a memory goes when its request names no scope.</param>
 /// <param name="similarThreshold">The cosine from which an existing memory is offered in <c>similar</c> (per kind of vectors, see <see cref="EngramOptions.SimilarThreshold"/>).</param>
 /// <param name="logger">Logging.</param>
-internal sealed partial class MemoryWriter(MemoryEngine engine, string defaultScope, double similarThreshold, ILogger logger)
+internal sealed partial class MemoryWriter(MemoryEngine engine, double similarThreshold, ILogger logger)
 {
     private const int MaxSimilar = 3;
 
-    /// <summary>Checks and embeds <paramref name="requests"/>; a request's message is prefixed with its index in a batch.</summary>
-    /// <exception cref="EngramArgumentException">A request is invalid.</exception>
-    public async Task<List<PendingMemory>> PrepareAsync(IReadOnlyList<RememberRequest> requests, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks and embeds <paramref name="requests"/>, each in the scope it names (else the default) as
+    /// <paramref name="caller"/> may write it; a request's message is prefixed with its index in a batch.
+    /// </summary>
+    /// <exception cref="EngramArgumentException">A request is invalid, or names a scope outside the caller's.</exception>
+    public async Task<List<PendingMemory>> PrepareAsync(IReadOnlyList<RememberRequest> requests, CallerScopes caller, CancellationToken cancellationToken)
     {
         var now = DateTimeOffset.UtcNow;
         var pending = new List<PendingMemory>(requests.Count);
@@ -32,7 +34,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, string defaultSc
             {
                 var content = Validation.Text(request.Content, "content", EngramOptions.MaxContentLength,
                     "A memory is one self-contained fact of a few sentences, not a document: split it into separate facts, or keep documents in your repository and remember where they are.");
-                var scope = request.Scope is null ? defaultScope : ScopeName.Normalize(request.Scope);
+                var scope = caller.Write(request.Scope);
                 var supersedes = (request.Supersedes ?? []).Select(id => Validation.Id(id, "supersedes[]")).Distinct(StringComparer.Ordinal).ToList();
                 var observedAt = (request.ObservedAt ?? now).ToUnixTimeMilliseconds();
                 var memory = new StoredMemory(Ids.New("mem_"), scope, content, Validation.Tags(request.Tags), observedAt, now.ToUnixTimeMilliseconds(), null, null);

@@ -1,18 +1,20 @@
 using System.Text.Json;
 using Engram.Core.Model;
+using Engram.Core.Scopes;
 using Engram.Core.Search;
 
 namespace Engram.Core;
 
 /// <summary>
 /// Explain: replays a logged recall (or runs a new one) accounting for every candidate, and says per hit what each
-/// signal saw, what was filtered out and why, one memory's story when asked, and the state of the vector signal.
+/// signal saw, what was filtered out and why, one memory's story when asked, and the state of the vector signal. A
+/// caller replays only the recalls it may (<see cref="CallerScopes.MayReplay"/>): another principal's is not found.
 /// </summary>
-internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall, IReadOnlyList<string> defaultScopes, string defaultSource)
+internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall)
 {
     private const int MaxFilteredListed = 50;
 
-    public async Task<ExplainResult> ExplainAsync(ExplainRequest request, CancellationToken cancellationToken)
+    public async Task<ExplainResult> ExplainAsync(ExplainRequest request, CallerScopes caller, CancellationToken cancellationToken)
     {
         RecallTrace trace;
         var changed = false;
@@ -24,15 +26,19 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
             }
 
             await engine.Log.FlushAsync().ConfigureAwait(false);
-            var logged = await engine.Store.GetRetrievalAsync(request.RetrievalId, cancellationToken).ConfigureAwait(false)
-                ?? throw new EngramArgumentException($"No recall with retrievalId '{Shorten(request.RetrievalId)}' was found: it may have been mistyped, or a memory it returned has since been forgotten (which removes the log). Send a retrievalId returned by recall, or send 'query' to explain a new recall.");
-            var query = JsonSerializer.Deserialize<RecallQuery>(logged.RequestJson, RecallPipeline.LogJson)!;
+            var logged = await engine.Store.GetRetrievalAsync(request.RetrievalId, cancellationToken).ConfigureAwait(false);
+            var query = logged is null ? null : JsonSerializer.Deserialize<RecallQuery>(logged.RequestJson, RecallPipeline.LogJson)!;
+            if (logged is null || query is null || !caller.MayReplay(query))
+            {
+                throw new EngramArgumentException($"No recall with retrievalId '{Shorten(request.RetrievalId)}' was found: it may have been mistyped, or a memory it returned has since been forgotten (which removes the log). Send a retrievalId returned by recall, or send 'query' to explain a new recall.");
+            }
+
             trace = await recall.RunAsync(query, log: false, cancellationToken, request.RetrievalId, DateTimeOffset.FromUnixTimeMilliseconds(logged.At), explainAll: true).ConfigureAwait(false);
             changed = trace.Seq != logged.Seq;
         }
         else if (request.Recall is not null)
         {
-            trace = await recall.RunAsync(Validation.Recall(request.Recall, defaultScopes, defaultSource), log: true, cancellationToken, explainAll: true).ConfigureAwait(false);
+            trace = await recall.RunAsync(Validation.Recall(request.Recall, caller), log: true, cancellationToken, explainAll: true).ConfigureAwait(false);
         }
         else
         {

@@ -49,11 +49,11 @@ internal static class Validation
     }
 
     /// <summary>
-    /// A recall request checked, with its scopes resolved: the request's scope (a project with <c>user</c>, as recall's
-    /// default has it, unless <paramref name="alone"/>), else <paramref name="defaultScopes"/>.
-    /// <paramref name="defaultLimit"/> is the caller's default, for the message (forget by query takes 1, recall 10).
+    /// A recall request checked, with its scopes resolved for <paramref name="caller"/> (<see cref="CallerScopes.Recall"/>;
+    /// a project alone when <paramref name="alone"/>). <paramref name="defaultLimit"/> is the caller's default, for the
+    /// message (forget by query takes 1, recall 10).
     /// </summary>
-    public static RecallQuery Recall(RecallRequest request, IReadOnlyList<string> defaultScopes, string defaultSource, int defaultLimit = 10, bool alone = false)
+    public static RecallQuery Recall(RecallRequest request, CallerScopes caller, int defaultLimit = 10, bool alone = false)
     {
         var query = Text(request.Query, "query", EngramOptions.MaxQueryLength, "Send a short question or a few keywords.");
         if (request.Limit is < 1 or > EngramOptions.MaxRecallLimit)
@@ -61,13 +61,7 @@ internal static class Validation
             throw new EngramArgumentException($"limit {request.Limit} is out of range: send a whole number from 1 to {EngramOptions.MaxRecallLimit} (default {defaultLimit}).");
         }
 
-        var named = request.Scope is null ? null : ScopeName.Normalize(request.Scope);
-        var (scopes, resolution) = named switch
-        {
-            null => (defaultScopes, $"default: {string.Join(" + ", defaultScopes)} ({defaultSource})"),
-            _ when alone || named == ScopeName.User => ([named], "the request's 'scope' argument"),
-            _ => ((IReadOnlyList<string>)[named, ScopeName.User], "the request's 'scope' argument, with 'user'"),
-        };
-        return new RecallQuery(query, scopes, resolution, request.Limit, Tags(request.Tags), request.IncludeSuperseded, request.AsOf);
+        var (scopes, resolution) = caller.Recall(request.Scope, alone);
+        return new RecallQuery(query, scopes, resolution, request.Limit, Tags(request.Tags), request.IncludeSuperseded, request.AsOf) { Caller = caller.Principal };
     }
 }

@@ -22,7 +22,8 @@ public sealed class HttpTests(TempFolder temp) : IClassFixture<TempFolder>
         return await HttpHost.StartAsync(settings, new HttpSettings(IPAddress.Parse(bind), 0, token, origins ?? [], legacySse), LogLevel.Warning);
     }
 
-    private static HttpRequestMessage Post(Uri endpoint, string? origin = null, string? host = null, string? token = null)
+    /// <summary>An <c>initialize</c> POST, with the headers given.</summary>
+    internal static HttpRequestMessage Post(Uri endpoint, string? origin = null, string? host = null, string? token = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new StringContent(Initialize, Encoding.UTF8, "application/json") };
         request.Headers.Accept.ParseAdd("application/json");

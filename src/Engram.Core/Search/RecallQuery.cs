@@ -8,7 +8,11 @@ internal sealed record RecallQuery(
     int Limit,
     IReadOnlyList<string> Tags,
     bool IncludeSuperseded,
-    DateTimeOffset? AsOf);
+    DateTimeOffset? AsOf)
+{
+    /// <summary>The principal that asked, or <see langword="null"/> for an unrestricted caller: only it may replay the recall.</summary>
+    public string? Caller { get; init; }
+}
 
 /// <summary>One memory as a signal scored it.</summary>
 internal readonly record struct Scored(string Id, float Score);

@@ -35,9 +35,13 @@ internal static class CommandRunner
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
     }
 
+    /// <summary>A command as typed: <c>engram</c>, <c>engram recall</c>, <c>engram token add</c>.</summary>
+    public static string Path(Command command) =>
+        command is RootCommand ? "engram" : $"{(command.Parents.OfType<Command>().FirstOrDefault() is { } parent ? Path(parent) : "engram")} {command.Name}";
+
     private static async Task<int> RunAsync(Command command, ParseResult parse, Shell shell, FlagNames flags, Func<Invocation, Task<int>> action)
     {
-        var name = command is RootCommand ? "engram" : $"engram {command.Name}";
+        var name = Path(command);
         try
         {
             var settings = HostSettings.From(parse, shell.Environment, shell.WorkingDirectory);

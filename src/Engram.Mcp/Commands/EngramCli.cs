@@ -20,6 +20,7 @@ internal static class EngramCli
             RememberCommand.Create(shell), RecallCommand.Create(shell), ForgetCommand.Create(shell), ExplainCommand.Create(shell),
             ListCommand.Create(shell), ShowCommand.Create(shell), ExportCommand.Create(shell), ImportCommand.Create(shell),
             StatsCommand.Create(shell), DoctorCommand.Create(shell), ReindexCommand.Create(shell), ReembedCommand.Create(shell), CompactCommand.Create(shell),
+            TokenCommand.Create(shell),
         ];
         foreach (var command in commands)
         {
@@ -48,7 +49,7 @@ internal static class EngramCli
                 await shell.Terminal.Error.WriteLineAsync($"Did you mean 'engram {meant}'?").ConfigureAwait(false);
             }
 
-            await shell.Terminal.Error.WriteLineAsync($"Run '{(command is RootCommand ? "engram" : $"engram {command.Name}")} --help' for its options.").ConfigureAwait(false);
+            await shell.Terminal.Error.WriteLineAsync($"Run '{CommandRunner.Path(command)} --help' for its options.").ConfigureAwait(false);
             return ExitCodes.BadInput;
         }
 

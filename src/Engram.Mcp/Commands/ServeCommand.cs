@@ -12,7 +12,7 @@ internal static class ServeCommand
     {
         var http = new Option<bool>("--http") { Description = $"Serve Streamable HTTP at {HttpSettings.Path} instead of stdio" };
         var port = new Option<int>("--port") { Description = $"HTTP port (default {HttpSettings.DefaultPort}; 0 picks a free one)", DefaultValueFactory = _ => HttpSettings.DefaultPort };
-        var bind = new Option<string>("--bind") { Description = "Address to listen on (default 127.0.0.1; anything else needs ENGRAM_TOKEN)", DefaultValueFactory = _ => "127.0.0.1" };
+        var bind = new Option<string>("--bind") { Description = "Address to listen on (default 127.0.0.1; anything else needs tokens: 'engram token add', or ENGRAM_TOKEN)", DefaultValueFactory = _ => "127.0.0.1" };
         var sse = new Option<bool>("--legacy-sse")
         {
             Description = $"Also serve the deprecated HTTP+SSE transport ({HttpSettings.LegacySsePath}, {HttpSettings.LegacyMessagePath}) for old clients",
@@ -29,8 +29,9 @@ internal static class ServeCommand
             var origins = (shell.Environment("ENGRAM_ALLOWED_ORIGINS") ?? "")
                 .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(o => o.TrimEnd('/')).ToList();
             var token = shell.Environment("ENGRAM_TOKEN") is { Length: > 0 } t ? t : null;
-            var options = new HttpSettings(Address(cli.Get(bind)!), cli.Get(port), token, origins, cli.Get(sse));
-            var (app, endpoint) = await HttpHost.StartAsync(cli.Settings, options, level, cancellationToken).ConfigureAwait(false);
+            // A team store is shared by people: every caller of its HTTP server is somebody, with a token.
+            var options = new HttpSettings(Address(cli.Get(bind)!), cli.Get(port), token, origins, cli.Get(sse)) { RequireToken = cli.Settings.Store is not null };
+            var (app, endpoint) = await HttpHost.StartAsync(cli.Settings, options, level, cancellationToken: cancellationToken).ConfigureAwait(false);
             await using (app.ConfigureAwait(false))
             {
                 await shell.Terminal.Error.WriteLineAsync(HttpHost.Banner(endpoint, options, cli.Settings)).ConfigureAwait(false);

@@ -21,10 +21,13 @@ internal static class EngramServer
         scope 'user' is given for the person's own cross-project facts.
         """;
 
-    /// <summary>Registers the store (<see cref="EngramServices.AddEngramStore"/>) and the MCP server with Engram's tools.</summary>
-    public static IMcpServerBuilder AddEngramServer(this IServiceCollection services, HostSettings settings) =>
+    /// <summary>
+    /// Registers the store (<see cref="EngramServices.AddEngramStore"/>, its options from <paramref name="settings"/> and
+    /// then <paramref name="configure"/>) and the MCP server with Engram's tools.
+    /// </summary>
+    public static IMcpServerBuilder AddEngramServer(this IServiceCollection services, HostSettings settings, Action<Engram.Core.EngramOptions>? configure = null) =>
         services
-            .AddEngramStore(settings)
+            .AddEngramStore(settings, configure)
             .AddMcpServer(o =>
             {
                 o.ServerInfo = new Implementation { Name = "engram", Title = "Engram memory", Version = Version };

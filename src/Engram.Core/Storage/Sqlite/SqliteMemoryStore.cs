@@ -23,6 +23,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     private readonly SqliteRecallLog _recallLog;
     private readonly SqliteForgetAudit _forgetAudit;
     private readonly SqliteMaintenance _maintenance;
+    private readonly SqliteTokens _tokens;
 
     private SqliteMemoryStore(SqliteDatabase database)
     {
@@ -35,6 +36,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
         _recallLog = new SqliteRecallLog(database);
         _forgetAudit = new SqliteForgetAudit(database);
         _maintenance = new SqliteMaintenance(database);
+        _tokens = new SqliteTokens(database);
     }
 
     /// <summary>Opens (creating or migrating) the store at <paramref name="path"/>.</summary>
@@ -136,4 +138,16 @@ internal sealed class SqliteMemoryStore : IMemoryStore
         await _maintenance.CompactAsync(cancellationToken).ConfigureAwait(false);
         await _database.CheckpointAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    public Task AddTokenAsync(StoredToken token, CancellationToken cancellationToken = default) =>
+        _tokens.AddTokenAsync(token, cancellationToken);
+
+    public Task<IReadOnlyList<StoredToken>> ListTokensAsync(CancellationToken cancellationToken = default) =>
+        _tokens.ListTokensAsync(cancellationToken);
+
+    public Task<int> RevokeTokensAsync(string idOrPrincipal, long at, CancellationToken cancellationToken = default) =>
+        _tokens.RevokeTokensAsync(idOrPrincipal, at, cancellationToken);
+
+    public Task<StoredToken?> FindTokenAsync(string hash, CancellationToken cancellationToken = default) =>
+        _tokens.FindTokenAsync(hash, cancellationToken);
 }

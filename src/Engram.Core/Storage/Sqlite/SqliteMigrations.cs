@@ -7,7 +7,7 @@ namespace Engram.Core.Storage.Sqlite;
 internal static class SqliteMigrations
 {
     /// <summary>The schema this code writes.</summary>
-    public const int SchemaVersion = 4;
+    public const int SchemaVersion = 5;
 
     /// <summary>Opens (creating or migrating) the schema of <paramref name="database"/>.</summary>
     public static async Task ApplyAsync(SqliteDatabase database, CancellationToken cancellationToken)
@@ -49,6 +49,11 @@ internal static class SqliteMigrations
         if (version < 4)
         {
             await ExecuteAsync(connection, SchemaV4, cancellationToken, tx).ConfigureAwait(false);
+        }
+
+        if (version < 5)
+        {
+            await ExecuteAsync(connection, SchemaV5, cancellationToken, tx).ConfigureAwait(false);
         }
 
         await ExecuteAsync(connection, $"PRAGMA user_version={SchemaVersion};", cancellationToken, tx).ConfigureAwait(false);
@@ -191,5 +196,20 @@ internal static class SqliteMigrations
             FROM memories m JOIN embeddings e ON e.memory_id = m.id
             GROUP BY m.scope, e.model
             HAVING COUNT(*) = (SELECT COUNT(*) FROM memories x WHERE x.scope = m.scope);
+        """;
+
+    /// <summary>
+    /// Schema 5: the bearer tokens of a shared server's principals. Only a token's hash is kept (hex SHA-256, unique), so
+    /// the secret cannot be read back; <c>scopes</c> is a JSON array of the scope patterns it may use.
+    /// </summary>
+    private const string SchemaV5 = """
+        CREATE TABLE tokens(
+            id TEXT NOT NULL PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            principal TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER NULL);
+        CREATE INDEX ix_tokens_principal ON tokens(principal);
         """;
 }

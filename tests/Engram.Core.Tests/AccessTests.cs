@@ -170,6 +170,7 @@ public sealed class AccessTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")]
     public async Task Tokens_AreShownOnce_StoredAsHashes_AndRevokedByIdOrName()
     {
         var home = temp.NewHome();
@@ -217,7 +218,10 @@ public sealed class AccessTests(TempStore temp) : IClassFixture<TempStore>
         var home = temp.NewHome();
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var admin = Open(home);
-        await using var server = new MemoryService(new EngramOptions { HomeDirectory = home, TimeProvider = clock, TokenCacheDuration = TimeSpan.FromSeconds(5) });
+        var options = TempStore.Options(home);
+        options.TimeProvider = clock;
+        options.TokenCacheDuration = TimeSpan.FromSeconds(5);
+        await using var server = new MemoryService(options);
         var token = await admin.AddTokenAsync("alice", ["user"]);
         Assert.NotNull(await server.AuthenticateAsync(token.Token));
 

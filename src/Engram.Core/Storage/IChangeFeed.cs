@@ -41,6 +41,26 @@ internal sealed record ChangedMemory(StoredMemory Memory, IReadOnlyList<Neighbou
 {
     /// <summary>How many memories on each side are neighbours: a write or forget changes this many on each side too.</summary>
     public const int Radius = 2;
+
+    /// <summary>
+    /// Every memory of a full read with its neighbours, from rows ordered by scope and then insertion order (each scope's
+    /// memories consecutive, so the neighbours are at hand).
+    /// </summary>
+    public static List<ChangedMemory> WithNeighbours(List<StoredMemory> all)
+    {
+        var upserts = new List<ChangedMemory>(all.Count);
+        for (var i = 0; i < all.Count; i++)
+        {
+            var memory = all[i];
+            var earlier = Enumerable.Range(1, Radius).Select(d => i - d).TakeWhile(j => j >= 0 && all[j].Scope == memory.Scope);
+            var later = Enumerable.Range(1, Radius).Select(d => i + d).TakeWhile(j => j < all.Count && all[j].Scope == memory.Scope);
+            upserts.Add(new ChangedMemory(memory, earlier.Select(j => ToNeighbour(all[j])).ToList(), later.Select(j => ToNeighbour(all[j])).ToList()));
+        }
+
+        return upserts;
+    }
+
+    private static Neighbour ToNeighbour(StoredMemory memory) => new(memory.Content, memory.ObservedAt);
 }
 
 /// <summary>A neighbouring memory's text and when it was observed (Unix milliseconds).</summary>

@@ -23,17 +23,7 @@ internal sealed class PostgresChangeFeed(PostgresDatabase database)
             {
                 var all = await QueryAsync(connection, tx, $"SELECT {MemoryColumns} FROM memories m ORDER BY m.scope, m.ord", ReadMemory, cancellationToken).ConfigureAwait(false);
 
-                // Each scope's memories are consecutive and in insertion order: the neighbours are at hand.
-                var upserts = new List<ChangedMemory>(all.Count);
-                for (var i = 0; i < all.Count; i++)
-                {
-                    var memory = all[i];
-                    var earlier = Enumerable.Range(1, ChangedMemory.Radius).Select(d => i - d).TakeWhile(j => j >= 0 && all[j].Scope == memory.Scope);
-                    var later = Enumerable.Range(1, ChangedMemory.Radius).Select(d => i + d).TakeWhile(j => j < all.Count && all[j].Scope == memory.Scope);
-                    upserts.Add(new ChangedMemory(memory, earlier.Select(j => ToNeighbour(all[j])).ToList(), later.Select(j => ToNeighbour(all[j])).ToList()));
-                }
-
-                return new ChangeBatch(seq, upserts, []);
+                return new ChangeBatch(seq, ChangedMemory.WithNeighbours(all), []);
             }
 
             var changed = await ChangedSinceAsync(connection, tx, afterSeq, cancellationToken).ConfigureAwait(false);
@@ -45,8 +35,6 @@ internal sealed class PostgresChangeFeed(PostgresDatabase database)
             var upsertsSince = present.Select(id => new ChangedMemory(current[id], before.GetValueOrDefault(id) ?? [], after.GetValueOrDefault(id) ?? [])).ToList();
             return new ChangeBatch(seq, upsertsSince, deletes);
         }, cancellationToken);
-
-    private static Neighbour ToNeighbour(StoredMemory memory) => new(memory.Content, memory.ObservedAt);
 
     /// <summary>For each memory, its neighbours on one side in its scope, nearest first.</summary>
     private static async Task<Dictionary<string, List<Neighbour>>> NeighboursAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string[] ids, string side, string order, CancellationToken cancellationToken)

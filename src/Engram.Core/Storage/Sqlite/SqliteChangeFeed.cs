@@ -35,17 +35,7 @@ internal sealed class SqliteChangeFeed(SqliteDatabase database)
                 all = await ReadAsync(command, ReadMemory, cancellationToken).ConfigureAwait(false);
             }
 
-            // Each scope's memories are consecutive and in insertion order: the neighbours are at hand.
-            var upserts = new List<ChangedMemory>(all.Count);
-            for (var i = 0; i < all.Count; i++)
-            {
-                var memory = all[i];
-                var before = Enumerable.Range(1, ChangedMemory.Radius).Select(d => i - d).TakeWhile(j => j >= 0 && all[j].Scope == memory.Scope);
-                var after = Enumerable.Range(1, ChangedMemory.Radius).Select(d => i + d).TakeWhile(j => j < all.Count && all[j].Scope == memory.Scope);
-                upserts.Add(new ChangedMemory(memory, before.Select(j => ToNeighbour(all[j])).ToList(), after.Select(j => ToNeighbour(all[j])).ToList()));
-            }
-
-            return new ChangeBatch(seq, upserts, []);
+            return new ChangeBatch(seq, ChangedMemory.WithNeighbours(all), []);
         }
 
         var changed = await ChangedSinceAsync(connection, tx, afterSeq, cancellationToken).ConfigureAwait(false);
@@ -69,8 +59,6 @@ internal sealed class SqliteChangeFeed(SqliteDatabase database)
 
         return new ChangeBatch(seq, changedUpserts, deletes);
     }
-
-    private static Neighbour ToNeighbour(StoredMemory memory) => new(memory.Content, memory.ObservedAt);
 
     private static Task<List<Neighbour>> NeighboursAsync(SqliteCommand command, StoredMemory memory, CancellationToken cancellationToken)
     {

@@ -166,6 +166,7 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
     }
 
     [PostgresFact]
+    [Trait("Run", "Once")] // It opens PostgreSQL itself; the second pass would repeat it under the whole suite's load.
     public async Task Forget_OnPostgres_LeavesTheBytesInThePagesUntilCompact_ThenNone()
     {
         const string Canary = "Engram canary: the team vault passphrase is basalt-orbit-5520.";

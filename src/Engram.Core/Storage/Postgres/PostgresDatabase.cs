@@ -36,113 +36,86 @@ internal sealed class PostgresDatabase : IAsyncDisposable
     /// <summary>Where the database is, without any secret.</summary>
     public PostgresLocation Location { get; }
 
-    public async Task<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            return await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (IsUnavailable(e))
-        {
-            throw Unavailable(e);
-        }
-    }
-
     /// <summary>
     /// Runs <paramref name="work"/> in a read-committed transaction that holds the feed lock from its first statement to
     /// its commit. A failure that means the database is unreachable becomes <see cref="EngramUnavailableException"/>.
     /// </summary>
     public Task<T> WriteAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken) =>
-        InTransactionAsync(System.Data.IsolationLevel.ReadCommitted, lockFeed: true, work, cancellationToken);
+        LockedAsync(FeedLockKey, work, cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> in a read-committed transaction that holds the advisory lock <paramref name="key"/> to its commit.</summary>
+    public Task<T> LockedAsync<T>(long key, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken) =>
+        WithRetryAsync(() => TransactionAsync(System.Data.IsolationLevel.ReadCommitted, LockSql(key), work, cancellationToken));
 
     /// <summary>Runs <paramref name="work"/> in a read-only repeatable-read transaction: one snapshot for every statement in it.</summary>
     public Task<T> SnapshotAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken) =>
-        InTransactionAsync(System.Data.IsolationLevel.RepeatableRead, lockFeed: false, work, cancellationToken);
+        WithRetryAsync(() => TransactionAsync(System.Data.IsolationLevel.RepeatableRead, "SET TRANSACTION READ ONLY", work, cancellationToken));
 
     /// <summary>
     /// Runs <paramref name="work"/> on a connection of its own, statement by statement (each its own snapshot). Also
     /// used for the few writes that need no feed lock and are safe to repeat.
     /// </summary>
-    public async Task<T> ReadAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-                return await work(connection).ConfigureAwait(false);
-            }
-            catch (Exception e) when (IsUnavailable(e) && attempt < 2)
-            {
-                // A pooled connection the server closed (a restart) fails on first use: a new one may well succeed.
-                _source.Clear();
-            }
-            catch (Exception e) when (IsUnavailable(e))
-            {
-                throw Unavailable(e);
-            }
-        }
-    }
-
-    private async Task<T> InTransactionAsync<T>(System.Data.IsolationLevel isolation, bool lockFeed, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await RunTransactionAsync(isolation, lockFeed, work, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (IsUnavailable(e) && attempt < 2 && !WasCommitting(e))
-            {
-                // A pooled connection the server closed (a restart) fails at its first statement; a transaction cut
-                // before its commit was rolled back by the server. Either way nothing was written: the pool is cleared
-                // and the work tried once more on a new connection. A failure at commit is never repeated (the commit
-                // may have happened): it reaches the caller as retryable.
-                _source.Clear();
-            }
-            catch (Exception e) when (IsUnavailable(e))
-            {
-                throw Unavailable(e);
-            }
-        }
-    }
-
-    private async Task<T> RunTransactionAsync<T>(System.Data.IsolationLevel isolation, bool lockFeed, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
-    {
+    public Task<T> ReadAsync<T>(Func<NpgsqlConnection, Task<T>> work, CancellationToken cancellationToken) =>
+        WithRetryAsync(async () =>
         {
             await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using var tx = await connection.BeginTransactionAsync(isolation, cancellationToken).ConfigureAwait(false);
-            if (lockFeed)
-            {
-                await LockFeedAsync(connection, tx, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await ExecuteAsync(connection, tx, "SET TRANSACTION READ ONLY", cancellationToken).ConfigureAwait(false);
-            }
+            return await work(connection).ConfigureAwait(false);
+        });
 
-            var result = await work(connection, tx).ConfigureAwait(false);
+    /// <summary>
+    /// Runs <paramref name="attempt"/>, and once more when the database went away under it before a commit: a pooled
+    /// connection the server closed (a restart) fails at its first statement, and a transaction cut before its commit
+    /// was rolled back by the server, so nothing was written; the pool is cleared and the work tried on a new
+    /// connection. A failure at commit is never repeated (the commit may have happened). What still fails reaches the
+    /// caller as <see cref="EngramUnavailableException"/>: retryable.
+    /// </summary>
+    private async Task<T> WithRetryAsync<T>(Func<Task<T>> attempt)
+    {
+        for (var tries = 1; ; tries++)
+        {
             try
             {
-                await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return await attempt().ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsUnavailable(e) && tries < 2 && !e.Data.Contains(CommittingKey))
+            {
+                _source.Clear();
             }
             catch (Exception e) when (IsUnavailable(e))
             {
-                e.Data[CommittingKey] = true;
-                throw;
+                throw new EngramUnavailableException(
+                    $"The store at {Location.Display} cannot be reached right now ({Reason(e)}). Retry in a few seconds: remember, forget and recall are safe to repeat (a fact stored twice is one memory).", e);
             }
-
-            return result;
         }
+    }
+
+    /// <summary>One transaction: <paramref name="first"/> (its lock or its mode), the work, the commit.</summary>
+    private async Task<T> TransactionAsync<T>(System.Data.IsolationLevel isolation, string first, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(isolation, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, tx, first, cancellationToken).ConfigureAwait(false);
+        var result = await work(connection, tx).ConfigureAwait(false);
+        try
+        {
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsUnavailable(e))
+        {
+            e.Data[CommittingKey] = true;
+            throw;
+        }
+
+        return result;
     }
 
     private const string CommittingKey = "engram.committing";
 
-    private static bool WasCommitting(Exception e) => e.Data.Contains(CommittingKey);
-
     /// <summary>Takes the feed lock for the rest of <paramref name="tx"/> (see the remarks on this class).</summary>
     public static Task LockFeedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, tx, $"SELECT pg_advisory_xact_lock({FeedLockKey})", cancellationToken);
+        ExecuteAsync(connection, tx, LockSql(FeedLockKey), cancellationToken);
+
+    private static string LockSql(long key) => $"SELECT pg_advisory_xact_lock({key})";
 
     /// <summary>A statement with positional parameters (<c>$1</c>, <c>$2</c>, ...) bound to <paramref name="values"/>; a list is sent as an array.</summary>
     public static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, params object?[] values)
@@ -168,7 +141,6 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         null => new NpgsqlParameter { Value = DBNull.Value },
         string[] texts => new NpgsqlParameter { Value = texts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
         long[] numbers => new NpgsqlParameter { Value = numbers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint },
-        bool[] flags => new NpgsqlParameter { Value = flags, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Boolean },
         byte[] bytes => new NpgsqlParameter { Value = bytes, NpgsqlDbType = NpgsqlDbType.Bytea },
         _ => new NpgsqlParameter { Value = value },
     };
@@ -231,9 +203,6 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         SocketException or TimeoutException => true,
         _ => false,
     };
-
-    private EngramUnavailableException Unavailable(Exception e) =>
-        new($"The store at {Location.Display} cannot be reached right now ({Reason(e)}). Retry in a few seconds: remember, forget and recall are safe to repeat (a fact stored twice is one memory).", e);
 
     private static string Reason(Exception e) => e switch
     {

@@ -14,12 +14,12 @@ internal static class PostgresMigrations
     public const int SchemaVersion = 1;
 
     /// <summary>Opens (creating or migrating) the schema; returns the store's id.</summary>
-    public static async Task<string> ApplyAsync(PostgresDatabase database, CancellationToken cancellationToken)
+    /// <remarks>Servers starting together on an empty database: one creates the schema, the others wait for its lock and find it.</remarks>
+    public static Task<string> ApplyAsync(PostgresDatabase database, CancellationToken cancellationToken) =>
+        database.LockedAsync(SchemaLockKey, (connection, tx) => ApplyAsync(database, connection, tx, cancellationToken), cancellationToken);
+
+    private static async Task<string> ApplyAsync(PostgresDatabase database, NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        // Servers starting together on an empty database: one creates the schema, the others wait and find it.
-        await ExecuteAsync(connection, tx, $"SELECT pg_advisory_xact_lock({SchemaLockKey})", cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, tx, "CREATE TABLE IF NOT EXISTS engram_schema(version integer NOT NULL, store_id text NOT NULL)", cancellationToken).ConfigureAwait(false);
         var rows = await QueryAsync(connection, tx, "SELECT version, store_id FROM engram_schema", r => (Version: r.GetInt32(0), StoreId: r.GetString(1)), cancellationToken).ConfigureAwait(false);
         if (rows.Count > 0 && rows[0].Version > SchemaVersion)
@@ -41,7 +41,6 @@ internal static class PostgresMigrations
             // Later versions migrate here, step by step, and set engram_schema.version.
         }
 
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return storeId;
     }
 

@@ -157,10 +157,14 @@ public sealed partial class MemoryService
     /// Rewrites the store's files so they hold live rows only (see <c>engram compact</c>): on PostgreSQL the bytes of
     /// deleted rows stay in table pages until this runs; SQLite zeroes them at delete already and only shrinks.
     /// </summary>
-    public async Task CompactAsync(CancellationToken cancellationToken = default)
+    /// <returns>Whether every deleted row is gone from the files; false when a transaction older than the rewrite, which
+    /// could still see deleted rows, stayed open through it (PostgreSQL waits 30 s for such transactions): run it again.</returns>
+    /// <exception cref="InvalidOperationException">Called within <see cref="ActAs"/>: this is an administrator's operation.</exception>
+    public async Task<bool> CompactAsync(CancellationToken cancellationToken = default)
     {
+        RequireUnrestricted();
         var state = await GetEngineAsync().ConfigureAwait(false);
-        await state.Store.CompactAsync(cancellationToken).ConfigureAwait(false);
+        return await state.Store.CompactAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Rebuilds the lexical index from SQLite (what <c>doctor</c> advises when it is out of step); returns its document count.</summary>

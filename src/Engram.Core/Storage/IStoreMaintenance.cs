@@ -29,7 +29,9 @@ internal interface IStoreMaintenance
     /// Rewrites the store's files so they hold live rows only: no deleted bytes are left in free pages (SQLite's
     /// <c>VACUUM</c>, PostgreSQL's <c>VACUUM FULL</c>). Other processes wait while it runs.
     /// </summary>
-    Task CompactAsync(CancellationToken cancellationToken = default);
+    /// <returns>Whether every deleted row is gone from the files; false when a transaction older than the rewrite (one
+    /// that could still see them) stayed open through it: run it again.</returns>
+    Task<bool> CompactAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>The store's figures: per scope, vectors per model (by model id), and how many forgets are recorded.</summary>

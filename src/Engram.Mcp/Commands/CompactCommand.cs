@@ -17,9 +17,16 @@ internal static class CompactCommand
         command.SetAction(shell, async (cli, service, cancellationToken) =>
         {
             var before = (await service.StatsAsync(cancellationToken).ConfigureAwait(false)).DatabaseBytes;
-            await cli.Console.Status()
-                .StartAsync("Rewriting the store's tables…", _ => service.CompactAsync(cancellationToken)).ConfigureAwait(false);
+            var complete = await cli.Console.Status()
+                .StartAsync("Waiting for older transactions, then rewriting the store's tables…", _ => service.CompactAsync(cancellationToken)).ConfigureAwait(false);
             var after = (await service.StatsAsync(cancellationToken).ConfigureAwait(false)).DatabaseBytes;
+            if (!complete)
+            {
+                cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture,
+                    $"[yellow]Not complete:[/] a transaction older than the rewrite stayed open through it, so rows it could still see may remain ({after / 1024.0:N0} KiB now). Run 'engram compact' again once it has ended.");
+                return ExitCodes.Failed;
+            }
+
             cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[green]Done:[/] the store's tables were rewritten ({before / 1024.0:N0} KiB before, {after / 1024.0:N0} KiB after).");
             return ExitCodes.Ok;
         });

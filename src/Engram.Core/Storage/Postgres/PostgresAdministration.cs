@@ -75,9 +75,18 @@ internal sealed class PostgresAdministration(PostgresDatabase database)
     /// exclusive lock on each table while it runs, so servers wait (they do not fail) for its length. The write-ahead
     /// log is not rewritten: its old segments are recycled at the next checkpoints, which this asks for.
     /// </summary>
-    public Task CompactAsync(CancellationToken cancellationToken) =>
+    /// <remarks>
+    /// A deleted row is still visible to a transaction of this database that began before the delete, and
+    /// <c>VACUUM FULL</c> copies every row some transaction may still see into the new files. So the rewrite first waits,
+    /// up to <paramref name="patience"/>, for every transaction that was running when it began to end.
+    /// </remarks>
+    /// <returns>Whether it could wait for them: false when one stayed open throughout, so deleted rows it could still see
+    /// may have been copied (run it again once it has ended).</returns>
+    public Task<bool> CompactAsync(TimeSpan patience, CancellationToken cancellationToken) =>
         database.ReadAsync(async connection =>
         {
+            var horizon = (string)(await ScalarAsync(connection, null, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text", cancellationToken).ConfigureAwait(false))!;
+            var quiet = await WaitForOlderTransactionsAsync(connection, horizon, patience, cancellationToken).ConfigureAwait(false);
             foreach (var table in MemoryTables)
             {
                 await using var command = Command(connection, null, $"VACUUM (FULL, ANALYZE) {table}");
@@ -94,8 +103,33 @@ internal sealed class PostgresAdministration(PostgresDatabase database)
                 // Only a superuser (or pg_checkpoint) may ask for one; the server's own checkpoints come soon enough.
             }
 
-            return 0;
+            return quiet;
         }, cancellationToken);
+
+    /// <summary>Waits until no other session of this database runs a transaction (or holds a snapshot) older than <paramref name="horizon"/>.</summary>
+    private static async Task<bool> WaitForOlderTransactionsAsync(NpgsqlConnection connection, string horizon, TimeSpan patience, CancellationToken cancellationToken)
+    {
+        var deadline = DateTimeOffset.UtcNow + patience;
+        while (true)
+        {
+            var older = Convert.ToInt64(await ScalarAsync(connection, null, """
+                SELECT COUNT(*) FROM pg_stat_activity, (SELECT xid($1::text::xid8) AS h) x
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                  AND ((backend_xmin IS NOT NULL AND age(backend_xmin) > age(x.h)) OR (backend_xid IS NOT NULL AND age(backend_xid) > age(x.h)))
+                """, cancellationToken, horizon).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+            if (older == 0)
+            {
+                return true;
+            }
+
+            if (DateTimeOffset.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <inheritdoc cref="IPrincipalStore.AddTokenAsync"/>
     public Task AddTokenAsync(StoredToken token, CancellationToken cancellationToken) =>

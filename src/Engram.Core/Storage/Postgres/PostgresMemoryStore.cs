@@ -7,7 +7,7 @@ namespace Engram.Core.Storage.Postgres;
 /// <see cref="Sqlite.SqliteMemoryStore"/>, so every derived index and every test works on either. Each family of tables
 /// is its own type owning its SQL; this one opens the database (creating or migrating the schema) and answers for all.
 /// </summary>
-internal sealed class PostgresMemoryStore : IMemoryStore, IPrincipalStore, IAsyncDisposable
+internal sealed class PostgresMemoryStore : IMemoryStore, IAsyncDisposable
 {
     /// <summary>The schema this code writes; kept in the <c>engram_schema</c> table.</summary>
     public const int SchemaVersion = PostgresMigrations.SchemaVersion;
@@ -139,11 +139,18 @@ internal sealed class PostgresMemoryStore : IMemoryStore, IPrincipalStore, IAsyn
     public Task<ResidueCounts> CountResidueAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
         _admin.CountResidueAsync(ids, cancellationToken);
 
-    /// <summary>PostgreSQL has no WAL of the store's own to empty: its write-ahead log is recycled by the server (see <see cref="CompactAsync"/>).</summary>
+    /// <summary>PostgreSQL has no WAL of the store's own to empty: its write-ahead log is recycled by the server (see <see cref="CompactAsync(CancellationToken)"/>).</summary>
     public Task<bool> CheckpointAsync(CancellationToken cancellationToken = default) => Task.FromResult(true);
 
-    public Task CompactAsync(CancellationToken cancellationToken = default) =>
-        _admin.CompactAsync(cancellationToken);
+    /// <summary>How long a compaction waits for transactions older than it to end (see <see cref="PostgresAdministration.CompactAsync"/>).</summary>
+    public static readonly TimeSpan CompactPatience = TimeSpan.FromSeconds(30);
+
+    public Task<bool> CompactAsync(CancellationToken cancellationToken = default) =>
+        _admin.CompactAsync(CompactPatience, cancellationToken);
+
+    /// <summary>A compaction that waits <paramref name="patience"/> for older transactions (a test's short wait).</summary>
+    public Task<bool> CompactAsync(TimeSpan patience, CancellationToken cancellationToken = default) =>
+        _admin.CompactAsync(patience, cancellationToken);
 
     public Task AddTokenAsync(StoredToken token, CancellationToken cancellationToken = default) =>
         _admin.AddTokenAsync(token, cancellationToken);

@@ -46,7 +46,9 @@ internal static class PostgresMigrations
 
     /// <summary>
     /// Schema 1: SQLite's schema 4 (and its tokens) in PostgreSQL's terms. <c>ord</c> is the insertion order SQLite's
-    /// rowid gives; vectors are little-endian float32 in <c>bytea</c>, scanned per process as on SQLite.
+    /// rowid gives; vectors are little-endian float32 in <c>bytea</c>, scanned per process as on SQLite. The columns
+    /// holding memory text (or what is taken from it) keep no planner statistics: <c>ANALYZE</c> would copy sample values
+    /// into <c>pg_statistic</c>, where a forget and <c>compact</c> cannot reach them.
     /// </summary>
     private const string SchemaV1 = """
         CREATE TABLE memories(
@@ -126,5 +128,9 @@ internal static class PostgresMigrations
             created_at bigint NOT NULL,
             revoked_at bigint NULL);
         CREATE INDEX ix_tokens_principal ON tokens(principal);
+        ALTER TABLE memories ALTER COLUMN content SET STATISTICS 0;
+        ALTER TABLE retrievals ALTER COLUMN request SET STATISTICS 0;
+        ALTER TABLE memory_entities ALTER COLUMN entity SET STATISTICS 0;
+        ALTER TABLE memory_tags ALTER COLUMN tag SET STATISTICS 0;
         """;
 }

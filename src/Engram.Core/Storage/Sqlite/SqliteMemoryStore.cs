@@ -133,10 +133,11 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     public Task<bool> CheckpointAsync(CancellationToken cancellationToken = default) =>
         _database.CheckpointAsync(cancellationToken);
 
-    public async Task CompactAsync(CancellationToken cancellationToken = default)
+    /// <summary>SQLite's <c>VACUUM</c> takes the write lock, so no older reader's snapshot can keep a deleted row; the WAL is emptied after it.</summary>
+    public async Task<bool> CompactAsync(CancellationToken cancellationToken = default)
     {
         await _maintenance.CompactAsync(cancellationToken).ConfigureAwait(false);
-        await _database.CheckpointAsync(cancellationToken).ConfigureAwait(false);
+        return await _database.CheckpointAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public Task AddTokenAsync(StoredToken token, CancellationToken cancellationToken = default) =>

@@ -32,6 +32,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
     private static EngramOptions Options(string home, TimeProvider? time = null) => new()
     {
         HomeDirectory = home,
+        Store = TestPostgres.IsDefaultStore ? TestPostgres.DatabaseOf(home) : null,
         EmbeddingTimeout = TimeSpan.FromSeconds(2),
         EmbeddingRetryDelay = TimeSpan.FromMilliseconds(300),
         TimeProvider = time ?? TimeProvider.System,
@@ -270,6 +271,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")] // The command runs on the store folder (SQLite) the in-process seed wrote.
     public async Task ReembedCommand_EmbedsTheWholeStoreWithTheProvider()
     {
         using var fake = new FakeEmbeddingServer();

@@ -121,7 +121,7 @@ internal sealed class PostgresDatabase : IAsyncDisposable
     public static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, params object?[] values)
     {
         var command = new NpgsqlCommand(sql, connection, tx);
-        // A lone string[] argument arrives as the params array itself (array covariance): it is one parameter, a list.
+        // A lone string[] (or byte[][]) argument arrives as the params array itself (array covariance): it is one parameter, a list.
         if (values.GetType() != typeof(object[]))
         {
             command.Parameters.Add(Parameter(values));
@@ -142,6 +142,7 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         string[] texts => new NpgsqlParameter { Value = texts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
         long[] numbers => new NpgsqlParameter { Value = numbers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint },
         byte[] bytes => new NpgsqlParameter { Value = bytes, NpgsqlDbType = NpgsqlDbType.Bytea },
+        byte[][] blobs => new NpgsqlParameter { Value = blobs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea },
         _ => new NpgsqlParameter { Value = value },
     };
 

@@ -162,17 +162,8 @@ internal sealed class PostgresMemories(PostgresDatabase database)
 
             if (_vectors.Count > 0)
             {
-                await using var batch = new NpgsqlBatch(connection, tx);
-                foreach (var (id, vector) in _vectors)
-                {
-                    var insert = new NpgsqlBatchCommand("INSERT INTO embeddings(memory_id, model, vector) VALUES($1, $2, $3)");
-                    insert.Parameters.Add(new NpgsqlParameter { Value = id });
-                    insert.Parameters.Add(new NpgsqlParameter { Value = model!.Id });
-                    insert.Parameters.Add(new NpgsqlParameter { Value = vector, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bytea });
-                    batch.BatchCommands.Add(insert);
-                }
-
-                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync(connection, tx, "INSERT INTO embeddings(memory_id, model, vector) SELECT id, $3, vector FROM unnest($1::text[], $2::bytea[]) AS v(id, vector)", cancellationToken,
+                    _vectors.Select(v => v.Id).ToArray(), _vectors.Select(v => v.Vector).ToArray(), model!.Id).ConfigureAwait(false);
             }
 
             if (_tags.Count > 0)
@@ -187,9 +178,14 @@ internal sealed class PostgresMemories(PostgresDatabase database)
                     _entities.Select(e => e.Scope).ToArray(), _entities.Select(e => e.Entity).ToArray(), _entities.Select(e => e.Id).ToArray()).ConfigureAwait(false);
             }
 
-            foreach (var (@new, at, old) in _supersedes)
+            if (_supersedes.Count > 0)
             {
-                await ExecuteAsync(connection, tx, "UPDATE memories SET superseded_by = $1, superseded_at = $2 WHERE id = $3", cancellationToken, @new, at, old).ConfigureAwait(false);
+                // In batch order: an old memory named twice ends up replaced by the later one, as row by row.
+                await ExecuteAsync(connection, tx, """
+                    UPDATE memories m SET superseded_by = s.new, superseded_at = s.at
+                    FROM (SELECT DISTINCT ON (old) old, new, at FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS u(new, at, old, n) ORDER BY old, n DESC) s
+                    WHERE m.id = s.old
+                    """, cancellationToken, _supersedes.Select(x => x.New).ToArray(), _supersedes.Select(x => x.At).ToArray(), _supersedes.Select(x => x.Old).ToArray()).ConfigureAwait(false);
             }
 
             if (_changes.Count > 0)

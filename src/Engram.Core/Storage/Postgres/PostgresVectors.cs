@@ -73,18 +73,20 @@ internal sealed class PostgresVectors(PostgresDatabase database)
         return await database.WriteAsync(async (connection, tx) =>
         {
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            foreach (var (memory, vector) in vectors)
-            {
-                await ExecuteAsync(connection, tx, """
-                    INSERT INTO embeddings(memory_id, model, vector) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM memories WHERE id = $1)
-                    ON CONFLICT (memory_id, model) DO UPDATE SET vector = excluded.vector
-                    """, cancellationToken, memory.Id, model.Id, VectorCodec.Encode(vector)).ConfigureAwait(false);
-                await ExecuteAsync(connection, tx, """
-                    INSERT INTO changes(memory_id, scope, deleted, at)
-                    SELECT id, scope, false, $3 FROM memories WHERE id = $1
-                    AND NOT EXISTS (SELECT 1 FROM scope_embeddings s WHERE s.scope = memories.scope AND s.model = $2 AND s.ready_at IS NULL)
-                    """, cancellationToken, memory.Id, model.Id, now).ConfigureAwait(false);
-            }
+            // One row a memory (the last vector given for it): one statement cannot update a row twice.
+            var latest = vectors.GroupBy(v => v.Memory.Id, StringComparer.Ordinal).Select(g => g.Last()).ToList();
+            var ids = latest.Select(v => v.Memory.Id).ToArray();
+            await ExecuteAsync(connection, tx, """
+                INSERT INTO embeddings(memory_id, model, vector)
+                SELECT v.id, $3, v.vector FROM unnest($1::text[], $2::bytea[]) AS v(id, vector) WHERE EXISTS (SELECT 1 FROM memories WHERE id = v.id)
+                ON CONFLICT (memory_id, model) DO UPDATE SET vector = excluded.vector
+                """, cancellationToken, ids, latest.Select(v => VectorCodec.Encode(v.Vector)).ToArray(), model.Id).ConfigureAwait(false);
+            await ExecuteAsync(connection, tx, """
+                INSERT INTO changes(memory_id, scope, deleted, at)
+                SELECT m.id, m.scope, false, $3 FROM unnest($1::text[]) WITH ORDINALITY AS v(id, n) JOIN memories m ON m.id = v.id
+                WHERE NOT EXISTS (SELECT 1 FROM scope_embeddings s WHERE s.scope = m.scope AND s.model = $2 AND s.ready_at IS NULL)
+                ORDER BY v.n
+                """, cancellationToken, ids, model.Id, now).ConfigureAwait(false);
 
             await ExecuteAsync(connection, tx, """
                 INSERT INTO scope_embeddings(scope, model, dimensions, ready_at) SELECT DISTINCT scope, $1, $2, NULL::bigint FROM memories ON CONFLICT DO NOTHING

@@ -44,14 +44,12 @@ internal sealed class PostgresMemories(PostgresDatabase database)
                 {
                     if (scopeOf.GetValueOrDefault(old) != memory.Scope)
                     {
-                        throw new EngramArgumentException(
-                            $"supersedes names '{old}', which is not a memory of scope '{memory.Scope}'. Send ids returned by recall or remember (in 'similar') for the same scope.");
+                        throw SupersessionErrors.NotInScope(old, memory.Scope);
                     }
 
                     if (old == id || (existingId is not null && await ReplacedAsync(connection, tx, writes, existingId, old, cancellationToken).ConfigureAwait(false)))
                     {
-                        throw new EngramArgumentException(
-                            $"supersedes names '{old}', which this fact {(old == id ? "already is" : "was itself replaced by")}: a memory cannot replace itself or the memory that replaced it. Send the ids of older statements only.");
+                        throw SupersessionErrors.Cycle(old, itself: old == id);
                     }
                 }
 

@@ -59,14 +59,12 @@ internal sealed class SqliteMemories(SqliteDatabase database)
             {
                 if (await ScalarAsync(findScope, cancellationToken, old).ConfigureAwait(false) as string != memory.Scope)
                 {
-                    throw new EngramArgumentException(
-                        $"supersedes names '{old}', which is not a memory of scope '{memory.Scope}'. Send ids returned by recall or remember (in 'similar') for the same scope.");
+                    throw SupersessionErrors.NotInScope(old, memory.Scope);
                 }
 
                 if (old == id || (existingId is not null && ToInt64(await ScalarAsync(findSuperseder, cancellationToken, existingId, old).ConfigureAwait(false)) == 1))
                 {
-                    throw new EngramArgumentException(
-                        $"supersedes names '{old}', which this fact {(old == id ? "already is" : "was itself replaced by")}: a memory cannot replace itself or the memory that replaced it. Send the ids of older statements only.");
+                    throw SupersessionErrors.Cycle(old, itself: old == id);
                 }
             }
 

@@ -19,7 +19,7 @@ namespace Engram.Core;
 internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<IRecallSignal> signals, bool semantic, double sameFact, ILogger logger)
 {
     /// <summary>
-    /// How many candidates each signal contributes before fusion, at the least: four times the largest limit, so that
+    /// How many candidates each signal contributes before fusion: four times the largest limit, so that
     /// every limit ranks the same candidates the same way (the first 10 of 50 are the 10 of 10), and each candidate
     /// brings the same evidence whatever the limit.
     /// </summary>
@@ -39,10 +39,9 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         // The query's embedding is the slowest part with a model: it starts first and computes while the rest runs.
         var queryVector = Task.Run(() => engine.Embedder.TryEmbedQueryAsync(query.Query, cancellationToken), cancellationToken);
         var seq = await engine.CatchUpAsync(query.Scopes, cancellationToken).ConfigureAwait(false);
-        var depth = Math.Max(CandidateDepth, query.Limit * 4);
-        var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
+                var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
         var at = ranAt ?? DateTimeOffset.UtcNow;
-        var context = await RankAsync(new RecallContext(query, at, depth, allowed, queryVector), cancellationToken).ConfigureAwait(false);
+        var context = await RankAsync(new RecallContext(query, at, CandidateDepth, allowed, queryVector), cancellationToken).ConfigureAwait(false);
         var (fused, relevance, byEvidence) = EvidenceFusion.Fuse(context.Rankings, semantic);
 
         // Filter and apply the recency tie-break over a prefix of the fused list long enough to fill the limit with
@@ -94,7 +93,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         }
 
         LogRecalled(logger, id2, query.Scopes, hits.Count);
-        return new RecallTrace(id2, query, at, seq, depth, context.Rankings, fused, ranked.Recency, hits, filtered);
+        return new RecallTrace(id2, query, at, seq, CandidateDepth, context.Rankings, fused, ranked.Recency, hits, filtered);
     }
 
     private async Task<RecallContext> RankAsync(RecallContext context, CancellationToken cancellationToken)

@@ -72,7 +72,7 @@ internal static class EvidenceFusion
         var vector = rankings.FirstOrDefault(r => r.Kind == SignalKind.Vector);
         var byEvidence = semantic && vector is { Unavailable: null, Hits.Count: > 0 };
         var model = byEvidence ? FusionModel.Semantic : FusionModel.Words;
-        var evidence = Gather(rankings, byEvidence);
+        var evidence = Gather(rankings, byEvidence ? vector : null);
         var relevance = evidence.ToDictionary(e => e.Key, e => model.Relevance(e.Value), StringComparer.Ordinal);
         if (byEvidence)
         {
@@ -88,10 +88,11 @@ internal static class EvidenceFusion
     }
 
     /// <summary>Each candidate's evidence, keyed in order of first appearance across the rankings.</summary>
-    private static Dictionary<string, FusionModel.Evidence> Gather(IReadOnlyList<SignalRanking> rankings, bool withVectors)
+    /// <param name="rankings">The signals' rankings.</param>
+    /// <param name="vector">The vector ranking when its cosines are evidence (a model's); null when they are not.</param>
+    private static Dictionary<string, FusionModel.Evidence> Gather(IReadOnlyList<SignalRanking> rankings, SignalRanking? vector)
     {
         var evidence = new Dictionary<string, FusionModel.Evidence>(StringComparer.Ordinal);
-        var vector = withVectors ? rankings.FirstOrDefault(r => r.Kind == SignalKind.Vector) : null;
         var best = vector is { Hits.Count: > 0 } ? vector.Hits.Max(h => h.Score) : 0;
         foreach (var ranking in rankings)
         {

@@ -60,14 +60,16 @@ internal static class RecencyTieBreak
             .Select(s => (Weight: RelevanceWeight(s.Kind), Max: s.Hits.Max(x => x.Score), Scores: s.Hits.ToDictionary(x => x.Id, x => x.Score)))
             .ToList();
         var totalWeight = relevant.Sum(s => s.Weight);
+
+        // Each candidate's score in every signal, over that signal's best (0 where it found nothing), read once; the
+        // relevance estimate (fusion by rank) is their weighted mean.
+        double[] Shares(string id) => relevant.Select(s => s.Max > 0 && s.Scores.TryGetValue(id, out var v) ? (double)(v / s.Max) : 0).ToArray();
         double Relevance(string id) => relevant.Count == 0 ? 0
             : relevant.Sum(s => s.Max > 0 && s.Scores.TryGetValue(id, out var v) ? s.Weight * v / s.Max : 0) / totalWeight;
-
-        double Share((double Weight, float Max, Dictionary<string, float> Scores) s, string id) => s.Max > 0 && s.Scores.TryGetValue(id, out var v) ? v / s.Max : 0;
-        var order = passing.Select(p => (p.Meta, p.Fused, Relevance: Relevance(p.Meta.Id))).ToList();
+        var order = passing.Select(p => (p.Meta, p.Fused, Relevance: byEvidence ? 0 : Relevance(p.Meta.Id), Shares: byEvidence ? Shares(p.Meta.Id) : [])).ToList();
         bool NearEqual(int a, int b) => !byEvidence
             ? Math.Abs(order[a].Relevance - order[b].Relevance) <= Tolerance
-            : relevant.All(s => Math.Abs(Share(s, order[a].Meta.Id) - Share(s, order[b].Meta.Id)) <= SignalTolerance)
+            : order[a].Shares.Zip(order[b].Shares).All(x => Math.Abs(x.First - x.Second) <= SignalTolerance)
                 && (sameFact is null || sameFact(order[a].Meta.Id, order[b].Meta.Id));
         var moved = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 1; i < order.Count; i++)

@@ -15,6 +15,7 @@ internal sealed class CallerScopes
     private readonly IReadOnlyList<ScopePattern>? _patterns;
     private readonly string _defaultScope;
     private readonly string _defaultSource;
+    private readonly IReadOnlyList<string> _defaults;
 
     private CallerScopes(string? principal, IReadOnlyList<ScopePattern>? patterns, string defaultScope, string defaultSource)
     {
@@ -23,6 +24,9 @@ internal sealed class CallerScopes
         _defaultScope = defaultScope;
         _defaultSource = defaultSource;
         User = principal is null ? ScopeName.User : ScopeName.UserOf(principal);
+        // The default scope is searched with the caller's user scope; a principal's calls never default to a user scope.
+        var project = (patterns is null ? defaultScope == ScopeName.User : ScopeName.IsUser(defaultScope)) ? null : defaultScope;
+        _defaults = new[] { project, User }.OfType<string>().Where(Allows).ToList();
     }
 
     /// <summary>An unrestricted caller with the service's default scope (normalised) and how it was chosen.</summary>
@@ -65,8 +69,7 @@ internal sealed class CallerScopes
     /// <exception cref="EngramArgumentException">The scope named is not the caller's, or there is no default the caller may use.</exception>
     public string Write(string? scope) =>
         scope is not null ? Resolve(scope)
-        : _patterns is null ? _defaultScope
-        : Defaults() is [var first, ..] ? first
+        : _defaults is [var first, ..] ? first
         : throw NoDefault();
 
     /// <summary>
@@ -80,7 +83,7 @@ internal sealed class CallerScopes
         const string Argument = "the request's 'scope' argument";
         if (scope is null)
         {
-            var defaults = Defaults();
+            var defaults = _defaults;
             return defaults.Count > 0 ? (defaults, $"default: {string.Join(" + ", defaults)} ({_defaultSource}){Own(defaults)}") : throw NoDefault();
         }
 
@@ -93,17 +96,8 @@ internal sealed class CallerScopes
         return Allows(User) ? ([named, User], $"{Argument}, with '{User}'{Own([User])}") : ([named], $"{Argument} ('user' is not among this token's scopes)");
     }
 
-    /// <summary>The default recall scopes the caller may use: the default scope and the caller's user scope.</summary>
-    public IReadOnlyList<string> Defaults()
-    {
-        if (_patterns is null)
-        {
-            return _defaultScope == ScopeName.User ? [ScopeName.User] : [_defaultScope, ScopeName.User];
-        }
-
-        var project = ScopeName.IsUser(_defaultScope) ? null : _defaultScope;
-        return new[] { project, User }.OfType<string>().Where(Allows).ToList();
-    }
+    /// <summary>The default recall scopes the caller may use: the default scope (a project) and the caller's user scope.</summary>
+    public IReadOnlyList<string> Defaults() => _defaults;
 
     /// <summary>
     /// Whether this caller may replay a logged recall: an unrestricted caller any; a principal only its own, over scopes

@@ -18,11 +18,11 @@ namespace Engram.Core.Access;
 /// <param name="logger">Logging: ids, principals and counts, never a secret or a hash.</param>
 internal sealed partial class TokenDirectory(IPrincipalStore store, TimeSpan cacheFor, TimeProvider time, ILogger logger)
 {
-    /// <summary>Past this many cached secrets (most of them wrong ones), the cache starts over.</summary>
-    private const int MaxCached = 10_000;
+    /// <summary>Past this many remembered wrong secrets, they are forgotten (the live tokens' answers are kept).</summary>
+    private const int MaxMisses = 10_000;
 
     private readonly ConcurrentDictionary<string, Cached<Principal?>> _byHash = new(StringComparer.Ordinal);
-    private volatile Cached<bool>? _anyLive;
+    private int _misses;
 
     /// <summary>Issues a token of <paramref name="principal"/> for <paramref name="patterns"/>.</summary>
     /// <exception cref="EngramArgumentException">A malformed name or pattern; the message says what to send.</exception>
@@ -38,7 +38,6 @@ internal sealed partial class TokenDirectory(IPrincipalStore store, TimeSpan cac
         var secret = TokenSecret.New();
         var token = new StoredToken(TokenSecret.NewId(), TokenSecret.Hash(secret), name, scopes, time.GetUtcNow().ToUnixTimeMilliseconds(), null);
         await store.AddTokenAsync(token, cancellationToken).ConfigureAwait(false);
-        _anyLive = null;
         LogIssued(logger, token.Id, name, scopes);
         return new IssuedToken(token.Id, name, scopes, DateTimeOffset.FromUnixTimeMilliseconds(token.CreatedAt), secret);
     }
@@ -56,7 +55,7 @@ internal sealed partial class TokenDirectory(IPrincipalStore store, TimeSpan cac
         var name = Validation.Text(idOrPrincipal, "id or principal", 200, "Send a token id (from the token list) or a principal's name.").ToLowerInvariant();
         var revoked = await store.RevokeTokensAsync(name, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false);
         _byHash.Clear();
-        _anyLive = null;
+        Interlocked.Exchange(ref _misses, 0);
         LogRevoked(logger, revoked, name);
         return revoked;
     }
@@ -78,28 +77,25 @@ internal sealed partial class TokenDirectory(IPrincipalStore store, TimeSpan cac
 
         var token = await store.FindTokenAsync(hash, cancellationToken).ConfigureAwait(false);
         var principal = token is null ? null : new Principal(token.Principal, token.Scopes);
-        if (_byHash.Count >= MaxCached)
+        if (principal is null && Interlocked.Increment(ref _misses) > MaxMisses)
         {
-            _byHash.Clear();
+            // Wrong secrets sent over and over fill the cache: drop theirs, never the live tokens' (so a flood of
+            // wrong ones cannot push every real request onto the store).
+            foreach (var miss in _byHash.Where(e => e.Value.Value is null))
+            {
+                _byHash.TryRemove(miss);
+            }
+
+            Interlocked.Exchange(ref _misses, 0);
         }
 
         _byHash[hash] = new Cached<Principal?>(principal, now + cacheFor);
         return principal;
     }
 
-    /// <summary>Whether the store holds any live token.</summary>
-    public async Task<bool> AnyLiveAsync(CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        if (_anyLive is { } cached && cached.Until > now)
-        {
-            return cached.Value;
-        }
-
-        var any = (await store.ListTokensAsync(cancellationToken).ConfigureAwait(false)).Any(t => t.RevokedAt is null);
-        _anyLive = new Cached<bool>(any, now + cacheFor);
-        return any;
-    }
+    /// <summary>Whether the store holds any live token (asked once, when a server that requires tokens starts).</summary>
+    public async Task<bool> AnyLiveAsync(CancellationToken cancellationToken) =>
+        (await store.ListTokensAsync(cancellationToken).ConfigureAwait(false)).Any(t => t.RevokedAt is null);
 
     private sealed record Cached<T>(T Value, DateTimeOffset Until);
 

@@ -72,11 +72,12 @@ public sealed class EngramOptions
     /// </summary>
     public bool BackgroundEmbedding { get; set; } = true;
 
-    /// <summary>The lexical (BM25) signal's weight in the fusion: the anchor the other weights are relative to.</summary>
+    /// <summary>
+    /// The lexical (BM25) signal's weight in the fusion by rank: the anchor the other weights are relative to. With a
+    /// model's vectors the signals are fused by evidence (a fitted model, <c>EvidenceFusion</c>) and these weights apply
+    /// only when the model cannot answer.
+    /// </summary>
     public double LexicalWeight { get; set; } = 1.0;
-
-    /// <summary>The vector signal's weight when the embedder is a model: its vectors carry meaning, evidence BM25 lacks.</summary>
-    public double VectorWeight { get; set; } = 1.0;
 
     /// <summary>
     /// The vector signal's weight with the built-in hashed vectors. They share BM25's evidence (the same words) with more

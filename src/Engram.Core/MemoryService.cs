@@ -64,7 +64,7 @@ public sealed partial class MemoryService : IAsyncDisposable
         IRecallSignal[] signals =
         [
             new LexicalSignal(engine.Lexical, engine.Rows, _options.LexicalWeight),
-            new VectorSignal(engine.Vectors, _runtime, hashed ? _options.HashedVectorWeight : _options.VectorWeight, addsOnly: hashed),
+            new VectorSignal(engine.Vectors, _runtime, hashed ? _options.HashedVectorWeight : 1.0 /* a model's cosines are fused by evidence: no weight applies */, addsOnly: hashed),
             new EntitySignal(engine.Store, engine.Lexical, _options.EntityWeight),
             new TimeSignal(engine.Store, engine.Rows, _options.TimeZone, _options.TimeWeight),
         ];

@@ -186,7 +186,7 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
 
         Assert.True(await service.CompactAsync());
         files = await DatabaseFilesAsync(database);
-        Assert.Empty(FilesHolding(files, Canary));
+        Assert.Empty(await RelationsOfAsync(database, FilesHolding(files, Canary)));
         Assert.Empty(ErasureTests.FilesContaining(home, Canary));
     }
 
@@ -230,6 +230,22 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
 
         await using var command = new NpgsqlCommand("SELECT current_setting('data_directory') || '/base/' || oid FROM pg_database WHERE datname = current_database()", connection);
         return (string)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>The relations (by name, with the file) that files of the database's folder belong to, so a failure says which.</summary>
+    private static async Task<List<string>> RelationsOfAsync(string database, List<string> files)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        var names = new List<string>();
+        foreach (var file in files)
+        {
+            await using var command = new NpgsqlCommand("SELECT COALESCE(pg_filenode_relation(0, $1::oid)::text, 'no relation')", connection);
+            command.Parameters.Add(new NpgsqlParameter { Value = long.Parse(file.Split('.', '_')[0], System.Globalization.CultureInfo.InvariantCulture) });
+            names.Add($"{file} ({await command.ExecuteScalarAsync()})");
+        }
+
+        return names;
     }
 
     private static List<string> FilesHolding(string folder, string text)

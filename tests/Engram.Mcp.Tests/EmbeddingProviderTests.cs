@@ -241,7 +241,11 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         using var fake = new FakeEmbeddingServer { Refuse = "POISON" };
         var home = await SeedWithBuiltinAsync(100, i => i == 37 ? "Entry 37: POISON text the provider will not take." : $"Entry {i}: cron job {i} prunes table {i % 7}.");
         using var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!;
-        await using var service = new MemoryService(Options(home), embedder);
+        // As 'engram reembed' runs it: without the background embedder, which would otherwise take a first batch before
+        // the reembed starts (under load it did), and the count below would miss it.
+        var options = Options(home);
+        options.BackgroundEmbedding = false;
+        await using var service = new MemoryService(options, embedder);
         Assert.Equal(100, await service.ReembedAsync());
         var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("cron job prunes table")));
         Assert.StartsWith($"ollama/fake-embed/{FakeEmbeddingServer.Dimensions}: 1 memories of scope user", explain.Vectors, StringComparison.Ordinal);

@@ -232,6 +232,33 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
         return (string)(await command.ExecuteScalarAsync())!;
     }
 
+    [PostgresFact]
+    public async Task Compact_WithAWritingTransactionOfAnotherDatabaseOpen_SaysSo_AndErasesOnceItEnds()
+    {
+        // Another team's database on the same server: its open writing transaction holds back what VACUUM FULL may drop here.
+        const string Canary = "Engram canary: the build signing key passphrase is cobalt-lantern-3307.";
+        var (store, database) = await OpenStoreAsync();
+        await using var _ = store;
+        var canary = Pending(Canary);
+        await store.InsertAsync([canary, Pending("A fact that stays.")], null);
+
+        await using var other = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database) { Database = "postgres", Pooling = false }.ConnectionString);
+        await other.OpenAsync();
+        var writing = await other.BeginTransactionAsync();
+        await using (var xid = new NpgsqlCommand("SELECT pg_current_xact_id()", other, writing))
+        {
+            await xid.ExecuteScalarAsync();
+        }
+
+        await store.DeleteAsync([canary.Memory.Id], ForgetSelector.Ids, []);
+        Assert.False(await store.CompactAsync(TimeSpan.FromSeconds(1)));
+        Assert.NotEmpty(FilesHolding(await DatabaseFilesAsync(database), Canary)); // kept while that transaction runs
+
+        await writing.RollbackAsync();
+        Assert.True(await store.CompactAsync(TimeSpan.FromSeconds(30)));
+        Assert.Empty(await RelationsOfAsync(database, FilesHolding(await DatabaseFilesAsync(database), Canary)));
+    }
+
     /// <summary>The relations (by name, with the file) that files of the database's folder belong to, so a failure says which.</summary>
     private static async Task<List<string>> RelationsOfAsync(string database, List<string> files)
     {

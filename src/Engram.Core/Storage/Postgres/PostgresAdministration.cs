@@ -77,8 +77,9 @@ internal sealed class PostgresAdministration(PostgresDatabase database)
     /// </summary>
     /// <remarks>
     /// A deleted row is still visible to a transaction of this database that began before the delete, and
-    /// <c>VACUUM FULL</c> copies every row some transaction may still see into the new files. So the rewrite first waits,
-    /// up to <paramref name="patience"/>, for every transaction that was running when it began to end.
+    /// <c>VACUUM FULL</c> copies every row some transaction may still see into the new files; a writing transaction of
+    /// another database of the server holds it back as well. So the rewrite first waits, up to
+    /// <paramref name="patience"/>, for every such transaction that was running when it began to end.
     /// </remarks>
     /// <returns>Whether it could wait for them: false when one stayed open throughout, so deleted rows it could still see
     /// may have been copied (run it again once it has ended).</returns>
@@ -106,7 +107,12 @@ internal sealed class PostgresAdministration(PostgresDatabase database)
             return quiet;
         }, cancellationToken);
 
-    /// <summary>Waits until no other session of this database runs a transaction (or holds a snapshot) older than <paramref name="horizon"/>.</summary>
+    /// <summary>
+    /// Waits until no other session holds a snapshot of this database, or runs a writing transaction in any database of
+    /// the server, older than <paramref name="horizon"/>: a running transaction of another database holds back what
+    /// <c>VACUUM FULL</c> here may drop too (measured: a deleted row was copied while one was open), a snapshot there
+    /// does not. Other roles' sessions are seen with <c>pg_read_all_stats</c> (a superuser sees them all).
+    /// </summary>
     private static async Task<bool> WaitForOlderTransactionsAsync(NpgsqlConnection connection, string horizon, TimeSpan patience, CancellationToken cancellationToken)
     {
         var deadline = DateTimeOffset.UtcNow + patience;
@@ -114,8 +120,9 @@ internal sealed class PostgresAdministration(PostgresDatabase database)
         {
             var older = Convert.ToInt64(await ScalarAsync(connection, null, """
                 SELECT COUNT(*) FROM pg_stat_activity, (SELECT xid($1::text::xid8) AS h) x
-                WHERE datname = current_database() AND pid <> pg_backend_pid()
-                  AND ((backend_xmin IS NOT NULL AND age(backend_xmin) > age(x.h)) OR (backend_xid IS NOT NULL AND age(backend_xid) > age(x.h)))
+                WHERE pid <> pg_backend_pid()
+                  AND ((datname = current_database() AND backend_xmin IS NOT NULL AND age(backend_xmin) > age(x.h))
+                       OR (backend_xid IS NOT NULL AND age(backend_xid) > age(x.h)))
                 """, cancellationToken, horizon).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
             if (older == 0)
             {

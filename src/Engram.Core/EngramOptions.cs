@@ -72,6 +72,16 @@ public sealed class EngramOptions
     /// </summary>
     public bool BackgroundEmbedding { get; set; } = true;
 
+    /// <summary>The default of <see cref="BackgroundIndexLag"/>: about a second of indexing on a small machine.</summary>
+    public const long DefaultBackgroundIndexLag = 5_000;
+
+    /// <summary>
+    /// On a store that can search its own text (PostgreSQL): how many changes this process's lexical index may be behind
+    /// for a recall to bring it up to date before answering. Further behind (a server joining a large store), the index
+    /// builds in the background and recalls find words with the store's full-text search until it is done.
+    /// </summary>
+    public long BackgroundIndexLag { get; set; } = DefaultBackgroundIndexLag;
+
     /// <summary>
     /// The lexical (BM25) signal's weight in the fusion by rank: the anchor the other weights are relative to. With a
     /// model's vectors the signals are fused by evidence (a fitted model, <c>EvidenceFusion</c>) and these weights apply

@@ -46,6 +46,12 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
     /// <summary>Every derived index, in the order they catch up.</summary>
     public IReadOnlyList<IDerivedIndex> Derived { get; }
 
+    /// <summary>
+    /// How many changes behind the lexical index may be for a recall to bring it up to date itself; further behind, on a
+    /// store with its own text search, the index builds in the background (<see cref="LexicalIndex.CatchUpOrBuildAsync"/>).
+    /// </summary>
+    public long BackgroundLag { get; init; } = EngramOptions.DefaultBackgroundIndexLag;
+
     /// <summary>The SQLite database in a store's home.</summary>
     public static string DatabasePath(string home) => Path.Combine(home, "engram.db");
 
@@ -76,7 +82,7 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
             backfill.Start();
         }
 
-        return new MemoryEngine(store, cache, lexical, vectors, new RowCache(store), log, backfill, embedder);
+        return new MemoryEngine(store, cache, lexical, vectors, new RowCache(store), log, backfill, embedder) { BackgroundLag = options.BackgroundIndexLag };
     }
 
     /// <summary>
@@ -106,6 +112,13 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
         var seq = await Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
         foreach (var index in only.Length > 0 ? only : Derived)
         {
+            if (index == Lexical && only.Length == 0 && Store is ITextSearch)
+            {
+                // Far behind a store that can search its own text: the index builds in the background meanwhile.
+                await Lexical.CatchUpOrBuildAsync(seq, BackgroundLag, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             await index.CatchUpAsync(seq, scopes, cancellationToken).ConfigureAwait(false);
         }
 

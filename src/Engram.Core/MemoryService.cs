@@ -63,7 +63,7 @@ public sealed partial class MemoryService : IAsyncDisposable
         var similarThreshold = hashed ? _options.HashedSimilarThreshold : _options.SimilarThreshold;
         IRecallSignal[] signals =
         [
-            new LexicalSignal(engine.Lexical, engine.Rows, _options.LexicalWeight),
+            new LexicalSignal(engine.Lexical, engine.Rows, engine.Store as Storage.ITextSearch, _options.LexicalWeight),
             new VectorSignal(engine.Vectors, _runtime, hashed ? _options.HashedVectorWeight : 1.0 /* a model's cosines are fused by evidence: no weight applies */, addsOnly: hashed),
             new EntitySignal(engine.Store, engine.Lexical, _options.EntityWeight),
             new TimeSignal(engine.Store, engine.Rows, _options.TimeZone, _options.TimeWeight),
@@ -189,6 +189,12 @@ public sealed partial class MemoryService : IAsyncDisposable
 
     /// <summary>Completes once this process has written <paramref name="entries"/> recall-log entries by itself (for tests).</summary>
     internal async Task RecallLogWrittenAsync(long entries) => await (await GetEngineAsync().ConfigureAwait(false)).Log.WrittenAsync(entries).ConfigureAwait(false);
+
+    /// <summary>Makes a background build of the lexical index wait for <paramref name="until"/> before it starts (for tests).</summary>
+    internal async Task HoldLexicalBuildAsync(Task until) => (await GetEngineAsync().ConfigureAwait(false)).Lexical.BuildMayStart = until;
+
+    /// <summary>Completes when the lexical index's background build (if any) has ended (for tests).</summary>
+    internal async Task LexicalBuiltAsync() => await (await GetEngineAsync().ConfigureAwait(false)).Lexical.Built.ConfigureAwait(false);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

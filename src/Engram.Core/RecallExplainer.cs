@@ -138,6 +138,11 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
             return null;
         }
 
+        if (lexical.Note is { } note)
+        {
+            return signal with { Note = note };
+        }
+
         var own = engine.Lexical.Terms(content);
         if (own.Overlaps(queryTerms))
         {

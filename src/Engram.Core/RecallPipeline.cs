@@ -41,7 +41,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         var seq = await engine.CatchUpAsync(query.Scopes, cancellationToken).ConfigureAwait(false);
                 var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
         var at = ranAt ?? DateTimeOffset.UtcNow;
-        var context = await RankAsync(new RecallContext(query, at, CandidateDepth, allowed, queryVector), cancellationToken).ConfigureAwait(false);
+        var context = await RankAsync(new RecallContext(query, at, CandidateDepth, allowed, queryVector) { Seq = seq }, cancellationToken).ConfigureAwait(false);
         var (fused, relevance, byEvidence) = EvidenceFusion.Fuse(context.Rankings, semantic);
 
         // Filter and apply the recency tie-break over a prefix of the fused list long enough to fill the limit with
@@ -122,7 +122,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
     /// <summary>What the tag filter kept out: the candidates the signals find without it that carry none of the tags.</summary>
     private async Task<IEnumerable<FilteredMemory>> TagFilteredAsync(RecallContext filteredContext, CancellationToken cancellationToken)
     {
-        var unfiltered = await RankAsync(new RecallContext(filteredContext.Query, filteredContext.RanAt, filteredContext.Depth, null, filteredContext.QueryVector), cancellationToken).ConfigureAwait(false);
+        var unfiltered = await RankAsync(new RecallContext(filteredContext.Query, filteredContext.RanAt, filteredContext.Depth, null, filteredContext.QueryVector) { Seq = filteredContext.Seq }, cancellationToken).ConfigureAwait(false);
         return unfiltered.Rankings.SelectMany(r => r.Hits).Select(h => h.Id)
             .Distinct(StringComparer.Ordinal)
             .Where(id => !filteredContext.Allowed!.Contains(id))

@@ -31,6 +31,9 @@ internal sealed class RecallContext(RecallQuery query, DateTimeOffset ranAt, int
     /// <summary>The query's embedding: it computes while the store catches up and the other signals rank.</summary>
     public Task<float[]?> QueryVector { get; } = queryVector;
 
+    /// <summary>The change feed's position the derived indexes were brought to for this recall.</summary>
+    public long Seq { get; init; }
+
     /// <summary>The tags to filter by, or null for none.</summary>
     public IReadOnlyList<string>? Tags => Allowed is null ? null : Query.Tags;
 
@@ -57,6 +60,9 @@ internal sealed record SignalRanking(SignalKind Kind, IReadOnlyList<Scored> Hits
 
     /// <summary>Why the signal could not take part, or null (the vector signal without a query embedding).</summary>
     public string? Unavailable { get; init; }
+
+    /// <summary>How the signal ranked, when not by its usual means (the lexical signal answering from the store while the index builds).</summary>
+    public string? Note { get; init; }
 
     /// <summary>The ids fused, best first.</summary>
     public IReadOnlyList<string> Fused => Contributed ?? Hits.Select(h => h.Id).ToList();

@@ -166,9 +166,24 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
             writer.DeleteAll();
         }
 
-        foreach (var (memory, before, after) in upserts)
+        try
         {
-            writer.UpdateDocument(new Term(IdField, memory.Id), ToDocument(memory, SessionContext.Of(memory, before, after)));
+            for (var i = 0; i < upserts.Count; i++)
+            {
+                if (i % 1024 == 1023)
+                {
+                    // A large catch-up (a background build) stops when the process closes, keeping the last commit.
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                var (memory, before, after) = upserts[i];
+                writer.UpdateDocument(new Term(IdField, memory.Id), ToDocument(memory, SessionContext.Of(memory, before, after)));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            writer.Rollback();
+            throw;
         }
 
         foreach (var id in deletes)
@@ -388,6 +403,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
 
     public void Dispose()
     {
+        StopBuilding();
         DisposeSearchers();
         _directory.Dispose();
         _terms.Dispose();

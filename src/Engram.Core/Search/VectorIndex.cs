@@ -72,7 +72,19 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         await _catchUp.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (Seq < targetSeq)
+            bool any;
+            lock (_lock)
+            {
+                any = _scopes.Count > 0;
+            }
+
+            if (Seq < targetSeq && !any)
+            {
+                // Nothing loaded yet (a server just started): a scope is read whole when first searched, from a snapshot
+                // at least this new, so the feed so far has nothing to say to this index.
+                Volatile.Write(ref _seq, targetSeq);
+            }
+            else if (Seq < targetSeq)
             {
                 var (seq, vectors, removed) = await _store.ReadVectorsAsync(model.Id, null, Seq, cancellationToken).ConfigureAwait(false);
                 lock (_lock)

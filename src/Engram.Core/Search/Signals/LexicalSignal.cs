@@ -5,10 +5,14 @@ namespace Engram.Core.Search;
 /// <summary>
 /// BM25 twice: the query, then the query plus the rarer words its top hits share (weighted by the hits' ranks and the
 /// words' rarity, at most half a query term's weight). A question names one side of a fact; its best matches often
-/// name the rest, which brings in the statements that answer it in other words.
+/// name the rest, which brings in the statements that answer it in other words. While the index is building in the
+/// background, the store's own text search (<paramref name="store"/>) ranks instead.
 /// </summary>
-internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, double weight) : IRecallSignal
+internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, ITextSearch? store, double weight) : IRecallSignal
 {
+    /// <summary>What explain says of a ranking made by the store's text search.</summary>
+    public const string StoreSearchNote = "found by the store's full-text search: this server is still building its lexical index";
+
     /// <summary>Pseudo-relevance feedback: how many top BM25 hits lend their words, how many words, and their top weight.</summary>
     private const int FeedbackDocuments = 5;
 
@@ -25,6 +29,15 @@ internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, double we
     public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {
         var query = context.Query;
+        if (store is not null && index.Seq < context.Seq)
+        {
+            var matched = await store.SearchTextAsync(query.Query, query.Scopes, context.Depth, cancellationToken).ConfigureAwait(false);
+            return new SignalRanking(SignalKind.Lexical, matched.Where(x => context.Allowed is null || context.Allowed.Contains(x.Id)).Select(x => new Scored(x.Id, x.Score)).ToList(), weight)
+            {
+                Note = StoreSearchNote,
+            };
+        }
+
         // The first pass only has to find the feedback documents; the full list comes from the second.
         // The query is analysed once for both passes and the feedback words.
         var terms = index.QueryTermList(query.Query);

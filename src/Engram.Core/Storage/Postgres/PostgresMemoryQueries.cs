@@ -75,4 +75,27 @@ internal sealed class PostgresMemoryQueries(PostgresDatabase database)
             return found;
         }, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <inheritdoc cref="ITextSearch.SearchTextAsync"/>
+    /// <remarks>
+    /// Any of the query's words (a question names one side of a fact), ranked by <c>ts_rank</c> with English stemming and
+    /// stop words. There is no full-text index: the scan is of the searched scopes' memories only, through the scope
+    /// index, so its cost is that of the scopes' size (a few milliseconds for a thousand memories), and writes pay nothing.
+    /// </remarks>
+    public Task<List<(string Id, float Score)>> SearchTextAsync(string query, IReadOnlyList<string> scopes, int k, CancellationToken cancellationToken)
+    {
+        var words = System.Text.RegularExpressions.Regex.Matches(query.ToLowerInvariant(), @"[\p{L}\p{N}]+")
+            .Select(m => m.Value).Distinct(StringComparer.Ordinal).Take(64).ToList();
+        if (words.Count == 0 || scopes.Count == 0 || k <= 0)
+        {
+            return Task.FromResult(new List<(string Id, float Score)>());
+        }
+
+        return database.ReadAsync(connection => QueryAsync(connection, null, """
+            SELECT m.id, ts_rank(to_tsvector('english', m.content), q) AS score
+            FROM memories m, to_tsquery('english', $2) q
+            WHERE m.scope = ANY($1) AND to_tsvector('english', m.content) @@ q
+            ORDER BY score DESC, m.ord DESC LIMIT $3
+            """, r => (r.GetString(0), r.GetFloat(1)), cancellationToken, scopes.ToArray(), string.Join(" | ", words), k), cancellationToken);
+    }
 }

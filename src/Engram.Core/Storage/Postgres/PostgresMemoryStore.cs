@@ -7,7 +7,7 @@ namespace Engram.Core.Storage.Postgres;
 /// <see cref="Sqlite.SqliteMemoryStore"/>, so every derived index and every test works on either. Each family of tables
 /// is its own type owning its SQL; this one opens the database (creating or migrating the schema) and answers for all.
 /// </summary>
-internal sealed class PostgresMemoryStore : IMemoryStore, IAsyncDisposable
+internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDisposable
 {
     /// <summary>The schema this code writes; kept in the <c>engram_schema</c> table.</summary>
     public const int SchemaVersion = PostgresMigrations.SchemaVersion;
@@ -79,6 +79,10 @@ internal sealed class PostgresMemoryStore : IMemoryStore, IAsyncDisposable
 
     public Task<List<ObservedMemory>> ObservedWithinAsync(IReadOnlyList<string> scopes, IReadOnlyList<TimeRange> ranges, int k, CancellationToken cancellationToken = default) =>
         _queries.ObservedWithinAsync(scopes, ranges, k, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<List<(string Id, float Score)>> SearchTextAsync(string query, IReadOnlyList<string> scopes, int k, CancellationToken cancellationToken = default) =>
+        _queries.SearchTextAsync(query, scopes, k, cancellationToken);
 
     public Task<long> MaxSeqAsync(CancellationToken cancellationToken = default) =>
         _changes.MaxSeqAsync(cancellationToken);

@@ -1,0 +1,120 @@
+using Microsoft.Extensions.Logging;
+
+namespace Engram.Core.Search;
+
+/// <summary>
+/// A catch-up too large to make a caller wait for (a server joining a large store, or back after many writes) runs in
+/// the background, while recalls are answered without this index (see <see cref="Storage.ITextSearch"/>).
+/// </summary>
+internal sealed partial class LexicalIndex
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _background;
+
+    /// <summary>What a background catch-up waits for before it starts (tests hold it, to see recalls answered meanwhile).</summary>
+    internal Task BuildMayStart { get; set; } = Task.CompletedTask;
+
+    /// <summary>The running (or last) background catch-up; completes when it ends.</summary>
+    internal Task Built => _background ?? Task.CompletedTask;
+
+    /// <summary>Whether a background catch-up is running.</summary>
+    public bool IsBuilding => _background is { IsCompleted: false };
+
+    /// <summary>
+    /// Brings the index to <paramref name="targetSeq"/> and returns true, unless it is more than <paramref name="lag"/>
+    /// changes behind (or already catching up in the background): then the catch-up runs in the background, until the
+    /// index is within <paramref name="lag"/> of the feed, and this returns false at once.
+    /// </summary>
+    public async Task<bool> CatchUpOrBuildAsync(long targetSeq, long lag, CancellationToken cancellationToken)
+    {
+        if (IsBuilding)
+        {
+            return false;
+        }
+
+        if (_searchers is null && await _gate.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        {
+            // What the index on disk already holds (a server restarted on its own folder is only a little behind).
+            try
+            {
+                RefreshSearcher();
+            }
+            catch (Exception e) when (IsUnreadable(e))
+            {
+                // The catch-up rebuilds it.
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        if (targetSeq - Seq > lag)
+        {
+            lock (_stopping)
+            {
+                if (!IsBuilding && !_stopping.IsCancellationRequested)
+                {
+                    LogBuilding(_logger, Seq, targetSeq);
+                    _background = Task.Run(() => BuildAsync(targetSeq, lag, _stopping.Token), CancellationToken.None);
+                }
+            }
+
+            return false;
+        }
+
+        await EnsureCurrentAsync(targetSeq, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task BuildAsync(long targetSeq, long lag, CancellationToken cancellationToken)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            await BuildMayStart.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Writes go on while it builds: catch up again until what is left is small enough for a recall to apply.
+            do
+            {
+                await EnsureCurrentAsync(targetSeq, cancellationToken).ConfigureAwait(false);
+                targetSeq = await _store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
+            }
+            while (targetSeq - Seq > lag);
+
+            LogBuilt(_logger, Seq, started.Elapsed.TotalSeconds);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Closing: the next start carries on from the last commit.
+        }
+        catch (Exception e)
+        {
+            // The store went away mid-build (a restart): the next recall starts it again from the last commit.
+            LogBuildFailed(_logger, e.GetType().Name, e.Message);
+        }
+    }
+
+    /// <summary>Stops a background catch-up (it resumes from its last commit at the next start) and waits for it.</summary>
+    private void StopBuilding()
+    {
+        Task? running;
+        lock (_stopping)
+        {
+            _stopping.Cancel();
+            running = _background;
+        }
+
+        // BuildAsync catches everything; Lucene's work between two cancellation checks is one batch.
+        running?.GetAwaiter().GetResult();
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lexical index at change {Seq} of {Target}: building it in the background; recalls use the store's own text search until it is done.")]
+    private static partial void LogBuilding(ILogger logger, long seq, long target);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lexical index built in the background up to change {Seq} in {Seconds:F1} s.")]
+    private static partial void LogBuilt(ILogger logger, long seq, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The lexical index's background build stopped ({Error}: {Message}); the next recall starts it again.")]
+    private static partial void LogBuildFailed(ILogger logger, string error, string message);
+}

@@ -40,7 +40,20 @@ internal static partial class BearerAuthentication
             return;
         }
 
-        if (await memory.AuthenticateAsync(presented, context.RequestAborted).ConfigureAwait(false) is not { } principal)
+        Engram.Core.Model.Principal? principal;
+        try
+        {
+            principal = await memory.AuthenticateAsync(presented, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (EngramUnavailableException e)
+        {
+            // The store keeps the tokens: while it is away (a database restart) no one can be told apart, so say when to retry.
+            context.Response.Headers.RetryAfter = "5";
+            await HttpHost.RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, e.Message).ConfigureAwait(false);
+            return;
+        }
+
+        if (principal is null)
         {
             LogRefused(logger, context.Connection.RemoteIpAddress);
             await RefuseAsync(context, "The bearer token is not valid: it was mistyped or has been revoked. Ask for a new one ('engram token add').").ConfigureAwait(false);

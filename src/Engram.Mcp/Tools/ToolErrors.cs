@@ -11,7 +11,7 @@ namespace Engram.Mcp.Tools;
 /// <summary>
 /// Turns every mistake a caller can fix into a tool error result whose text says what to send instead: arguments
 /// checked against the tool's own input schema before binding (unknown names, wrong JSON types, missing required
-/// ones; an optional one sent as null is dropped, so its default applies), and the library's <see cref="EngramArgumentException"/>. Anything else keeps the SDK's generic message,
+/// ones; an optional one sent as null is dropped, so its default applies), the library's <see cref="EngramArgumentException"/>, and <see cref="EngramUnavailableException"/> (the store cannot be reached right now: retry). Anything else keeps the SDK's generic message,
 /// so no path, SQL or stack trace reaches the client.
 /// </summary>
 internal static class ToolErrors
@@ -36,6 +36,11 @@ internal static class ToolErrors
             }
             catch (EngramArgumentException e)
             {
+                return Error(e.Message);
+            }
+            catch (EngramUnavailableException e)
+            {
+                // The store is away for a moment (a database restart): the message says so and that a retry is safe.
                 return Error(e.Message);
             }
             catch (McpException e) when (e is not McpProtocolException)

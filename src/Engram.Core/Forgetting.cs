@@ -19,7 +19,7 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
         var ids = await SelectAsync(request, caller, cancellationToken).ConfigureAwait(false);
         if (!request.DryRun)
         {
-            ids = await engine.Store.DeleteAsync(ids, Selector(request), request.Scope is null ? [] : [caller.Resolve(request.Scope)], cancellationToken).ConfigureAwait(false);
+            ids = await engine.Store.DeleteAsync(ids, Selector(request), request.Scope is null ? [] : [caller.Resolve(request.Scope)], caller.Principal, cancellationToken).ConfigureAwait(false);
             // Out of this process's memory first, whatever happens to the index catch-up below.
             engine.Rows.Remove(ids);
             await engine.CatchUpAsync([], cancellationToken).ConfigureAwait(false);
@@ -41,7 +41,7 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
     {
         var rows = await engine.Store.ReadForgetAuditAsync(cancellationToken).ConfigureAwait(false);
         return rows.Select(r => new ForgetAuditEntry(r.At, r.Selector,
-            JsonSerializer.Deserialize<List<string>>(r.Scopes) ?? [], JsonSerializer.Deserialize<List<string>>(r.Ids) ?? [], r.Count)).ToList();
+            JsonSerializer.Deserialize<List<string>>(r.Scopes) ?? [], JsonSerializer.Deserialize<List<string>>(r.Ids) ?? [], r.Count, r.Principal)).ToList();
     }
 
     private static ForgetSelector Selector(ForgetRequest request) =>

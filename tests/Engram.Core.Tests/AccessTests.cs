@@ -98,6 +98,21 @@ public sealed class AccessTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    public async Task ForgetAudit_RecordsWhichPrincipalForgot_AndNoneForTheStoresOwnUser()
+    {
+        await using var service = Open();
+        var (a, b, _) = await SeedAsync(service);
+        using (service.ActAs(Alice))
+        {
+            Assert.Equal(1, (await service.ForgetAsync(new ForgetRequest([a]))).Count);
+        }
+
+        Assert.Equal(1, (await service.ForgetAsync(new ForgetRequest([b]))).Count);
+        var audit = await service.ReadForgetAuditAsync();
+        Assert.Equal([(a, "alice"), (b, null)], audit.Select(e => (e.Ids.Single(), e.Principal)));
+    }
+
+    [Fact]
     public async Task Principal_IdsOfOtherScopes_AreLikeUnknownIds()
     {
         await using var service = Open();

@@ -47,6 +47,33 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
     }
 
     [PostgresFact]
+    public async Task Schema1_IsMigrated_ItsForgetAuditGainsWhoForgot()
+    {
+        var (store, database) = await OpenStoreAsync();
+        var id = store.StoreId;
+        await store.DisposeAsync();
+        await using (var connection = new NpgsqlConnection(database))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("ALTER TABLE forget_audit DROP COLUMN principal; UPDATE engram_schema SET version = 1;", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var migrated = await PostgresMemoryStore.OpenAsync(PostgresLocation.Parse(database));
+        Assert.Equal(id, migrated.StoreId);
+        var pending = Pending("Forgotten by alice.");
+        await migrated.InsertAsync([pending], null);
+        await migrated.DeleteAsync([pending.Memory.Id], ForgetSelector.Ids, [], "alice");
+        Assert.Equal("alice", Assert.Single(await migrated.ReadForgetAuditAsync()).Principal);
+        await using (var connection = new NpgsqlConnection(database))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("SELECT version FROM engram_schema", connection);
+            Assert.Equal(PostgresMemoryStore.SchemaVersion, (int)(await command.ExecuteScalarAsync())!);
+        }
+    }
+
+    [PostgresFact]
     public async Task Feed_AWriterHeldOpen_IsNeverPassedOver_ByAReaderOfLaterChanges()
     {
         var (store, database) = await OpenStoreAsync();
@@ -209,7 +236,7 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
             await read.ExecuteScalarAsync();
         }
 
-        await store.DeleteAsync([canary.Memory.Id], ForgetSelector.Ids, []);
+        await store.DeleteAsync([canary.Memory.Id], ForgetSelector.Ids, [], null);
         Assert.False(await store.CompactAsync(TimeSpan.FromSeconds(1)));
         Assert.NotEmpty(FilesHolding(await DatabaseFilesAsync(database), Canary)); // kept for the older transaction
 
@@ -250,7 +277,7 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
             await xid.ExecuteScalarAsync();
         }
 
-        await store.DeleteAsync([canary.Memory.Id], ForgetSelector.Ids, []);
+        await store.DeleteAsync([canary.Memory.Id], ForgetSelector.Ids, [], null);
         Assert.False(await store.CompactAsync(TimeSpan.FromSeconds(1)));
         Assert.NotEmpty(FilesHolding(await DatabaseFilesAsync(database), Canary)); // kept while that transaction runs
 

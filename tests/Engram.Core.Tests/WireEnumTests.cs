@@ -51,7 +51,7 @@ public sealed class WireEnumTests
         Assert.Equal("""{"id":"m_1","scope":"user","status":"duplicate","duplicateOf":"m_1","supersedes":[],"similar":[]}""", JsonSerializer.Serialize(remembered, Web));
         Assert.Equal("""{"id":"m_2","reason":"tag filter"}""", JsonSerializer.Serialize(new FilteredMemory("m_2", FilterReason.TagFilter), Web));
         var audit = new ForgetAuditEntry(DateTimeOffset.UnixEpoch, ForgetSelector.Query, [], ["m_3"], 1);
-        Assert.Equal("""{"at":"1970-01-01T00:00:00+00:00","selector":"query","scopes":[],"ids":["m_3"],"count":1}""", JsonSerializer.Serialize(audit, Web));
+        Assert.Equal("""{"at":"1970-01-01T00:00:00+00:00","selector":"query","scopes":[],"ids":["m_3"],"count":1,"principal":null}""", JsonSerializer.Serialize(audit, Web));
         Assert.Equal(ForgetSelector.Query, JsonSerializer.Deserialize<ForgetAuditEntry>(JsonSerializer.Serialize(audit, Web), Web)!.Selector);
     }
 

@@ -133,4 +133,6 @@ public sealed record MemoryAccount(string Id, bool Found, bool Surfaced, int? Ra
 /// <param name="Scopes">The scope named with the selector, if any.</param>
 /// <param name="Ids">The ids forgotten.</param>
 /// <param name="Count">How many.</param>
-public sealed record ForgetAuditEntry(DateTimeOffset At, ForgetSelector Selector, IReadOnlyList<string> Scopes, IReadOnlyList<string> Ids, int Count);
+/// <param name="Principal">Who forgot: the principal of the token on a shared server; null for the store's own user (stdio, the CLI, an
+/// unrestricted token).</param>
+public sealed record ForgetAuditEntry(DateTimeOffset At, ForgetSelector Selector, IReadOnlyList<string> Scopes, IReadOnlyList<string> Ids, int Count, string? Principal = null);

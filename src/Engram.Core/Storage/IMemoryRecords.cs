@@ -28,10 +28,13 @@ internal interface IMemoryRecords
     /// memories they superseded current again, appends deletions to the change feed, and records the operation in the
     /// append-only forget audit (ids and counts, never content), in one transaction. Returns the ids that existed.
     /// </summary>
-    Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken = default);
 
     /// <summary>Loads memories by id; unknown ids are absent from the result.</summary>
     Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default);
+
+    /// <summary>The memories <paramref name="id"/> superseded (whose <c>superseded_by</c> is it), oldest first.</summary>
+    Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>Memories newest first (by time stored), in <paramref name="scopes"/> when given.</summary>
     Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, CancellationToken cancellationToken = default);

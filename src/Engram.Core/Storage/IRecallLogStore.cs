@@ -11,7 +11,13 @@ internal interface IRecallLogStore
 
     /// <summary>A logged recall, or <see langword="null"/> when the id is unknown.</summary>
     Task<LoggedRetrieval?> GetRetrievalAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>The latest logged recalls, newest first, at most <paramref name="limit"/>; only those that returned <paramref name="memoryId"/> when given.</summary>
+    Task<IReadOnlyList<LoggedRecall>> ListRetrievalsAsync(string? memoryId, int limit, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A logged recall in a list: its id, when it ran (Unix milliseconds), its request (JSON) and how many memories it returned.</summary>
+internal sealed record LoggedRecall(string Id, long At, string RequestJson, int Hits);
 
 /// <summary>A logged recall: when it ran (Unix milliseconds), the change sequence then, its request (JSON).</summary>
 internal sealed record LoggedRetrieval(long At, long Seq, string RequestJson);

@@ -15,14 +15,14 @@ internal sealed class PostgresAdministration(PostgresDatabase database)
     public static readonly string[] MemoryTables = ["memories", "memory_tags", "memory_entities", "embeddings", "changes", "retrievals", "retrieval_hits"];
 
     /// <summary>Records a real forget within its transaction: when, the selector kind (its wire string), the scopes and the ids deleted (never content).</summary>
-    public static Task AppendForgetAuditAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long at, ForgetSelector selector, IReadOnlyList<string> scopes, List<string> deleted, CancellationToken cancellationToken) =>
-        ExecuteAsync(connection, tx, "INSERT INTO forget_audit(at, selector, scopes, ids, count, dry_run) VALUES($1, $2, $3, $4, $5, false)", cancellationToken,
-            at, WireName.Of(selector), JsonSerializer.Serialize(scopes), JsonSerializer.Serialize(deleted), deleted.Count);
+    public static Task AppendForgetAuditAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long at, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, List<string> deleted, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, tx, "INSERT INTO forget_audit(at, selector, scopes, ids, count, dry_run, principal) VALUES($1, $2, $3, $4, $5, false, $6)", cancellationToken,
+            at, WireName.Of(selector), JsonSerializer.Serialize(scopes), JsonSerializer.Serialize(deleted), deleted.Count, principal);
 
     /// <inheritdoc cref="IForgetAudit.ReadForgetAuditAsync"/>
     public async Task<IReadOnlyList<ForgetAuditRow>> ReadForgetAuditAsync(CancellationToken cancellationToken) =>
-        await database.ReadAsync(connection => QueryAsync(connection, null, "SELECT at, selector, scopes, ids, count FROM forget_audit ORDER BY seq", r => new ForgetAuditRow(
-            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), WireName.Parse<ForgetSelector>(r.GetString(1)), r.GetString(2), r.GetString(3), r.GetInt32(4)), cancellationToken), cancellationToken).ConfigureAwait(false);
+        await database.ReadAsync(connection => QueryAsync(connection, null, "SELECT at, selector, scopes, ids, count, principal FROM forget_audit ORDER BY seq", r => new ForgetAuditRow(
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), WireName.Parse<ForgetSelector>(r.GetString(1)), r.GetString(2), r.GetString(3), r.GetInt32(4), r.IsDBNull(5) ? null : r.GetString(5)), cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>The bytes of the tables that hold memories and what derives from them, with their indexes and TOAST.</summary>
     public Task<long> SizeAsync(CancellationToken cancellationToken) =>

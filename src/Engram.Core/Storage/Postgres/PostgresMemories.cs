@@ -228,7 +228,7 @@ internal sealed class PostgresMemories(PostgresDatabase database)
         }, cancellationToken);
 
     /// <inheritdoc cref="IMemoryRecords.DeleteAsync"/>
-    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken) =>
         database.WriteAsync<IReadOnlyList<string>>(async (connection, tx) =>
         {
             var existing = await PostgresMemoryQueries.GetAsync(connection, tx, ids, cancellationToken).ConfigureAwait(false);
@@ -257,7 +257,7 @@ internal sealed class PostgresMemories(PostgresDatabase database)
             }
 
             var deleted = ids.Where(existing.ContainsKey).ToList();
-            await PostgresAdministration.AppendForgetAuditAsync(connection, tx, now, selector, scopes, deleted, cancellationToken).ConfigureAwait(false);
+            await PostgresAdministration.AppendForgetAuditAsync(connection, tx, now, selector, scopes, principal, deleted, cancellationToken).ConfigureAwait(false);
             return deleted;
         }, cancellationToken);
 }

@@ -98,4 +98,9 @@ internal sealed class PostgresMemoryQueries(PostgresDatabase database)
             ORDER BY score DESC, m.ord DESC LIMIT $3
             """, r => (r.GetString(0), r.GetFloat(1)), cancellationToken, scopes.ToArray(), string.Join(" | ", words), k), cancellationToken);
     }
+
+    /// <inheritdoc cref="IMemoryRecords.SupersededByAsync"/>
+    public Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken) =>
+        database.ReadAsync(connection => QueryAsync(connection, null, $"SELECT {MemoryColumns} FROM memories m WHERE m.superseded_by = $1 ORDER BY m.ord",
+            ReadMemory, cancellationToken, id), cancellationToken);
 }

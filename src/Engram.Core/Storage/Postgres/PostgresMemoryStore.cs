@@ -62,11 +62,14 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
     public Task<int> LinkAsync(IReadOnlyList<(string Old, string New, long At)> links, CancellationToken cancellationToken = default) =>
         _memories.LinkAsync(links, cancellationToken);
 
-    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
-        _memories.DeleteAsync(ids, selector, scopes, cancellationToken);
+    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken = default) =>
+        _memories.DeleteAsync(ids, selector, scopes, principal, cancellationToken);
 
     public Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
         _queries.GetAsync(ids, cancellationToken);
+
+    public Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken = default) =>
+        _queries.SupersededByAsync(id, cancellationToken);
 
     public Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, CancellationToken cancellationToken = default) =>
         _queries.ListAsync(scopes, limit, offset, includeSuperseded, oldestFirst, cancellationToken);
@@ -122,6 +125,9 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
 
     public Task<LoggedRetrieval?> GetRetrievalAsync(string id, CancellationToken cancellationToken = default) =>
         _recallLog.GetRetrievalAsync(id, cancellationToken);
+
+    public Task<IReadOnlyList<LoggedRecall>> ListRetrievalsAsync(string? memoryId, int limit, CancellationToken cancellationToken = default) =>
+        _recallLog.ListRetrievalsAsync(memoryId, limit, cancellationToken);
 
     public Task<IReadOnlyList<ForgetAuditRow>> ReadForgetAuditAsync(CancellationToken cancellationToken = default) =>
         _admin.ReadForgetAuditAsync(cancellationToken);

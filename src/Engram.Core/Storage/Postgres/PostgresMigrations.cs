@@ -11,7 +11,7 @@ namespace Engram.Core.Storage.Postgres;
 internal static class PostgresMigrations
 {
     /// <summary>The schema this code writes.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     /// <summary>Opens (creating or migrating) the schema; returns the store's id.</summary>
     /// <remarks>Servers starting together on an empty database: one creates the schema, the others wait for its lock and find it.</remarks>
@@ -29,20 +29,35 @@ internal static class PostgresMigrations
         }
 
         string storeId;
+        int version;
         if (rows.Count == 0)
         {
             storeId = Guid.NewGuid().ToString("N");
+            version = 1;
             await ExecuteAsync(connection, tx, SchemaV1, cancellationToken).ConfigureAwait(false);
-            await ExecuteAsync(connection, tx, "INSERT INTO engram_schema(version, store_id) VALUES($1, $2)", cancellationToken, SchemaVersion, storeId).ConfigureAwait(false);
+            await ExecuteAsync(connection, tx, "INSERT INTO engram_schema(version, store_id) VALUES($1, $2)", cancellationToken, version, storeId).ConfigureAwait(false);
         }
         else
         {
-            storeId = rows[0].StoreId;
-            // Later versions migrate here, step by step, and set engram_schema.version.
+            (version, storeId) = rows[0];
+        }
+
+        // Later versions migrate here, step by step.
+        if (version < 2)
+        {
+            await ExecuteAsync(connection, tx, SchemaV2, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (version < SchemaVersion)
+        {
+            await ExecuteAsync(connection, tx, "UPDATE engram_schema SET version = $1", cancellationToken, SchemaVersion).ConfigureAwait(false);
         }
 
         return storeId;
     }
+
+    /// <summary>Schema 2: who forgot (a shared server's principal; null for the store's own user and earlier forgets).</summary>
+    private const string SchemaV2 = "ALTER TABLE forget_audit ADD COLUMN principal text NULL";
 
     /// <summary>
     /// Schema 1: SQLite's schema 4 (and its tokens) in PostgreSQL's terms. <c>ord</c> is the insertion order SQLite's

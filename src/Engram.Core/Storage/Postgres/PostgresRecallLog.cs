@@ -49,4 +49,12 @@ internal sealed class PostgresRecallLog(PostgresDatabase database)
             r => new LoggedRetrieval(r.GetInt64(0), r.GetInt64(1), r.GetString(2)), cancellationToken, id), cancellationToken).ConfigureAwait(false);
         return rows.Count > 0 ? rows[0] : null;
     }
+
+    /// <inheritdoc cref="IRecallLogStore.ListRetrievalsAsync"/>
+    public async Task<IReadOnlyList<LoggedRecall>> ListRetrievalsAsync(string? memoryId, int limit, CancellationToken cancellationToken) =>
+        await database.ReadAsync(connection => QueryAsync(connection, null, $"""
+            SELECT r.id, r.at, r.request, (SELECT COUNT(*)::int FROM retrieval_hits h WHERE h.retrieval_id = r.id) FROM retrievals r
+            {(memoryId is null ? "WHERE $1::text IS NULL" : "WHERE r.id IN (SELECT retrieval_id FROM retrieval_hits WHERE memory_id = $1)")}
+            ORDER BY r.at DESC, r.id DESC LIMIT $2
+            """, r => new LoggedRecall(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetInt32(3)), cancellationToken, memoryId, limit), cancellationToken).ConfigureAwait(false);
 }

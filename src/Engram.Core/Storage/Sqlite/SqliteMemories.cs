@@ -147,7 +147,7 @@ internal sealed class SqliteMemories(SqliteDatabase database)
     }
 
     /// <inheritdoc cref="IMemoryRecords.DeleteAsync"/>
-    public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -175,7 +175,7 @@ internal sealed class SqliteMemories(SqliteDatabase database)
         }
 
         var deleted = ids.Where(existing.ContainsKey).ToList();
-        await SqliteForgetAudit.AppendAsync(connection, tx, now, selector, scopes, deleted, cancellationToken).ConfigureAwait(false);
+        await SqliteForgetAudit.AppendAsync(connection, tx, now, selector, scopes, principal, deleted, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return deleted;
     }

@@ -125,4 +125,13 @@ internal sealed class SqliteMemoryQueries(SqliteDatabase database)
 
         return found;
     }
+
+    /// <inheritdoc cref="IMemoryRecords.SupersededByAsync"/>
+    public async Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, $"SELECT {MemoryColumns} FROM memories m WHERE m.superseded_by = $id ORDER BY m.rowid;", "$id");
+        Bind(command, id);
+        return await ReadAsync(command, ReadMemory, cancellationToken).ConfigureAwait(false);
+    }
 }

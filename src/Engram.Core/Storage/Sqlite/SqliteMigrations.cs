@@ -7,7 +7,7 @@ namespace Engram.Core.Storage.Sqlite;
 internal static class SqliteMigrations
 {
     /// <summary>The schema this code writes.</summary>
-    public const int SchemaVersion = 5;
+    public const int SchemaVersion = 6;
 
     /// <summary>Opens (creating or migrating) the schema of <paramref name="database"/>.</summary>
     public static async Task ApplyAsync(SqliteDatabase database, CancellationToken cancellationToken)
@@ -54,6 +54,12 @@ internal static class SqliteMigrations
         if (version < 5)
         {
             await ExecuteAsync(connection, SchemaV5, cancellationToken, tx).ConfigureAwait(false);
+        }
+
+        if (version < 6)
+        {
+            // Schema 6: who forgot (a shared server's principal; null for the store's own user and earlier forgets).
+            await ExecuteAsync(connection, "ALTER TABLE forget_audit ADD COLUMN principal TEXT NULL;", cancellationToken, tx).ConfigureAwait(false);
         }
 
         await ExecuteAsync(connection, $"PRAGMA user_version={SchemaVersion};", cancellationToken, tx).ConfigureAwait(false);

@@ -53,4 +53,17 @@ internal sealed class SqliteRecallLog(SqliteDatabase database)
         var rows = await ReadAsync(command, r => new LoggedRetrieval(r.GetInt64(0), r.GetInt64(1), r.GetString(2)), cancellationToken).ConfigureAwait(false);
         return rows.Count > 0 ? rows[0] : null;
     }
+
+    /// <inheritdoc cref="IRecallLogStore.ListRetrievalsAsync"/>
+    public async Task<IReadOnlyList<LoggedRecall>> ListRetrievalsAsync(string? memoryId, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, $"""
+            SELECT r.id, r.at, r.request, (SELECT COUNT(*) FROM retrieval_hits h WHERE h.retrieval_id = r.id) FROM retrievals r
+            {(memoryId is null ? "WHERE $memory IS NULL" : "WHERE r.id IN (SELECT retrieval_id FROM retrieval_hits WHERE memory_id = $memory)")}
+            ORDER BY r.at DESC, r.rowid DESC LIMIT $limit;
+            """, "$memory", "$limit");
+        Bind(command, (object?)memoryId ?? DBNull.Value, limit);
+        return await ReadAsync(command, r => new LoggedRecall(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetInt32(3)), cancellationToken).ConfigureAwait(false);
+    }
 }

@@ -25,6 +25,29 @@ public sealed partial class MemoryService
         return rows.Select(ToRecord).ToList();
     }
 
+    /// <summary>
+    /// The latest recalls from the recall log, newest first (those that returned <paramref name="memoryId"/> when given);
+    /// within <see cref="ActAs"/>, only the caller's own.
+    /// </summary>
+    /// <exception cref="EngramArgumentException">An out-of-range limit.</exception>
+    public async Task<IReadOnlyList<RecallLogEntry>> ListRecallsAsync(string? memoryId = null, int limit = 50, CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > MaxListLimit)
+        {
+            throw new EngramArgumentException($"limit must be 1–{MaxListLimit}; got {limit}.");
+        }
+
+        var state = await GetEngineAsync().ConfigureAwait(false);
+        await state.Log.FlushAsync().ConfigureAwait(false);
+        var caller = Scopes;
+        var logged = await state.Store.ListRetrievalsAsync(memoryId, limit, cancellationToken).ConfigureAwait(false);
+        return logged
+            .Select(r => (Entry: r, Query: System.Text.Json.JsonSerializer.Deserialize<Search.RecallQuery>(r.RequestJson, RecallPipeline.LogJson)))
+            .Where(r => r.Query is not null && caller.MayReplay(r.Query))
+            .Select(r => new RecallLogEntry(r.Entry.Id, DateTimeOffset.FromUnixTimeMilliseconds(r.Entry.At), r.Query!.Query, r.Query.Scopes, r.Entry.Hits))
+            .ToList();
+    }
+
     /// <summary>One memory by id, or null when there is none (or it is outside the caller's scopes).</summary>
     public async Task<MemoryRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
     {

@@ -45,3 +45,26 @@ public sealed record StoreStats(
 
 /// <summary>One check of <c>doctor</c>.</summary>
 public sealed record DoctorCheck(string Name, bool Ok, string Detail);
+
+/// <summary>A recall from the recall log, as a list shows it (explain replays it by <paramref name="RetrievalId"/>).</summary>
+/// <param name="RetrievalId">The recall's id.</param>
+/// <param name="At">When it ran.</param>
+/// <param name="Query">What was asked.</param>
+/// <param name="Scopes">The scopes it searched.</param>
+/// <param name="Hits">How many memories it returned.</param>
+public sealed record RecallLogEntry(string RetrievalId, DateTimeOffset At, string Query, IReadOnlyList<string> Scopes, int Hits);
+
+/// <summary>One memory as the inspector shows it (<see cref="MemoryService.InspectAsync"/>).</summary>
+/// <param name="Memory">The memory.</param>
+/// <param name="Replaced">The memories it superseded, directly or through them, oldest first.</param>
+/// <param name="ReplacedBy">The memories that superseded it, in order (the last is current).</param>
+/// <param name="Entities">The names, identifiers and paths it mentions (what the entity signal matches).</param>
+/// <param name="Similar">Its near duplicates in its scope, as <c>remember</c>'s <c>similar</c> finds them.</param>
+/// <param name="Recalls">The latest recalls that returned it, newest first.</param>
+public sealed record MemoryDetails(
+    MemoryRecord Memory,
+    IReadOnlyList<MemoryRecord> Replaced,
+    IReadOnlyList<MemoryRecord> ReplacedBy,
+    IReadOnlyList<string> Entities,
+    IReadOnlyList<SimilarMemory> Similar,
+    IReadOnlyList<RecallLogEntry> Recalls);

@@ -1,0 +1,64 @@
+using Engram.Core.Curation;
+using Engram.Core.Model;
+using Engram.Core.Storage;
+
+namespace Engram.Core;
+
+/// <summary>What a person looking at one memory wants beside it (the inspector, <c>engram ui</c>).</summary>
+public sealed partial class MemoryService
+{
+    /// <summary>How far a supersession chain is followed each way.</summary>
+    private const int MaxChain = 50;
+
+    /// <summary>
+    /// One memory with its context: the supersession chain both ways, the entities it names, its near duplicates
+    /// (as <c>remember</c>'s <c>similar</c> finds them) and the latest recalls that returned it. Null when there is no
+    /// such memory in the caller's scopes.
+    /// </summary>
+    public async Task<MemoryDetails?> InspectAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var parts = await GetPartsAsync().ConfigureAwait(false);
+        var store = parts.Engine.Store;
+        var found = await store.GetAsync([id], cancellationToken).ConfigureAwait(false);
+        if (!found.TryGetValue(id, out var memory) || !Scopes.Allows(memory.Scope))
+        {
+            return null;
+        }
+
+        // What it replaced, oldest first: each older memory may itself have replaced others.
+        var replaced = new List<StoredMemory>();
+        var frontier = new List<string> { id };
+        while (frontier.Count > 0 && replaced.Count < MaxChain)
+        {
+            var older = new List<StoredMemory>();
+            foreach (var newer in frontier)
+            {
+                older.AddRange(await store.SupersededByAsync(newer, cancellationToken).ConfigureAwait(false));
+            }
+
+            replaced.InsertRange(0, older);
+            frontier = older.Select(m => m.Id).ToList();
+        }
+
+        // What replaced it, in order.
+        var replacedBy = new List<StoredMemory>();
+        for (var next = memory.SupersededBy; next is not null && replacedBy.Count < MaxChain;)
+        {
+            var rows = await store.GetAsync([next], cancellationToken).ConfigureAwait(false);
+            if (!rows.TryGetValue(next, out var newer))
+            {
+                break;
+            }
+
+            replacedBy.Add(newer);
+            next = newer.SupersededBy;
+        }
+
+        var vector = (await parts.Engine.Embedder.TryEmbedAsync([memory.Content], cancellationToken).ConfigureAwait(false))?[0];
+        var similar = vector is null ? [] : await parts.Writer.SimilarAsync(memory.Scope, vector, id, [], cancellationToken).ConfigureAwait(false);
+        var recalls = await ListRecallsAsync(id, 20, cancellationToken).ConfigureAwait(false);
+        return new MemoryDetails(ToRecord(memory), replaced.Select(ToRecord).ToList(), replacedBy.Select(ToRecord).ToList(),
+            EntityExtractor.Extract(memory.Content), similar, recalls);
+    }
+}

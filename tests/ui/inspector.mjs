@@ -1,0 +1,113 @@
+// The inspector in a real browser: node tests/ui/inspector.mjs <url with its one-time token> <folder for screenshots>.
+// Drives the system's Chromium (CHROMIUM, else /usr/bin/chromium) against an 'engram ui' serving a seeded store, and
+// exits 1 naming every check that failed. The store holds (tests/Engram.Mcp.Tests/InspectorTests.cs seeds it):
+// "Deploys to staging are frozen on Fridays after 3pm.", a newer fact superseding an older one, and a memory whose
+// text is an injected script.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [url, shots] = process.argv.slice(2);
+if (!url || !shots) {
+  console.error('usage: node tests/ui/inspector.mjs <url> <screenshot folder>');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+const origin = new URL(url).origin;
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const offsite = [];
+  page.on('request', r => { if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) offsite.push(r.url()); });
+  const errors = [];
+  page.on('pageerror', e => errors.push(e.message));
+  page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('dialog', d => { errors.push(`a dialog opened: ${d.message()}`); d.dismiss(); });
+
+  await page.goto(url);
+  check(new URL(page.url()).search === '', 'the one-time token leaves the address bar');
+  await page.getByRole('button', { name: /project:acme\/api/ }).click();
+  await page.getByRole('list', { name: 'Memories' }).waitFor();
+  check(await page.getByText('Deploys to staging are frozen on Fridays after 3pm.').isVisible(), 'the scope lists its memories, newest first');
+
+  // An injected script is shown as its characters and runs nothing.
+  check(await page.getByText('<script>window.__pwned=1</script>', { exact: false }).first().isVisible(), 'a memory holding <script> shows its characters');
+  check(await page.evaluate(() => window.__pwned === undefined), 'the injected script never ran');
+  await page.screenshot({ path: join(shots, 'memories.png') });
+
+  // Search: the same recall as the tools; then the recall as a picture.
+  await page.getByRole('searchbox', { name: 'Search' }).fill('when are staging deploys frozen?');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('list', { name: 'Results' }).waitFor();
+  const first = await page.getByRole('list', { name: 'Results' }).locator('li').first().innerText();
+  check(first.includes('frozen on Fridays'), 'search ranks the staging freeze first');
+  await page.getByRole('link', { name: 'explain this recall as a picture' }).click();
+  await page.locator('.hit').first().waitFor();
+  check(await page.locator('.hit').first().locator('.bar').count() === 4, 'each hit has one bar per signal');
+  check(await page.locator('.hit').first().locator('.fill.lexical').count() === 1, 'the first hit was found by its words (lexical bar)');
+  check(await page.locator('.hit mark').count() > 0, 'the query words are marked in the hits');
+  await page.screenshot({ path: join(shots, 'explain.png'), fullPage: true });
+
+  // The recall log lists it; a past retrieval opens the same view.
+  await page.getByRole('link', { name: 'Recall log' }).click();
+  await page.getByRole('link', { name: 'when are staging deploys frozen?' }).first().click();
+  await page.locator('.hit').first().waitFor();
+  check(true, 'the recall log opens a past recall explained');
+
+  // Why not found: the superseded fact is filtered, and the page says so.
+  await page.getByRole('link', { name: 'Why not found?' }).click();
+  await page.getByRole('searchbox', { name: 'Query' }).fill('which port does the api listen on');
+  await page.getByRole('textbox', { name: 'Memory' }).fill('The API listens on port 8080');
+  await page.getByRole('button', { name: 'Explain' }).click();
+  const account = page.locator('[data-account]');
+  await account.waitFor();
+  const accountText = await account.innerText();
+  check(/superseded/i.test(accountText), `the account says the older fact was superseded (${accountText.split('\n')[0]})`);
+  await page.screenshot({ path: join(shots, 'why.png'), fullPage: true });
+
+  // A memory's page: its supersession timeline; then forget with a dry run first and the receipt.
+  await page.goto(`${origin}/#/`);
+  await page.getByRole('button', { name: /project:acme\/api/ }).click();
+  await page.getByRole('link', { name: 'The API now listens on port 9090.' }).click();
+  await page.getByRole('heading', { name: 'Supersession' }).waitFor();
+  check(await page.locator('.timeline li').count() === 2, 'the timeline shows what it replaced');
+  await page.getByRole('button', { name: 'Forget… (dry run first)' }).click();
+  const dry = await page.getByRole('alert').innerText();
+  check(dry.startsWith('Dry run: this would forget 1 memory'), 'forget shows a dry run first');
+  await page.getByRole('button', { name: 'Forget it' }).click();
+  const receipt = page.locator('[data-receipt="forget"]');
+  await receipt.waitFor();
+  const receiptText = await receipt.innerText();
+  check(receiptText.includes('Forgot 1.') && /memories 0/.test(receiptText) && /lexicalIndex 0/.test(receiptText), `the receipt counts no residue (${receiptText.replace(/\n/g, ' ')})`);
+
+  // A narrow window still reads.
+  await page.setViewportSize({ width: 420, height: 800 });
+  await page.goto(`${origin}/#/`);
+  await page.getByRole('list', { name: 'Memories' }).waitFor();
+  await page.screenshot({ path: join(shots, 'narrow.png') });
+
+  // Without the cookie, nothing: another browser context has none.
+  const stranger = await (await browser.newContext()).newPage();
+  const refused = await stranger.goto(`${origin}/api/overview`);
+  check(refused.status() === 401, 'a browser without the cookie is refused');
+
+  check(offsite.length === 0, `no request left the machine${offsite.length ? `: ${offsite.join(', ')}` : ''}`);
+  check(errors.length === 0, `no script error${errors.length ? `: ${errors.join(' | ')}` : ''}`);
+} catch (e) {
+  failures.push(`the walk-through stopped: ${e.message}`);
+  console.log(`FAIL ${e.message}`);
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(`${failures.length} inspector check(s) failed: ${failures.join('; ')}`);
+  process.exit(1);
+}
+console.log('all inspector checks passed');

@@ -7,6 +7,13 @@ namespace Engram.Core;
 /// <summary>What a person looking at one memory wants beside it (the inspector, <c>engram ui</c>).</summary>
 public sealed partial class MemoryService
 {
+    /// <summary>
+    /// Opens the store and brings this process's indexes up to date now, so that the first search does not wait for
+    /// them (the inspector calls it as it starts; a large store's first index build takes seconds).
+    /// </summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken = default) =>
+        await (await GetEngineAsync().ConfigureAwait(false)).CatchUpAsync(Scopes.Defaults(), cancellationToken).ConfigureAwait(false);
+
     /// <summary>How far a supersession chain is followed each way.</summary>
     private const int MaxChain = 50;
 

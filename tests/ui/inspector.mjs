@@ -42,8 +42,10 @@ try {
   check(await page.evaluate(() => window.__pwned === undefined), 'the injected script never ran');
   await page.screenshot({ path: join(shots, 'memories.png') });
 
-  // Search: the same recall as the tools; then the recall as a picture.
-  await page.getByRole('searchbox', { name: 'Search' }).fill('when are staging deploys frozen?');
+  // Search: the same recall as the tools (reached with the keyboard: '/' focuses it); then the recall as a picture.
+  await page.keyboard.press('/');
+  check(await page.evaluate(() => document.activeElement?.getAttribute('aria-label') === 'Search'), "'/' focuses the search box");
+  await page.keyboard.type('when are staging deploys frozen?');
   await page.getByRole('button', { name: 'Search' }).click();
   await page.getByRole('list', { name: 'Results' }).waitFor();
   const first = await page.getByRole('list', { name: 'Results' }).locator('li').first().innerText();
@@ -53,6 +55,7 @@ try {
   check(await page.locator('.hit').first().locator('.bar').count() === 4, 'each hit has one bar per signal');
   check(await page.locator('.hit').first().locator('.fill.lexical').count() === 1, 'the first hit was found by its words (lexical bar)');
   check(await page.locator('.hit mark').count() > 0, 'the query words are marked in the hits');
+  check((await page.locator('.hit mark').first().getAttribute('title') || '').startsWith('matches the query word'), 'hovering a marked word names the query word it matches');
   await page.screenshot({ path: join(shots, 'explain.png'), fullPage: true });
 
   // The recall log lists it; a past retrieval opens the same view.
@@ -86,6 +89,12 @@ try {
   await receipt.waitFor();
   const receiptText = await receipt.innerText();
   check(receiptText.includes('Forgot 1.') && /memories 0/.test(receiptText) && /lexicalIndex 0/.test(receiptText), `the receipt counts no residue (${receiptText.replace(/\n/g, ' ')})`);
+
+  // The system's dark theme is followed.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  check(background === 'rgb(21, 24, 28)', `the dark theme follows the system (${background})`);
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // A narrow window still reads.
   await page.setViewportSize({ width: 420, height: 800 });

@@ -22,7 +22,7 @@ namespace Engram.Mcp.Hosting;
 /// page's CSRF token in a header. The page, its script and its styles are resources of this assembly: nothing is
 /// fetched from elsewhere, and the Content-Security-Policy says so to the browser.
 /// </summary>
-internal static class UiHost
+internal static partial class UiHost
 {
     private const string Cookie = "engram_ui";
     private const string CsrfHeader = "X-Engram-Csrf";
@@ -45,9 +45,31 @@ internal static class UiHost
         app.Use((context, next) => GuardAsync(context, next, session));
         UiApi.Map(app, memory, settings, session);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        // The first search should not wait for the lexical index: build it while the person opens the page.
+        _ = Task.Run(() => WarmUpAsync(memory, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(UiHost)), app.Lifetime.ApplicationStopping), CancellationToken.None);
         var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         return (app, new Uri(address, $"/?token={session.UrlToken}"));
     }
+
+    private static async Task WarmUpAsync(MemoryService memory, ILogger logger, CancellationToken stopping)
+    {
+        try
+        {
+            await memory.WarmUpAsync(stopping).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The first search tries again and reports what is wrong.
+            LogWarmUpFailed(logger, e.GetType().Name, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped before it was done.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not bring the indexes up to date at start ({Error}: {Message}); the first search will.")]
+    private static partial void LogWarmUpFailed(ILogger logger, string error, string message);
 
     /// <summary>The line announced on stderr: where the inspector is, and the store it shows.</summary>
     public static string Banner(Uri url, HostSettings settings) =>

@@ -206,15 +206,16 @@ function explainView(data, title) {
     el('span', { text: name }),
     el('span', { class: 'track' }, s ? el('span', { class: `fill ${name}`, width: `${Math.round(100 / Math.sqrt(s.rank))}%` }) : null),
     el('span', { class: 'muted', text: s ? `#${s.rank}${s.note ? ' *' : ''}` : '—' }));
+  // Words of the text that share a stem with a query word; hovering one names it.
   const highlighted = text => {
     const parts = text.split(/([\p{L}\p{N}]+)/u);
-    return parts.map(p => matches(p) ? el('mark', { title: 'a query word', text: p }) : p);
+    return parts.map(p => { const w = matching(p); return w ? el('mark', { title: `matches the query word "${w}"`, text: p }) : p; });
   };
-  const matches = token => {
+  const matching = token => {
     const t = token.toLowerCase();
-    if (t.length < 3 || little.has(t)) return false;
-    for (const w of words) if (w.length >= 3 && (t.startsWith(w.slice(0, Math.max(3, w.length - 2))) || w.startsWith(t.slice(0, Math.max(3, t.length - 2))))) return true;
-    return false;
+    if (t.length < 3 || little.has(t)) return null;
+    for (const w of words) if (t.startsWith(w.slice(0, Math.max(3, w.length - 2))) || w.startsWith(t.slice(0, Math.max(3, t.length - 2)))) return w;
+    return null;
   };
   const account = x.memory;
   return [
@@ -314,6 +315,17 @@ async function route() {
     put(main, el('p', { class: 'error', role: 'alert', text: err.message }));
   }
 }
+
+// '/' goes to the page's search box, as on most sites; Escape leaves a field.
+document.addEventListener('keydown', e => {
+  const typing = ['INPUT', 'TEXTAREA', 'SELECT'].includes(document.activeElement?.tagName);
+  if (e.key === '/' && !typing) {
+    const box = main.querySelector('input[type=search]');
+    if (box) { e.preventDefault(); box.focus(); }
+  } else if (e.key === 'Escape' && typing) {
+    document.activeElement.blur();
+  }
+});
 
 window.addEventListener('hashchange', route);
 route();

@@ -14,6 +14,28 @@ public sealed partial class MemoryService
     public async Task WarmUpAsync(CancellationToken cancellationToken = default) =>
         await (await GetEngineAsync().ConfigureAwait(false)).CatchUpAsync(Scopes.Defaults(), cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// Replaces a memory's tags (lower-cased, distinct, at most <see cref="EngramOptions.MaxTags"/>): a correction of
+    /// how it is filed, not a new fact, so it keeps its id, text and times.
+    /// </summary>
+    /// <returns>The memory as it now is.</returns>
+    /// <exception cref="EngramArgumentException">Bad tags, or no such memory in the caller's scopes.</exception>
+    public async Task<MemoryRecord> SetTagsAsync(string id, IReadOnlyList<string> tags, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var normalised = Validation.Tags(tags);
+        var engine = await GetEngineAsync().ConfigureAwait(false);
+        var found = await engine.Store.GetAsync([id], cancellationToken).ConfigureAwait(false);
+        if (!found.TryGetValue(id, out var memory) || !Scopes.Allows(memory.Scope)
+            || !await engine.Store.SetTagsAsync(id, normalised, _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false))
+        {
+            throw new EngramArgumentException($"No memory with id '{id}' exists in the scopes this caller may use.");
+        }
+
+        engine.Rows.Remove([id]);
+        return await GetAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new EngramArgumentException($"Memory '{id}' was forgotten meanwhile.");
+    }
+
     /// <summary>How far a supersession chain is followed each way.</summary>
     private const int MaxChain = 50;
 

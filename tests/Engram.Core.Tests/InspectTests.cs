@@ -47,4 +47,18 @@ public sealed class InspectTests(TempStore temp) : IClassFixture<TempStore>
         Assert.DoesNotContain(older.RetrievalId, (await service.ListRecallsAsync()).Select(r => r.RetrievalId));
         await Assert.ThrowsAsync<EngramArgumentException>(() => service.ListRecallsAsync(limit: 0));
     }
+
+    [Fact]
+    public async Task SetTags_RefilesTheSameMemory_AndTheTagFilterSeesItAtOnce()
+    {
+        await using var service = temp.Open();
+        var fact = await service.RememberAsync(new RememberRequest("Deploys to staging are frozen on Fridays.", Tags: ["ops"]));
+        var retagged = await service.SetTagsAsync(fact.Id, ["Release", "freeze", "release"]);
+        Assert.Equal(["freeze", "release"], retagged.Tags);
+        Assert.Equal(fact.Id, retagged.Id);
+        Assert.Equal([fact.Id], (await service.RecallAsync(new RecallRequest("staging deploys", Tags: ["freeze"]))).Memories.Select(m => m.Id));
+        Assert.Empty((await service.RecallAsync(new RecallRequest("staging deploys", Tags: ["ops"]))).Memories);
+        await Assert.ThrowsAsync<EngramArgumentException>(() => service.SetTagsAsync("mem_nosuchmemory", ["x"]));
+        await Assert.ThrowsAsync<EngramArgumentException>(() => service.SetTagsAsync(fact.Id, [.. Enumerable.Range(0, 30).Select(i => $"t{i}")]));
+    }
 }

@@ -81,6 +81,11 @@ try {
   await page.getByRole('link', { name: 'The API now listens on port 9090.' }).click();
   await page.getByRole('heading', { name: 'Supersession' }).waitFor();
   check(await page.locator('.timeline li').count() === 2, 'the timeline shows what it replaced');
+  // Tags are edited in place (the same memory, refiled).
+  await page.getByRole('textbox', { name: 'Tags' }).fill('network, Config');
+  await page.getByRole('button', { name: 'Save tags' }).click();
+  await page.locator('.meta .tag', { hasText: 'config' }).first().waitFor();
+  check(await page.locator('section .meta .tag').allInnerTexts().then(t => t.join(',') === 'config,network'), 'tags are saved, lower-cased and sorted');
   await page.getByRole('button', { name: 'Forget… (dry run first)' }).click();
   const dry = await page.getByRole('alert').innerText();
   check(dry.startsWith('Dry run: this would forget 1 memory'), 'forget shows a dry run first');

@@ -33,6 +33,9 @@ internal interface IMemoryRecords
     /// <summary>Loads memories by id; unknown ids are absent from the result.</summary>
     Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default);
 
+    /// <summary>Replaces a memory's tags (a change of the feed, so every index sees it); false when there is no such memory.</summary>
+    Task<bool> SetTagsAsync(string id, IReadOnlyList<string> tags, long at, CancellationToken cancellationToken = default);
+
     /// <summary>The memories <paramref name="id"/> superseded (whose <c>superseded_by</c> is it), oldest first.</summary>
     Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken = default);
 

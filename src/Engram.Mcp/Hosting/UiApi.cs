@@ -66,6 +66,8 @@ internal static partial class UiApi
             await WithMemoriesAsync(memory, await memory.ExplainAsync(new ExplainRequest(Recall: body.ToRecall(), MemoryId: body.MemoryId is { Length: > 0 } id ? id : null), context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false));
         Post<RememberRequest>(app, "/api/remember", logger, async (body, context) =>
             await memory.RememberAsync(body, context.RequestAborted).ConfigureAwait(false));
+        Post<TagsBody>(app, "/api/tags", logger, async (body, context) =>
+            await memory.SetTagsAsync(body.Id, body.Tags ?? [], context.RequestAborted).ConfigureAwait(false));
         Post<ForgetBody>(app, "/api/forget", logger, async (body, context) =>
             await memory.ForgetAsync(new ForgetRequest(Ids: body.Ids ?? [], DryRun: body.DryRun), context.RequestAborted).ConfigureAwait(false));
 
@@ -196,4 +198,6 @@ internal static partial class UiApi
     }
 
     private sealed record ForgetBody(IReadOnlyList<string>? Ids, bool DryRun);
+
+    private sealed record TagsBody(string Id, IReadOnlyList<string>? Tags);
 }

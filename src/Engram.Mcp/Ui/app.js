@@ -137,6 +137,7 @@ async function showMemory(id) {
   const m = d.memory;
   const chain = [...d.replaced, m, ...d.replacedBy];
   const forgetArea = el('div');
+  const tagEdit = el('input', { type: 'text', 'aria-label': 'Tags', value: (m.tags || []).join(', '), placeholder: 'tags, comma-separated' });
   const replaceText = el('textarea', { rows: 3, cols: 60, 'aria-label': 'The newer fact', placeholder: 'The newer fact that replaces this one' });
   put(main, 
     el('h1', { text: 'Memory' }),
@@ -162,6 +163,14 @@ async function showMemory(id) {
         ? el('ul', { class: 'plain' }, d.recalls.map(r => el('li', {}, when(r.at), ' ', link(`#/recall/${encodeURIComponent(r.retrievalId)}`, r.query))))
         : el('p', { class: 'muted', text: 'No logged recall returned it.' })),
     el('section', {}, el('h2', { text: 'Change it' }),
+      el('form', { class: 'search', onsubmit: async e => {
+        e.preventDefault();
+        try {
+          const saved = await api('/api/tags', { id: m.id, tags: tagEdit.value.split(',').map(t => t.trim()).filter(Boolean) });
+          say(`Tags saved: ${saved.tags.join(', ') || 'none'}.`);
+          await showMemory(m.id);
+        } catch (err) { say(err.message); }
+      } }, tagEdit, el('button', { class: 'plain', type: 'submit', text: 'Save tags' })),
       el('form', { onsubmit: async e => {
         e.preventDefault();
         if (!replaceText.value.trim()) return;

@@ -227,6 +227,20 @@ internal sealed class PostgresMemories(PostgresDatabase database)
             return applied;
         }, cancellationToken);
 
+    /// <inheritdoc cref="IMemoryRecords.SetTagsAsync"/>
+    public Task<bool> SetTagsAsync(string id, IReadOnlyList<string> tags, long at, CancellationToken cancellationToken) =>
+        database.WriteAsync(async (connection, tx) =>
+        {
+            if (await ExecuteAsync(connection, tx, "INSERT INTO changes(memory_id, scope, deleted, at) SELECT id, scope, false, $2 FROM memories WHERE id = $1", cancellationToken, id, at).ConfigureAwait(false) == 0)
+            {
+                return false;
+            }
+
+            await ExecuteAsync(connection, tx, "DELETE FROM memory_tags WHERE memory_id = $1", cancellationToken, id).ConfigureAwait(false);
+            await ExecuteAsync(connection, tx, "INSERT INTO memory_tags(memory_id, tag) SELECT $1, t FROM unnest($2::text[]) AS t", cancellationToken, id, tags.ToArray()).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
     /// <inheritdoc cref="IMemoryRecords.DeleteAsync"/>
     public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken) =>
         database.WriteAsync<IReadOnlyList<string>>(async (connection, tx) =>

@@ -146,6 +146,29 @@ internal sealed class SqliteMemories(SqliteDatabase database)
         return applied;
     }
 
+    /// <inheritdoc cref="IMemoryRecords.SetTagsAsync"/>
+    public async Task<bool> SetTagsAsync(string id, IReadOnlyList<string> tags, long at, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var change = Command(connection, tx, "INSERT INTO changes(memory_id, scope, deleted, at) SELECT id, scope, 0, $at FROM memories WHERE id = $id;", "$id", "$at");
+        if (await ExecuteAsync(change, cancellationToken, id, at).ConfigureAwait(false) == 0)
+        {
+            return false;
+        }
+
+        await using var clear = Command(connection, tx, "DELETE FROM memory_tags WHERE memory_id = $id;", "$id");
+        await ExecuteAsync(clear, cancellationToken, id).ConfigureAwait(false);
+        await using var add = Command(connection, tx, "INSERT INTO memory_tags(memory_id, tag) VALUES($id, $tag);", "$id", "$tag");
+        foreach (var tag in tags)
+        {
+            await ExecuteAsync(add, cancellationToken, id, tag).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
     /// <inheritdoc cref="IMemoryRecords.DeleteAsync"/>
     public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken)
     {

@@ -11,17 +11,28 @@ public sealed partial class MemoryService
     /// <summary>The most memories one <see cref="ListAsync"/> page holds.</summary>
     public const int MaxListLimit = 1000;
 
-    /// <summary>Memories, newest first; in <paramref name="scope"/> when given, else every scope (within <see cref="ActAs"/>, a scope must be named).</summary>
-    /// <exception cref="EngramArgumentException">A malformed scope, one outside the caller's, or an out-of-range limit.</exception>
-    public async Task<IReadOnlyList<MemoryRecord>> ListAsync(string? scope = null, int limit = 50, int offset = 0, bool includeSuperseded = false, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Memories, newest first; in <paramref name="scope"/> when given, else every scope (within <see cref="ActAs"/>, a
+    /// scope must be named); only those observed from <paramref name="observedFrom"/> (inclusive) to
+    /// <paramref name="observedTo"/> (exclusive) when given.
+    /// </summary>
+    /// <exception cref="EngramArgumentException">A malformed scope, one outside the caller's, an out-of-range limit, or a range that ends before it starts.</exception>
+    public async Task<IReadOnlyList<MemoryRecord>> ListAsync(string? scope = null, int limit = 50, int offset = 0, bool includeSuperseded = false, DateTimeOffset? observedFrom = null, DateTimeOffset? observedTo = null, CancellationToken cancellationToken = default)
     {
         if (limit is < 1 or > MaxListLimit || offset < 0)
         {
             throw new EngramArgumentException($"limit must be 1–{MaxListLimit} and offset 0 or more; got limit {limit}, offset {offset}.");
         }
 
+        if (observedFrom > observedTo)
+        {
+            throw new EngramArgumentException($"The time range ends ({observedTo:O}) before it starts ({observedFrom:O}): send the earlier time as 'from'.");
+        }
+
+        TimeRange? observed = observedFrom is null && observedTo is null ? null
+            : new TimeRange(observedFrom?.ToUnixTimeMilliseconds() ?? long.MinValue, observedTo?.ToUnixTimeMilliseconds() ?? long.MaxValue);
         var state = await GetEngineAsync().ConfigureAwait(false);
-        var rows = await state.Store.ListAsync(Named(scope), limit, offset, includeSuperseded, oldestFirst: false, cancellationToken).ConfigureAwait(false);
+        var rows = await state.Store.ListAsync(Named(scope), limit, offset, includeSuperseded, oldestFirst: false, observed, cancellationToken).ConfigureAwait(false);
         return rows.Select(ToRecord).ToList();
     }
 
@@ -63,7 +74,7 @@ public sealed partial class MemoryService
         var scopes = Named(scope);
         for (var offset = 0; ; offset += 1000)
         {
-            var page = await state.Store.ListAsync(scopes, 1000, offset, includeSuperseded: true, oldestFirst: true, cancellationToken).ConfigureAwait(false);
+            var page = await state.Store.ListAsync(scopes, 1000, offset, includeSuperseded: true, oldestFirst: true, observed: null, cancellationToken).ConfigureAwait(false);
             foreach (var row in page)
             {
                 yield return ToRecord(row);

@@ -36,6 +36,21 @@ public sealed partial class MemoryService
         return await GetAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new EngramArgumentException($"Memory '{id}' was forgotten meanwhile.");
     }
 
+    /// <summary>
+    /// How this process's indexes stand: the change feed's position and the lexical index's (building in the background
+    /// or not), the embedder's model, and per scope how many memories have its vector and whether recall uses them yet.
+    /// </summary>
+    public async Task<IndexState> IndexStateAsync(CancellationToken cancellationToken = default)
+    {
+        var engine = await GetEngineAsync().ConfigureAwait(false);
+        var seq = await engine.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
+        var model = engine.Embedder.Model;
+        var scopes = model is null ? [] : (await engine.Store.ScopeVectorsAsync(null, model.Id, cancellationToken).ConfigureAwait(false)).Where(s => Scopes.Allows(s.Scope)).ToList();
+        return new IndexState(seq, engine.Lexical.Seq, engine.Lexical.IsBuilding,
+            model?.Id ?? $"{engine.Embedder.Provider}/{engine.Embedder.ModelName} (unreachable: {engine.Embedder.Problem ?? "not tried yet"})",
+            scopes.Select(s => new ScopeIndexState(s.Scope, s.Memories, s.Embedded, s.Ready)).ToList());
+    }
+
     /// <summary>How far a supersession chain is followed each way.</summary>
     private const int MaxChain = 50;
 

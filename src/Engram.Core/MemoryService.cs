@@ -171,6 +171,17 @@ public sealed partial class MemoryService : IAsyncDisposable
     }
 
     /// <summary>
+    /// <see cref="ExplainAsync"/> with what a picture of it needs: for each memory it names (hits and the account), which
+    /// of its words matched a query word or a pseudo-relevance feedback word (the inspector, <c>engram ui</c>).
+    /// </summary>
+    /// <exception cref="EngramArgumentException">Neither a known retrieval id nor a query was given.</exception>
+    public async Task<ExplainPicture> ExplainPictureAsync(ExplainRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return await (await GetPartsAsync().ConfigureAwait(false)).Explainer.PictureAsync(request, Scopes, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Embeds, now, every memory that lacks a vector of the configured embedder (after a switch of model, or memories
     /// stored while it was unreachable), reporting (done, total); each scope's new vectors are used from the moment its
     /// last one is stored. The background embedder does the same unasked; this is <c>engram reembed</c>.

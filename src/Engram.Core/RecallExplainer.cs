@@ -14,7 +14,44 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
 {
     private const int MaxFilteredListed = 50;
 
-    public async Task<ExplainResult> ExplainAsync(ExplainRequest request, CallerScopes caller, CancellationToken cancellationToken)
+    public async Task<ExplainResult> ExplainAsync(ExplainRequest request, CallerScopes caller, CancellationToken cancellationToken) =>
+        (await ExplainTracedAsync(request, caller, cancellationToken).ConfigureAwait(false)).Result;
+
+    /// <summary>
+    /// The explanation as a picture needs it: for each memory it names (hits and the account), which of its words match
+    /// one of the query's index terms or a pseudo-relevance feedback word, by the index's own analysis (stems, identifier parts).
+    /// </summary>
+    public async Task<ExplainPicture> PictureAsync(ExplainRequest request, CallerScopes caller, CancellationToken cancellationToken)
+    {
+        var (result, trace) = await ExplainTracedAsync(request, caller, cancellationToken).ConfigureAwait(false);
+        var queryTerms = engine.Lexical.QueryTerms(trace.Query.Query);
+        var feedback = trace.Signal(SignalKind.Lexical).Feedback.ToHashSet(StringComparer.Ordinal);
+        var ids = result.Hits.Select(h => h.Id).Append(result.Memory?.Id).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        var rows = await engine.Store.GetAsync(ids, cancellationToken).ConfigureAwait(false);
+        var words = new Dictionary<string, IReadOnlyList<WordMatch>>(StringComparer.Ordinal);
+        foreach (var (id, row) in rows)
+        {
+            var matches = new List<WordMatch>();
+            foreach (var word in System.Text.RegularExpressions.Regex.Matches(row.Content, @"[\p{L}\p{N}]+").Select(m => m.Value).Distinct(StringComparer.Ordinal))
+            {
+                var terms = engine.Lexical.Terms(word);
+                if (terms.FirstOrDefault(queryTerms.Contains) is { } term)
+                {
+                    matches.Add(new WordMatch(word, term, Feedback: false));
+                }
+                else if (terms.FirstOrDefault(feedback.Contains) is { } added)
+                {
+                    matches.Add(new WordMatch(word, added, Feedback: true));
+                }
+            }
+
+            words[id] = matches;
+        }
+
+        return new ExplainPicture(result, [.. queryTerms.Order(StringComparer.Ordinal)], [.. feedback.Order(StringComparer.Ordinal)], words);
+    }
+
+    private async Task<(ExplainResult Result, RecallTrace Trace)> ExplainTracedAsync(ExplainRequest request, CallerScopes caller, CancellationToken cancellationToken)
     {
         RecallTrace trace;
         var changed = false;
@@ -55,7 +92,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         // Reasons other than the cut-off come first: they are what a person looks for.
         var filteredOut = trace.FilteredOut.OrderBy(f => f.Reason == FilterReason.BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
         var vectors = await VectorStatusAsync(trace, cancellationToken).ConfigureAwait(false);
-        return new ExplainResult(trace.RetrievalId, trace.Query.Query, trace.Query.Scopes, trace.Query.ScopeResolution, trace.RanAt, changed, hits, filteredOut, account, vectors);
+        return (new ExplainResult(trace.RetrievalId, trace.Query.Query, trace.Query.Scopes, trace.Query.ScopeResolution, trace.RanAt, changed, hits, filteredOut, account, vectors), trace);
     }
 
     /// <summary>The vector signal's state for an explained recall, in words.</summary>

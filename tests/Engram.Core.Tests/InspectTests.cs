@@ -61,4 +61,32 @@ public sealed class InspectTests(TempStore temp) : IClassFixture<TempStore>
         await Assert.ThrowsAsync<EngramArgumentException>(() => service.SetTagsAsync("mem_nosuchmemory", ["x"]));
         await Assert.ThrowsAsync<EngramArgumentException>(() => service.SetTagsAsync(fact.Id, [.. Enumerable.Range(0, 30).Select(i => $"t{i}")]));
     }
+
+    [Fact]
+    public async Task List_ByObservedTimeRange_KeepsWhatWasObservedThen_AndRefusesABackwardRange()
+    {
+        await using var service = temp.Open();
+        var now = DateTimeOffset.UtcNow;
+        var old = await service.RememberAsync(new RememberRequest("Sprint 1 chose Postgres.", ObservedAt: now.AddDays(-30)));
+        var mid = await service.RememberAsync(new RememberRequest("Sprint 3 added Redis.", ObservedAt: now.AddDays(-10)));
+        await service.RememberAsync(new RememberRequest("Sprint 5 dropped Redis.", ObservedAt: now));
+        Assert.Equal([old.Id], (await service.ListAsync(observedTo: now.AddDays(-20))).Select(m => m.Id));
+        Assert.Equal([mid.Id], (await service.ListAsync(observedFrom: now.AddDays(-20), observedTo: now.AddDays(-1))).Select(m => m.Id));
+        Assert.Equal(3, (await service.ListAsync()).Count);
+        await Assert.ThrowsAsync<EngramArgumentException>(() => service.ListAsync(observedFrom: now, observedTo: now.AddDays(-1)));
+    }
+
+    [Fact]
+    public async Task ExplainPicture_NamesTheWordsThatMatchedTheQuery_ByTheIndexsAnalysis()
+    {
+        await using var service = temp.Open();
+        var fact = await service.RememberAsync(new RememberRequest("Deploys to staging are frozen on Fridays; the InvoiceReconciler runs nightly."));
+        var picture = await service.ExplainPictureAsync(new ExplainRequest(Recall: new RecallRequest("when is deploying to staging frozen?")));
+        Assert.Equal(fact.Id, picture.Explain.Hits[0].Id);
+        var words = picture.Words[fact.Id].ToDictionary(w => w.Word, w => w.Term);
+        Assert.Contains(words["Deploys"], picture.QueryTerms);
+        Assert.Contains("staging", words.Keys);
+        Assert.Contains("frozen", words.Keys);
+        Assert.DoesNotContain("InvoiceReconciler", words.Keys);
+    }
 }

@@ -15,18 +15,19 @@ if (!url || !shots) {
 mkdirSync(shots, { recursive: true });
 const origin = new URL(url).origin;
 const failures = [];
+const errors = [];
 const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
 
+let page;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
 });
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
+  page = await context.newPage();
   const offsite = [];
   page.on('request', r => { if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) offsite.push(r.url()); });
-  const errors = [];
   page.on('pageerror', e => errors.push(e.message));
   page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('dialog', d => { errors.push(`a dialog opened: ${d.message()}`); d.dismiss(); });
@@ -57,6 +58,15 @@ try {
   check(await page.locator('.hit mark').count() > 0, 'the query words are marked in the hits');
   check((await page.locator('.hit mark').first().getAttribute('title') || '').startsWith('matches the query word'), 'hovering a marked word names the query word it matches');
   await page.screenshot({ path: join(shots, 'explain.png'), fullPage: true });
+
+  // A time range: only the fact observed a month ago is older than ten days.
+  await page.getByRole('link', { name: 'Memories', exact: true }).click();
+  await page.getByLabel('Observed until').fill(new Date(Date.now() - 10 * 86400000).toISOString().slice(0, 10));
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.getByRole('button', { name: 'All times' }).waitFor();
+  const inRange = await page.getByRole('list', { name: 'Memories' }).locator('li').allInnerTexts();
+  check(inRange.length === 1 && inRange[0].includes('port 8080'), `the time range keeps what was observed then (${inRange.length} shown)`);
+  check(await page.locator('#scopes button', { hasText: 'project:acme/api' }).getAttribute('title').then(t => /vectors ready/.test(t || '')), 'a scope says whether its vectors are in use');
 
   // The recall log lists it; a past retrieval opens the same view.
   await page.getByRole('link', { name: 'Recall log' }).click();
@@ -115,8 +125,13 @@ try {
   check(offsite.length === 0, `no request left the machine${offsite.length ? `: ${offsite.join(', ')}` : ''}`);
   check(errors.length === 0, `no script error${errors.length ? `: ${errors.join(' | ')}` : ''}`);
 } catch (e) {
-  failures.push(`the walk-through stopped: ${e.message}`);
+  failures.push(`the walk-through stopped: ${e.message}${errors.length ? ` (page errors: ${errors.join(' | ')})` : ''}`);
   console.log(`FAIL ${e.message}`);
+  // What the page showed when it stopped: its text, and a screenshot beside the others.
+  if (page) {
+    console.log(`the page said: ${(await page.locator('main').innerText().catch(() => '')).slice(0, 500)}`);
+    await page.screenshot({ path: join(shots, 'failure.png'), fullPage: true }).catch(() => {});
+  }
 } finally {
   await browser.close();
 }

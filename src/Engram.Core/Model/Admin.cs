@@ -68,3 +68,18 @@ public sealed record MemoryDetails(
     IReadOnlyList<string> Entities,
     IReadOnlyList<SimilarMemory> Similar,
     IReadOnlyList<RecallLogEntry> Recalls);
+
+/// <summary>How a process's indexes stand (<see cref="MemoryService.IndexStateAsync"/>).</summary>
+/// <param name="FeedAt">The store's change feed position.</param>
+/// <param name="LexicalAt">The position this process's lexical index reflects (0 before its first catch-up).</param>
+/// <param name="LexicalBuilding">Whether the lexical index is building in the background (recalls then use the store's text search).</param>
+/// <param name="Model">The embedder's model, or why it is unavailable.</param>
+/// <param name="Scopes">Per scope, the model's vectors.</param>
+public sealed record IndexState(long FeedAt, long LexicalAt, bool LexicalBuilding, string Model, IReadOnlyList<ScopeIndexState> Scopes);
+
+/// <summary>A scope's vectors of the embedder's model.</summary>
+/// <param name="Scope">The scope.</param>
+/// <param name="Memories">How many memories it holds.</param>
+/// <param name="Embedded">How many have the model's vector.</param>
+/// <param name="Ready">Whether recall uses the scope's vectors (all are there).</param>
+public sealed record ScopeIndexState(string Scope, int Memories, int Embedded, bool Ready);

@@ -136,3 +136,16 @@ public sealed record MemoryAccount(string Id, bool Found, bool Surfaced, int? Ra
 /// <param name="Principal">Who forgot: the principal of the token on a shared server; null for the store's own user (stdio, the CLI, an
 /// unrestricted token).</param>
 public sealed record ForgetAuditEntry(DateTimeOffset At, ForgetSelector Selector, IReadOnlyList<string> Scopes, IReadOnlyList<string> Ids, int Count, string? Principal = null);
+
+/// <summary>An explanation with the words behind its lexical matches (<see cref="MemoryService.ExplainPictureAsync"/>).</summary>
+/// <param name="Explain">The explanation, as the explain tool gives it.</param>
+/// <param name="QueryTerms">The query's index terms (lower-cased stems; identifiers also split into their parts).</param>
+/// <param name="FeedbackTerms">The words pseudo-relevance feedback added to the query.</param>
+/// <param name="Words">For each memory named (the hits and the account), its words that match a query term or a feedback term.</param>
+public sealed record ExplainPicture(ExplainResult Explain, IReadOnlyList<string> QueryTerms, IReadOnlyList<string> FeedbackTerms, IReadOnlyDictionary<string, IReadOnlyList<WordMatch>> Words);
+
+/// <summary>A word of a memory's text and the index term it matched.</summary>
+/// <param name="Word">The word as written in the memory.</param>
+/// <param name="Term">The query's (or feedback's) index term it matches.</param>
+/// <param name="Feedback">Whether the term is a feedback word rather than one of the query's own.</param>
+public sealed record WordMatch(string Word, string Term, bool Feedback);

@@ -40,7 +40,7 @@ internal interface IMemoryRecords
     Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>Memories newest first (by time stored), in <paramref name="scopes"/> when given.</summary>
-    Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, CancellationToken cancellationToken = default);
+    Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, TimeRange? observed, CancellationToken cancellationToken = default);
 
     /// <summary>Ids of every memory in <paramref name="scopes"/>.</summary>
     Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default);

@@ -19,7 +19,7 @@ internal static class ListCommand
         {
             var skip = cli.Get(offset) is >= 0 and var o ? o : throw new EngramArgumentException($"--offset {cli.Get(offset)} is negative: send 0 or more.");
             var count = CommonOptions.Count(cli.Get(limit), "--limit", MemoryService.MaxListLimit, 50);
-            var rows = await service.ListAsync(cli.Get(scope), count, skip, cli.Get(history), cancellationToken).ConfigureAwait(false);
+            var rows = await service.ListAsync(cli.Get(scope), count, skip, cli.Get(history), cancellationToken: cancellationToken).ConfigureAwait(false);
             return cli.Print(rows, () =>
             {
                 var wide = Tables.Wide(cli.Console);

@@ -31,9 +31,11 @@ internal static partial class UiApi
         Get(app, "/api/overview", logger, async context =>
         {
             var stats = await memory.StatsAsync(context.RequestAborted).ConfigureAwait(false);
+            var index = await memory.IndexStateAsync(context.RequestAborted).ConfigureAwait(false);
             var current = memory.DefaultRecallScopes[0];
             return new
             {
+                index,
                 store = settings.StoreDisplay,
                 defaultScope = current,
                 embedder = stats.Embedder,
@@ -49,7 +51,7 @@ internal static partial class UiApi
             var offset = Number(query["offset"], 0);
             var limit = Number(query["limit"], 50);
             var superseded = query["superseded"] == "1";
-            var page = await memory.ListAsync(scope, limit + 1, offset, superseded, context.RequestAborted).ConfigureAwait(false);
+            var page = await memory.ListAsync(scope, limit + 1, offset, superseded, Time(query["from"]), Time(query["to"]), context.RequestAborted).ConfigureAwait(false);
             return new { memories = page.Take(limit), more = page.Count > limit, offset };
         });
         Get(app, "/api/recalls", logger, async context =>
@@ -58,12 +60,12 @@ internal static partial class UiApi
             await memory.InspectAsync((string)context.Request.RouteValues["id"]!, context.RequestAborted).ConfigureAwait(false)
             ?? throw new EngramArgumentException("No memory with this id exists (it may have been forgotten)."));
         Get(app, "/api/explain/{retrievalId}", logger, async context =>
-            await WithMemoriesAsync(memory, await memory.ExplainAsync(new ExplainRequest((string)context.Request.RouteValues["retrievalId"]!), context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false));
+            await WithMemoriesAsync(memory, await memory.ExplainPictureAsync(new ExplainRequest((string)context.Request.RouteValues["retrievalId"]!), context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false));
 
         Post<SearchBody>(app, "/api/search", logger, async (body, context) =>
             await memory.RecallAsync(body.ToRecall(), context.RequestAborted).ConfigureAwait(false));
         Post<ExplainBody>(app, "/api/explain", logger, async (body, context) =>
-            await WithMemoriesAsync(memory, await memory.ExplainAsync(new ExplainRequest(Recall: body.ToRecall(), MemoryId: body.MemoryId is { Length: > 0 } id ? id : null), context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false));
+            await WithMemoriesAsync(memory, await memory.ExplainPictureAsync(new ExplainRequest(Recall: body.ToRecall(), MemoryId: body.MemoryId is { Length: > 0 } id ? id : null), context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false));
         Post<RememberRequest>(app, "/api/remember", logger, async (body, context) =>
             await memory.RememberAsync(body, context.RequestAborted).ConfigureAwait(false));
         Post<TagsBody>(app, "/api/tags", logger, async (body, context) =>
@@ -84,8 +86,9 @@ internal static partial class UiApi
     }
 
     /// <summary>An explanation with the memories it names (hits, filtered, the account), so the page can show their text.</summary>
-    private static async Task<object> WithMemoriesAsync(MemoryService memory, ExplainResult explain, CancellationToken cancellationToken)
+    private static async Task<object> WithMemoriesAsync(MemoryService memory, ExplainPicture picture, CancellationToken cancellationToken)
     {
+        var explain = picture.Explain;
         var ids = explain.Hits.Select(h => h.Id).Concat(explain.FilteredOut.Select(f => f.Id)).Append(explain.Memory?.Id).OfType<string>().Distinct(StringComparer.Ordinal);
         var memories = new Dictionary<string, MemoryRecord>(StringComparer.Ordinal);
         foreach (var id in ids)
@@ -96,7 +99,7 @@ internal static partial class UiApi
             }
         }
 
-        return new { explain, memories };
+        return new { explain, memories, picture.QueryTerms, picture.FeedbackTerms, picture.Words };
     }
 
     /// <summary>The page, with this run's CSRF token in a meta tag for its script to send back.</summary>
@@ -120,6 +123,11 @@ internal static partial class UiApi
         using var reader = new StreamReader(stream);
         return await reader.ReadToEndAsync().ConfigureAwait(false);
     }
+
+    private static DateTimeOffset? Time(Microsoft.Extensions.Primitives.StringValues value) =>
+        value.Count == 0 || value.ToString().Length == 0 ? null
+        : DateTimeOffset.TryParse(value.ToString(), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var time) ? time
+        : throw new EngramArgumentException($"'{value}' is not a date and time: send ISO 8601, e.g. 2026-03-01T00:00:00Z.");
 
     private static int Number(Microsoft.Extensions.Primitives.StringValues value, int fallback) =>
         value.Count == 0 || value.ToString().Length == 0 ? fallback

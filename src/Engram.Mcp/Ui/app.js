@@ -5,7 +5,7 @@ const csrf = document.querySelector('meta[name="engram-csrf"]').content;
 const main = document.getElementById('main');
 const scopesPane = document.getElementById('scopes');
 const statusBox = document.getElementById('status');
-const state = { overview: null, scope: null };
+const state = { overview: null, scope: null, range: null };
 const PAGE = 50;
 
 function el(tag, props = {}, ...children) {
@@ -84,17 +84,40 @@ function renderScopes() {
   const o = state.overview;
   put(scopesPane, 
     el('h2', { text: 'Scopes' }),
-    ...o.scopes.map(s => el('button', {
-      type: 'button', 'aria-current': s.scope === state.scope ? 'true' : 'false',
-      onclick: () => { state.scope = s.scope; location.hash = '#/'; route(); },
-    }, el('span', { class: 'count', text: s.memories }), s.scope)),
+    ...o.scopes.map(s => {
+      const vectors = (o.index?.scopes || []).find(v => v.scope === s.scope);
+      const vectorState = !vectors ? 'no vectors of the model'
+        : vectors.ready ? `vectors ready (${vectors.embedded} of ${vectors.memories})`
+        : `embedding: ${vectors.embedded} of ${vectors.memories}; words only until done`;
+      return el('button', {
+        type: 'button', 'aria-current': s.scope === state.scope ? 'true' : 'false', title: vectorState,
+        onclick: () => { state.scope = s.scope; state.range = null; location.hash = '#/'; route(); },
+      }, el('span', { class: 'count', text: s.memories }), s.scope, el('span', { class: 'note', text: ` ${vectors?.ready ? '●' : '○'}` }));
+    }),
     o.scopes.length === 0 ? el('p', { class: 'muted', text: 'No memories yet.' }) : null,
-    el('p', { class: 'note' }, `Vectors: ${Object.entries(o.vectorsByModel || {}).map(([m, n]) => `${n} by ${m}`).join(', ') || 'none'}`));
+    el('p', { class: 'note' }, `Model: ${o.index?.model}. ● its vectors are used in recall; ○ not yet (hover a scope).`),
+    el('p', { class: 'note', 'data-index': 'lexical' }, o.index?.lexicalBuilding
+      ? `Word index: building in the background (at change ${o.index.lexicalAt} of ${o.index.feedAt}); searches use the store's text search meanwhile.`
+      : `Word index: at change ${o.index?.lexicalAt} of ${o.index?.feedAt}${o.index && o.index.lexicalAt < o.index.feedAt ? ' (caught up at the next search)' : ''}.`));
 }
 
 // Memories of a scope: newest first, paged; or a search (the same recall as the tools).
-async function showMemories(offset = 0, search = null) {
+async function showMemories(offset = 0, search = null, range = state.range) {
   const scope = state.scope;
+  state.range = range;
+  // The list's time range: observed from the start of one day to the end of another, in the viewer's zone.
+  const from = el('input', { type: 'date', 'aria-label': 'Observed from', value: range?.fromDay || '' });
+  const to = el('input', { type: 'date', 'aria-label': 'Observed until', value: range?.toDay || '' });
+  const rangeForm = el('form', { class: 'search', onsubmit: e => {
+    e.preventDefault();
+    showMemories(0, null, from.value || to.value ? { fromDay: from.value, toDay: to.value } : null);
+  } }, el('label', { class: 'muted' }, 'observed from ', from), el('label', { class: 'muted' }, ' until ', to),
+    el('button', { class: 'plain', type: 'submit', text: 'Show' }),
+    range ? el('button', { class: 'plain', type: 'button', text: 'All times', onclick: () => showMemories(0, null, null) }) : null);
+  const rangeQuery = range
+    ? (range.fromDay ? `&from=${encodeURIComponent(new Date(`${range.fromDay}T00:00:00`).toISOString())}` : '')
+      + (range.toDay ? `&to=${encodeURIComponent(new Date(new Date(`${range.toDay}T00:00:00`).getTime() + 86400000).toISOString())}` : '')
+    : '';
   const query = el('input', { type: 'search', name: 'query', placeholder: 'Search this scope (the same recall as the tools)', 'aria-label': 'Search', value: search?.query || '' });
   const tagInput = el('input', { type: 'text', name: 'tags', placeholder: 'tags, comma-separated', 'aria-label': 'Tags', value: (search?.tags || []).join(', ') });
   const asOf = el('input', { type: 'date', name: 'asOf', 'aria-label': 'As of', value: search?.asOf?.slice(0, 10) || '' });
@@ -122,14 +145,14 @@ async function showMemories(offset = 0, search = null) {
     return;
   }
 
-  const page = await api(`/api/memories?scope=${encodeURIComponent(scope)}&offset=${offset}&limit=${PAGE}&superseded=1`);
-  put(main, el('h1', { text: scope }), form,
+  const page = await api(`/api/memories?scope=${encodeURIComponent(scope)}&offset=${offset}&limit=${PAGE}&superseded=1${rangeQuery}`);
+  put(main, el('h1', { text: scope }), form, rangeForm,
     el('p', { class: 'muted' }, `Newest first · ${offset + 1}–${offset + page.memories.length} · `,
       link(`/api/export?scope=${encodeURIComponent(scope)}`, 'export this scope (JSONL)')),
     el('ol', { class: 'memories', 'aria-label': 'Memories' }, page.memories.map(m => memoryItem(m))),
     el('div', { class: 'meta' },
-      offset > 0 ? el('button', { class: 'plain', type: 'button', text: '← Newer', onclick: () => showMemories(Math.max(0, offset - PAGE)) }) : null,
-      page.more ? el('button', { class: 'plain', type: 'button', text: 'Older →', onclick: () => showMemories(offset + PAGE) }) : null));
+      offset > 0 ? el('button', { class: 'plain', type: 'button', text: '← Newer', onclick: () => showMemories(Math.max(0, offset - PAGE), null, range) }) : null,
+      page.more ? el('button', { class: 'plain', type: 'button', text: 'Older →', onclick: () => showMemories(offset + PAGE, null, range) }) : null));
 }
 
 async function showMemory(id) {
@@ -207,40 +230,35 @@ async function forget(m, area) {
 function explainView(data, title) {
   const x = data.explain;
   const memories = data.memories || {};
-  // The query's words, less the little ones every text has (the index leaves them out too).
-  const little = new Set(['the', 'and', 'are', 'was', 'were', 'for', 'does', 'did', 'which', 'what', 'when', 'where', 'who', 'how', 'why', 'with', 'this', 'that', 'have', 'has', 'our', 'you', 'not']);
-  const words = new Set((x.query.toLowerCase().match(/[\p{L}\p{N}]+/gu) || []).filter(w => w.length > 2 && !little.has(w)));
   const signals = ['lexical', 'vector', 'entities', 'time'];
   const bar = (name, s) => el('div', { class: 'bar', title: s ? `${name}: rank ${s.rank}, raw score ${s.score}${s.note ? ` — ${s.note}` : ''}` : `${name}: did not find it` },
     el('span', { text: name }),
     el('span', { class: 'track' }, s ? el('span', { class: `fill ${name}`, width: `${Math.round(100 / Math.sqrt(s.rank))}%` }) : null),
     el('span', { class: 'muted', text: s ? `#${s.rank}${s.note ? ' *' : ''}` : '—' }));
-  // Words of the text that share a stem with a query word; hovering one names it.
-  const highlighted = text => {
-    const parts = text.split(/([\p{L}\p{N}]+)/u);
-    return parts.map(p => { const w = matching(p); return w ? el('mark', { title: `matches the query word "${w}"`, text: p }) : p; });
-  };
-  const matching = token => {
-    const t = token.toLowerCase();
-    if (t.length < 3 || little.has(t)) return null;
-    for (const w of words) if (t.startsWith(w.slice(0, Math.max(3, w.length - 2))) || w.startsWith(t.slice(0, Math.max(3, t.length - 2)))) return w;
-    return null;
+  // Each memory's words that matched a query term or a feedback word, by the index's own analysis; hovering names it.
+  const highlighted = (id, text) => {
+    const matched = new Map((data.words?.[id] || []).map(w => [w.word, w]));
+    return text.split(/([\p{L}\p{N}]+)/u).map(p => {
+      const w = matched.get(p);
+      if (!w) return p;
+      return el('mark', { class: w.feedback ? 'feedback' : undefined, title: w.feedback ? `matches "${w.term}", a word the best matches share (pseudo-relevance feedback)` : `matches the query word "${w.term}"`, text: p });
+    });
   };
   const account = x.memory;
   return [
     el('h1', { text: title }),
     el('p', {}, el('strong', { text: x.query }), ` over ${x.scopes.join(' + ')} (${x.scopeResolution}) · ran `, when(x.ranAt),
       x.storeChangedSince ? el('span', { class: 'note', text: ' · the store changed since: this replay reflects today\'s store' }) : null),
-    el('p', { class: 'note', text: `Vectors: ${x.vectors}. Each bar shows how high that signal ranked the memory (full: its first); * marks a note on hover.` }),
+    el('p', { class: 'note', text: `Vectors: ${x.vectors}. Each bar shows how high that signal ranked the memory (full: its first); * marks a note on hover. Marked words matched the query${data.feedbackTerms?.length ? `; dotted ones, words the best matches share (${data.feedbackTerms.join(', ')})` : ''}.` }),
     account ? el('div', { class: 'receipt', 'data-account': account.id },
       el('p', {}, el('strong', { text: account.surfaced ? `Found at rank ${account.rank}.` : 'Not returned.' }), ' ', account.reason),
-      memories[account.id] ? el('p', { class: 'content', text: memories[account.id].content }) : null) : null,
+      memories[account.id] ? el('p', { class: 'content' }, highlighted(account.id, memories[account.id].content)) : null) : null,
     el('section', { 'aria-label': 'Hits' }, x.hits.map(h => {
       const m = memories[h.id];
       return el('div', { class: 'hit', 'data-hit': h.id },
         el('span', { class: 'rank', text: h.rank }),
         el('div', {},
-          el('a', { class: 'content', href: `#/memory/${encodeURIComponent(h.id)}` }, m ? highlighted(m.content) : h.id),
+          el('a', { class: 'content', href: `#/memory/${encodeURIComponent(h.id)}` }, m ? highlighted(h.id, m.content) : h.id),
           el('div', { class: 'meta' }, el('span', { text: `score ${h.score}` }),
             h.recency && h.recency.score > 0 ? el('span', { text: `recency tie-break moved it up ${h.recency.score}` }) : null,
             el('span', { text: h.supersession }))),

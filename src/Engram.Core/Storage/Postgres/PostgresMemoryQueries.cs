@@ -31,12 +31,12 @@ internal sealed class PostgresMemoryQueries(PostgresDatabase database)
     }
 
     /// <inheritdoc cref="IMemoryRecords.ListAsync"/>
-    public Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, CancellationToken cancellationToken) =>
+    public Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, TimeRange? observed, CancellationToken cancellationToken) =>
         database.ReadAsync(connection => QueryAsync(connection, null, $"""
             SELECT {MemoryColumns} FROM memories m
-            WHERE ($1::text[] IS NULL OR m.scope = ANY($1)) AND ($2 OR m.superseded_by IS NULL)
+            WHERE ($1::text[] IS NULL OR m.scope = ANY($1)) AND ($2 OR m.superseded_by IS NULL) AND m.observed_at >= $5 AND m.observed_at < $6
             ORDER BY m.ord {(oldestFirst ? "ASC" : "DESC")} LIMIT $3 OFFSET $4
-            """, ReadMemory, cancellationToken, scopes?.ToArray(), includeSuperseded, limit, offset), cancellationToken);
+            """, ReadMemory, cancellationToken, scopes?.ToArray(), includeSuperseded, limit, offset, observed?.From ?? long.MinValue, observed?.To ?? long.MaxValue), cancellationToken);
 
     /// <inheritdoc cref="IMemoryRecords.IdsInScopesAsync"/>
     public async Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken) =>

@@ -74,8 +74,8 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
     public Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken = default) =>
         _queries.SupersededByAsync(id, cancellationToken);
 
-    public Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, CancellationToken cancellationToken = default) =>
-        _queries.ListAsync(scopes, limit, offset, includeSuperseded, oldestFirst, cancellationToken);
+    public Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, TimeRange? observed, CancellationToken cancellationToken = default) =>
+        _queries.ListAsync(scopes, limit, offset, includeSuperseded, oldestFirst, observed, cancellationToken);
 
     public Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
         _queries.IdsInScopesAsync(scopes, cancellationToken);

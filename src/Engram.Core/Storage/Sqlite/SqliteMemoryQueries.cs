@@ -49,7 +49,7 @@ internal sealed class SqliteMemoryQueries(SqliteDatabase database)
     }
 
     /// <inheritdoc cref="IMemoryRecords.ListAsync"/>
-    public async Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, CancellationToken cancellationToken)
+    public async Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, TimeRange? observed, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, c =>
@@ -65,13 +65,15 @@ internal sealed class SqliteMemoryQueries(SqliteDatabase database)
                 where.Add("m.superseded_by IS NULL");
             }
 
+            where.Add("m.observed_at >= $from AND m.observed_at < $to");
+
             return $"""
                 SELECT {MemoryColumns}
                 FROM memories m {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))}
                 ORDER BY m.rowid {(oldestFirst ? "ASC" : "DESC")} LIMIT $limit OFFSET $offset;
                 """;
-        }, "$limit", "$offset");
-        Bind(command, limit, offset);
+        }, "$limit", "$offset", "$from", "$to");
+        Bind(command, limit, offset, observed?.From ?? long.MinValue, observed?.To ?? long.MaxValue);
         return await ReadAsync(command, ReadMemory, cancellationToken).ConfigureAwait(false);
     }
 

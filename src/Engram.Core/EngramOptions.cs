@@ -72,6 +72,13 @@ public sealed class EngramOptions
     /// </summary>
     public bool BackgroundEmbedding { get; set; } = true;
 
+    /// <summary>
+    /// What <c>remember</c> (and import) does with a text that holds a secret (a private key, a token of a known shape, a
+    /// password in a connection string, a random value assigned to a secret-sounding name): refuse it (the default),
+    /// store it with each value replaced by <c>[REDACTED:kind]</c>, or not look (<c>ENGRAM_SECRETS</c>).
+    /// </summary>
+    public SecretPolicy Secrets { get; set; } = SecretPolicy.Refuse;
+
     /// <summary>The default of <see cref="BackgroundIndexLag"/>: about a second of indexing on a small machine.</summary>
     public const long DefaultBackgroundIndexLag = 5_000;
 
@@ -131,4 +138,17 @@ public sealed class EngramOptions
     /// <summary>The default home: <c>~/.engram</c>.</summary>
     public static string DefaultHomeDirectory =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".engram");
+}
+
+/// <summary>What <c>remember</c> does with a secret in a memory's text (<see cref="EngramOptions.Secrets"/>).</summary>
+public enum SecretPolicy
+{
+    /// <summary>Refuse the memory, naming what was found (kind and position, never the value); nothing is stored.</summary>
+    Refuse,
+
+    /// <summary>Store it with each secret value replaced by <c>[REDACTED:kind]</c>, and say so in the result.</summary>
+    Redact,
+
+    /// <summary>Do not look for secrets.</summary>
+    Off,
 }

@@ -72,7 +72,7 @@ public sealed partial class MemoryService : IAsyncDisposable
         var logger = _loggerFactory.CreateLogger<MemoryService>();
         return new Parts(
             engine,
-            new MemoryWriter(engine, similarThreshold, logger),
+            new MemoryWriter(engine, similarThreshold, _options.Secrets, logger),
             recall,
             new Forgetting(engine, recall, logger),
             new RecallExplainer(engine, recall),

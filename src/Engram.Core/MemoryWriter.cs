@@ -12,8 +12,9 @@ namespace Engram.Core;
 /// </summary>
 /// <param name="engine">The store and its derived indexes.</param>
 /// <param name="similarThreshold">The cosine from which an existing memory is offered in <c>similar</c> (per kind of vectors, see <see cref="EngramOptions.SimilarThreshold"/>).</param>
+/// <param name="secretPolicy">What to do with a secret in a memory's text (<see cref="EngramOptions.Secrets"/>).</param>
 /// <param name="logger">Logging.</param>
-internal sealed partial class MemoryWriter(MemoryEngine engine, double similarThreshold, ILogger logger)
+internal sealed partial class MemoryWriter(MemoryEngine engine, double similarThreshold, SecretPolicy secretPolicy, ILogger logger)
 {
     private const int MaxSimilar = 3;
 
@@ -34,11 +35,13 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
             {
                 var content = Validation.Text(request.Content, "content", EngramOptions.MaxContentLength,
                     "A memory is one self-contained fact of a few sentences, not a document: split it into separate facts, or keep documents in your repository and remember where they are.");
+                var (checkedContent, redacted) = Secrets(content);
+                content = checkedContent;
                 var scope = caller.Write(request.Scope);
                 var supersedes = (request.Supersedes ?? []).Select(id => Validation.Id(id, "supersedes[]")).Distinct(StringComparer.Ordinal).ToList();
                 var observedAt = (request.ObservedAt ?? now).ToUnixTimeMilliseconds();
                 var memory = new StoredMemory(Ids.New("mem_"), scope, content, Validation.Tags(request.Tags), observedAt, now.ToUnixTimeMilliseconds(), null, null);
-                pending.Add(new PendingMemory(memory, ContentHash.Compute(content), null, supersedes, EntityExtractor.Extract(content)));
+                pending.Add(new PendingMemory(memory, ContentHash.Compute(content), null, supersedes, EntityExtractor.Extract(content)) { Redacted = redacted });
                 contents.Add(content);
             }
             catch (EngramArgumentException e) when (requests.Count > 1)
@@ -50,6 +53,27 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
         // An unreachable embedder does not hold the write up: the memory is stored now and embedded in the background.
         var vectors = await engine.Embedder.TryEmbedAsync(contents, cancellationToken).ConfigureAwait(false);
         return vectors is null ? pending : pending.Select((p, i) => p with { Vector = vectors[i] }).ToList();
+    }
+
+    /// <summary>
+    /// Applies the secret policy to a memory's text before anything is written: refused with the kinds and positions
+    /// found (never the values), or redacted, or unchecked.
+    /// </summary>
+    private (string Content, IReadOnlyList<string>? Redacted) Secrets(string content)
+    {
+        if (secretPolicy == SecretPolicy.Off || SecretScanner.Scan(content) is not { Count: > 0 } found)
+        {
+            return (content, null);
+        }
+
+        if (secretPolicy == SecretPolicy.Redact)
+        {
+            return (SecretScanner.Redact(content, found), found.Select(f => f.Kind).Distinct(StringComparer.Ordinal).ToList());
+        }
+
+        throw new EngramArgumentException(
+            $"This memory looks like it holds a secret ({SecretScanner.Describe(found)}); nothing was stored. Remember where the secret lives instead "
+            + "(\"the staging key is in the vault under payments-staging\"), or remove it. (ENGRAM_SECRETS=redact stores such memories with the value replaced.)");
     }
 
     /// <summary>Stores prepared memories in one transaction; results in request order.</summary>
@@ -68,7 +92,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
             var memory = pending[i].Memory;
             LogRemembered(logger, id, memory.Scope, created);
             LogRememberedContent(logger, id, memory.Content);
-            results.Add(new RememberResult(id, memory.Scope, created ? RememberStatus.Created : RememberStatus.Duplicate, created ? null : id, pending[i].Supersedes, []));
+            results.Add(new RememberResult(id, memory.Scope, created ? RememberStatus.Created : RememberStatus.Duplicate, created ? null : id, pending[i].Supersedes, []) { Redacted = pending[i].Redacted });
         }
 
         return results;

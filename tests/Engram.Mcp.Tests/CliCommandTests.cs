@@ -59,6 +59,15 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
         AssertOneLineError(run, 2, "its folder does not exist");
     }
 
+    [Fact]
+    public async Task RememberASecret_ExitsTwoNamingItsKind_NeverItsValue()
+    {
+        var secret = "xoxb-" + string.Concat(Enumerable.Repeat("4821", 3)) + "-" + string.Concat(Enumerable.Repeat("73a9Qz", 4));
+        var run = await RunAsync(temp.NewHome(), "remember", $"The alerts bot uses {secret} to post.");
+        AssertOneLineError(run, 2, "a Slack token at character 21");
+        Assert.DoesNotContain(secret, run.Err, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--observed-at 'last tuesday' is not an ISO-8601 time", "remember", "A fact.", "--observed-at", "last tuesday")]
     [InlineData("--as-of 'yesterday' is not an ISO-8601 time", "recall", "anything", "--as-of", "yesterday")]

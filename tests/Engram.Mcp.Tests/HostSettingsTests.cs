@@ -19,6 +19,17 @@ public sealed class HostSettingsTests : IDisposable
         key => vars.FirstOrDefault(v => v.Key == key).Value;
 
     [Fact]
+    public void Secrets_FromTheEnvironment_RefuseRedactOff_AndAnythingElseSaysWhatToSend()
+    {
+        Directory.CreateDirectory(_root);
+        Assert.Null(HostSettings.Resolve([], Env(), _root).Secrets);
+        Assert.Equal(Engram.Core.SecretPolicy.Redact, HostSettings.Resolve([], Env(("ENGRAM_SECRETS", "Redact")), _root).Secrets);
+        Assert.Equal(Engram.Core.SecretPolicy.Off, HostSettings.Resolve([], Env(("ENGRAM_SECRETS", "off")), _root).Secrets);
+        var e = Assert.Throws<Engram.Core.EngramArgumentException>(() => HostSettings.Resolve([], Env(("ENGRAM_SECRETS", "warn")), _root));
+        Assert.Contains("refuse (the default), redact or off", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Resolve_Precedence_ScopeThenProjectThenClaudeDirThenGitRoot()
     {
         var cwd = Repo("cwd", "https://github.com/acme/cwd.git");

@@ -56,6 +56,19 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
+    public async Task Remember_ASecret_IsAToolErrorNamingItsKind_AndNothingIsStored()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome(), "project:github.com/acme/widgets");
+        var secret = "-----BEGIN OPENSSH PRIVATE KEY-----";
+        var refused = await server.CallAsync("remember", new { content = $"The deploy key: {secret} b3BlbnNzaC1rZXktdjE" });
+        Assert.True(refused.IsError);
+        Assert.Contains("a private key at character 17", McpTestServer.Text(refused), StringComparison.Ordinal);
+        Assert.DoesNotContain("b3BlbnNzaC1rZXktdjE", McpTestServer.Text(refused), StringComparison.Ordinal);
+        var recalled = await server.CallOkAsync("recall", new { query = "deploy key" });
+        Assert.Equal(0, recalled.GetProperty("memories").GetArrayLength());
+    }
+
+    [Fact]
     public async Task RememberRecallForget_RoundTrip_WithStructuredContent()
     {
         await using var server = await McpTestServer.StartAsync(temp.NewHome(), "project:github.com/acme/widgets");

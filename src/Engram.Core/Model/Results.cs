@@ -13,7 +13,12 @@ public sealed record RememberResult(
     RememberStatus Status,
     string? DuplicateOf,
     IReadOnlyList<string> Supersedes,
-    IReadOnlyList<SimilarMemory> Similar);
+    IReadOnlyList<SimilarMemory> Similar)
+{
+    /// <summary>With <c>ENGRAM_SECRETS=redact</c>: the kinds of secret replaced by <c>[REDACTED:kind]</c> in the stored text; absent otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Redacted { get; init; }
+}
 
 /// <summary>An existing memory close to a new one.</summary>
 public sealed record SimilarMemory(string Id, string Content, double Score);

@@ -32,7 +32,11 @@ internal readonly record struct UnembeddedMemory(string Id, string Scope, string
 internal readonly record struct ScopeVectors(string Scope, bool Ready, int Memories, int Embedded);
 
 /// <summary>A memory ready to insert: its row, the hash of its normalised text, its vector (null when the embedder was unreachable), what it supersedes, its entities.</summary>
-internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, float[]? Vector, IReadOnlyList<string> Supersedes, IReadOnlyList<string> Entities);
+internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, float[]? Vector, IReadOnlyList<string> Supersedes, IReadOnlyList<string> Entities)
+{
+    /// <summary>The kinds of secret replaced in its text (<see cref="SecretPolicy.Redact"/>), or null.</summary>
+    public IReadOnlyList<string>? Redacted { get; init; }
+}
 
 /// <summary>
 /// A candidate's row with what ranking and filtering need besides: insertion order and the superseder's time. Read in

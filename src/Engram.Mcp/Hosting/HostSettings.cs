@@ -31,6 +31,9 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     /// <summary>How long a failed embedder is left alone (<c>ENGRAM_EMBEDDINGS_RETRY</c>, seconds; default 30).</summary>
     public TimeSpan? EmbeddingsRetry { get; init; }
 
+    /// <summary>What remember does with a secret (<c>ENGRAM_SECRETS</c>: refuse, redact or off; default refuse).</summary>
+    public SecretPolicy? Secrets { get; init; }
+
     /// <summary>The embedding API key (<c>ENGRAM_EMBEDDINGS_KEY</c>; environment only, so it never shows in a process list).</summary>
     public string? EmbeddingsKey { get; init; }
 
@@ -75,6 +78,14 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
             EmbeddingsKey = NonEmpty(environment("ENGRAM_EMBEDDINGS_KEY")),
             EmbeddingsTimeout = Seconds(environment, "ENGRAM_EMBEDDINGS_TIMEOUT"),
             EmbeddingsRetry = Seconds(environment, "ENGRAM_EMBEDDINGS_RETRY"),
+            Secrets = NonEmpty(environment("ENGRAM_SECRETS")) switch
+            {
+                null => null,
+                var v when v.Equals("refuse", StringComparison.OrdinalIgnoreCase) => SecretPolicy.Refuse,
+                var v when v.Equals("redact", StringComparison.OrdinalIgnoreCase) => SecretPolicy.Redact,
+                var v when v.Equals("off", StringComparison.OrdinalIgnoreCase) => SecretPolicy.Off,
+                var v => throw new EngramArgumentException($"ENGRAM_SECRETS is '{v}': send refuse (the default), redact or off."),
+            },
         };
     }
 
@@ -127,6 +138,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
         o.DefaultScopeSource = ScopeSource;
         o.EmbeddingTimeout = EmbeddingsTimeout ?? o.EmbeddingTimeout;
         o.EmbeddingRetryDelay = EmbeddingsRetry ?? o.EmbeddingRetryDelay;
+        o.Secrets = Secrets ?? o.Secrets;
     }
 
     private static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();

@@ -43,12 +43,15 @@ def main():
             with opener.open(base + p if p.startswith("/") else p, timeout=120) as resp:
                 return resp.read().decode()
         t = time.perf_counter()
-        page = get(url)
-        get("/app.js")
-        get("/app.css")
-        get("/api/overview")
-        get(f"/api/memories?scope={urllib.parse.quote(scope)}&offset=0&limit=50&superseded=1")
-        print(f"first page (page, script, styles, overview, first 50 memories): {(time.perf_counter() - t) * 1000:.0f} ms")
+        parts = []
+        for name, p in [("page", url), ("script", "/app.js"), ("styles", "/app.css"), ("overview", "/api/overview"),
+                        ("first 50 memories", f"/api/memories?scope={urllib.parse.quote(scope)}&offset=0&limit=50&superseded=1")]:
+            t0 = time.perf_counter()
+            body = get(p)
+            parts.append(f"{name} {(time.perf_counter() - t0) * 1000:.0f}")
+            if name == "page":
+                page = body
+        print(f"first page: {(time.perf_counter() - t) * 1000:.0f} ms ({', '.join(parts)} ms)")
         csrf = re.search(r'name="engram-csrf" content="([^"]+)"', page).group(1)
         def search(q):
             req = urllib.request.Request(base + "/api/search", json.dumps({"query": q, "scope": scope}).encode(),

@@ -31,11 +31,9 @@ internal static partial class UiApi
         Get(app, "/api/overview", logger, async context =>
         {
             var stats = await memory.StatsAsync(context.RequestAborted).ConfigureAwait(false);
-            var index = await memory.IndexStateAsync(context.RequestAborted).ConfigureAwait(false);
             var current = memory.DefaultRecallScopes[0];
             return new
             {
-                index,
                 store = settings.StoreDisplay,
                 defaultScope = current,
                 embedder = stats.Embedder,
@@ -44,6 +42,8 @@ internal static partial class UiApi
                 scopes = stats.Scopes.OrderBy(s => s.Scope == current ? 0 : s.Scope == "user" ? 1 : 2).ThenBy(s => s.Scope, StringComparer.Ordinal),
             };
         });
+        // Asked for after the first page is up: counting each scope's vectors reads them all on a large store.
+        Get(app, "/api/index", logger, async context => await memory.IndexStateAsync(context.RequestAborted).ConfigureAwait(false));
         Get(app, "/api/memories", logger, async context =>
         {
             var query = context.Request.Query;

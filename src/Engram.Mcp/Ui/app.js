@@ -78,6 +78,8 @@ async function loadOverview() {
   document.getElementById('store').textContent = `${state.overview.store} · ${state.overview.memories} memories · ${state.overview.embedder}`;
   state.scope ??= state.overview.defaultScope;
   renderScopes();
+  // The indexes' state comes after the first page: on a large store it takes a moment to count.
+  api('/api/index').then(index => { state.overview.index = index; renderScopes(); }).catch(err => say(err.message));
 }
 
 function renderScopes() {

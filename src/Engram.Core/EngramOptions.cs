@@ -79,6 +79,13 @@ public sealed class EngramOptions
     /// </summary>
     public SecretPolicy Secrets { get; set; } = SecretPolicy.Refuse;
 
+    /// <summary>
+    /// The root of the project's git work tree, when the server runs inside one: <c>remember</c> then records the blob
+    /// hash of each file a memory names, and <c>recall</c> marks a memory whose file changed or vanished since as stale.
+    /// Null: no anchoring.
+    /// </summary>
+    public string? ProjectRoot { get; set; }
+
     /// <summary>The default of <see cref="BackgroundIndexLag"/>: about a second of indexing on a small machine.</summary>
     public const long DefaultBackgroundIndexLag = 5_000;
 

@@ -51,6 +51,30 @@ public sealed partial class MemoryService
             scopes.Select(s => new ScopeIndexState(s.Scope, s.Memories, s.Embedded, s.Ready)).ToList());
     }
 
+    /// <summary>
+    /// The current memories of <paramref name="scope"/> (else the default scope) whose anchored files changed or vanished
+    /// since they were stored: <c>engram stale</c>. Empty when the server runs outside a work tree.
+    /// </summary>
+    /// <exception cref="EngramArgumentException">A malformed scope, or one outside the caller's.</exception>
+    public async Task<IReadOnlyList<StaleMemory>> StaleAsync(string? scope = null, CancellationToken cancellationToken = default)
+    {
+        var engine = await GetEngineAsync().ConfigureAwait(false);
+        var anchors = new CodeAnchors(_options.ProjectRoot);
+        if (!anchors.Enabled)
+        {
+            return [];
+        }
+
+        var scopes = new[] { Scopes.Resolve(scope ?? _defaultScope) };
+        var anchored = await engine.Store.AnchorsInScopesAsync(scopes, cancellationToken).ConfigureAwait(false);
+        var stale = anchored.Select(a => (a.Key, Files: a.Value.Select(anchors.Check).OfType<StaleAnchor>().ToList())).Where(a => a.Files.Count > 0).ToList();
+        var rows = await engine.Store.GetAsync(stale.Select(s => s.Key).ToList(), cancellationToken).ConfigureAwait(false);
+        return stale.Where(s => rows.ContainsKey(s.Key))
+            .Select(s => new StaleMemory(ToRecord(rows[s.Key]), s.Files))
+            .OrderByDescending(s => s.Memory.CreatedAt)
+            .ToList();
+    }
+
     /// <summary>How far a supersession chain is followed each way.</summary>
     private const int MaxChain = 50;
 

@@ -58,6 +58,7 @@ public sealed partial class MemoryService : IAsyncDisposable
     private async Task<Parts> OpenAsync()
     {
         var engine = await MemoryEngine.OpenAsync(_options, _runtime, _loggerFactory).ConfigureAwait(false);
+        var anchors = new CodeAnchors(_options.ProjectRoot);
         // The signals in the order they run (a later one may read an earlier one's ranking) and are fused.
         var hashed = _runtime.HashesWords;
         var similarThreshold = hashed ? _options.HashedSimilarThreshold : _options.SimilarThreshold;
@@ -68,11 +69,11 @@ public sealed partial class MemoryService : IAsyncDisposable
             new EntitySignal(engine.Store, engine.Lexical, _options.EntityWeight),
             new TimeSignal(engine.Store, engine.Rows, _options.TimeZone, _options.TimeWeight),
         ];
-        var recall = new RecallPipeline(engine, signals, semantic: !hashed, similarThreshold, _loggerFactory.CreateLogger<RecallPipeline>());
+        var recall = new RecallPipeline(engine, signals, semantic: !hashed, similarThreshold, anchors, _loggerFactory.CreateLogger<RecallPipeline>());
         var logger = _loggerFactory.CreateLogger<MemoryService>();
         return new Parts(
             engine,
-            new MemoryWriter(engine, similarThreshold, _options.Secrets, logger),
+            new MemoryWriter(engine, similarThreshold, _options.Secrets, anchors, logger),
             recall,
             new Forgetting(engine, recall, logger),
             new RecallExplainer(engine, recall),

@@ -13,8 +13,9 @@ namespace Engram.Core;
 /// <param name="engine">The store and its derived indexes.</param>
 /// <param name="similarThreshold">The cosine from which an existing memory is offered in <c>similar</c> (per kind of vectors, see <see cref="EngramOptions.SimilarThreshold"/>).</param>
 /// <param name="secretPolicy">What to do with a secret in a memory's text (<see cref="EngramOptions.Secrets"/>).</param>
+/// <param name="anchors">The files memories name in the project's work tree (re-anchored when a fact is remembered again).</param>
 /// <param name="logger">Logging.</param>
-internal sealed partial class MemoryWriter(MemoryEngine engine, double similarThreshold, SecretPolicy secretPolicy, ILogger logger)
+internal sealed partial class MemoryWriter(MemoryEngine engine, double similarThreshold, SecretPolicy secretPolicy, CodeAnchors anchors, ILogger logger)
 {
     private const int MaxSimilar = 3;
 
@@ -89,6 +90,16 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
         for (var i = 0; i < pending.Count; i++)
         {
             var (created, id) = inserted[i];
+            if (anchors.Enabled)
+            {
+                // The files it names as they are now; a fact remembered again is re-anchored.
+                var found = anchors.Find(pending[i].Memory.Content, pending[i].Memory.CreatedAt);
+                if (found.Count > 0 || !created)
+                {
+                    await engine.Store.SetAnchorsAsync(id, found, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
             var memory = pending[i].Memory;
             LogRemembered(logger, id, memory.Scope, created);
             LogRememberedContent(logger, id, memory.Content);

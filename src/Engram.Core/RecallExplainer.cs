@@ -87,7 +87,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         var hits = trace.Hits.Select(h => new ExplainHit(
             h.Memory.Id, h.Rank, h.Memory.Score,
             Lexical(trace, queryTerms, h.Memory.Id, h.Memory.Content), trace.Signal(SignalKind.Vector).Of(h.Memory.Id), trace.Signal(SignalKind.Entities).Of(h.Memory.Id),
-            trace.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, trace.Query), trace.Signal(SignalKind.Time).Of(h.Memory.Id))).ToList();
+            trace.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, trace.Query), trace.Signal(SignalKind.Time).Of(h.Memory.Id)) { Stale = h.Memory.Stale }).ToList();
         var account = request.MemoryId is null ? null : await AccountAsync(trace, queryTerms, request.MemoryId, cancellationToken).ConfigureAwait(false);
         // Reasons other than the cut-off come first: they are what a person looks for.
         var filteredOut = trace.FilteredOut.OrderBy(f => f.Reason == FilterReason.BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();

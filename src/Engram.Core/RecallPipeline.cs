@@ -14,9 +14,10 @@ namespace Engram.Core;
 /// <param name="signals">The signals, in the order they run.</param>
 /// <param name="semantic">Whether the vectors carry meaning (a model's): they are then fused by score (<see cref="EvidenceFusion"/>).</param>
 /// <param name="logger">Logging.</param>
+/// <param name="anchors">The project's work tree, to mark hits whose files changed since they were stored.</param>
 /// <param name="sameFact">The cosine from which two memories say the same thing (<c>similar</c>'s threshold): with a model,
 /// the recency tie-break only moves a newer statement past an older one of the same fact.</param>
-internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<IRecallSignal> signals, bool semantic, double sameFact, ILogger logger)
+internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<IRecallSignal> signals, bool semantic, double sameFact, CodeAnchors anchors, ILogger logger)
 {
     /// <summary>
     /// How many candidates each signal contributes before fusion: four times the largest limit, so that
@@ -86,6 +87,11 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         }
 
         var hits = ranked.Order.Take(query.Limit).Select((x, i) => new RecallTrace.Hit(i + 1, ToRecalled(x.Meta.Memory, x.Fused, relevance.GetValueOrDefault(x.Meta.Id)))).ToList();
+        if (anchors.Enabled && hits.Count > 0)
+        {
+            hits = await MarkStaleAsync(hits, cancellationToken).ConfigureAwait(false);
+        }
+
         var id2 = retrievalId ?? Ids.New("rt_");
         if (log)
         {
@@ -94,6 +100,15 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
 
         LogRecalled(logger, id2, query.Scopes, hits.Count);
         return new RecallTrace(id2, query, at, seq, CandidateDepth, context.Rankings, fused, ranked.Recency, hits, filtered);
+    }
+
+    /// <summary>Marks the hits whose anchored files changed or vanished since they were stored (blob hashes, cached by mtime).</summary>
+    private async Task<List<RecallTrace.Hit>> MarkStaleAsync(List<RecallTrace.Hit> hits, CancellationToken cancellationToken)
+    {
+        var anchored = await engine.Store.AnchorsAsync(hits.Select(h => h.Memory.Id).ToList(), cancellationToken).ConfigureAwait(false);
+        return hits.Select(h => anchored.TryGetValue(h.Memory.Id, out var files) && files.Select(anchors.Check).OfType<StaleAnchor>().ToList() is { Count: > 0 } stale
+            ? h with { Memory = h.Memory with { Stale = stale } }
+            : h).ToList();
     }
 
     private async Task<RecallContext> RankAsync(RecallContext context, CancellationToken cancellationToken)

@@ -60,6 +60,25 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
+    public async Task Stale_ListsTheMemoriesWhoseFilesChangedSince()
+    {
+        var root = Path.Combine(temp.Root, "repo-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(Path.Combine(root, ".git"));
+        File.WriteAllText(Path.Combine(root, "Makefile.mk"), "build:\n\tdotnet build\n");
+        var home = temp.NewHome();
+        var remembered = await RunAsync(home, "remember", "The build target lives in Makefile.mk.", "--project", root, "--json");
+        Assert.Equal(0, remembered.Exit);
+        var id = System.Text.Json.JsonDocument.Parse(remembered.Out).RootElement.GetProperty("id").GetString()!;
+        Assert.DoesNotContain(id, (await RunAsync(home, "stale", "--project", root, "--json")).Out, StringComparison.Ordinal);
+
+        File.Delete(Path.Combine(root, "Makefile.mk"));
+        var stale = await RunAsync(home, "stale", "--project", root, "--json");
+        Assert.Equal(0, stale.Exit);
+        Assert.Contains(id, stale.Out, StringComparison.Ordinal);
+        Assert.Contains("\"deleted\"", stale.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RememberASecret_ExitsTwoNamingItsKind_NeverItsValue()
     {
         var secret = "xoxb-" + string.Concat(Enumerable.Repeat("4821", 3)) + "-" + string.Concat(Enumerable.Repeat("73a9Qz", 4));

@@ -28,13 +28,13 @@ public sealed class McpTestServer : IAsyncDisposable
 
     private Dictionary<string, JsonElement>? _schemas;
 
-    public static async Task<McpTestServer> StartAsync(string home, string defaultScope = "user")
+    public static async Task<McpTestServer> StartAsync(string home, string defaultScope = "user", string? projectRoot = null)
     {
         var clientToServer = new Pipe();
         var serverToClient = new Pipe();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services
-            .AddEngramServer(new HostSettings(home, defaultScope, "test") { Store = TestPostgres.IsDefaultStore ? TestPostgres.DatabaseOf(home) : null })
+            .AddEngramServer(new HostSettings(home, defaultScope, "test") { Store = TestPostgres.IsDefaultStore ? TestPostgres.DatabaseOf(home) : null, ProjectRoot = projectRoot })
             .WithStreamServerTransport(clientToServer.Reader.AsStream(), serverToClient.Writer.AsStream());
         var host = builder.Build();
         await host.StartAsync();

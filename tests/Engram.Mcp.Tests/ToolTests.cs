@@ -69,6 +69,24 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
+    public async Task Recall_MarksAMemoryWhoseFileChanged_AsStale_AndStillReturnsIt()
+    {
+        var root = Path.Combine(temp.Root, "repo-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(Path.Combine(root, ".git"));
+        File.WriteAllText(Path.Combine(root, "deploy.sh"), "kubectl apply -f k8s/\n");
+        await using var server = await McpTestServer.StartAsync(temp.NewHome(), "project:github.com/acme/widgets", root);
+        await server.CallOkAsync("remember", new { content = "Deploys run deploy.sh, which applies the k8s folder." });
+        var fresh = (await server.CallOkAsync("recall", new { query = "how do deploys run" })).GetProperty("memories")[0];
+        Assert.False(fresh.TryGetProperty("stale", out _));
+
+        File.WriteAllText(Path.Combine(root, "deploy.sh"), "helm upgrade widgets ./chart\n");
+        var marked = (await server.CallOkAsync("recall", new { query = "how do deploys run" })).GetProperty("memories")[0];
+        var stale = marked.GetProperty("stale")[0];
+        Assert.Equal("deploy.sh", stale.GetProperty("path").GetString());
+        Assert.Equal("changed", stale.GetProperty("state").GetString());
+    }
+
+    [Fact]
     public async Task RememberRecallForget_RoundTrip_WithStructuredContent()
     {
         await using var server = await McpTestServer.StartAsync(temp.NewHome(), "project:github.com/acme/widgets");

@@ -83,3 +83,8 @@ public sealed record IndexState(long FeedAt, long LexicalAt, bool LexicalBuildin
 /// <param name="Embedded">How many have the model's vector.</param>
 /// <param name="Ready">Whether recall uses the scope's vectors (all are there).</param>
 public sealed record ScopeIndexState(string Scope, int Memories, int Embedded, bool Ready);
+
+/// <summary>A memory whose anchored files changed or vanished since it was stored (<see cref="MemoryService.StaleAsync"/>).</summary>
+/// <param name="Memory">The memory.</param>
+/// <param name="Stale">Its files that are no longer as they were.</param>
+public sealed record StaleMemory(MemoryRecord Memory, IReadOnlyList<StaleAnchor> Stale);

@@ -48,7 +48,21 @@ public sealed record RecalledMemory(
     DateTimeOffset CreatedAt,
     double Score,
     double Relevance,
-    string? SupersededBy);
+    string? SupersededBy)
+{
+    /// <summary>
+    /// The files it names that changed or vanished since it was stored (when the server runs in the project's work tree);
+    /// absent when none did. A stale memory is still returned: the caller decides.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<StaleAnchor>? Stale { get; init; }
+}
+
+/// <summary>A file a memory names that is no longer as it was when the memory was stored.</summary>
+/// <param name="Path">The file, relative to the project's root.</param>
+/// <param name="State"><c>changed</c> (its content differs) or <c>deleted</c> (it is gone, or was renamed).</param>
+/// <param name="Since">When it was last written, for a changed file.</param>
+public sealed record StaleAnchor(string Path, string State, DateTimeOffset? Since);
 
 /// <summary>What <c>forget</c> removed (or, in a dry run, would remove).</summary>
 /// <param name="DryRun">Whether nothing was changed.</param>
@@ -106,7 +120,12 @@ public sealed record ExplainResult(
 /// <param name="Supersession">"current", or which memory superseded it and why it is shown anyway.</param>
 /// <param name="Time">Time signal, when the query names a date ("on 3 March 2025", "in July 2024", "yesterday") and the
 /// memory was observed then; its score is 1 / (1 + days from the named day or month's middle).</param>
-public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, SignalScore? Recency, string Supersession, SignalScore? Time = null);
+public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, SignalScore? Recency, string Supersession, SignalScore? Time = null)
+{
+    /// <summary>The files it names that changed or vanished since it was stored (as in recall); absent when none did.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<StaleAnchor>? Stale { get; init; }
+}
 
 /// <summary>One signal's view of a memory: its rank (1-based) in that signal's list and its raw score.</summary>
 /// <param name="Rank">The rank in that signal's list, 1-based.</param>

@@ -31,6 +31,9 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     /// <summary>How long a failed embedder is left alone (<c>ENGRAM_EMBEDDINGS_RETRY</c>, seconds; default 30).</summary>
     public TimeSpan? EmbeddingsRetry { get; init; }
 
+    /// <summary>The git work tree the server runs in (the project folder's, else the working directory's), or null.</summary>
+    public string? ProjectRoot { get; init; }
+
     /// <summary>What remember does with a secret (<c>ENGRAM_SECRETS</c>: refuse, redact or off; default refuse).</summary>
     public SecretPolicy? Secrets { get; init; }
 
@@ -73,6 +76,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
         return new HostSettings(Path.GetFullPath(home), defaultScope, source)
         {
             Store = postgres,
+            ProjectRoot = WorkTree(parse, environment, workingDirectory),
             Embeddings = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Embeddings)) ?? NonEmpty(environment("ENGRAM_EMBEDDINGS")),
             EmbeddingsUrl = NonEmpty(environment("ENGRAM_EMBEDDINGS_URL")),
             EmbeddingsKey = NonEmpty(environment("ENGRAM_EMBEDDINGS_KEY")),
@@ -90,6 +94,13 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     }
 
     private const string UsageHint = "Run 'engram --help' for the options.";
+
+    /// <summary>The git work tree the server runs in: the project folder's (as the scope resolves it), else the working directory's.</summary>
+    private static string? WorkTree(System.CommandLine.ParseResult parse, Func<string, string?> environment, string workingDirectory)
+    {
+        var folder = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Project)) ?? NonEmpty(environment("ENGRAM_PROJECT_ROOT")) ?? NonEmpty(environment("CLAUDE_PROJECT_DIR"));
+        return ProjectIdentity.FindGitRoot(folder is not null && Directory.Exists(folder) ? folder : workingDirectory);
+    }
 
     private static (string Scope, string Source) ResolveScope(string? scope, string? project, Func<string, string?> environment, string workingDirectory)
     {
@@ -139,6 +150,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
         o.EmbeddingTimeout = EmbeddingsTimeout ?? o.EmbeddingTimeout;
         o.EmbeddingRetryDelay = EmbeddingsRetry ?? o.EmbeddingRetryDelay;
         o.Secrets = Secrets ?? o.Secrets;
+        o.ProjectRoot = ProjectRoot;
     }
 
     private static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();

@@ -70,6 +70,7 @@ function memoryItem(m, extra) {
       el('span', {}, m.scope),
       ...tags(m.tags),
       m.supersededBy ? el('span', {}, 'superseded by ', link(`#/memory/${encodeURIComponent(m.supersededBy)}`, m.supersededBy)) : null,
+      ...(m.stale || []).map(f => el('span', { class: 'error', title: f.since ? `last written ${f.since}` : 'no longer in the work tree' }, `⚠ ${f.path} ${f.state} since remembered`)),
       extra));
 }
 

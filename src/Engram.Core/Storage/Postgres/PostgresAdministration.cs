@@ -12,7 +12,7 @@ namespace Engram.Core.Storage.Postgres;
 internal sealed class PostgresAdministration(PostgresDatabase database)
 {
     /// <summary>The tables that hold memory text or what derives from it: what <see cref="CompactAsync"/> rewrites.</summary>
-    public static readonly string[] MemoryTables = ["memories", "memory_tags", "memory_entities", "embeddings", "changes", "retrievals", "retrieval_hits"];
+    public static readonly string[] MemoryTables = ["memories", "memory_tags", "memory_entities", "embeddings", "anchors", "changes", "retrievals", "retrieval_hits"];
 
     /// <summary>Records a real forget within its transaction: when, the selector kind (its wire string), the scopes and the ids deleted (never content).</summary>
     public static Task AppendForgetAuditAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long at, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, List<string> deleted, CancellationToken cancellationToken) =>

@@ -15,6 +15,7 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
     private readonly PostgresDatabase _database;
     private readonly PostgresMemories _memories;
     private readonly PostgresMemoryQueries _queries;
+    private readonly PostgresAnchors _anchors;
     private readonly PostgresChangeFeed _changes;
     private readonly PostgresVectors _vectors;
     private readonly PostgresEntities _entities;
@@ -27,6 +28,7 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
         StoreId = storeId;
         _memories = new PostgresMemories(database);
         _queries = new PostgresMemoryQueries(database);
+        _anchors = new PostgresAnchors(database);
         _changes = new PostgresChangeFeed(database);
         _vectors = new PostgresVectors(database);
         _entities = new PostgresEntities(database);
@@ -70,6 +72,15 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
 
     public Task<bool> SetTagsAsync(string id, IReadOnlyList<string> tags, long at, CancellationToken cancellationToken = default) =>
         _memories.SetTagsAsync(id, tags, at, cancellationToken);
+
+    public Task SetAnchorsAsync(string memoryId, IReadOnlyList<CodeAnchor> anchors, CancellationToken cancellationToken = default) =>
+        _anchors.SetAnchorsAsync(memoryId, anchors, cancellationToken);
+
+    public Task<Dictionary<string, List<CodeAnchor>>> AnchorsAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
+        _anchors.AnchorsAsync(ids, cancellationToken);
+
+    public Task<Dictionary<string, List<CodeAnchor>>> AnchorsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
+        _anchors.AnchorsInScopesAsync(scopes, cancellationToken);
 
     public Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken = default) =>
         _queries.SupersededByAsync(id, cancellationToken);

@@ -11,7 +11,7 @@ namespace Engram.Core.Storage.Postgres;
 internal static class PostgresMigrations
 {
     /// <summary>The schema this code writes.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     /// <summary>Opens (creating or migrating) the schema; returns the store's id.</summary>
     /// <remarks>Servers starting together on an empty database: one creates the schema, the others wait for its lock and find it.</remarks>
@@ -48,6 +48,11 @@ internal static class PostgresMigrations
             await ExecuteAsync(connection, tx, SchemaV2, cancellationToken).ConfigureAwait(false);
         }
 
+        if (version < 3)
+        {
+            await ExecuteAsync(connection, tx, SchemaV3, cancellationToken).ConfigureAwait(false);
+        }
+
         if (version < SchemaVersion)
         {
             await ExecuteAsync(connection, tx, "UPDATE engram_schema SET version = $1", cancellationToken, SchemaVersion).ConfigureAwait(false);
@@ -55,6 +60,17 @@ internal static class PostgresMigrations
 
         return storeId;
     }
+
+    /// <summary>Schema 3: the files a memory names in the project's work tree, with their git blob hashes (no content).</summary>
+    private const string SchemaV3 = """
+        CREATE TABLE anchors(
+            memory_id text NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            path text NOT NULL,
+            blob text NOT NULL,
+            at bigint NOT NULL,
+            PRIMARY KEY(memory_id, path));
+        ALTER TABLE anchors ALTER COLUMN path SET STATISTICS 0;
+        """;
 
     /// <summary>Schema 2: who forgot (a shared server's principal; null for the store's own user and earlier forgets).</summary>
     private const string SchemaV2 = "ALTER TABLE forget_audit ADD COLUMN principal text NULL";

@@ -17,6 +17,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     private readonly SqliteDatabase _database;
     private readonly SqliteMemories _memories;
     private readonly SqliteMemoryQueries _queries;
+    private readonly SqliteAnchors _anchors;
     private readonly SqliteChangeFeed _changes;
     private readonly SqliteVectors _vectors;
     private readonly SqliteEntities _entities;
@@ -30,6 +31,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
         _database = database;
         _memories = new SqliteMemories(database);
         _queries = new SqliteMemoryQueries(database);
+        _anchors = new SqliteAnchors(database);
         _changes = new SqliteChangeFeed(database);
         _vectors = new SqliteVectors(database);
         _entities = new SqliteEntities(database);
@@ -61,6 +63,15 @@ internal sealed class SqliteMemoryStore : IMemoryStore
 
     public Task<bool> SetTagsAsync(string id, IReadOnlyList<string> tags, long at, CancellationToken cancellationToken = default) =>
         _memories.SetTagsAsync(id, tags, at, cancellationToken);
+
+    public Task SetAnchorsAsync(string memoryId, IReadOnlyList<CodeAnchor> anchors, CancellationToken cancellationToken = default) =>
+        _anchors.SetAnchorsAsync(memoryId, anchors, cancellationToken);
+
+    public Task<Dictionary<string, List<CodeAnchor>>> AnchorsAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
+        _anchors.AnchorsAsync(ids, cancellationToken);
+
+    public Task<Dictionary<string, List<CodeAnchor>>> AnchorsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
+        _anchors.AnchorsInScopesAsync(scopes, cancellationToken);
 
     public Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken = default) =>
         _queries.SupersededByAsync(id, cancellationToken);

@@ -7,7 +7,7 @@ namespace Engram.Core.Storage.Sqlite;
 internal static class SqliteMigrations
 {
     /// <summary>The schema this code writes.</summary>
-    public const int SchemaVersion = 6;
+    public const int SchemaVersion = 7;
 
     /// <summary>Opens (creating or migrating) the schema of <paramref name="database"/>.</summary>
     public static async Task ApplyAsync(SqliteDatabase database, CancellationToken cancellationToken)
@@ -60,6 +60,19 @@ internal static class SqliteMigrations
         {
             // Schema 6: who forgot (a shared server's principal; null for the store's own user and earlier forgets).
             await ExecuteAsync(connection, "ALTER TABLE forget_audit ADD COLUMN principal TEXT NULL;", cancellationToken, tx).ConfigureAwait(false);
+        }
+
+        if (version < 7)
+        {
+            // Schema 7: the files a memory names in the project's work tree, with their git blob hashes (no content).
+            await ExecuteAsync(connection, """
+                CREATE TABLE anchors(
+                    memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+                    path TEXT NOT NULL,
+                    blob TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    PRIMARY KEY(memory_id, path)) WITHOUT ROWID;
+                """, cancellationToken, tx).ConfigureAwait(false);
         }
 
         await ExecuteAsync(connection, $"PRAGMA user_version={SchemaVersion};", cancellationToken, tx).ConfigureAwait(false);

@@ -1,0 +1,76 @@
+using System.Text;
+using Engram.Core.Model;
+
+namespace Engram.Core.Tests;
+
+/// <summary>
+/// Code-anchored memories: remember records the blob hash of each file a memory names in the work tree; recall and
+/// explain mark the memory once the file changed or vanished; remembering the fact again re-anchors it.
+/// </summary>
+public sealed class AnchorTests(TempStore temp) : IClassFixture<TempStore>
+{
+    /// <summary>A work tree with one source file, and a service running in it.</summary>
+    private (MemoryService Service, string Root) Open()
+    {
+        var root = Path.Combine(temp.Root, "repo-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(Path.Combine(root, "src", "Billing"));
+        Directory.CreateDirectory(Path.Combine(root, ".git"));
+        File.WriteAllText(Path.Combine(root, "src", "Billing", "RetryPolicy.cs"), "class RetryPolicy { const int Max = 5; }\n");
+        var options = TempStore.Options(temp.NewHome(), "project:acme/billing");
+        options.ProjectRoot = root;
+        return (new MemoryService(options), root);
+    }
+
+    [Fact]
+    public void BlobHash_IsGits()
+    {
+        // `printf 'hello\n' | git hash-object --stdin`
+        Assert.Equal("ce013625030ba8dba906f756967f9e9ca394464a", CodeAnchors.BlobHash(Encoding.ASCII.GetBytes("hello\n")));
+    }
+
+    [Fact]
+    public async Task ChangedThenDeleted_AreMarkedInRecallExplainAndStale_AndRememberingAgainReanchors()
+    {
+        var (service, root) = Open();
+        await using var _ = service;
+        const string Fact = "The retry logic lives in src/Billing/RetryPolicy.cs and caps at 5 attempts (see https://example.com/docs/retry.html).";
+        var fact = await service.RememberAsync(new RememberRequest(Fact));
+        var file = Path.Combine(root, "src", "Billing", "RetryPolicy.cs");
+
+        Assert.Null((await service.RecallAsync(new RecallRequest("where is the retry logic"))).Memories[0].Stale);
+        Assert.Empty(await service.StaleAsync());
+
+        File.WriteAllText(file, "class RetryPolicy { const int Max = 7; }\n");
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(1));
+        var recalled = (await service.RecallAsync(new RecallRequest("where is the retry logic"))).Memories[0];
+        Assert.Equal(fact.Id, recalled.Id);
+        var stale = Assert.Single(recalled.Stale!);
+        Assert.Equal(("src/Billing/RetryPolicy.cs", "changed"), (stale.Path, stale.State));
+        Assert.NotNull(stale.Since);
+        var explained = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("where is the retry logic")));
+        Assert.Equal("changed", Assert.Single(explained.Hits[0].Stale!).State);
+        Assert.Equal([fact.Id], (await service.StaleAsync()).Select(s => s.Memory.Id));
+
+        // Remembering the fact again anchors it to the file as it is now.
+        Assert.Equal(RememberStatus.Duplicate, (await service.RememberAsync(new RememberRequest(Fact))).Status);
+        Assert.Null((await service.RecallAsync(new RecallRequest("where is the retry logic"))).Memories[0].Stale);
+
+        File.Delete(file);
+        Assert.Equal("deleted", Assert.Single((await service.RecallAsync(new RecallRequest("where is the retry logic"))).Memories[0].Stale!).State);
+    }
+
+    [Fact]
+    public async Task OutsideAWorkTree_OrForFilesThatDoNotExist_NothingIsAnchored()
+    {
+        var (service, _) = Open();
+        await using (service)
+        {
+            await service.RememberAsync(new RememberRequest("The docs mention src/Nowhere/Missing.cs and ../../etc/passwd.txt, neither in the tree."));
+            Assert.Null((await service.RecallAsync(new RecallRequest("docs mention"))).Memories[0].Stale);
+        }
+
+        await using var plain = temp.Open();
+        await plain.RememberAsync(new RememberRequest("The retry logic lives in src/Billing/RetryPolicy.cs."));
+        Assert.Empty(await plain.StaleAsync());
+    }
+}

@@ -16,25 +16,30 @@ namespace Engram.Core;
 /// <param name="root">The work tree's root (<see cref="EngramOptions.ProjectRoot"/>); null outside a repository: nothing is anchored.</param>
 internal sealed partial class CodeAnchors(string? root)
 {
+    /// <summary>Files larger than this are not anchored (nor read at recall): generated or binary, not what a fact names.</summary>
+    private const long MaxFileBytes = 4 * 1024 * 1024;
+
+    private readonly string? _root = root is null ? null : Path.GetFullPath(root).TrimEnd(Path.DirectorySeparatorChar);
+
     private readonly ConcurrentDictionary<string, (DateTime Modified, long Length, string Blob)> _hashes = new(StringComparer.Ordinal);
 
     /// <summary>Whether anchoring is on (the server runs inside a work tree).</summary>
-    public bool Enabled => root is not null;
+    public bool Enabled => _root is not null;
 
     /// <summary>The files under the root that <paramref name="content"/> names, with their blob hashes now.</summary>
     public List<CodeAnchor> Find(string content, long at)
     {
         var anchors = new List<CodeAnchor>();
-        if (root is null)
+        if (_root is null)
         {
             return anchors;
         }
 
-        foreach (var path in PathPattern().Matches(content).Select(m => m.Groups[1].Value.TrimStart('.', '/')).Distinct(StringComparer.Ordinal))
+        foreach (var path in PathPattern().Matches(content).Select(m => m.Groups[1].Value).Select(p => p.StartsWith("./", StringComparison.Ordinal) ? p[2..] : p).Distinct(StringComparer.Ordinal))
         {
             if (Resolve(path) is { } file && Blob(file) is { } blob)
             {
-                anchors.Add(new CodeAnchor(path, blob, at));
+                anchors.Add(new CodeAnchor(path, blob, at, _root));
             }
         }
 
@@ -44,15 +49,16 @@ internal sealed partial class CodeAnchors(string? root)
     /// <summary>How an anchored file stands now: null when unchanged (or anchoring is off), else changed or deleted.</summary>
     public StaleAnchor? Check(CodeAnchor anchor)
     {
-        if (root is null)
+        // Another work tree's anchor (a memory of the user scope remembered in another repository) is not judged here.
+        if (_root is null || !string.Equals(anchor.Root, _root, StringComparison.Ordinal))
         {
             return null;
         }
 
         var file = Resolve(anchor.Path);
-        if (file is null || !File.Exists(file))
+        if (file is null)
         {
-            return new StaleAnchor(anchor.Path, "deleted", null);
+            return File.Exists(Path.Combine(_root, anchor.Path)) ? null : new StaleAnchor(anchor.Path, "deleted", null);
         }
 
         return Blob(file) is { } blob && blob != anchor.Blob
@@ -60,13 +66,55 @@ internal sealed partial class CodeAnchors(string? root)
             : null;
     }
 
-    /// <summary>The full path of <paramref name="path"/> under the root, or null when it leaves the root or is not a file.</summary>
+    /// <summary>
+    /// The full path of <paramref name="path"/> under the root: a regular file of at most <see cref="MaxFileBytes"/>,
+    /// itself and (if a link) its target inside the root, not under <c>.git</c>; else null.
+    /// </summary>
     private string? Resolve(string path)
     {
-        var full = Path.GetFullPath(Path.Combine(root!, path));
-        var inside = full.StartsWith(Path.GetFullPath(root!).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
-        return inside && !full.Contains($"{Path.DirectorySeparatorChar}.git{Path.DirectorySeparatorChar}", StringComparison.Ordinal) && File.Exists(full) ? full : null;
+        if (path.Split('/', '\\').Contains(".."))
+        {
+            return null;
+        }
+
+        var full = Path.GetFullPath(Path.Combine(_root!, path));
+        if (!Inside(full) || full.Contains($"{Path.DirectorySeparatorChar}.git{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        try
+        {
+            var info = new FileInfo(full);
+            if (!info.Exists)
+            {
+                return null;
+            }
+
+            if (info.LinkTarget is not null)
+            {
+                // A link may point anywhere (another tree, a device): only a regular file inside the root counts.
+                if (info.ResolveLinkTarget(returnFinalTarget: true) is not FileInfo target || !target.Exists || !Inside(target.FullName))
+                {
+                    return null;
+                }
+
+                info = target;
+            }
+
+            return (info.Attributes & (FileAttributes.Device | FileAttributes.Directory)) == 0 && info.Length <= MaxFileBytes ? info.FullName : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
+
+    private bool Inside(string full) => full.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
     /// <summary>git's blob hash of a file (SHA-1 of "blob {length}\0" and the bytes), cached by modification time and size.</summary>
     private string? Blob(string file)
@@ -79,7 +127,8 @@ internal sealed partial class CodeAnchors(string? root)
                 return cached.Blob;
             }
 
-            var blob = BlobHash(File.ReadAllBytes(file));
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 65536);
+            var blob = BlobHash(stream, info.Length);
             _hashes[file] = (info.LastWriteTimeUtc, info.Length, blob);
             return blob;
         }
@@ -96,11 +145,24 @@ internal sealed partial class CodeAnchors(string? root)
     /// <summary>git's object id of a blob holding <paramref name="bytes"/>.</summary>
     public static string BlobHash(byte[] bytes)
     {
+        using var stream = new MemoryStream(bytes);
+        return BlobHash(stream, bytes.Length);
+    }
+
+    /// <summary>git's object id of a blob of <paramref name="length"/> bytes read from <paramref name="stream"/>.</summary>
+    private static string BlobHash(Stream stream, long length)
+    {
 #pragma warning disable CA5350 // SHA-1 is git's object id, not a security measure here.
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
 #pragma warning restore CA5350
-        sha.AppendData(Encoding.ASCII.GetBytes($"blob {bytes.Length}\0"));
-        sha.AppendData(bytes);
+        sha.AppendData(Encoding.ASCII.GetBytes($"blob {length}\0"));
+        var buffer = new byte[65536];
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            sha.AppendData(buffer.AsSpan(0, read));
+        }
+
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 

@@ -51,11 +51,13 @@ public sealed partial class MemoryService
         var state = await GetEngineAsync().ConfigureAwait(false);
         await state.Log.FlushAsync().ConfigureAwait(false);
         var caller = Scopes;
-        var logged = await state.Store.ListRetrievalsAsync(memoryId, limit, cancellationToken).ConfigureAwait(false);
+        // Another principal's recalls are left out after the read: read more than asked so the list still fills.
+        var logged = await state.Store.ListRetrievalsAsync(memoryId, caller.Principal is null ? limit : Math.Min(limit * 8, MaxListLimit * 8), cancellationToken).ConfigureAwait(false);
         return logged
             .Select(r => (Entry: r, Query: System.Text.Json.JsonSerializer.Deserialize<Search.RecallQuery>(r.RequestJson, RecallPipeline.LogJson)))
             .Where(r => r.Query is not null && caller.MayReplay(r.Query))
             .Select(r => new RecallLogEntry(r.Entry.Id, DateTimeOffset.FromUnixTimeMilliseconds(r.Entry.At), r.Query!.Query, r.Query.Scopes, r.Entry.Hits))
+            .Take(limit)
             .ToList();
     }
 

@@ -69,6 +69,18 @@ public sealed class AnchorTests(TempStore temp) : IClassFixture<TempStore>
             Assert.Null((await service.RecallAsync(new RecallRequest("docs mention"))).Memories[0].Stale);
         }
 
+        // A link out of the tree is not followed.
+        var (linked, linkedRoot) = Open();
+        await using (linked)
+        {
+            var outside = Path.Combine(temp.Root, "outside-" + Guid.NewGuid().ToString("N")[..8] + ".txt");
+            File.WriteAllText(outside, "not in the tree\n");
+            File.CreateSymbolicLink(Path.Combine(linkedRoot, "notes.txt"), outside);
+            await linked.RememberAsync(new RememberRequest("The release notes live in notes.txt."));
+            File.WriteAllText(outside, "changed outside the tree\n");
+            Assert.Null((await linked.RecallAsync(new RecallRequest("release notes"))).Memories[0].Stale);
+        }
+
         await using var plain = temp.Open();
         await plain.RememberAsync(new RememberRequest("The retry logic lives in src/Billing/RetryPolicy.cs."));
         Assert.Empty(await plain.StaleAsync());

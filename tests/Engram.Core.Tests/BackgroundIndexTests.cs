@@ -24,6 +24,7 @@ public sealed class BackgroundIndexTests(TempStore temp) : IClassFixture<TempSto
             var filler = Enumerable.Range(0, 600).Select(i => new RememberRequest($"Note {i}: the build of module m{i} passed on runner r{i % 7}."));
             await writer.RememberManyAsync([.. filler]);
             target = (await writer.RememberAsync(new RememberRequest("Deploys to staging are frozen on Fridays after 3pm."))).Id;
+            await writer.RememberAsync(new RememberRequest("Deploys of the billing service need RetryPolicy.cs reviewed first.", Tags: ["billing"]));
             await writer.RememberManyAsync([.. Enumerable.Range(0, 300).Select(i => new RememberRequest($"Later note {i}: cache warmed for service s{i}."))]);
         }
 
@@ -40,6 +41,11 @@ public sealed class BackgroundIndexTests(TempStore temp) : IClassFixture<TempSto
         Assert.Equal(target, recall.Memories[0].Id);
         var explained = await server.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("when are staging deploys frozen?")));
         Assert.Equal(LexicalSignal.StoreSearchNote, explained.Hits[0].Lexical?.Note);
+        // A tag filter applies inside the store's search, and file names match by their parts.
+        var tagged = await server.RecallAsync(new RecallRequest("deploys", Tags: ["billing"]));
+        Assert.Equal("Deploys of the billing service need RetryPolicy.cs reviewed first.", Assert.Single(tagged.Memories).Content);
+        Assert.Equal(tagged.Memories[0].Id, (await server.RecallAsync(new RecallRequest("who reviews RetryPolicy.cs"))).Memories[0].Id);
+
         // A memory written now is found at once, as always (the store is the truth).
         var fresh = (await server.RememberAsync(new RememberRequest("The staging freeze was lifted for the hotfix."))).Id;
         Assert.Contains(fresh, (await server.RecallAsync(new RecallRequest("staging freeze hotfix"))).Memories.Select(m => m.Id));

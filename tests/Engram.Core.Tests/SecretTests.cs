@@ -51,6 +51,14 @@ public sealed class SecretTests(TempStore temp) : IClassFixture<TempStore>
         ("password", "db password=Tr0ub4dor&3x is the staging one"),
         ("secret value", "The staging db_password: Tr0ub4dor&3x rotates monthly."),
         ("secret value", "SECRET_KEY_BASE=" + Random("0123456789abcdef", 64)),
+        ("Google API key", "Maps loads with AIza" + Random(Url64, 35) + " in the web config."),
+        ("connection string with a password", "REDIS_URL=redis://:" + Random(Alnum, 18) + "@cache.internal:6379/0"),
+        ("bearer token", "curl -H 'Authorization: Bearer " + Random(Alnum, 40) + "' https://api.internal/v1/jobs"),
+        ("Slack token", "The socket-mode app token is xapp-1-A" + Random(Upper + "0123456789", 10) + "-" + Random("0123456789", 13) + "-" + Random("0123456789abcdef", 64)),
+        ("Stripe secret key", "Webhooks verify with whsec_" + Random(Alnum, 32)),
+        ("GitLab token", "The runner authenticates with glrt-" + Random(Url64, 20)),
+        ("secret value", "DB_PASS=" + Random(Alnum, 16) + " on staging"),
+        ("password", "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=" + Random(Base64, 86) + "==;EndpointSuffix=core.windows.net"),
     ];
 
     /// <summary>Texts that look like secrets to a careless check and are not.</summary>
@@ -80,6 +88,14 @@ public sealed class SecretTests(TempStore temp) : IClassFixture<TempStore>
         "token = settings.GitHub.Token; comes from appsettings.json",
         "Rotate the secret every 90 days; the token lifetime is 3600 seconds.",
         "The session id looks like 5f2c9a1e7b3d, twelve hex digits.",
+        "The README connects with postgres://app:password@localhost:5432/app for local development.",
+        "Stripe's docs use the example key sk_test_4eC39HqLyjWDarjtT1zdp7dc in every snippet.",
+        "RabbitMQ's default amqp://guest:guest@localhost:5672 only works from localhost.",
+        "Send 'Authorization: Bearer <token>' with a token from engram token add.",
+        "The client sets Authorization: Bearer ${API_TOKEN} from the environment.",
+        "Bypass the cache with ?nocache=1 when debugging.",
+        "The model config sets tokenizer=meta-llama/Llama-3.1-8B-Instruct and max_tokens: 4096.",
+        "compass_heading=NNW-312deg is logged by the drone test rig.",
     ];
 
     [Fact]

@@ -190,7 +190,7 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
         command.CommandText = "PRAGMA journal_mode;";
         Assert.Equal("wal", await command.ExecuteScalarAsync());
         command.CommandText = "PRAGMA user_version;";
-        Assert.Equal(6L, await command.ExecuteScalarAsync());
+        Assert.Equal(7L, await command.ExecuteScalarAsync());
         command.CommandText = "SELECT COUNT(*) FROM changes;";
         Assert.Equal(1L, await command.ExecuteScalarAsync());
     }

@@ -16,7 +16,7 @@ internal static partial class SecretScanner
     /// <summary>A secret found: what kind, and where (character offset and length) in the text.</summary>
     internal readonly record struct Finding(string Kind, int Index, int Length);
 
-    private sealed record Rule(string Kind, Regex Pattern, int Group = 0, bool NeedsEntropy = false);
+    private sealed record Rule(string Kind, Regex Pattern, int Group = 0, bool NeedsEntropy = false, int NameGroup = -1);
 
     private static readonly Rule[] Rules =
     [
@@ -26,6 +26,7 @@ internal static partial class SecretScanner
         new("GitLab token", GitLab()),
         new("Slack token", Slack()),
         new("Slack webhook", SlackWebhook()),
+        new("Google API key", GoogleApiKey()),
         new("Stripe secret key", Stripe()),
         new("npm token", Npm()),
         new("Anthropic API key", Anthropic()),
@@ -33,7 +34,8 @@ internal static partial class SecretScanner
         new("JSON web token", Jwt()),
         new("connection string with a password", UrlPassword(), Group: 1),
         new("password", KeyValuePassword(), Group: 1),
-        new("secret value", Assigned(), Group: 1, NeedsEntropy: true),
+        new("bearer token", Bearer(), Group: 1, NeedsEntropy: true),
+        new("secret value", Assigned(), Group: 2, NeedsEntropy: true, NameGroup: 1),
     ];
 
     /// <summary>The secrets in <paramref name="text"/>, in order of position, overlapping ones reported once.</summary>
@@ -45,14 +47,23 @@ internal static partial class SecretScanner
             foreach (Match match in rule.Pattern.Matches(text))
             {
                 var value = match.Groups[rule.Group];
-                if (!value.Success || IsExample(value.Value) || (rule.NeedsEntropy && !LooksRandom(value.Value)))
+                if (!value.Success || IsExample(value.Value) || MarkedAsExample(text, value.Index) || (rule.NeedsEntropy && !LooksRandom(value.Value))
+                    || (rule.NameGroup >= 0 && !NamesASecret(match.Groups[rule.NameGroup].Value)))
                 {
                     continue;
                 }
 
-                if (!found.Any(f => value.Index < f.Index + f.Length && f.Index < value.Index + value.Length))
+                // Overlapping findings become one, spanning both, so a redaction leaves nothing of either.
+                var overlapping = found.FindIndex(f => value.Index < f.Index + f.Length && f.Index < value.Index + value.Length);
+                if (overlapping < 0)
                 {
                     found.Add(new Finding(rule.Kind, value.Index, value.Length));
+                }
+                else
+                {
+                    var f = found[overlapping];
+                    var start = Math.Min(f.Index, value.Index);
+                    found[overlapping] = f with { Index = start, Length = Math.Max(f.Index + f.Length, value.Index + value.Length) - start };
                 }
             }
         }
@@ -80,6 +91,42 @@ internal static partial class SecretScanner
         string.Join(", ", findings.Select(f => $"{Article(f.Kind)} {f.Kind} at character {f.Index + 1}"));
 
     private static string Article(string kind) => kind[0] is 'A' or 'E' or 'I' or 'O' or 'U' or 'a' or 'e' or 'i' or 'o' or 'u' ? "an" : "a";
+
+    /// <summary>
+    /// Whether the words just before a value present it as an example ("the docs' example key is …", "a sample token:
+    /// …"): vendors' documented examples quoted as such are not secrets.
+    /// </summary>
+    private static bool MarkedAsExample(string text, int index)
+    {
+        var start = Math.Max(0, index - 60);
+        var before = text[start..index];
+        var sentence = before.LastIndexOfAny(['.', '\n', '!', '?']) is var end and >= 0 && end < before.Length - 1 && char.IsWhiteSpace(before[end + 1]) ? before[(end + 1)..] : before;
+        return ExampleWords().IsMatch(sentence);
+    }
+
+    /// <summary>The words of a name that say it holds a secret: whole parts of it (<c>db_password</c>, <c>apiToken</c>), not <c>tokenizer</c> or <c>bypass</c>.</summary>
+    private static readonly HashSet<string> SecretWords = new(StringComparer.Ordinal)
+    {
+        "password", "passwd", "pass", "pwd", "secret", "token", "apikey", "passphrase", "credential", "credentials",
+    };
+
+    /// <summary>Keys that are secrets when their name says which: api, access, private, auth or account key.</summary>
+    private static readonly HashSet<string> KeyKinds = new(StringComparer.Ordinal) { "api", "access", "private", "auth", "account", "secret", "signing", "encryption" };
+
+    /// <summary>Whether a name (<c>DB_PASSWORD</c>, <c>clientSecret</c>, <c>aws.access-key</c>) names a secret, by its parts.</summary>
+    private static bool NamesASecret(string name)
+    {
+        var parts = NameParts().Matches(name).Select(m => m.Value.ToLowerInvariant()).ToList();
+        for (var i = 0; i < parts.Count; i++)
+        {
+            if (SecretWords.Contains(parts[i]) || (parts[i] == "key" && i > 0 && KeyKinds.Contains(parts[i - 1])))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>A vendor's documented example or a placeholder, not a secret.</summary>
     private static bool IsExample(string value) =>
@@ -133,22 +180,22 @@ internal static partial class SecretScanner
     [GeneratedRegex(@"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b")]
     private static partial Regex GitHub();
 
-    [GeneratedRegex(@"\bglpat-[A-Za-z0-9_\-]{20,}")]
+    [GeneratedRegex(@"\bgl(?:pat|dt|rt|ptt|cbt|oas|imt|ft)-[A-Za-z0-9_\-]{20,}")]
     private static partial Regex GitLab();
 
-    [GeneratedRegex(@"\bxox[abposr]-[A-Za-z0-9-]{10,}")]
+    [GeneratedRegex(@"\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,}")]
     private static partial Regex Slack();
 
     [GeneratedRegex(@"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}")]
     private static partial Regex SlackWebhook();
 
-    [GeneratedRegex(@"\b[rs]k_(?:live|test)_[A-Za-z0-9]{20,}\b")]
+    [GeneratedRegex(@"\b(?:[rs]k_(?:live|test)_[A-Za-z0-9]{20,}|whsec_[A-Za-z0-9]{24,})\b")]
     private static partial Regex Stripe();
 
     [GeneratedRegex(@"\bnpm_[A-Za-z0-9]{36}\b")]
     private static partial Regex Npm();
 
-    [GeneratedRegex(@"\bsk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{40,}")]
+    [GeneratedRegex(@"\bsk-ant-(?:api|admin|oat|sid)\d\d-[A-Za-z0-9_\-]{40,}")]
     private static partial Regex Anthropic();
 
     [GeneratedRegex(@"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,}")]
@@ -158,22 +205,36 @@ internal static partial class SecretScanner
     private static partial Regex Jwt();
 
     /// <summary>A URL's password: <c>scheme://user:password@host</c> (databases, brokers, and basic auth over HTTP).</summary>
-    [GeneratedRegex(@"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+:([^\s@/]+)@[^\s/]")]
+    [GeneratedRegex(@"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:([^\s@/]+)@[^\s/]")]
     private static partial Regex UrlPassword();
 
     /// <summary>A key=value connection string's password (<c>Password=…;</c>, <c>Pwd=…</c>).</summary>
-    [GeneratedRegex(@"(?i)(?:^|[;\s""'])(?:password|pwd)\s*=\s*([^;\s""']{4,})")]
+    [GeneratedRegex(@"(?i)(?:^|[;\s""'])(?:password|pwd|accountkey|sharedaccesskey)\s*=\s*([^;\s""']{4,})")]
     private static partial Regex KeyValuePassword();
 
-    /// <summary>A value assigned to a name that says secret (<c>API_KEY=…</c>, <c>"client_secret": "…"</c>, <c>token: …</c>).</summary>
-    [GeneratedRegex(@"(?i)\b[a-z0-9_.\-]*(?:password|passwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth[_\-]?key)[a-z0-9_.\-]*[""']?\s*[:=]\s*[""']?([A-Za-z0-9+/=_\-.~!@#%^&*]{8,})")]
+    /// <summary>A value assigned to a name (<c>API_KEY=…</c>, <c>"client_secret": "…"</c>, <c>token: …</c>); <see cref="NamesASecret"/> judges the name.</summary>
+    [GeneratedRegex(@"(?<![A-Za-z0-9_.\-])([A-Za-z][A-Za-z0-9_.\-]{1,63})[""']?[ \t]{0,4}[:=][ \t]{0,4}[""']?([A-Za-z0-9+/=_\-.~!@#%^&*]{8,256})")]
     private static partial Regex Assigned();
+
+    /// <summary>The parts of a name: split at punctuation and where lower case turns upper (<c>clientSecret</c>).</summary>
+    [GeneratedRegex(@"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")]
+    private static partial Regex NameParts();
+
+    [GeneratedRegex(@"\bAIza[0-9A-Za-z_\-]{35}\b")]
+    private static partial Regex GoogleApiKey();
+
+    /// <summary>A bearer credential in an Authorization header or a curl line that is not a JWT (those are found as such).</summary>
+    [GeneratedRegex(@"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{20,}=*)")]
+    private static partial Regex Bearer();
+
+    [GeneratedRegex(@"(?i)\b(?:example|examples)\b|\be\.g\.")]
+    private static partial Regex ExampleWords();
 
     /// <summary>An identifier or a dotted path of them (a variable, a setting, an environment variable's name).</summary>
     [GeneratedRegex(@"^(?:[A-Za-z_$][A-Za-z_$]*\d*)(?:\.[A-Za-z_$][A-Za-z0-9_$]*)*(?:\(\))?$")]
     private static partial Regex Identifier();
 
     /// <summary>A value of one repeated character, or of the words people put where the secret goes.</summary>
-    [GeneratedRegex(@"(?i)^(?:(.)\1+|.*(?:changeme|placeholder|your[_\-]?|redacted|dummy|fake|sample|secret_here|token_here).*)$")]
+    [GeneratedRegex(@"(?i)^(?:(.)\1+|.*(?:changeme|placeholder|your[_\-]?|redacted|dummy|fake|sample|secret_here|token_here).*|password|passwd|pass|secret|guest|test|admin|root|user|username)$")]
     private static partial Regex Placeholder();
 }

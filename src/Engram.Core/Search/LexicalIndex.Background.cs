@@ -94,7 +94,10 @@ internal sealed partial class LexicalIndex
         }
     }
 
-    /// <summary>Stops a background catch-up (it resumes from its last commit at the next start) and waits for it.</summary>
+    /// <summary>
+    /// Stops a background catch-up and waits for it. What it had not committed is rolled back: a build from empty commits
+    /// once, at its end, so the next start builds again from the start.
+    /// </summary>
     private void StopBuilding()
     {
         Task? running;

@@ -13,5 +13,8 @@ internal interface IAnchorStore
     Task<Dictionary<string, List<CodeAnchor>>> AnchorsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default);
 }
 
-/// <summary>A file a memory names, and its git blob hash when the memory was stored (or re-anchored), Unix milliseconds.</summary>
-internal sealed record CodeAnchor(string Path, string Blob, long At);
+/// <summary>
+/// A file a memory names (relative to the work tree <paramref name="Root"/>), and its git blob hash when the memory was
+/// stored (or re-anchored), Unix milliseconds. A process in another work tree does not judge it.
+/// </summary>
+internal sealed record CodeAnchor(string Path, string Blob, long At, string Root);

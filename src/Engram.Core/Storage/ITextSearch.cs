@@ -7,6 +7,9 @@ namespace Engram.Core.Storage;
 /// </summary>
 internal interface ITextSearch
 {
-    /// <summary>Memories of <paramref name="scopes"/> holding any of the query's words, best first, at most <paramref name="k"/>.</summary>
-    Task<List<(string Id, float Score)>> SearchTextAsync(string query, IReadOnlyList<string> scopes, int k, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Memories of <paramref name="scopes"/> (and among <paramref name="allowed"/> when given: a tag filter) holding any
+    /// of the query's words, best first, at most <paramref name="k"/>.
+    /// </summary>
+    Task<List<(string Id, float Score)>> SearchTextAsync(string query, IReadOnlyList<string> scopes, IReadOnlySet<string>? allowed, int k, CancellationToken cancellationToken = default);
 }

@@ -76,6 +76,14 @@ internal static partial class UiApi
         app.MapGet("/api/export", async context =>
         {
             var scope = context.Request.Query["scope"].ToString() is { Length: > 0 } s ? s : null;
+            // A bad scope or an unreachable store is said before the download starts.
+            var failed = false;
+            await AnswerAsync(context, logger, async () => { await memory.ListAsync(scope, 1, cancellationToken: context.RequestAborted).ConfigureAwait(false); return new { }; }, onSuccess: false, failed: () => failed = true).ConfigureAwait(false);
+            if (failed)
+            {
+                return;
+            }
+
             context.Response.ContentType = "application/x-ndjson; charset=utf-8";
             context.Response.Headers.ContentDisposition = "attachment; filename=\"engram-export.jsonl\"";
             await foreach (var record in memory.ExportAsync(scope, context.RequestAborted).ConfigureAwait(false))
@@ -157,7 +165,7 @@ internal static partial class UiApi
         }));
 
     /// <summary>Writes the result as JSON, or the error a person can act on (400, 503), or a one-line 500 without a stack trace.</summary>
-    private static async Task AnswerAsync(HttpContext context, ILogger logger, Func<Task<object>> work)
+    private static async Task AnswerAsync(HttpContext context, ILogger logger, Func<Task<object>> work, bool onSuccess = true, Action? failed = null)
     {
         object result;
         try
@@ -166,22 +174,28 @@ internal static partial class UiApi
         }
         catch (EngramArgumentException e)
         {
+            failed?.Invoke();
             await ErrorAsync(context, StatusCodes.Status400BadRequest, e.Message).ConfigureAwait(false);
             return;
         }
         catch (EngramUnavailableException e)
         {
+            failed?.Invoke();
             await ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, e.Message).ConfigureAwait(false);
             return;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
+            failed?.Invoke();
             LogFailed(logger, context.Request.Path, e.GetType().Name, e.Message);
             await ErrorAsync(context, StatusCodes.Status500InternalServerError, "The inspector failed to answer; the terminal running 'engram ui' says why.").ConfigureAwait(false);
             return;
         }
 
-        await context.Response.WriteAsJsonAsync(result, Json).ConfigureAwait(false);
+        if (onSuccess)
+        {
+            await context.Response.WriteAsJsonAsync(result, Json).ConfigureAwait(false);
+        }
     }
 
     private static Task ErrorAsync(HttpContext context, int status, string message)

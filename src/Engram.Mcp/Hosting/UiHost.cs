@@ -105,13 +105,13 @@ internal static partial class UiHost
                 return;
             }
 
-            context.Response.Cookies.Append(Cookie, session.CookieSecret, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/" });
+            context.Response.Cookies.Append(CookieName(request), session.CookieSecret, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/" });
             // Off the address bar and the history at once.
             context.Response.Redirect("/");
             return;
         }
 
-        if (!session.IsCookie(request.Cookies[Cookie]))
+        if (!session.IsCookie(request.Cookies[CookieName(request)]))
         {
             await HttpHost.RefuseAsync(context, StatusCodes.Status401Unauthorized, "Open the link 'engram ui' printed: it carries a one-time token that lets this browser in.").ConfigureAwait(false);
             return;
@@ -125,6 +125,9 @@ internal static partial class UiHost
 
         await next(context).ConfigureAwait(false);
     }
+
+    /// <summary>Cookies ignore ports: each inspector's is named by its own, so two running side by side keep theirs.</summary>
+    private static string CookieName(HttpRequest request) => $"{Cookie}_{request.Host.Port ?? 80}";
 
     private static bool IsLoopbackName(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase)

@@ -31,8 +31,8 @@ internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, ITextSear
         var query = context.Query;
         if (store is not null && index.Seq < context.Seq)
         {
-            var matched = await store.SearchTextAsync(query.Query, query.Scopes, context.Depth, cancellationToken).ConfigureAwait(false);
-            return new SignalRanking(SignalKind.Lexical, matched.Where(x => context.Allowed is null || context.Allowed.Contains(x.Id)).Select(x => new Scored(x.Id, x.Score)).ToList(), weight)
+            var matched = await store.SearchTextAsync(query.Query, query.Scopes, context.Allowed, context.Depth, cancellationToken).ConfigureAwait(false);
+            return new SignalRanking(SignalKind.Lexical, matched.Select(x => new Scored(x.Id, x.Score)).ToList(), weight)
             {
                 Note = StoreSearchNote,
             };

@@ -78,11 +78,12 @@ internal sealed class PostgresMemoryQueries(PostgresDatabase database)
 
     /// <inheritdoc cref="ITextSearch.SearchTextAsync"/>
     /// <remarks>
-    /// Any of the query's words (a question names one side of a fact), ranked by <c>ts_rank</c> with English stemming and
+    /// Any of the query's words (a question names one side of a fact; file names and identifiers split at punctuation on
+    /// both sides, so <c>RetryPolicy.cs</c> matches), ranked by <c>ts_rank</c> with English stemming and
     /// stop words. There is no full-text index: the scan is of the searched scopes' memories only, through the scope
     /// index, so its cost is that of the scopes' size (a few milliseconds for a thousand memories), and writes pay nothing.
     /// </remarks>
-    public Task<List<(string Id, float Score)>> SearchTextAsync(string query, IReadOnlyList<string> scopes, int k, CancellationToken cancellationToken)
+    public Task<List<(string Id, float Score)>> SearchTextAsync(string query, IReadOnlyList<string> scopes, IReadOnlySet<string>? allowed, int k, CancellationToken cancellationToken)
     {
         var words = System.Text.RegularExpressions.Regex.Matches(query.ToLowerInvariant(), @"[\p{L}\p{N}]+")
             .Select(m => m.Value).Distinct(StringComparer.Ordinal).Take(64).ToList();
@@ -92,11 +93,13 @@ internal sealed class PostgresMemoryQueries(PostgresDatabase database)
         }
 
         return database.ReadAsync(connection => QueryAsync(connection, null, """
-            SELECT m.id, ts_rank(to_tsvector('english', m.content), q) AS score
-            FROM memories m, to_tsquery('english', $2) q
-            WHERE m.scope = ANY($1) AND to_tsvector('english', m.content) @@ q
+            SELECT m.id, ts_rank(v.doc, q) AS score
+            FROM memories m
+            CROSS JOIN to_tsquery('english', $2) q
+            CROSS JOIN LATERAL (SELECT to_tsvector('english', regexp_replace(m.content, '[^[:alnum:]]+', ' ', 'g')) AS doc) v
+            WHERE m.scope = ANY($1) AND ($4::text[] IS NULL OR m.id = ANY($4)) AND v.doc @@ q
             ORDER BY score DESC, m.ord DESC LIMIT $3
-            """, r => (r.GetString(0), r.GetFloat(1)), cancellationToken, scopes.ToArray(), string.Join(" | ", words), k), cancellationToken);
+            """, r => (r.GetString(0), r.GetFloat(1)), cancellationToken, scopes.ToArray(), string.Join(" | ", words), k, allowed?.ToArray()), cancellationToken);
     }
 
     /// <inheritdoc cref="IMemoryRecords.SupersededByAsync"/>

@@ -98,8 +98,8 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
         _queries.ObservedWithinAsync(scopes, ranges, k, cancellationToken);
 
     /// <inheritdoc />
-    public Task<List<(string Id, float Score)>> SearchTextAsync(string query, IReadOnlyList<string> scopes, int k, CancellationToken cancellationToken = default) =>
-        _queries.SearchTextAsync(query, scopes, k, cancellationToken);
+    public Task<List<(string Id, float Score)>> SearchTextAsync(string query, IReadOnlyList<string> scopes, IReadOnlySet<string>? allowed, int k, CancellationToken cancellationToken = default) =>
+        _queries.SearchTextAsync(query, scopes, allowed, k, cancellationToken);
 
     public Task<long> MaxSeqAsync(CancellationToken cancellationToken = default) =>
         _changes.MaxSeqAsync(cancellationToken);

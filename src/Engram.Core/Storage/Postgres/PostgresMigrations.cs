@@ -68,6 +68,7 @@ internal static class PostgresMigrations
             path text NOT NULL,
             blob text NOT NULL,
             at bigint NOT NULL,
+            root text NOT NULL,
             PRIMARY KEY(memory_id, path));
         ALTER TABLE anchors ALTER COLUMN path SET STATISTICS 0;
         """;

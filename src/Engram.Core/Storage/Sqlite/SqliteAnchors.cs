@@ -13,11 +13,11 @@ internal sealed class SqliteAnchors(SqliteDatabase database)
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var clear = Command(connection, tx, "DELETE FROM anchors WHERE memory_id = $id;", "$id");
         await ExecuteAsync(clear, cancellationToken, memoryId).ConfigureAwait(false);
-        await using var add = Command(connection, tx, "INSERT INTO anchors(memory_id, path, blob, at) SELECT $id, $path, $blob, $at WHERE EXISTS (SELECT 1 FROM memories WHERE id = $id);",
-            "$id", "$path", "$blob", "$at");
+        await using var add = Command(connection, tx, "INSERT INTO anchors(memory_id, path, blob, at, root) SELECT $id, $path, $blob, $at, $root WHERE EXISTS (SELECT 1 FROM memories WHERE id = $id);",
+            "$id", "$path", "$blob", "$at", "$root");
         foreach (var anchor in anchors)
         {
-            await ExecuteAsync(add, cancellationToken, memoryId, anchor.Path, anchor.Blob, anchor.At).ConfigureAwait(false);
+            await ExecuteAsync(add, cancellationToken, memoryId, anchor.Path, anchor.Blob, anchor.At, anchor.Root).ConfigureAwait(false);
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -32,7 +32,7 @@ internal sealed class SqliteAnchors(SqliteDatabase database)
         }
 
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = Command(connection, null, c => $"SELECT memory_id, path, blob, at FROM anchors WHERE memory_id IN ({AddList(c, "$i", ids.ToList())});");
+        await using var command = Command(connection, null, c => $"SELECT memory_id, path, blob, at, root FROM anchors WHERE memory_id IN ({AddList(c, "$i", ids.ToList())});");
         return Group(await ReadAsync(command, Read, cancellationToken).ConfigureAwait(false));
     }
 
@@ -41,13 +41,13 @@ internal sealed class SqliteAnchors(SqliteDatabase database)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, c => $"""
-            SELECT a.memory_id, a.path, a.blob, a.at FROM anchors a JOIN memories m ON m.id = a.memory_id
+            SELECT a.memory_id, a.path, a.blob, a.at, a.root FROM anchors a JOIN memories m ON m.id = a.memory_id
             WHERE m.scope IN ({AddList(c, "$s", scopes)}) AND m.superseded_by IS NULL;
             """);
         return Group(await ReadAsync(command, Read, cancellationToken).ConfigureAwait(false));
     }
 
-    private static (string Id, CodeAnchor Anchor) Read(SqliteDataReader r) => (r.GetString(0), new CodeAnchor(r.GetString(1), r.GetString(2), r.GetInt64(3)));
+    private static (string Id, CodeAnchor Anchor) Read(SqliteDataReader r) => (r.GetString(0), new CodeAnchor(r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4)));
 
     internal static Dictionary<string, List<CodeAnchor>> Group(List<(string Id, CodeAnchor Anchor)> rows) =>
         rows.GroupBy(r => r.Id, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(r => r.Anchor).OrderBy(a => a.Path, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);

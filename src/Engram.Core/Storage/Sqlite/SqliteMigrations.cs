@@ -71,6 +71,7 @@ internal static class SqliteMigrations
                     path TEXT NOT NULL,
                     blob TEXT NOT NULL,
                     at INTEGER NOT NULL,
+                    root TEXT NOT NULL,
                     PRIMARY KEY(memory_id, path)) WITHOUT ROWID;
                 """, cancellationToken, tx).ConfigureAwait(false);
         }

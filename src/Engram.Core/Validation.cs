@@ -18,6 +18,12 @@ internal static class Validation
         }
 
         var trimmed = value.Trim();
+        if (trimmed.Contains('\0', StringComparison.Ordinal))
+        {
+            // PostgreSQL's text cannot hold it, and no fact needs it: refused on every store alike.
+            throw new EngramArgumentException($"'{name}' contains a NUL character (U+0000): remove it and send the text again.");
+        }
+
         if (trimmed.Length > maxLength)
         {
             throw new EngramArgumentException($"'{name}' has {trimmed.Length.ToString(CultureInfo.InvariantCulture)} characters; the limit is {maxLength.ToString(CultureInfo.InvariantCulture)}. {advice}");

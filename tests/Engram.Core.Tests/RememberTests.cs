@@ -98,4 +98,14 @@ public sealed class RememberTests(TempStore temp) : IClassFixture<TempStore>
         var result = await service.RememberAsync(new RememberRequest(second));
         Assert.Empty(result.Similar);
     }
+
+    [Fact]
+    public async Task Remember_WithANulCharacter_InTextOrTags_IsAClearError_OnEveryStore()
+    {
+        await using var service = temp.Open();
+        var e = await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest("A fact\u0000 with a NUL.")));
+        Assert.Contains("'content' contains a NUL character", e.Message, StringComparison.Ordinal);
+        e = await Assert.ThrowsAsync<EngramArgumentException>(() => service.RememberAsync(new RememberRequest("A fact.", Tags: ["\u0000"])));
+        Assert.Contains("'tags[]' contains a NUL character", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -63,7 +63,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
             }
 
             await engine.Log.FlushAsync().ConfigureAwait(false);
-            var logged = await engine.Store.GetRetrievalAsync(request.RetrievalId, cancellationToken).ConfigureAwait(false);
+            var logged = await engine.Store.GetRetrievalAsync(Validation.Id(request.RetrievalId, "retrievalId"), cancellationToken).ConfigureAwait(false);
             var query = logged is null ? null : JsonSerializer.Deserialize<RecallQuery>(logged.RequestJson, RecallPipeline.LogJson)!;
             if (logged is null || query is null || !caller.MayReplay(query))
             {
@@ -88,7 +88,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
             h.Memory.Id, h.Rank, h.Memory.Score,
             Lexical(trace, queryTerms, h.Memory.Id, h.Memory.Content), trace.Signal(SignalKind.Vector).Of(h.Memory.Id), trace.Signal(SignalKind.Entities).Of(h.Memory.Id),
             trace.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, trace.Query), trace.Signal(SignalKind.Time).Of(h.Memory.Id)) { Stale = h.Memory.Stale }).ToList();
-        var account = request.MemoryId is null ? null : await AccountAsync(trace, queryTerms, request.MemoryId, cancellationToken).ConfigureAwait(false);
+        var account = request.MemoryId is null ? null : await AccountAsync(trace, queryTerms, Validation.Id(request.MemoryId, "memoryId"), cancellationToken).ConfigureAwait(false);
         // Reasons other than the cut-off come first: they are what a person looks for.
         var filteredOut = trace.FilteredOut.OrderBy(f => f.Reason == FilterReason.BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
         var vectors = await VectorStatusAsync(trace, cancellationToken).ConfigureAwait(false);

@@ -46,12 +46,6 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
     /// <summary>Every derived index, in the order they catch up.</summary>
     public IReadOnlyList<IDerivedIndex> Derived { get; }
 
-    /// <summary>
-    /// How many changes behind the lexical index may be for a recall to bring it up to date itself; further behind, on a
-    /// store with its own text search, the index builds in the background (<see cref="LexicalIndex.CatchUpOrBuildAsync"/>).
-    /// </summary>
-    public long BackgroundLag { get; init; } = EngramOptions.DefaultBackgroundIndexLag;
-
     /// <summary>The SQLite database in a store's home.</summary>
     public static string DatabasePath(string home) => Path.Combine(home, "engram.db");
 
@@ -63,7 +57,8 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
     {
         Directory.CreateDirectory(options.HomeDirectory);
         var (store, cache) = await OpenStoreAsync(options).ConfigureAwait(false);
-        var lexical = new LexicalIndex(store, IndexPath(cache), loggerFactory.CreateLogger<LexicalIndex>());
+        // Far behind a store that can search its own text, the lexical index builds in the background meanwhile.
+        var lexical = new LexicalIndex(store, IndexPath(cache), loggerFactory.CreateLogger<LexicalIndex>()) { BackgroundLag = store is ITextSearch ? options.BackgroundIndexLag : null };
         // The embedder's identity comes from a first vector; if it cannot be reached now, the store opens all the same
         // and the vector index starts when it answers.
         var vectors = new VectorIndex(store, () => embedder.Model);
@@ -82,7 +77,7 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
             backfill.Start();
         }
 
-        return new MemoryEngine(store, cache, lexical, vectors, new RowCache(store), log, backfill, embedder) { BackgroundLag = options.BackgroundIndexLag };
+        return new MemoryEngine(store, cache, lexical, vectors, new RowCache(store), log, backfill, embedder);
     }
 
     /// <summary>
@@ -112,13 +107,6 @@ internal sealed partial class MemoryEngine : IAsyncDisposable
         var seq = await Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
         foreach (var index in only.Length > 0 ? only : Derived)
         {
-            if (index == Lexical && only.Length == 0 && Store is ITextSearch)
-            {
-                // Far behind a store that can search its own text: the index builds in the background meanwhile.
-                await Lexical.CatchUpOrBuildAsync(seq, BackgroundLag, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-
             await index.CatchUpAsync(seq, scopes, cancellationToken).ConfigureAwait(false);
         }
 

@@ -52,7 +52,7 @@ public sealed partial class MemoryService
         await state.Log.FlushAsync().ConfigureAwait(false);
         var caller = Scopes;
         // Another principal's recalls are left out after the read: read more than asked so the list still fills.
-        var logged = await state.Store.ListRetrievalsAsync(memoryId, caller.Principal is null ? limit : Math.Min(limit * 8, MaxListLimit * 8), cancellationToken).ConfigureAwait(false);
+        var logged = await state.Store.ListRetrievalsAsync(memoryId, caller.Principal is null ? limit : limit * 8, cancellationToken).ConfigureAwait(false);
         return logged
             .Select(r => (Entry: r, Query: System.Text.Json.JsonSerializer.Deserialize<Search.RecallQuery>(r.RequestJson, RecallPipeline.LogJson)))
             .Where(r => r.Query is not null && caller.MayReplay(r.Query))
@@ -101,7 +101,8 @@ public sealed partial class MemoryService
     {
         ArgumentNullException.ThrowIfNull(records);
         RequireUnrestricted();
-        var (state, writer, _, _, _, _) = await GetPartsAsync().ConfigureAwait(false);
+        var parts = await GetPartsAsync().ConfigureAwait(false);
+        var (state, writer) = (parts.Engine, parts.Writer);
         int created = 0, present = 0, duplicates = 0, done = 0;
         progress?.Report((0, records.Count));
         foreach (var batch in records.Chunk(500))
@@ -164,7 +165,9 @@ public sealed partial class MemoryService
         var integrity = await state.Store.IntegrityAsync(cancellationToken).ConfigureAwait(false);
         checks.Add(new DoctorCheck("Store integrity", integrity == "ok", integrity == "ok" ? $"{state.Store.Description}: its checks are clean" : integrity));
 
-        var seq = await state.CatchUpAsync([], cancellationToken, state.Lexical).ConfigureAwait(false);
+        // The whole catch-up, now: a check waits for it, however far behind the index is.
+        var seq = await state.Store.MaxSeqAsync(cancellationToken).ConfigureAwait(false);
+        await state.Lexical.EnsureCurrentAsync(seq, cancellationToken).ConfigureAwait(false);
         var memories = await state.Store.CountAsync(cancellationToken).ConfigureAwait(false);
         var documents = state.Lexical.DocumentCount();
         checks.Add(new DoctorCheck("Lexical index", documents == memories && state.Lexical.Seq >= seq,
@@ -219,7 +222,7 @@ public sealed partial class MemoryService
         : _acting.Value is null ? null
         : throw new EngramArgumentException("Name the scope to list: a principal lists one of its scopes at a time.");
 
-    private static MemoryRecord ToRecord(StoredMemory m) => new(
+    internal static MemoryRecord ToRecord(StoredMemory m) => new(
         m.Id, m.Scope, m.Content, m.Tags,
         DateTimeOffset.FromUnixTimeMilliseconds(m.ObservedAt), DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
         m.SupersededBy, m.SupersededAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null);

@@ -58,8 +58,8 @@ public sealed partial class MemoryService
     /// <exception cref="EngramArgumentException">A malformed scope, or one outside the caller's.</exception>
     public async Task<IReadOnlyList<StaleMemory>> StaleAsync(string? scope = null, CancellationToken cancellationToken = default)
     {
-        var engine = await GetEngineAsync().ConfigureAwait(false);
-        var anchors = new CodeAnchors(_options.ProjectRoot);
+        var parts = await GetPartsAsync().ConfigureAwait(false);
+        var (engine, anchors) = (parts.Engine, parts.Anchors);
         if (!anchors.Enabled)
         {
             return [];
@@ -123,7 +123,9 @@ public sealed partial class MemoryService
             next = newer.SupersededBy;
         }
 
-        var vector = (await parts.Engine.Embedder.TryEmbedAsync([memory.Content], cancellationToken).ConfigureAwait(false))?[0];
+        // Its vector as the index holds it; embedded again only while its scope's vectors are not in use.
+        await parts.Engine.CatchUpAsync([memory.Scope], cancellationToken, parts.Engine.Vectors).ConfigureAwait(false);
+        var vector = parts.Engine.Vectors.VectorOf(id) ?? (await parts.Engine.Embedder.TryEmbedAsync([memory.Content], cancellationToken).ConfigureAwait(false))?[0];
         var similar = vector is null ? [] : await parts.Writer.SimilarAsync(memory.Scope, vector, id, [], cancellationToken).ConfigureAwait(false);
         var recalls = await ListRecallsAsync(id, 20, cancellationToken).ConfigureAwait(false);
         return new MemoryDetails(ToRecord(memory), replaced.Select(ToRecord).ToList(), replacedBy.Select(ToRecord).ToList(),

@@ -53,7 +53,7 @@ public sealed partial class MemoryService : IAsyncDisposable
     public string DatabasePath => MemoryEngine.DatabasePath(_options.HomeDirectory);
 
     /// <summary>The open store and the operations over it.</summary>
-    private sealed record Parts(MemoryEngine Engine, MemoryWriter Writer, RecallPipeline Recall, Forgetting Forgetting, RecallExplainer Explainer, TokenDirectory Tokens);
+    private sealed record Parts(MemoryEngine Engine, MemoryWriter Writer, RecallPipeline Recall, Forgetting Forgetting, RecallExplainer Explainer, TokenDirectory Tokens, CodeAnchors Anchors);
 
     private async Task<Parts> OpenAsync()
     {
@@ -77,7 +77,8 @@ public sealed partial class MemoryService : IAsyncDisposable
             recall,
             new Forgetting(engine, recall, logger),
             new RecallExplainer(engine, recall),
-            new TokenDirectory(engine.Store, _options.TokenCacheDuration, _options.TimeProvider, _loggerFactory.CreateLogger<TokenDirectory>()));
+            new TokenDirectory(engine.Store, _options.TokenCacheDuration, _options.TimeProvider, _loggerFactory.CreateLogger<TokenDirectory>()),
+            anchors);
     }
 
     /// <summary>

@@ -57,6 +57,34 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
     }
 
     /// <summary>
+    /// Records the files each stored memory names, as they are now, in one write: a new memory that names some, and a fact
+    /// remembered again (re-anchored, to none if its files are gone).
+    /// </summary>
+    private async Task AnchorAsync(List<PendingMemory> pending, IReadOnlyList<InsertOutcome> inserted, CancellationToken cancellationToken)
+    {
+        if (!anchors.Enabled)
+        {
+            return;
+        }
+
+        var anchored = new List<(string MemoryId, IReadOnlyList<CodeAnchor> Anchors)>();
+        for (var i = 0; i < pending.Count; i++)
+        {
+            var found = anchors.Find(pending[i].Memory.Content, pending[i].Memory.CreatedAt);
+            if (found.Count > 0 || !inserted[i].Created)
+            {
+                anchored.Add((inserted[i].Id, found));
+            }
+        }
+
+        if (anchored.Count > 0)
+        {
+            // A batch may name one memory twice (a fact and its restatement): its last anchoring stands.
+            await engine.Store.SetAnchorsAsync(anchored.GroupBy(a => a.MemoryId, StringComparer.Ordinal).Select(g => g.Last()).ToList(), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Applies the secret policy to a memory's text before anything is written: refused with the kinds and positions
     /// found (never the values), or redacted, or unchecked.
     /// </summary>
@@ -86,19 +114,11 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
             engine.Backfill.Wake();
         }
 
+        await AnchorAsync(pending, inserted, cancellationToken).ConfigureAwait(false);
         var results = new List<RememberResult>(pending.Count);
         for (var i = 0; i < pending.Count; i++)
         {
             var (created, id) = inserted[i];
-            if (anchors.Enabled)
-            {
-                // The files it names as they are now; a fact remembered again is re-anchored.
-                var found = anchors.Find(pending[i].Memory.Content, pending[i].Memory.CreatedAt);
-                if (found.Count > 0 || !created)
-                {
-                    await engine.Store.SetAnchorsAsync(id, found, cancellationToken).ConfigureAwait(false);
-                }
-            }
 
             var memory = pending[i].Memory;
             LogRemembered(logger, id, memory.Scope, created);

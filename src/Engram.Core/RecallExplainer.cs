@@ -18,18 +18,21 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         (await ExplainTracedAsync(request, caller, cancellationToken).ConfigureAwait(false)).Result;
 
     /// <summary>
-    /// The explanation as a picture needs it: for each memory it names (hits and the account), which of its words match
-    /// one of the query's index terms or a pseudo-relevance feedback word, by the index's own analysis (stems, identifier parts).
+    /// The explanation as a picture needs it: the memories it names (hits, filtered, the account) read at once, and for
+    /// the hits and the account which of their words match one of the query's index terms or a pseudo-relevance feedback
+    /// word, by the index's own analysis (stems, identifier parts).
     /// </summary>
     public async Task<ExplainPicture> PictureAsync(ExplainRequest request, CallerScopes caller, CancellationToken cancellationToken)
     {
         var (result, trace) = await ExplainTracedAsync(request, caller, cancellationToken).ConfigureAwait(false);
         var queryTerms = engine.Lexical.QueryTerms(trace.Query.Query);
         var feedback = trace.Signal(SignalKind.Lexical).Feedback.ToHashSet(StringComparer.Ordinal);
-        var ids = result.Hits.Select(h => h.Id).Append(result.Memory?.Id).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
-        var rows = await engine.Store.GetAsync(ids, cancellationToken).ConfigureAwait(false);
+        var matched = result.Hits.Select(h => h.Id).Append(result.Memory?.Id).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var rows = await engine.Store.GetAsync(matched.Concat(result.FilteredOut.Select(f => f.Id)).Distinct(StringComparer.Ordinal).ToList(), cancellationToken).ConfigureAwait(false);
+        // Only what was searched is shown: an account of a memory in another scope names nothing of it.
+        var shown = rows.Values.Where(m => trace.Query.Scopes.Contains(m.Scope)).ToList();
         var words = new Dictionary<string, IReadOnlyList<WordMatch>>(StringComparer.Ordinal);
-        foreach (var (id, row) in rows)
+        foreach (var row in shown.Where(m => matched.Contains(m.Id)))
         {
             var matches = new List<WordMatch>();
             foreach (var word in System.Text.RegularExpressions.Regex.Matches(row.Content, @"[\p{L}\p{N}]+").Select(m => m.Value).Distinct(StringComparer.Ordinal))
@@ -45,10 +48,11 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
                 }
             }
 
-            words[id] = matches;
+            words[row.Id] = matches;
         }
 
-        return new ExplainPicture(result, [.. queryTerms.Order(StringComparer.Ordinal)], [.. feedback.Order(StringComparer.Ordinal)], words);
+        return new ExplainPicture(result, [.. queryTerms.Order(StringComparer.Ordinal)], [.. feedback.Order(StringComparer.Ordinal)], words,
+            shown.ToDictionary(m => m.Id, MemoryService.ToRecord, StringComparer.Ordinal));
     }
 
     private async Task<(ExplainResult Result, RecallTrace Trace)> ExplainTracedAsync(ExplainRequest request, CallerScopes caller, CancellationToken cancellationToken)

@@ -15,7 +15,6 @@ namespace Engram.Mcp.Tests;
 public sealed partial class InspectorTests(TempFolder temp) : IClassFixture<TempFolder>
 {
     private const string Scope = "project:acme/api";
-    private static readonly string ServerDll = Path.Combine(AppContext.BaseDirectory, "engram.dll");
 
     /// <summary>A store with a fact to find, a superseded fact, and a memory whose text is an injected script.</summary>
     private async Task<string> SeedAsync()
@@ -34,21 +33,9 @@ public sealed partial class InspectorTests(TempFolder temp) : IClassFixture<Temp
         return home;
     }
 
-    /// <summary>Starts <c>engram ui</c> on <paramref name="home"/>; returns the process and the URL it printed.</summary>
-    private static async Task<(Process Process, Uri Url)> StartAsync(string home)
-    {
-        var start = new ProcessStartInfo("dotnet", [ServerDll, "ui", "--scope", Scope]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["ENGRAM_HOME"] = home;
-        start.Environment["ENGRAM_EMBEDDINGS"] = "builtin";
-        start.Environment["ENGRAM_LOG_LEVEL"] = "Warning";
-        var process = Process.Start(start)!;
-        _ = process.StandardOutput.ReadToEndAsync();
-        var banner = await process.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        _ = process.StandardError.ReadToEndAsync();
-        var url = banner is null ? null : UrlPattern().Match(banner);
-        Assert.True(url is { Success: true }, $"engram ui did not start: {banner}");
-        return (process, new Uri(url.Value));
-    }
+    /// <summary>Starts <c>engram ui</c> on <paramref name="home"/>; its address is the URL it printed.</summary>
+    private static Task<EngramProcess> StartAsync(string home) =>
+        EngramProcess.StartAsync(["ui", "--scope", Scope], new Dictionary<string, string> { ["ENGRAM_HOME"] = home }, UrlPattern());
 
     [GeneratedRegex(@"http://127\.0\.0\.1:\d+/\?token=[A-Za-z0-9_-]+")]
     private static partial Regex UrlPattern();
@@ -56,67 +43,59 @@ public sealed partial class InspectorTests(TempFolder temp) : IClassFixture<Temp
     [Fact]
     public async Task Guard_TheLinkWorksOnce_ThenTheCookie_AndForeignHostsOriginsAndChangesWithoutCsrfAreRefused()
     {
-        var (process, url) = await StartAsync(await SeedAsync());
-        try
+        using var ui = await StartAsync(await SeedAsync());
+        var url = ui.Address;
+        var base_ = new Uri(url.GetLeftPart(UriPartial.Authority));
+        using var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true };
+        using var http = new HttpClient(handler) { BaseAddress = base_ };
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/overview")).StatusCode);
+        var exchanged = await http.GetAsync(url);
+        Assert.Equal(HttpStatusCode.Redirect, exchanged.StatusCode);
+        Assert.Equal("/", exchanged.Headers.Location?.OriginalString);
+        Assert.Contains("HttpOnly", string.Join(";", exchanged.Headers.GetValues("Set-Cookie")), StringComparison.OrdinalIgnoreCase);
+
+        // The same link again (another browser, or someone who read it) gets nothing.
+        using (var other = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }))
         {
-            var base_ = new Uri(url.GetLeftPart(UriPartial.Authority));
-            using var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true };
-            using var http = new HttpClient(handler) { BaseAddress = base_ };
-
-            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/overview")).StatusCode);
-            var exchanged = await http.GetAsync(url);
-            Assert.Equal(HttpStatusCode.Redirect, exchanged.StatusCode);
-            Assert.Equal("/", exchanged.Headers.Location?.OriginalString);
-            Assert.Contains("HttpOnly", string.Join(";", exchanged.Headers.GetValues("Set-Cookie")), StringComparison.OrdinalIgnoreCase);
-
-            // The same link again (another browser, or someone who read it) gets nothing.
-            using (var other = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }))
-            {
-                Assert.Equal(HttpStatusCode.Unauthorized, (await other.GetAsync(url)).StatusCode);
-            }
-
-            var overview = JsonSerializer.Deserialize<JsonElement>(await http.GetStringAsync("/api/overview"));
-            Assert.Equal(Scope, overview.GetProperty("scopes")[0].GetProperty("scope").GetString());
-            var page = await http.GetAsync("/");
-            Assert.Contains("script-src 'self'", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
-            var csrf = CsrfPattern().Match(await page.Content.ReadAsStringAsync()).Groups[1].Value;
-            Assert.NotEmpty(csrf);
-
-            using (var foreignHost = new HttpRequestMessage(HttpMethod.Get, "/api/overview"))
-            {
-                foreignHost.Headers.Host = "attacker.example";
-                Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(foreignHost)).StatusCode);
-            }
-
-            using (var foreignOrigin = new HttpRequestMessage(HttpMethod.Get, "/api/overview"))
-            {
-                foreignOrigin.Headers.Add("Origin", "http://attacker.example");
-                Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(foreignOrigin)).StatusCode);
-            }
-
-            var search = new StringContent("""{"query":"staging freeze","scope":"project:acme/api"}""", Encoding.UTF8, "application/json");
-            Assert.Equal(HttpStatusCode.Forbidden, (await http.PostAsync("/api/search", search)).StatusCode);
-            using (var withCsrf = new HttpRequestMessage(HttpMethod.Post, "/api/search") { Content = new StringContent("""{"query":"staging freeze","scope":"project:acme/api"}""", Encoding.UTF8, "application/json") })
-            {
-                withCsrf.Headers.Add("X-Engram-Csrf", csrf);
-                var found = JsonSerializer.Deserialize<JsonElement>(await (await http.SendAsync(withCsrf)).Content.ReadAsStringAsync());
-                Assert.StartsWith("Deploys to staging", found.GetProperty("memories")[0].GetProperty("content").GetString(), StringComparison.Ordinal);
-            }
-
-            // A bad request is a clear error, not a stack trace.
-            using (var bad = new HttpRequestMessage(HttpMethod.Post, "/api/search") { Content = new StringContent("""{"query":""}""", Encoding.UTF8, "application/json") })
-            {
-                bad.Headers.Add("X-Engram-Csrf", csrf);
-                var answer = await http.SendAsync(bad);
-                Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
-                Assert.DoesNotContain("   at ", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-            }
+            Assert.Equal(HttpStatusCode.Unauthorized, (await other.GetAsync(url)).StatusCode);
         }
-        finally
+
+        var overview = JsonSerializer.Deserialize<JsonElement>(await http.GetStringAsync("/api/overview"));
+        Assert.Equal(Scope, overview.GetProperty("scopes")[0].GetProperty("scope").GetString());
+        var page = await http.GetAsync("/");
+        Assert.Contains("script-src 'self'", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        var csrf = CsrfPattern().Match(await page.Content.ReadAsStringAsync()).Groups[1].Value;
+        Assert.NotEmpty(csrf);
+
+        using (var foreignHost = new HttpRequestMessage(HttpMethod.Get, "/api/overview"))
         {
-            process.Kill();
-            await process.WaitForExitAsync();
-            process.Dispose();
+            foreignHost.Headers.Host = "attacker.example";
+            Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(foreignHost)).StatusCode);
+        }
+
+        using (var foreignOrigin = new HttpRequestMessage(HttpMethod.Get, "/api/overview"))
+        {
+            foreignOrigin.Headers.Add("Origin", "http://attacker.example");
+            Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(foreignOrigin)).StatusCode);
+        }
+
+        var search = new StringContent("""{"query":"staging freeze","scope":"project:acme/api"}""", Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.PostAsync("/api/search", search)).StatusCode);
+        using (var withCsrf = new HttpRequestMessage(HttpMethod.Post, "/api/search") { Content = new StringContent("""{"query":"staging freeze","scope":"project:acme/api"}""", Encoding.UTF8, "application/json") })
+        {
+            withCsrf.Headers.Add("X-Engram-Csrf", csrf);
+            var found = JsonSerializer.Deserialize<JsonElement>(await (await http.SendAsync(withCsrf)).Content.ReadAsStringAsync());
+            Assert.StartsWith("Deploys to staging", found.GetProperty("memories")[0].GetProperty("content").GetString(), StringComparison.Ordinal);
+        }
+
+        // A bad request is a clear error, not a stack trace.
+        using (var bad = new HttpRequestMessage(HttpMethod.Post, "/api/search") { Content = new StringContent("""{"query":""}""", Encoding.UTF8, "application/json") })
+        {
+            bad.Headers.Add("X-Engram-Csrf", csrf);
+            var answer = await http.SendAsync(bad);
+            Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+            Assert.DoesNotContain("   at ", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
     }
 
@@ -140,36 +119,28 @@ public sealed partial class InspectorTests(TempFolder temp) : IClassFixture<Temp
     [BrowserFact]
     public async Task Browser_SearchExplainWhyNotFoundForget_AndNoScriptRuns_AndNothingLeavesTheMachine()
     {
-        var (process, url) = await StartAsync(await SeedAsync());
-        try
+        using var ui = await StartAsync(await SeedAsync());
+        var url = ui.Address;
+        var shots = Path.Combine(temp.Root, "screenshots");
+        var start = new ProcessStartInfo("node", [Path.Combine(Repository(), "tests", "ui", "inspector.mjs"), url.ToString(), shots])
         {
-            var shots = Path.Combine(temp.Root, "screenshots");
-            var start = new ProcessStartInfo("node", [Path.Combine(Repository(), "tests", "ui", "inspector.mjs"), url.ToString(), shots])
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.Combine(Repository(), "tests", "ui"),
+        };
+        using var node = Process.Start(start)!;
+        var output = node.StandardOutput.ReadToEndAsync();
+        var error = node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        Assert.True(node.ExitCode == 0, $"{await output}\n{await error}");
+        Assert.True(File.Exists(Path.Combine(shots, "explain.png")));
+        if (Environment.GetEnvironmentVariable("ENGRAM_UI_SCREENSHOTS") is { Length: > 0 } keep)
+        {
+            Directory.CreateDirectory(keep);
+            foreach (var file in Directory.GetFiles(shots))
             {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                WorkingDirectory = Path.Combine(Repository(), "tests", "ui"),
-            };
-            using var node = Process.Start(start)!;
-            var output = node.StandardOutput.ReadToEndAsync();
-            var error = node.StandardError.ReadToEndAsync();
-            await node.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-            Assert.True(node.ExitCode == 0, $"{await output}\n{await error}");
-            Assert.True(File.Exists(Path.Combine(shots, "explain.png")));
-            if (Environment.GetEnvironmentVariable("ENGRAM_UI_SCREENSHOTS") is { Length: > 0 } keep)
-            {
-                Directory.CreateDirectory(keep);
-                foreach (var file in Directory.GetFiles(shots))
-                {
-                    File.Copy(file, Path.Combine(keep, Path.GetFileName(file)), overwrite: true);
-                }
+                File.Copy(file, Path.Combine(keep, Path.GetFileName(file)), overwrite: true);
             }
-        }
-        finally
-        {
-            process.Kill();
-            await process.WaitForExitAsync();
-            process.Dispose();
         }
     }
 }

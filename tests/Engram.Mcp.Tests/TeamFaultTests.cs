@@ -18,7 +18,6 @@ namespace Engram.Mcp.Tests;
 public sealed partial class TeamFaultTests(TempFolder temp) : IClassFixture<TempFolder>
 {
     private const string Scope = "project:github.com/acme/api";
-    private static readonly string ServerDll = Path.Combine(AppContext.BaseDirectory, "engram.dll");
 
     /// <summary>The repository's <c>tests/postgres/cluster.sh</c>, found above the test's output folder.</summary>
     private static string ClusterScript()
@@ -47,68 +46,17 @@ public sealed partial class TeamFaultTests(TempFolder temp) : IClassFixture<Temp
     }
 
     /// <summary>A real server process: <c>engram serve --http</c> on a free port, its own cache folder, the shared database.</summary>
-    private sealed class Server : IDisposable
-    {
-        private Server(Process process, Uri endpoint, Task<string> log)
-        {
-            Process = process;
-            Endpoint = endpoint;
-            Log = log;
-        }
-
-        /// <summary>What the server wrote to stderr after its banner, complete once it has exited.</summary>
-        public Task<string> Log { get; }
-
-        public Process Process { get; }
-
-        public Uri Endpoint { get; }
-
-        public static async Task<Server> StartAsync(string home, string store)
-        {
-            var start = new ProcessStartInfo("dotnet", [ServerDll, "serve", "--http", "--port", "0"]) { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.Environment["ENGRAM_HOME"] = home;
-            start.Environment["ENGRAM_STORE"] = store;
-            start.Environment["ENGRAM_SCOPE"] = Scope;
-            start.Environment["ENGRAM_EMBEDDINGS"] = "builtin";
-            start.Environment["ENGRAM_LOG_LEVEL"] = "Warning";
-            var process = Process.Start(start)!;
-            _ = process.StandardOutput.ReadToEndAsync();
-            // The banner is written once the server listens; it names the endpoint.
-            var banner = await process.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            var log = process.StandardError.ReadToEndAsync();
-            var url = banner is null ? null : EndpointPattern().Match(banner);
-            Assert.True(url is { Success: true }, $"the server did not start: {banner}");
-            return new Server(process, new Uri(url.Value), log);
-        }
-
-        public void Kill()
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(); // SIGKILL on Unix
-            }
-
-            Process.WaitForExit();
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited)
-            {
-                Kill();
-            }
-
-            Process.Dispose();
-        }
-    }
+    private static Task<EngramProcess> StartServerAsync(string home, string store) =>
+        EngramProcess.StartAsync(["serve", "--http", "--port", "0"],
+            new Dictionary<string, string> { ["ENGRAM_HOME"] = home, ["ENGRAM_STORE"] = store, ["ENGRAM_SCOPE"] = Scope }, EndpointPattern());
 
     [GeneratedRegex(@"http://\S+/mcp")]
     private static partial Regex EndpointPattern();
 
     /// <summary>One tools/call over Streamable HTTP; the tool's result (text parsed as JSON), or its error text.</summary>
-    private static async Task<(JsonElement? Result, string? Error)> CallAsync(HttpClient http, Server server, string token, string tool, object arguments)
+    private static async Task<(JsonElement? Result, string? Error)> CallAsync(HttpClient http, EngramProcess server, string token, string tool, object arguments)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, server.Endpoint)
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.Address)
         {
             Content = new StringContent(JsonSerializer.Serialize(new { jsonrpc = "2.0", id = 1, method = "tools/call", @params = new { name = tool, arguments } }), Encoding.UTF8, "application/json"),
         };
@@ -149,13 +97,13 @@ public sealed partial class TeamFaultTests(TempFolder temp) : IClassFixture<Temp
         var cluster = Path.Combine(Path.GetTempPath(), "engram-faults-" + Guid.NewGuid().ToString("N")[..8]);
         var port = 56000 + Random.Shared.Next(0, 900);
         var server = await ClusterAsync("start", cluster, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var servers = new Server?[3];
+        var servers = new EngramProcess?[3];
         try
         {
             var store = new NpgsqlConnectionStringBuilder(server) { Database = "postgres" }.ConnectionString;
             var token = await AddTokenAsync(store);
             var homes = Enumerable.Range(0, 3).Select(_ => temp.NewHome()).ToArray();
-            await Task.WhenAll(Enumerable.Range(0, 3).Select(async i => servers[i] = await Server.StartAsync(homes[i], store)));
+            await Task.WhenAll(Enumerable.Range(0, 3).Select(async i => servers[i] = await StartServerAsync(homes[i], store)));
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
 
             // Six clients write on all three servers at once until told to stop. A write is acknowledged when a server
@@ -208,7 +156,7 @@ public sealed partial class TeamFaultTests(TempFolder temp) : IClassFixture<Temp
             await WaitForWritesAsync(100);
             Assert.DoesNotContain("\n   at ", await servers[1]!.Log, StringComparison.Ordinal);
             servers[1]!.Dispose();
-            servers[1] = await Server.StartAsync(homes[1], store);
+            servers[1] = await StartServerAsync(homes[1], store);
             await WaitForWritesAsync(100);
 
             await ClusterAsync("halt", cluster);

@@ -93,8 +93,8 @@ internal static partial class SecretScanner
     private static string Article(string kind) => kind[0] is 'A' or 'E' or 'I' or 'O' or 'U' or 'a' or 'e' or 'i' or 'o' or 'u' ? "an" : "a";
 
     /// <summary>
-    /// Whether the words just before a value present it as an example ("the docs' example key is …", "a sample token:
-    /// …"): vendors' documented examples quoted as such are not secrets.
+    /// Whether the words just before a value, in its sentence, present it as an example ("the docs' example key is …",
+    /// "e.g. …"): vendors' documented examples quoted as such are not secrets.
     /// </summary>
     private static bool MarkedAsExample(string text, int index)
     {
@@ -133,8 +133,7 @@ internal static partial class SecretScanner
         value.Contains("example", StringComparison.OrdinalIgnoreCase)
         || value.Contains("xxxx", StringComparison.OrdinalIgnoreCase)
         || value.Contains("****", StringComparison.Ordinal)
-        || value.StartsWith('<') || value.StartsWith("${", StringComparison.Ordinal) || value.StartsWith("{{", StringComparison.Ordinal)
-        || value.StartsWith('$') || value.StartsWith('%')
+        || value.StartsWith('<') || value.StartsWith('$') || value.StartsWith('%') || value.StartsWith("{{", StringComparison.Ordinal)
         || Placeholder().IsMatch(value);
 
     /// <summary>

@@ -166,7 +166,8 @@ public sealed record ForgetAuditEntry(DateTimeOffset At, ForgetSelector Selector
 /// <param name="QueryTerms">The query's index terms (lower-cased stems; identifiers also split into their parts).</param>
 /// <param name="FeedbackTerms">The words pseudo-relevance feedback added to the query.</param>
 /// <param name="Words">For each memory named (the hits and the account), its words that match a query term or a feedback term.</param>
-public sealed record ExplainPicture(ExplainResult Explain, IReadOnlyList<string> QueryTerms, IReadOnlyList<string> FeedbackTerms, IReadOnlyDictionary<string, IReadOnlyList<WordMatch>> Words);
+/// <param name="Memories">The memories it names (hits, filtered, the account) in the searched scopes, by id.</param>
+public sealed record ExplainPicture(ExplainResult Explain, IReadOnlyList<string> QueryTerms, IReadOnlyList<string> FeedbackTerms, IReadOnlyDictionary<string, IReadOnlyList<WordMatch>> Words, IReadOnlyDictionary<string, MemoryRecord> Memories);
 
 /// <summary>A word of a memory's text and the index term it matched.</summary>
 /// <param name="Word">The word as written in the memory.</param>

@@ -21,15 +21,16 @@ internal sealed partial class LexicalIndex
     public bool IsBuilding => _background is { IsCompleted: false };
 
     /// <summary>
-    /// Brings the index to <paramref name="targetSeq"/> and returns true, unless it is more than <paramref name="lag"/>
-    /// changes behind (or already catching up in the background): then the catch-up runs in the background, until the
-    /// index is within <paramref name="lag"/> of the feed, and this returns false at once.
+    /// Brings the index to <paramref name="targetSeq"/>, unless it is more than <paramref name="lag"/> changes behind (or
+    /// already catching up in the background): then the catch-up runs in the background, until the index is within
+    /// <paramref name="lag"/> of the feed, and this returns at once with <see cref="Seq"/> still behind (which is how a
+    /// recall knows to search without the index).
     /// </summary>
-    public async Task<bool> CatchUpOrBuildAsync(long targetSeq, long lag, CancellationToken cancellationToken)
+    public async Task CatchUpOrBuildAsync(long targetSeq, long lag, CancellationToken cancellationToken)
     {
         if (IsBuilding)
         {
-            return false;
+            return;
         }
 
         if (_searchers is null && await _gate.WaitAsync(0, cancellationToken).ConfigureAwait(false))
@@ -60,11 +61,10 @@ internal sealed partial class LexicalIndex
                 }
             }
 
-            return false;
+            return;
         }
 
         await EnsureCurrentAsync(targetSeq, cancellationToken).ConfigureAwait(false);
-        return true;
     }
 
     private async Task BuildAsync(long targetSeq, long lag, CancellationToken cancellationToken)
@@ -85,11 +85,11 @@ internal sealed partial class LexicalIndex
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Closing: the next start carries on from the last commit.
+            // Closing: what was not committed is rolled back; the next start builds again.
         }
         catch (Exception e)
         {
-            // The store went away mid-build (a restart): the next recall starts it again from the last commit.
+            // The store went away mid-build (a restart): the next recall starts it again.
             LogBuildFailed(_logger, e.GetType().Name, e.Message);
         }
     }

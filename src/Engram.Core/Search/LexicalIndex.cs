@@ -58,8 +58,16 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     /// <summary>The change sequence the current searcher reflects (0 before the first catch-up).</summary>
     public long Seq { get; private set; }
 
+    /// <summary>
+    /// How many changes behind the index may be for a catch-up to bring it up to date before the caller goes on; further
+    /// behind, it builds in the background (<see cref="CatchUpOrBuildAsync"/>). Null: always before (SQLite's store has
+    /// no text search to answer with meanwhile).
+    /// </summary>
+    public long? BackgroundLag { get; init; }
+
     /// <inheritdoc />
-    public Task CatchUpAsync(long seq, IReadOnlyList<string> scopes, CancellationToken cancellationToken) => EnsureCurrentAsync(seq, cancellationToken);
+    public Task CatchUpAsync(long seq, IReadOnlyList<string> scopes, CancellationToken cancellationToken) =>
+        BackgroundLag is { } lag ? CatchUpOrBuildAsync(seq, lag, cancellationToken) : EnsureCurrentAsync(seq, cancellationToken);
 
     /// <summary>Brings the index to <paramref name="targetSeq"/> at least, rebuilding it if it is missing or unreadable.</summary>
     public async Task EnsureCurrentAsync(long targetSeq, CancellationToken cancellationToken = default)

@@ -224,6 +224,15 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         }
     }
 
+    /// <summary>A copy of a memory's vector as this process holds it (its scope loaded), or null.</summary>
+    public float[]? VectorOf(string id)
+    {
+        lock (_lock)
+        {
+            return _scopeOf.TryGetValue(id, out var scope) && _scopes.TryGetValue(scope, out var matrix) ? matrix.VectorOf(id) : null;
+        }
+    }
+
     /// <summary>How many of <paramref name="ids"/> this process still holds in memory.</summary>
     public int Count(IEnumerable<string> ids)
     {

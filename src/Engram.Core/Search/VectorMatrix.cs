@@ -79,6 +79,9 @@ internal sealed class VectorMatrix(int dimensions)
     public float? Cosine(string id, ReadOnlySpan<float> query) =>
         _rows.TryGetValue(id, out var row) ? TensorPrimitives.Dot(_data.AsSpan(row * dimensions, dimensions), query) : null;
 
+    /// <summary>A copy of <paramref name="id"/>'s vector, or null when it has none here (under the index's lock).</summary>
+    public float[]? VectorOf(string id) => _rows.TryGetValue(id, out var row) ? _data.AsSpan(row * dimensions, dimensions).ToArray() : null;
+
     /// <summary>The cosine of two ids' vectors, or null when either has none here (under the index's lock).</summary>
     public float? Cosine(string a, string b) =>
         _rows.TryGetValue(a, out var x) && _rows.TryGetValue(b, out var y)

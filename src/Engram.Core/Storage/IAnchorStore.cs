@@ -3,8 +3,8 @@ namespace Engram.Core.Storage;
 /// <summary>The files each memory names in the project's work tree, with their git blob hashes when it was stored.</summary>
 internal interface IAnchorStore
 {
-    /// <summary>Replaces a memory's anchors (a re-remembered fact is re-anchored to the files as they are now).</summary>
-    Task SetAnchorsAsync(string memoryId, IReadOnlyList<CodeAnchor> anchors, CancellationToken cancellationToken = default);
+    /// <summary>Replaces the anchors of each memory named, in one transaction (a re-remembered fact is re-anchored to the files as they are now).</summary>
+    Task SetAnchorsAsync(IReadOnlyList<(string MemoryId, IReadOnlyList<CodeAnchor> Anchors)> anchored, CancellationToken cancellationToken = default);
 
     /// <summary>The anchors of <paramref name="ids"/>, by memory (memories without any are absent).</summary>
     Task<Dictionary<string, List<CodeAnchor>>> AnchorsAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default);

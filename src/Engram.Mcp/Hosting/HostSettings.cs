@@ -96,19 +96,21 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     private const string UsageHint = "Run 'engram --help' for the options.";
 
     /// <summary>The git work tree the server runs in: the project folder's (as the scope resolves it), else the working directory's.</summary>
-    private static string? WorkTree(System.CommandLine.ParseResult parse, Func<string, string?> environment, string workingDirectory)
-    {
-        var folder = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Project)) ?? NonEmpty(environment("ENGRAM_PROJECT_ROOT")) ?? NonEmpty(environment("CLAUDE_PROJECT_DIR"));
-        return ProjectIdentity.FindGitRoot(folder is not null && Directory.Exists(folder) ? folder : workingDirectory);
-    }
+    private static string? WorkTree(System.CommandLine.ParseResult parse, Func<string, string?> environment, string workingDirectory) =>
+        ProjectIdentity.FindGitRoot(ProjectFolder(GlobalOptions.Value(parse, GlobalOptions.Project), environment) is { Folder: var folder } && Directory.Exists(folder) ? folder : workingDirectory);
+
+    /// <summary>The project folder named by <c>--project</c>, <c>ENGRAM_PROJECT_ROOT</c> or <c>CLAUDE_PROJECT_DIR</c> (first wins), and which named it.</summary>
+    private static (string Folder, string Source)? ProjectFolder(string? project, Func<string, string?> environment) =>
+        NonEmpty(project) is { } p ? (p, "--project")
+        : NonEmpty(environment("ENGRAM_PROJECT_ROOT")) is { } ep ? (ep, "ENGRAM_PROJECT_ROOT")
+        : NonEmpty(environment("CLAUDE_PROJECT_DIR")) is { } cp ? (cp, "CLAUDE_PROJECT_DIR")
+        : null;
 
     private static (string Scope, string Source) ResolveScope(string? scope, string? project, Func<string, string?> environment, string workingDirectory)
     {
         if (NonEmpty(scope) is { } s) return (ScopeName.Normalize(s), "--scope");
         if (NonEmpty(environment("ENGRAM_SCOPE")) is { } es) return (ScopeName.Normalize(es), "ENGRAM_SCOPE");
-        if (NonEmpty(project) is { } p) return FromFolder(p, "--project");
-        if (NonEmpty(environment("ENGRAM_PROJECT_ROOT")) is { } ep) return FromFolder(ep, "ENGRAM_PROJECT_ROOT");
-        if (NonEmpty(environment("CLAUDE_PROJECT_DIR")) is { } cp) return FromFolder(cp, "CLAUDE_PROJECT_DIR");
+        if (ProjectFolder(project, environment) is { } named) return FromFolder(named.Folder, named.Source);
         return ProjectIdentity.ScopeFor(workingDirectory) is { } git
             ? (git, "the working directory's git repository")
             : (ScopeName.User, "no git repository at the working directory");

@@ -108,7 +108,8 @@ internal static class HttpHost
         http.AllowedOrigins.Contains(origin.TrimEnd('/'), StringComparer.OrdinalIgnoreCase)
         || (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && IsLoopbackName(uri.Host));
 
-    private static bool IsLoopbackName(string host) =>
+    /// <summary>Whether a Host header names this machine's loopback (localhost, 127.0.0.1, [::1]).</summary>
+    internal static bool IsLoopbackName(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
         || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 

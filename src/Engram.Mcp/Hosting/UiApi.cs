@@ -60,12 +60,12 @@ internal static partial class UiApi
             await memory.InspectAsync((string)context.Request.RouteValues["id"]!, context.RequestAborted).ConfigureAwait(false)
             ?? throw new EngramArgumentException("No memory with this id exists (it may have been forgotten)."));
         Get(app, "/api/explain/{retrievalId}", logger, async context =>
-            await WithMemoriesAsync(memory, await memory.ExplainPictureAsync(new ExplainRequest((string)context.Request.RouteValues["retrievalId"]!), context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false));
+            await memory.ExplainPictureAsync(new ExplainRequest((string)context.Request.RouteValues["retrievalId"]!), context.RequestAborted).ConfigureAwait(false));
 
         Post<SearchBody>(app, "/api/search", logger, async (body, context) =>
             await memory.RecallAsync(body.ToRecall(), context.RequestAborted).ConfigureAwait(false));
         Post<ExplainBody>(app, "/api/explain", logger, async (body, context) =>
-            await WithMemoriesAsync(memory, await memory.ExplainPictureAsync(new ExplainRequest(Recall: body.ToRecall(), MemoryId: body.MemoryId is { Length: > 0 } id ? id : null), context.RequestAborted).ConfigureAwait(false), context.RequestAborted).ConfigureAwait(false));
+            await memory.ExplainPictureAsync(new ExplainRequest(Recall: body.ToRecall(), MemoryId: body.MemoryId is { Length: > 0 } id ? id : null), context.RequestAborted).ConfigureAwait(false));
         Post<RememberRequest>(app, "/api/remember", logger, async (body, context) =>
             await memory.RememberAsync(body, context.RequestAborted).ConfigureAwait(false));
         Post<TagsBody>(app, "/api/tags", logger, async (body, context) =>
@@ -77,9 +77,7 @@ internal static partial class UiApi
         {
             var scope = context.Request.Query["scope"].ToString() is { Length: > 0 } s ? s : null;
             // A bad scope or an unreachable store is said before the download starts.
-            var failed = false;
-            await AnswerAsync(context, logger, async () => { await memory.ListAsync(scope, 1, cancellationToken: context.RequestAborted).ConfigureAwait(false); return new { }; }, onSuccess: false, failed: () => failed = true).ConfigureAwait(false);
-            if (failed)
+            if (!await TryAsync(context, logger, async () => { await memory.ListAsync(scope, 1, cancellationToken: context.RequestAborted).ConfigureAwait(false); }).ConfigureAwait(false))
             {
                 return;
             }
@@ -91,23 +89,6 @@ internal static partial class UiApi
                 await context.Response.WriteAsync(JsonSerializer.Serialize(record, Json) + "\n", context.RequestAborted).ConfigureAwait(false);
             }
         });
-    }
-
-    /// <summary>An explanation with the memories it names (hits, filtered, the account), so the page can show their text.</summary>
-    private static async Task<object> WithMemoriesAsync(MemoryService memory, ExplainPicture picture, CancellationToken cancellationToken)
-    {
-        var explain = picture.Explain;
-        var ids = explain.Hits.Select(h => h.Id).Concat(explain.FilteredOut.Select(f => f.Id)).Append(explain.Memory?.Id).OfType<string>().Distinct(StringComparer.Ordinal);
-        var memories = new Dictionary<string, MemoryRecord>(StringComparer.Ordinal);
-        foreach (var id in ids)
-        {
-            if (await memory.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } record)
-            {
-                memories[id] = record;
-            }
-        }
-
-        return new { explain, memories, picture.QueryTerms, picture.FeedbackTerms, picture.Words };
     }
 
     /// <summary>The page, with this run's CSRF token in a meta tag for its script to send back.</summary>
@@ -164,38 +145,39 @@ internal static partial class UiApi
             return await handler(body ?? throw new EngramArgumentException("The request body is empty: send a JSON object."), context).ConfigureAwait(false);
         }));
 
-    /// <summary>Writes the result as JSON, or the error a person can act on (400, 503), or a one-line 500 without a stack trace.</summary>
-    private static async Task AnswerAsync(HttpContext context, ILogger logger, Func<Task<object>> work, bool onSuccess = true, Action? failed = null)
+    /// <summary>Writes the result as JSON, or the error (see <see cref="TryAsync"/>).</summary>
+    private static async Task AnswerAsync(HttpContext context, ILogger logger, Func<Task<object>> work)
     {
-        object result;
-        try
-        {
-            result = await work().ConfigureAwait(false);
-        }
-        catch (EngramArgumentException e)
-        {
-            failed?.Invoke();
-            await ErrorAsync(context, StatusCodes.Status400BadRequest, e.Message).ConfigureAwait(false);
-            return;
-        }
-        catch (EngramUnavailableException e)
-        {
-            failed?.Invoke();
-            await ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, e.Message).ConfigureAwait(false);
-            return;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            failed?.Invoke();
-            LogFailed(logger, context.Request.Path, e.GetType().Name, e.Message);
-            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "The inspector failed to answer; the terminal running 'engram ui' says why.").ConfigureAwait(false);
-            return;
-        }
-
-        if (onSuccess)
+        object? result = null;
+        if (await TryAsync(context, logger, async () => result = await work().ConfigureAwait(false)).ConfigureAwait(false))
         {
             await context.Response.WriteAsJsonAsync(result, Json).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Runs <paramref name="work"/>; on failure writes the error a person can act on (400, 503), or a one-line 500 without a stack trace, and returns false.</summary>
+    private static async Task<bool> TryAsync(HttpContext context, ILogger logger, Func<Task> work)
+    {
+        try
+        {
+            await work().ConfigureAwait(false);
+            return true;
+        }
+        catch (EngramArgumentException e)
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, e.Message).ConfigureAwait(false);
+        }
+        catch (EngramUnavailableException e)
+        {
+            await ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, e.Message).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogFailed(logger, context.Request.Path, e.GetType().Name, e.Message);
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "The inspector failed to answer; the terminal running 'engram ui' says why.").ConfigureAwait(false);
+        }
+
+        return false;
     }
 
     private static Task ErrorAsync(HttpContext context, int status, string message)

@@ -79,7 +79,7 @@ internal static partial class UiHost
     private static async Task GuardAsync(HttpContext context, RequestDelegate next, UiSession session)
     {
         var request = context.Request;
-        if (!IsLoopbackName(request.Host.Host))
+        if (!HttpHost.IsLoopbackName(request.Host.Host))
         {
             await HttpHost.RefuseAsync(context, StatusCodes.Status403Forbidden, $"Host '{request.Host}' is not allowed: the inspector answers to 127.0.0.1 and localhost only.").ConfigureAwait(false);
             return;
@@ -128,10 +128,6 @@ internal static partial class UiHost
 
     /// <summary>Cookies ignore ports: each inspector's is named by its own, so two running side by side keep theirs.</summary>
     private static string CookieName(HttpRequest request) => $"{Cookie}_{request.Host.Port ?? 80}";
-
-    private static bool IsLoopbackName(string host) =>
-        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-        || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 }
 
 /// <summary>The inspector's secrets for one run: the URL's one-time token, the cookie it is exchanged for, the CSRF token.</summary>

@@ -54,6 +54,11 @@ function when(iso) {
   return el('time', { datetime: iso, title: iso, text: date.toLocaleString() });
 }
 
+// Tags as typed: comma-separated, blanks dropped (the library lower-cases and sorts them).
+function tagList(text) {
+  return text.split(',').map(t => t.trim()).filter(Boolean);
+}
+
 function tags(list) {
   return (list || []).map(t => el('span', { class: 'tag', text: t }));
 }
@@ -131,7 +136,7 @@ async function showMemories(offset = 0, search = null, range = state.range) {
     if (!text) { showMemories(0, null); return; }
     showMemories(0, {
       query: text, scope, limit: 50, includeSuperseded: superseded.checked,
-      tags: tagInput.value.split(',').map(t => t.trim()).filter(Boolean),
+      tags: tagList(tagInput.value),
       asOf: asOf.value ? new Date(`${asOf.value}T23:59:59`).toISOString() : null,
     });
   } }, query, tagInput, el('label', { class: 'muted', title: 'Only what was known by the end of this day' }, 'as of ', asOf),
@@ -192,7 +197,7 @@ async function showMemory(id) {
       el('form', { class: 'search', onsubmit: async e => {
         e.preventDefault();
         try {
-          const saved = await api('/api/tags', { id: m.id, tags: tagEdit.value.split(',').map(t => t.trim()).filter(Boolean) });
+          const saved = await api('/api/tags', { id: m.id, tags: tagList(tagEdit.value) });
           say(`Tags saved: ${saved.tags.join(', ') || 'none'}.`);
           await showMemory(m.id);
         } catch (err) { say(err.message); }
@@ -319,7 +324,7 @@ function showRemember() {
     el('form', { onsubmit: async e => {
       e.preventDefault();
       try {
-        const r = await api('/api/remember', { content: content.value, scope: state.scope, tags: tagInput.value.split(',').map(t => t.trim()).filter(Boolean) });
+        const r = await api('/api/remember', { content: content.value, scope: state.scope, tags: tagList(tagInput.value) });
         put(out, el('p', {}, `${r.status}: `, link(`#/memory/${encodeURIComponent(r.id)}`, r.id),
           r.similar?.length ? ` · similar: ${r.similar.map(s => s.id).join(', ')}` : ''));
         content.value = '';

@@ -6,14 +6,17 @@ namespace Engram.Core.Storage.Postgres;
 internal sealed class PostgresAnchors(PostgresDatabase database)
 {
     /// <inheritdoc cref="IAnchorStore.SetAnchorsAsync"/>
-    public Task SetAnchorsAsync(string memoryId, IReadOnlyList<CodeAnchor> anchors, CancellationToken cancellationToken) =>
+    public Task SetAnchorsAsync(IReadOnlyList<(string MemoryId, IReadOnlyList<CodeAnchor> Anchors)> anchored, CancellationToken cancellationToken) =>
         database.WriteAsync(async (connection, tx) =>
         {
-            await ExecuteAsync(connection, tx, "DELETE FROM anchors WHERE memory_id = $1", cancellationToken, memoryId).ConfigureAwait(false);
+            var rows = anchored.SelectMany(m => m.Anchors.Select(a => (m.MemoryId, Anchor: a))).ToList();
+            await ExecuteAsync(connection, tx, "DELETE FROM anchors WHERE memory_id = ANY($1)", cancellationToken, anchored.Select(m => m.MemoryId).ToArray()).ConfigureAwait(false);
             await ExecuteAsync(connection, tx, """
                 INSERT INTO anchors(memory_id, path, blob, at, root)
-                SELECT $1, p, b, a, r FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(p, b, a, r) WHERE EXISTS (SELECT 1 FROM memories WHERE id = $1)
-                """, cancellationToken, memoryId, anchors.Select(a => a.Path).ToArray(), anchors.Select(a => a.Blob).ToArray(), anchors.Select(a => a.At).ToArray(), anchors.Select(a => a.Root).ToArray()).ConfigureAwait(false);
+                SELECT t.m, t.p, t.b, t.a, t.r FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(m, p, b, a, r)
+                WHERE EXISTS (SELECT 1 FROM memories WHERE id = t.m)
+                """, cancellationToken, rows.Select(r => r.MemoryId).ToArray(), rows.Select(r => r.Anchor.Path).ToArray(), rows.Select(r => r.Anchor.Blob).ToArray(),
+                rows.Select(r => r.Anchor.At).ToArray(), rows.Select(r => r.Anchor.Root).ToArray()).ConfigureAwait(false);
             return 0;
         }, cancellationToken);
 

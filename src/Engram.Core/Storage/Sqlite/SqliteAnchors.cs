@@ -7,17 +7,20 @@ namespace Engram.Core.Storage.Sqlite;
 internal sealed class SqliteAnchors(SqliteDatabase database)
 {
     /// <inheritdoc cref="IAnchorStore.SetAnchorsAsync"/>
-    public async Task SetAnchorsAsync(string memoryId, IReadOnlyList<CodeAnchor> anchors, CancellationToken cancellationToken)
+    public async Task SetAnchorsAsync(IReadOnlyList<(string MemoryId, IReadOnlyList<CodeAnchor> Anchors)> anchored, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var clear = Command(connection, tx, "DELETE FROM anchors WHERE memory_id = $id;", "$id");
-        await ExecuteAsync(clear, cancellationToken, memoryId).ConfigureAwait(false);
         await using var add = Command(connection, tx, "INSERT INTO anchors(memory_id, path, blob, at, root) SELECT $id, $path, $blob, $at, $root WHERE EXISTS (SELECT 1 FROM memories WHERE id = $id);",
             "$id", "$path", "$blob", "$at", "$root");
-        foreach (var anchor in anchors)
+        foreach (var (memoryId, anchors) in anchored)
         {
-            await ExecuteAsync(add, cancellationToken, memoryId, anchor.Path, anchor.Blob, anchor.At, anchor.Root).ConfigureAwait(false);
+            await ExecuteAsync(clear, cancellationToken, memoryId).ConfigureAwait(false);
+            foreach (var anchor in anchors)
+            {
+                await ExecuteAsync(add, cancellationToken, memoryId, anchor.Path, anchor.Blob, anchor.At, anchor.Root).ConfigureAwait(false);
+            }
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);

@@ -64,8 +64,8 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     public Task<bool> SetTagsAsync(string id, IReadOnlyList<string> tags, long at, CancellationToken cancellationToken = default) =>
         _memories.SetTagsAsync(id, tags, at, cancellationToken);
 
-    public Task SetAnchorsAsync(string memoryId, IReadOnlyList<CodeAnchor> anchors, CancellationToken cancellationToken = default) =>
-        _anchors.SetAnchorsAsync(memoryId, anchors, cancellationToken);
+    public Task SetAnchorsAsync(IReadOnlyList<(string MemoryId, IReadOnlyList<CodeAnchor> Anchors)> anchored, CancellationToken cancellationToken = default) =>
+        _anchors.SetAnchorsAsync(anchored, cancellationToken);
 
     public Task<Dictionary<string, List<CodeAnchor>>> AnchorsAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
         _anchors.AnchorsAsync(ids, cancellationToken);

@@ -7,7 +7,7 @@ namespace Engram.Core;
 
 /// <summary>
 /// Forget: selects memories by one selector (ids, tag, query, or all of a scope) and removes them from every store
-/// (SQLite rows, the lexical index, vectors, entity links, recall logs, the bytes of the WAL), then counts what is left.
+/// (SQLite rows, the lexical index, vectors, entity links, recall logs, the saved checks expecting them, the bytes of the WAL), then counts what is left.
 /// Only the caller's scopes are touched: a scope outside them is an error when named, and an id of one is unknown.
 /// </summary>
 internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline recall, ILogger logger)
@@ -17,9 +17,16 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
         // Write this process's queued recall logs first, so the deletion below also removes their references.
         await engine.Log.FlushAsync().ConfigureAwait(false);
         var ids = await SelectAsync(request, caller, cancellationToken).ConfigureAwait(false);
-        if (!request.DryRun)
+        var scopes = request.Scope is null ? [] : new[] { caller.Resolve(request.Scope) };
+        int checks;
+        if (request.DryRun)
         {
-            ids = await engine.Store.DeleteAsync(ids, Selector(request), request.Scope is null ? [] : [caller.Resolve(request.Scope)], caller.Principal, cancellationToken).ConfigureAwait(false);
+            checks = await engine.Store.CountChecksAsync(ids, request.All ? scopes : [], cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var deletion = await engine.Store.DeleteAsync(ids, Selector(request), scopes, caller.Principal, cancellationToken).ConfigureAwait(false);
+            (ids, checks) = (deletion.Ids, deletion.Checks);
             // Out of this process's memory first, whatever happens to the index catch-up below.
             engine.Rows.Remove(ids);
             await engine.CatchUpAsync([], cancellationToken).ConfigureAwait(false);
@@ -33,7 +40,7 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
 
         var residue = await ResidueAsync(ids, cancellationToken).ConfigureAwait(false);
         var listed = ids.Take(EngramOptions.MaxForgetIdsListed).ToList();
-        return new ForgetResult(request.DryRun, ids.Count, listed, listed.Count < ids.Count, residue);
+        return new ForgetResult(request.DryRun, ids.Count, listed, listed.Count < ids.Count, residue, checks);
     }
 
     /// <summary>The append-only record of every real forget on this store, oldest first (ids and counts, never content).</summary>
@@ -94,8 +101,8 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
 
     private async Task<ForgetResidue> ResidueAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
-        var (memories, tags, entities, vectors, logs) = await engine.Store.CountResidueAsync(ids, cancellationToken).ConfigureAwait(false);
-        return new ForgetResidue(memories, tags, vectors + engine.Vectors.Count(ids), engine.Lexical.Count(ids), logs, entities);
+        var (memories, tags, entities, vectors, logs, checks) = await engine.Store.CountResidueAsync(ids, cancellationToken).ConfigureAwait(false);
+        return new ForgetResidue(memories, tags, vectors + engine.Vectors.Count(ids), engine.Lexical.Count(ids), logs, entities, checks);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "forget: other processes kept the SQLite WAL busy; it will be emptied at the next checkpoint.")]

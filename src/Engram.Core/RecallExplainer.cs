@@ -55,6 +55,28 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
             shown.ToDictionary(m => m.Id, MemoryService.ToRecord, StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// Runs a saved check's recall as it was saved (not logged: a check is not a question anyone asked) and accounts for
+    /// each memory it expects: its rank among the results, and explain's account of why it was or was not returned.
+    /// </summary>
+    public async Task<CheckOutcome> CheckAsync(RecallCheck check, CancellationToken cancellationToken)
+    {
+        // At least the first page a person would see, so a miss still shows the rank it got.
+        var limit = Math.Min(EngramOptions.MaxRecallLimit, Math.Max(check.Within, 10));
+        var query = new RecallQuery(check.Query, check.Scopes, "the scopes saved with the check", limit, [], IncludeSuperseded: false, AsOf: null);
+        var trace = await recall.RunAsync(query, log: false, cancellationToken, explainAll: true).ConfigureAwait(false);
+        var queryTerms = engine.Lexical.QueryTerms(query.Query);
+        var expected = new List<ExpectedOutcome>();
+        foreach (var id in check.Expect)
+        {
+            var rank = trace.Hits.FirstOrDefault(h => h.Memory.Id == id)?.Rank;
+            var account = await AccountAsync(trace, queryTerms, id, cancellationToken).ConfigureAwait(false);
+            expected.Add(new ExpectedOutcome(id, rank <= check.Within, rank, account.Reason));
+        }
+
+        return new CheckOutcome(check, expected.All(e => e.Passed), expected);
+    }
+
     private async Task<(ExplainResult Result, RecallTrace Trace)> ExplainTracedAsync(ExplainRequest request, CallerScopes caller, CancellationToken cancellationToken)
     {
         RecallTrace trace;

@@ -47,7 +47,7 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
     }
 
     [PostgresFact]
-    public async Task Schema1_IsMigrated_ItsForgetAuditGainsWhoForgot_AndAnchorsAreAdded()
+    public async Task Schema1_IsMigrated_ItsForgetAuditGainsWhoForgot_AndAnchorsAndChecksAreAdded()
     {
         var (store, database) = await OpenStoreAsync();
         var id = store.StoreId;
@@ -55,7 +55,7 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
         await using (var connection = new NpgsqlConnection(database))
         {
             await connection.OpenAsync();
-            await using var command = new NpgsqlCommand("DROP TABLE anchors; ALTER TABLE forget_audit DROP COLUMN principal; UPDATE engram_schema SET version = 1;", connection);
+            await using var command = new NpgsqlCommand("DROP TABLE anchors; DROP TABLE check_memories; DROP TABLE checks; ALTER TABLE forget_audit DROP COLUMN principal; UPDATE engram_schema SET version = 1;", connection);
             await command.ExecuteNonQueryAsync();
         }
 
@@ -65,6 +65,7 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
         await migrated.InsertAsync([pending], null);
         await migrated.DeleteAsync([pending.Memory.Id], ForgetSelector.Ids, [], "alice");
         Assert.Equal("alice", Assert.Single(await migrated.ReadForgetAuditAsync()).Principal);
+        Assert.Empty(await migrated.ChecksAsync(null));
         await using (var connection = new NpgsqlConnection(database))
         {
             await connection.OpenAsync();

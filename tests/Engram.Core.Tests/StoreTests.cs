@@ -190,7 +190,7 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
         command.CommandText = "PRAGMA journal_mode;";
         Assert.Equal("wal", await command.ExecuteScalarAsync());
         command.CommandText = "PRAGMA user_version;";
-        Assert.Equal(7L, await command.ExecuteScalarAsync());
+        Assert.Equal(8L, await command.ExecuteScalarAsync());
         command.CommandText = "SELECT COUNT(*) FROM changes;";
         Assert.Equal(1L, await command.ExecuteScalarAsync());
     }
@@ -231,6 +231,9 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal("mem_old", result.Memories[0].Id);
         var explain = await service.ExplainAsync(new ExplainRequest(result.RetrievalId));
         Assert.NotNull(explain.Hits[0].Entities);
+        // Saved checks arrived with schema 8.
+        await service.AddCheckAsync("Where is LegacyImporter.cs?", ["mem_old"]);
+        Assert.True(Assert.Single(await service.RunChecksAsync()).Passed);
     }
 
     [Fact]

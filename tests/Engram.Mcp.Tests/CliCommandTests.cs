@@ -100,6 +100,7 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
     [InlineData("Required argument missing", "recall")]
     [InlineData("'ten'", "recall", "x", "--limit", "ten")]
     [InlineData("--bogus", "list", "--bogus")]
+    [InlineData("Option '--expect' is required", "check", "add", "when are releases tagged")]
     [InlineData("no memory with id 'mem_nope'", "show", "mem_nope")]
     public async Task ParseErrorsAndUnknownIds_AreBadInput_ExitTwo(string expected, params string[] args)
     {
@@ -139,6 +140,74 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
         Assert.StartsWith("would forget 2 memories", (await RunAsync(home, "forget", one, two, "--dry-run")).Out, StringComparison.Ordinal);
         Assert.StartsWith("forgot 1 memory\n", (await RunAsync(home, "forget", one)).Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.StartsWith("forgot 0 memories", (await RunAsync(home, "forget", one)).Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Check_AddListRemove_AndDoctorChecks_ListsAFailureWithItsRankAndWhy()
+    {
+        var home = temp.NewHome();
+        var jenkins = await RememberAsync(home, "Builds run on Jenkins.");
+        var added = await RunAsync(home, "check", "add", "where do builds run", "--expect", jenkins, "--within", "1", "--json");
+        Assert.True(added.Exit == 0, added.Err);
+        var check = JsonSerializer.Deserialize<JsonElement>(added.Out).GetProperty("id").GetString()!;
+        Assert.Contains(check, (await RunAsync(home, 200, "check", "list")).Out, StringComparison.Ordinal);
+        Assert.Equal(1, JsonSerializer.Deserialize<JsonElement>((await RunAsync(home, "check", "list", "--json")).Out).GetArrayLength());
+
+        var passing = await RunAsync(home, 200, "doctor", "--checks");
+        Assert.True(passing.Exit == 0, passing.Out + passing.Err);
+        Assert.Contains("1 of 1 saved check passed", passing.Out, StringComparison.Ordinal);
+
+        var actions = await RunAsync(home, "remember", "Builds run on GitHub Actions.", "--supersedes", jenkins);
+        Assert.Equal(0, actions.Exit);
+        var failing = await RunAsync(home, 240, "doctor", "--checks");
+        Assert.Equal(1, failing.Exit);
+        Assert.Contains(check, failing.Out, StringComparison.Ordinal);
+        Assert.Contains("not returned", failing.Out, StringComparison.Ordinal);
+        Assert.Contains("superseded", failing.Out, StringComparison.Ordinal);
+        Assert.Contains("0 of 1 saved check passed", failing.Out, StringComparison.Ordinal);
+        var json = JsonSerializer.Deserialize<JsonElement>((await RunAsync(home, "doctor", "--checks", "--json")).Out);
+        var outcome = json.GetProperty("checks")[0];
+        Assert.False(outcome.GetProperty("passed").GetBoolean());
+        Assert.Equal(jenkins, outcome.GetProperty("expected")[0].GetProperty("id").GetString());
+        Assert.Contains("superseded", outcome.GetProperty("expected")[0].GetProperty("why").GetString(), StringComparison.Ordinal);
+        Assert.True(json.GetProperty("doctor").GetArrayLength() > 0);
+
+        Assert.Equal(0, (await RunAsync(home, "check", "remove", check)).Exit);
+        AssertOneLineError(await RunAsync(home, "check", "remove", check), 2, $"No check with id '{check}'");
+        var none = await RunAsync(home, "doctor", "--checks");
+        Assert.True(none.Exit == 0, none.Out);
+    }
+
+    [Fact]
+    public async Task CheckAdd_BadInput_IsOneLineInTheCommandsFlags()
+    {
+        var home = temp.NewHome();
+        var id = await RememberAsync(home, "Releases are tagged on Thursdays.");
+        AssertOneLineError(await RunAsync(home, "check", "add", "when are releases tagged", "--expect", "mem_nope"), 2, "No memory with id 'mem_nope'");
+        var within = await RunAsync(home, "check", "add", "when are releases tagged", "--expect", id, "--within", "0");
+        AssertOneLineError(within, 2, "--within");
+        Assert.DoesNotContain("'within'", within.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Checks_TravelWithExportAndImport_AndGoWithTheirMemories()
+    {
+        var home = temp.NewHome();
+        var stg = await RememberAsync(home, "The staging database is called stg-main.");
+        Assert.Equal(0, (await RunAsync(home, "check", "add", "staging database name", "--expect", stg)).Exit);
+        var file = Path.Combine(temp.Root, Guid.NewGuid().ToString("N") + ".jsonl");
+        var export = await RunAsync(home, "export", "-o", file);
+        Assert.Contains("1 memory and 1 saved check written", export.Err, StringComparison.Ordinal);
+
+        var other = temp.NewHome();
+        var imported = await RunAsync(other, "import", file);
+        Assert.True(imported.Exit == 0, imported.Err);
+        Assert.Contains("Imported 1 saved checks", imported.Out, StringComparison.Ordinal);
+        Assert.Contains("1 of 1 saved check passed", (await RunAsync(other, 200, "doctor", "--checks")).Out, StringComparison.Ordinal);
+
+        var forgot = await RunAsync(other, "forget", stg);
+        Assert.Contains("removed 1 saved check that expected them", forgot.Out, StringComparison.Ordinal);
+        Assert.Equal(0, JsonSerializer.Deserialize<JsonElement>((await RunAsync(other, "check", "list", "--json")).Out).GetArrayLength());
     }
 
     [Fact]

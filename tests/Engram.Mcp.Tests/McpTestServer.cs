@@ -26,6 +26,9 @@ public sealed class McpTestServer : IAsyncDisposable
 
     public McpClient Client { get; private set; }
 
+    /// <summary>The server's own library, for what no tool does (an administrator's saved checks, say).</summary>
+    public Engram.Core.MemoryService Memory => _host.Services.GetRequiredService<Engram.Core.MemoryService>();
+
     private Dictionary<string, JsonElement>? _schemas;
 
     public static async Task<McpTestServer> StartAsync(string home, string defaultScope = "user", string? projectRoot = null)

@@ -337,6 +337,23 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
+    public async Task Forget_ThroughMcp_CountsTheSavedChecksThatGoWithTheMemory()
+    {
+        await using var server = await McpTestServer.StartAsync(temp.NewHome(), "project:acme/app");
+        var id = (await server.CallOkAsync("remember", new { content = "Keep the feature flags in flags.yaml." })).GetProperty("id").GetString()!;
+        await server.Memory.AddCheckAsync("where are the feature flags kept", [id]);
+
+        var preview = await server.CallOkAsync("forget", new { id, dryRun = true });
+        Assert.Equal(1, preview.GetProperty("checks").GetInt32());
+        Assert.Single(await server.Memory.ListChecksAsync());
+        var forgotten = await server.CallOkAsync("forget", new { id });
+        Assert.Equal(1, forgotten.GetProperty("checks").GetInt32());
+        Assert.Equal(0, forgotten.GetProperty("residue").GetProperty("checks").GetInt32());
+        Assert.Contains("1 saved recall check that expected them went too", forgotten.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.Empty(await server.Memory.ListChecksAsync());
+    }
+
+    [Fact]
     public async Task Outputs_StayWithinTheirDocumentedBounds_WhateverTheStoreHolds()
     {
         await using var server = await McpTestServer.StartAsync(temp.NewHome());

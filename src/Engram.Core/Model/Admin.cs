@@ -43,6 +43,29 @@ public sealed record StoreStats(
     long IndexBytes,
     int Forgets);
 
+/// <summary>
+/// A saved recall check: <paramref name="Query"/>, searched over <paramref name="Scopes"/> (resolved when it was saved,
+/// as a recall from there would be), must return every one of <paramref name="Expect"/> at rank
+/// <paramref name="Within"/> or better. It lives in <paramref name="Scope"/>, and goes when a memory it expects is forgotten.
+/// </summary>
+public sealed record RecallCheck(string Id, string Scope, string Query, IReadOnlyList<string> Scopes, IReadOnlyList<string> Expect, int Within, DateTimeOffset CreatedAt);
+
+/// <summary>One saved check run: whether every memory it expects came back within its rank.</summary>
+public sealed record CheckOutcome(RecallCheck Check, bool Passed, IReadOnlyList<ExpectedOutcome> Expected);
+
+/// <summary>One expected memory in a check run.</summary>
+/// <param name="Id">The memory expected.</param>
+/// <param name="Passed">Whether it came back at the check's rank or better.</param>
+/// <param name="Rank">Its rank among the recall's results; null when it was not returned.</param>
+/// <param name="Why">Explain's account of it: the rank and the signals that found it, or why it was not returned.</param>
+public sealed record ExpectedOutcome(string Id, bool Passed, int? Rank, string Why);
+
+/// <summary>What importing saved checks did.</summary>
+/// <param name="Added">Checks saved.</param>
+/// <param name="AlreadyPresent">Checks whose id the store already held.</param>
+/// <param name="Skipped">Checks expecting a memory the store does not hold (not imported, or imported as a duplicate under another id).</param>
+public sealed record CheckImport(int Added, int AlreadyPresent, int Skipped);
+
 /// <summary>One check of <c>doctor</c>.</summary>
 public sealed record DoctorCheck(string Name, bool Ok, string Detail);
 

@@ -70,7 +70,9 @@ public sealed record StaleAnchor(string Path, string State, DateTimeOffset? Sinc
 /// <param name="Forgotten">Their ids, capped at <see cref="EngramOptions.MaxForgetIdsListed"/>.</param>
 /// <param name="Truncated">Whether <see cref="Forgotten"/> was capped.</param>
 /// <param name="Residue">Per derived store, what is left of the selected ids (all zero after a real forget).</param>
-public sealed record ForgetResult(bool DryRun, int Count, IReadOnlyList<string> Forgotten, bool Truncated, ForgetResidue Residue);
+/// <param name="Checks">Saved recall checks removed with them (or that would be): those expecting a forgotten memory,
+/// and, when a whole scope is forgotten, those living in it.</param>
+public sealed record ForgetResult(bool DryRun, int Count, IReadOnlyList<string> Forgotten, bool Truncated, ForgetResidue Residue, int Checks = 0);
 
 /// <summary>What each store still holds of a set of forgotten ids, counted by querying the store.</summary>
 /// <param name="Memories">Rows in the SQLite memories table.</param>
@@ -79,10 +81,11 @@ public sealed record ForgetResult(bool DryRun, int Count, IReadOnlyList<string> 
 /// <param name="LexicalIndex">Documents in the Lucene index.</param>
 /// <param name="RetrievalLogs">References in the recall log.</param>
 /// <param name="Entities">Entity links in SQLite.</param>
-public sealed record ForgetResidue(int Memories, int Tags, int Vectors, int LexicalIndex, int RetrievalLogs, int Entities)
+/// <param name="Checks">Saved recall checks still expecting one of them.</param>
+public sealed record ForgetResidue(int Memories, int Tags, int Vectors, int LexicalIndex, int RetrievalLogs, int Entities, int Checks = 0)
 {
     /// <summary>True when nothing of the ids is left anywhere.</summary>
-    public bool IsEmpty => Memories == 0 && Tags == 0 && Vectors == 0 && LexicalIndex == 0 && RetrievalLogs == 0 && Entities == 0;
+    public bool IsEmpty => Memories == 0 && Tags == 0 && Vectors == 0 && LexicalIndex == 0 && RetrievalLogs == 0 && Entities == 0 && Checks == 0;
 }
 
 /// <summary>Why a recall returned what it did.</summary>

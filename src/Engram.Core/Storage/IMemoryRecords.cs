@@ -25,10 +25,12 @@ internal interface IMemoryRecords
 
     /// <summary>
     /// Deletes memories with their tags, entity links, vectors and every recall log that returned them, makes the
-    /// memories they superseded current again, appends deletions to the change feed, and records the operation in the
-    /// append-only forget audit (ids and counts, never content), in one transaction. Returns the ids that existed.
+    /// memories they superseded current again, removes the saved checks that name them (and, when
+    /// <paramref name="selector"/> is <see cref="Model.ForgetSelector.All"/>, those living in <paramref name="scopes"/>),
+    /// appends deletions to the change feed, and records the operation in the append-only forget audit (ids and counts,
+    /// never content), in one transaction. Returns the ids that existed and how many checks went.
     /// </summary>
-    Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken = default);
+    Task<Deletion> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken = default);
 
     /// <summary>Loads memories by id; unknown ids are absent from the result.</summary>
     Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default);

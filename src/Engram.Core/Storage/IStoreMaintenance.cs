@@ -18,7 +18,7 @@ internal interface IStoreMaintenance
     /// <summary>The store's own consistency checks; "ok" when clean, else what they found.</summary>
     Task<string> IntegrityAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Counts what the store still holds of <paramref name="ids"/>: memory rows, tag rows, entity links, vector rows, recall-log references.</summary>
+    /// <summary>Counts what the store still holds of <paramref name="ids"/>: memory rows, tag rows, entity links, vector rows, recall-log references, saved checks naming them.</summary>
     Task<ResidueCounts> CountResidueAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default);
 
     /// <summary>Moves whatever the store keeps beside its main file (SQLite's WAL) into it, so no deleted bytes linger there.</summary>
@@ -41,4 +41,4 @@ internal sealed record StoreCounts(List<ScopeCounts> Scopes, Dictionary<string, 
 internal readonly record struct ScopeCounts(string Scope, int Memories, int Superseded, long Newest);
 
 /// <summary>What the store still holds of a set of memory ids.</summary>
-internal readonly record struct ResidueCounts(int Memories, int Tags, int Entities, int Vectors, int RetrievalLogs);
+internal readonly record struct ResidueCounts(int Memories, int Tags, int Entities, int Vectors, int RetrievalLogs, int Checks);

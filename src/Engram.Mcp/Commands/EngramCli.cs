@@ -20,7 +20,7 @@ internal static class EngramCli
             RememberCommand.Create(shell), RecallCommand.Create(shell), ForgetCommand.Create(shell), ExplainCommand.Create(shell),
             ListCommand.Create(shell), ShowCommand.Create(shell), ExportCommand.Create(shell), ImportCommand.Create(shell),
             StatsCommand.Create(shell), DoctorCommand.Create(shell), ReindexCommand.Create(shell), ReembedCommand.Create(shell), CompactCommand.Create(shell),
-            TokenCommand.Create(shell), UiCommand.Create(shell), StaleCommand.Create(shell),
+            TokenCommand.Create(shell), UiCommand.Create(shell), StaleCommand.Create(shell), CheckCommand.Create(shell),
         ];
         foreach (var command in commands)
         {

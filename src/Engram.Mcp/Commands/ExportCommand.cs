@@ -12,7 +12,7 @@ internal static class ExportCommand
     {
         var output = new Option<string?>("--output", "-o") { Description = "Write to this file (default: stdout)" };
         var scope = CommonOptions.In();
-        var command = new Command("export", "Write every memory as JSON Lines (ids, times, tags and supersession kept)") { output, scope };
+        var command = new Command("export", "Write every memory as JSON Lines (ids, times, tags and supersession kept), then the saved recall checks") { output, scope };
         command.SetAction(shell, async (cli, service, cancellationToken) =>
         {
             var path = cli.Get(output);
@@ -28,10 +28,17 @@ internal static class ExportCommand
                     count++;
                 }
 
+                // After the memories: an import saves a check only once the memories it expects are in.
+                var checks = await service.ListChecksAsync(cli.Get(scope), cancellationToken).ConfigureAwait(false);
+                foreach (var check in checks)
+                {
+                    await writer.WriteLineAsync(JsonSerializer.Serialize(check, JsonOutput.Line)).ConfigureAwait(false);
+                }
+
                 await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
                 if (path is not null)
                 {
-                    await cli.Terminal.Error.WriteLineAsync($"{Tables.Count(count, "memory", "memories")} written to {path}.").ConfigureAwait(false);
+                    await cli.Terminal.Error.WriteLineAsync($"{Tables.Count(count, "memory", "memories")} and {Tables.Count(checks.Count, "saved check", "saved checks")} written to {path}.").ConfigureAwait(false);
                 }
             }
 

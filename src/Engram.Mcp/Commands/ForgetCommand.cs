@@ -40,6 +40,11 @@ internal static class ForgetCommand
                     cli.Terminal.Out.WriteLine("  " + id);
                 }
 
+                if (result.Checks > 0)
+                {
+                    cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"{(result.DryRun ? "would remove" : "removed")} {Tables.Count(result.Checks, "saved check", "saved checks")} that expected them");
+                }
+
                 if (!result.DryRun)
                 {
                     cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[grey]left anywhere: {(result.Residue.IsEmpty ? "nothing" : result.Residue.ToString())}[/]");

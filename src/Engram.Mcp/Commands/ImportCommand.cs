@@ -21,7 +21,7 @@ internal static class ImportCommand
                 throw new EngramArgumentException($"No file at {path}. Send an Engram export (engram export -o file.jsonl) or server-memory's memory.jsonl.");
             }
 
-            var (records, format) = JsonlImport.Read(path, cli.Settings.DefaultScope);
+            var (records, checks, format) = JsonlImport.Read(path, cli.Settings.DefaultScope);
             ImportResult result;
             if (cli.Json || !cli.Terminal.Interactive)
             {
@@ -38,9 +38,17 @@ internal static class ImportCommand
                 }).ConfigureAwait(false);
             }
 
-            return cli.Print(new { format, result }, () =>
+            var saved = await service.ImportChecksAsync(checks, cancellationToken).ConfigureAwait(false);
+            return cli.Print(new { format, result, checks = saved }, () =>
+            {
                 cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture,
-                    $"[green]Imported[/] {result.Created} memories from {format}; {result.AlreadyPresent} already present, {result.Duplicates} duplicates skipped, {result.Superseded} supersession links."));
+                    $"[green]Imported[/] {result.Created} memories from {format}; {result.AlreadyPresent} already present, {result.Duplicates} duplicates skipped, {result.Superseded} supersession links.");
+                if (checks.Count > 0)
+                {
+                    cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture,
+                        $"[green]Imported[/] {saved.Added} saved checks; {saved.AlreadyPresent} already present, {saved.Skipped} skipped (they expect a memory the store does not hold).");
+                }
+            });
         });
         return command;
     }

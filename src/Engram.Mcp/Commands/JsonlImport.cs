@@ -5,7 +5,8 @@ using Engram.Core.Model;
 namespace Engram.Mcp;
 
 /// <summary>
-/// Reads an import file: JSON Lines, either an Engram export (one memory per line, as <c>engram export</c> writes) or
+/// Reads an import file: JSON Lines, either an Engram export (one memory per line, then one saved recall check per line
+/// (with <c>expect</c>), as <c>engram export</c> writes) or
 /// the reference MCP memory server's <c>memory.jsonl</c> (<c>{"type":"entity","name","entityType","observations"}</c>
 /// and <c>{"type":"relation","from","to","relationType"}</c> lines). Each observation becomes a memory
 /// "<c>name: observation</c>" and each relation "<c>from relation to</c>", in the default scope, tagged
@@ -15,9 +16,10 @@ internal static class JsonlImport
 {
     private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
 
-    public static (List<MemoryRecord> Records, string Format) Read(string path, string defaultScope)
+    public static ImportFile Read(string path, string defaultScope)
     {
         var records = new List<MemoryRecord>();
+        var checks = new List<RecallCheck>();
         var formats = new HashSet<string>(StringComparer.Ordinal);
         var now = DateTimeOffset.UtcNow;
         var number = 0;
@@ -50,6 +52,13 @@ internal static class JsonlImport
                 formats.Add("server-memory");
                 records.AddRange(FromServerMemory(root, type.GetString()!, number, defaultScope, now));
             }
+            else if (root.TryGetProperty("expect", out _))
+            {
+                formats.Add("engram export");
+                checks.Add(root.Deserialize<RecallCheck>(Web) is { Id: not null, Query: not null, Scope: not null, Expect: not null, Scopes: not null } check
+                    ? check
+                    : throw new EngramArgumentException($"Line {number} of {path} is a saved check without 'id', 'scope', 'query', 'scopes' or 'expect'."));
+            }
             else if (root.TryGetProperty("content", out _))
             {
                 formats.Add("engram export");
@@ -69,12 +78,15 @@ internal static class JsonlImport
             }
             else
             {
-                throw new EngramArgumentException($"Line {number} of {path} is neither an Engram export line (with 'content') nor a server-memory line (with 'type').");
+                throw new EngramArgumentException($"Line {number} of {path} is neither an Engram export line (a memory with 'content', or a saved check with 'expect') nor a server-memory line (with 'type').");
             }
         }
 
-        return (records, formats.Count == 0 ? "empty file" : string.Join(" + ", formats.Order(StringComparer.Ordinal)));
+        return new ImportFile(records, checks, formats.Count == 0 ? "empty file" : string.Join(" + ", formats.Order(StringComparer.Ordinal)));
     }
+
+    /// <summary>What an import file holds: memories, saved checks, and the formats read ("engram export", "server-memory").</summary>
+    public sealed record ImportFile(List<MemoryRecord> Records, List<RecallCheck> Checks, string Format);
 
     private static IEnumerable<MemoryRecord> FromServerMemory(JsonElement line, string type, int number, string scope, DateTimeOffset now)
     {

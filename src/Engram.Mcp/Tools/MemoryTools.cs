@@ -92,7 +92,12 @@ public sealed class MemoryTools(MemoryService memory)
             : r.DryRun ? $"Dry run: {r.Count} {noun} would be forgotten; nothing changed."
             : r.Residue.IsEmpty ? $"Forgot {r.Count} {noun}; nothing of them is left in any store."
             : $"Forgot {r.Count} {noun}, but some residue remains (see residue).";
-        return new ForgetToolResult(r.DryRun, r.Count, r.Forgotten, r.Truncated, r.Residue, summary);
+        if (r.Checks > 0)
+        {
+            summary += $" {r.Checks} saved recall {(r.Checks == 1 ? "check" : "checks")} that expected them {(r.DryRun ? "would go" : "went")} too.";
+        }
+
+        return new ForgetToolResult(r.DryRun, r.Count, r.Forgotten, r.Truncated, r.Residue, summary) { Checks = r.Checks };
     }
 
     /// <summary>Explains a recall.</summary>

@@ -13,7 +13,11 @@ public sealed record RememberToolResult(
 public sealed record RecallToolResult(string RetrievalId, IReadOnlyList<string> Scopes, IReadOnlyList<RecalledMemory> Memories, string Summary);
 
 /// <summary>The structured result of <c>forget</c>.</summary>
-public sealed record ForgetToolResult(bool DryRun, int Count, IReadOnlyList<string> Forgotten, bool Truncated, ForgetResidue Residue, string Summary);
+public sealed record ForgetToolResult(bool DryRun, int Count, IReadOnlyList<string> Forgotten, bool Truncated, ForgetResidue Residue, string Summary)
+{
+    /// <summary>Saved recall checks removed with the memories (or that would be): those that expected one of them.</summary>
+    public int Checks { get; init; }
+}
 
 /// <summary>The structured result of <c>explain</c>.</summary>
 public sealed record ExplainToolResult(

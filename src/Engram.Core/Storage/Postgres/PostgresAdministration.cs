@@ -12,7 +12,7 @@ namespace Engram.Core.Storage.Postgres;
 internal sealed class PostgresAdministration(PostgresDatabase database)
 {
     /// <summary>The tables that hold memory text or what derives from it: what <see cref="CompactAsync"/> rewrites.</summary>
-    public static readonly string[] MemoryTables = ["memories", "memory_tags", "memory_entities", "embeddings", "anchors", "changes", "retrievals", "retrieval_hits"];
+    public static readonly string[] MemoryTables = ["memories", "memory_tags", "memory_entities", "embeddings", "anchors", "checks", "check_memories", "changes", "retrievals", "retrieval_hits"];
 
     /// <summary>Records a real forget within its transaction: when, the selector kind (its wire string), the scopes and the ids deleted (never content).</summary>
     public static Task AppendForgetAuditAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long at, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, List<string> deleted, CancellationToken cancellationToken) =>
@@ -66,8 +66,9 @@ internal sealed class PostgresAdministration(PostgresDatabase database)
                    (SELECT COUNT(*) FROM memory_tags WHERE memory_id = ANY($1))::int,
                    (SELECT COUNT(*) FROM memory_entities WHERE memory_id = ANY($1))::int,
                    (SELECT COUNT(*) FROM embeddings WHERE memory_id = ANY($1))::int,
-                   (SELECT COUNT(*) FROM retrieval_hits WHERE memory_id = ANY($1))::int
-            """, r => new ResidueCounts(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4)), cancellationToken, ids.ToArray()).ConfigureAwait(false))[0], cancellationToken);
+                   (SELECT COUNT(*) FROM retrieval_hits WHERE memory_id = ANY($1))::int,
+                   (SELECT COUNT(*) FROM check_memories WHERE memory_id = ANY($1))::int
+            """, r => new ResidueCounts(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5)), cancellationToken, ids.ToArray()).ConfigureAwait(false))[0], cancellationToken);
 
     /// <summary>
     /// Rewrites every table that holds memory text (<c>VACUUM FULL</c>): a deleted row's bytes stay in its page until the

@@ -242,10 +242,12 @@ internal sealed class PostgresMemories(PostgresDatabase database)
         }, cancellationToken);
 
     /// <inheritdoc cref="IMemoryRecords.DeleteAsync"/>
-    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken) =>
-        database.WriteAsync<IReadOnlyList<string>>(async (connection, tx) =>
+    public Task<Deletion> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken) =>
+        database.WriteAsync(async (connection, tx) =>
         {
             var existing = await PostgresMemoryQueries.GetAsync(connection, tx, ids, cancellationToken).ConfigureAwait(false);
+            // Before the memories: deleting them drops the links that say which checks name them.
+            var checks = await PostgresChecks.DeleteAsync(connection, tx, existing.Keys, selector == ForgetSelector.All ? scopes : [], cancellationToken).ConfigureAwait(false);
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             foreach (var memory in existing.Values)
             {
@@ -272,6 +274,6 @@ internal sealed class PostgresMemories(PostgresDatabase database)
 
             var deleted = ids.Where(existing.ContainsKey).ToList();
             await PostgresAdministration.AppendForgetAuditAsync(connection, tx, now, selector, scopes, principal, deleted, cancellationToken).ConfigureAwait(false);
-            return deleted;
+            return new Deletion(deleted, checks);
         }, cancellationToken);
 }

@@ -16,6 +16,7 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
     private readonly PostgresMemories _memories;
     private readonly PostgresMemoryQueries _queries;
     private readonly PostgresAnchors _anchors;
+    private readonly PostgresChecks _checks;
     private readonly PostgresChangeFeed _changes;
     private readonly PostgresVectors _vectors;
     private readonly PostgresEntities _entities;
@@ -29,6 +30,7 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
         _memories = new PostgresMemories(database);
         _queries = new PostgresMemoryQueries(database);
         _anchors = new PostgresAnchors(database);
+        _checks = new PostgresChecks(database);
         _changes = new PostgresChangeFeed(database);
         _vectors = new PostgresVectors(database);
         _entities = new PostgresEntities(database);
@@ -64,7 +66,7 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
     public Task<int> LinkAsync(IReadOnlyList<(string Old, string New, long At)> links, CancellationToken cancellationToken = default) =>
         _memories.LinkAsync(links, cancellationToken);
 
-    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken = default) =>
+    public Task<Deletion> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken = default) =>
         _memories.DeleteAsync(ids, selector, scopes, principal, cancellationToken);
 
     public Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
@@ -81,6 +83,18 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
 
     public Task<Dictionary<string, List<CodeAnchor>>> AnchorsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
         _anchors.AnchorsInScopesAsync(scopes, cancellationToken);
+
+    public Task<bool> AddCheckAsync(StoredCheck check, CancellationToken cancellationToken = default) =>
+        _checks.AddCheckAsync(check, cancellationToken);
+
+    public Task<List<StoredCheck>> ChecksAsync(IReadOnlyList<string>? scopes, CancellationToken cancellationToken = default) =>
+        _checks.ChecksAsync(scopes, cancellationToken);
+
+    public Task<bool> RemoveCheckAsync(string id, CancellationToken cancellationToken = default) =>
+        _checks.RemoveCheckAsync(id, cancellationToken);
+
+    public Task<int> CountChecksAsync(IReadOnlyCollection<string> memoryIds, IReadOnlyList<string> homeScopes, CancellationToken cancellationToken = default) =>
+        _checks.CountChecksAsync(memoryIds, homeScopes, cancellationToken);
 
     public Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken = default) =>
         _queries.SupersededByAsync(id, cancellationToken);

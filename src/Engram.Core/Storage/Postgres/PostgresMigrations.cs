@@ -11,7 +11,7 @@ namespace Engram.Core.Storage.Postgres;
 internal static class PostgresMigrations
 {
     /// <summary>The schema this code writes.</summary>
-    public const int SchemaVersion = 3;
+    public const int SchemaVersion = 4;
 
     /// <summary>Opens (creating or migrating) the schema; returns the store's id.</summary>
     /// <remarks>Servers starting together on an empty database: one creates the schema, the others wait for its lock and find it.</remarks>
@@ -53,6 +53,11 @@ internal static class PostgresMigrations
             await ExecuteAsync(connection, tx, SchemaV3, cancellationToken).ConfigureAwait(false);
         }
 
+        if (version < 4)
+        {
+            await ExecuteAsync(connection, tx, SchemaV4, cancellationToken).ConfigureAwait(false);
+        }
+
         if (version < SchemaVersion)
         {
             await ExecuteAsync(connection, tx, "UPDATE engram_schema SET version = $1", cancellationToken, SchemaVersion).ConfigureAwait(false);
@@ -60,6 +65,25 @@ internal static class PostgresMigrations
 
         return storeId;
     }
+
+    /// <summary>Schema 4: saved recall checks; a check goes with any memory it expects. Its query keeps no planner statistics.</summary>
+    private const string SchemaV4 = """
+        CREATE TABLE checks(
+            id text NOT NULL PRIMARY KEY,
+            scope text NOT NULL,
+            query text NOT NULL,
+            scopes text NOT NULL,
+            within integer NOT NULL,
+            created_at bigint NOT NULL);
+        CREATE INDEX ix_checks_scope ON checks(scope);
+        ALTER TABLE checks ALTER COLUMN query SET STATISTICS 0;
+        CREATE TABLE check_memories(
+            check_id text NOT NULL REFERENCES checks(id) ON DELETE CASCADE,
+            memory_id text NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            ord integer NOT NULL,
+            PRIMARY KEY(check_id, memory_id));
+        CREATE INDEX ix_check_memories_memory ON check_memories(memory_id);
+        """;
 
     /// <summary>Schema 3: the files a memory names in the project's work tree, with their git blob hashes (no content).</summary>
     private const string SchemaV3 = """

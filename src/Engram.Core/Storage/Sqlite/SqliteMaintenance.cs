@@ -49,7 +49,7 @@ internal sealed class SqliteMaintenance(SqliteDatabase database)
     public async Task<ResidueCounts> CountResidueAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        int memories = 0, tags = 0, entities = 0, vectors = 0, logs = 0;
+        int memories = 0, tags = 0, entities = 0, vectors = 0, logs = 0, checks = 0;
         foreach (var chunk in ids.Chunk(500))
         {
             await using var command = Command(connection, null, c =>
@@ -60,18 +60,20 @@ internal sealed class SqliteMaintenance(SqliteDatabase database)
                            (SELECT COUNT(*) FROM memory_tags WHERE memory_id IN ({names})),
                            (SELECT COUNT(*) FROM memory_entities WHERE memory_id IN ({names})),
                            (SELECT COUNT(*) FROM embeddings WHERE memory_id IN ({names})),
-                           (SELECT COUNT(*) FROM retrieval_hits WHERE memory_id IN ({names}));
+                           (SELECT COUNT(*) FROM retrieval_hits WHERE memory_id IN ({names})),
+                           (SELECT COUNT(*) FROM check_memories WHERE memory_id IN ({names}));
                     """;
             });
-            var row = (await ReadAsync(command, r => new ResidueCounts(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4)), cancellationToken).ConfigureAwait(false))[0];
+            var row = (await ReadAsync(command, r => new ResidueCounts(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5)), cancellationToken).ConfigureAwait(false))[0];
             memories += row.Memories;
             tags += row.Tags;
             entities += row.Entities;
             vectors += row.Vectors;
             logs += row.RetrievalLogs;
+            checks += row.Checks;
         }
 
-        return new ResidueCounts(memories, tags, entities, vectors, logs);
+        return new ResidueCounts(memories, tags, entities, vectors, logs, checks);
     }
 
     /// <summary>

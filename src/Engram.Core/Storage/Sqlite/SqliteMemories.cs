@@ -170,11 +170,13 @@ internal sealed class SqliteMemories(SqliteDatabase database)
     }
 
     /// <inheritdoc cref="IMemoryRecords.DeleteAsync"/>
-    public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken)
+    public async Task<Deletion> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var existing = await SqliteMemoryQueries.GetAsync(connection, tx, ids, cancellationToken).ConfigureAwait(false);
+        // Before the memories: deleting them drops the links that say which checks name them.
+        var checks = await SqliteChecks.DeleteAsync(connection, tx, existing.Keys, selector == ForgetSelector.All ? scopes : [], cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         // The memories around a forgotten one carried its text as session context: they are re-indexed without it.
         await using var delete = Command(connection, tx, $"""
@@ -200,6 +202,6 @@ internal sealed class SqliteMemories(SqliteDatabase database)
         var deleted = ids.Where(existing.ContainsKey).ToList();
         await SqliteForgetAudit.AppendAsync(connection, tx, now, selector, scopes, principal, deleted, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return deleted;
+        return new Deletion(deleted, checks);
     }
 }

@@ -18,6 +18,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     private readonly SqliteMemories _memories;
     private readonly SqliteMemoryQueries _queries;
     private readonly SqliteAnchors _anchors;
+    private readonly SqliteChecks _checks;
     private readonly SqliteChangeFeed _changes;
     private readonly SqliteVectors _vectors;
     private readonly SqliteEntities _entities;
@@ -32,6 +33,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
         _memories = new SqliteMemories(database);
         _queries = new SqliteMemoryQueries(database);
         _anchors = new SqliteAnchors(database);
+        _checks = new SqliteChecks(database);
         _changes = new SqliteChangeFeed(database);
         _vectors = new SqliteVectors(database);
         _entities = new SqliteEntities(database);
@@ -55,7 +57,7 @@ internal sealed class SqliteMemoryStore : IMemoryStore
     public Task<int> LinkAsync(IReadOnlyList<(string Old, string New, long At)> links, CancellationToken cancellationToken = default) =>
         _memories.LinkAsync(links, cancellationToken);
 
-    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken = default) =>
+    public Task<Deletion> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken = default) =>
         _memories.DeleteAsync(ids, selector, scopes, principal, cancellationToken);
 
     public Task<Dictionary<string, StoredMemory>> GetAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default) =>
@@ -72,6 +74,18 @@ internal sealed class SqliteMemoryStore : IMemoryStore
 
     public Task<Dictionary<string, List<CodeAnchor>>> AnchorsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
         _anchors.AnchorsInScopesAsync(scopes, cancellationToken);
+
+    public Task<bool> AddCheckAsync(StoredCheck check, CancellationToken cancellationToken = default) =>
+        _checks.AddCheckAsync(check, cancellationToken);
+
+    public Task<List<StoredCheck>> ChecksAsync(IReadOnlyList<string>? scopes, CancellationToken cancellationToken = default) =>
+        _checks.ChecksAsync(scopes, cancellationToken);
+
+    public Task<bool> RemoveCheckAsync(string id, CancellationToken cancellationToken = default) =>
+        _checks.RemoveCheckAsync(id, cancellationToken);
+
+    public Task<int> CountChecksAsync(IReadOnlyCollection<string> memoryIds, IReadOnlyList<string> homeScopes, CancellationToken cancellationToken = default) =>
+        _checks.CountChecksAsync(memoryIds, homeScopes, cancellationToken);
 
     public Task<List<StoredMemory>> SupersededByAsync(string id, CancellationToken cancellationToken = default) =>
         _queries.SupersededByAsync(id, cancellationToken);

@@ -7,7 +7,7 @@ namespace Engram.Core.Storage.Sqlite;
 internal static class SqliteMigrations
 {
     /// <summary>The schema this code writes.</summary>
-    public const int SchemaVersion = 7;
+    public const int SchemaVersion = 8;
 
     /// <summary>Opens (creating or migrating) the schema of <paramref name="database"/>.</summary>
     public static async Task ApplyAsync(SqliteDatabase database, CancellationToken cancellationToken)
@@ -73,6 +73,27 @@ internal static class SqliteMigrations
                     at INTEGER NOT NULL,
                     root TEXT NOT NULL,
                     PRIMARY KEY(memory_id, path)) WITHOUT ROWID;
+                """, cancellationToken, tx).ConfigureAwait(false);
+        }
+
+        if (version < 8)
+        {
+            // Schema 8: saved recall checks; a check goes with any memory it expects.
+            await ExecuteAsync(connection, """
+                CREATE TABLE checks(
+                    id TEXT NOT NULL PRIMARY KEY,
+                    scope TEXT NOT NULL,
+                    query TEXT NOT NULL,
+                    scopes TEXT NOT NULL,
+                    within INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL);
+                CREATE INDEX ix_checks_scope ON checks(scope);
+                CREATE TABLE check_memories(
+                    check_id TEXT NOT NULL REFERENCES checks(id) ON DELETE CASCADE,
+                    memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+                    ord INTEGER NOT NULL,
+                    PRIMARY KEY(check_id, memory_id)) WITHOUT ROWID;
+                CREATE INDEX ix_check_memories_memory ON check_memories(memory_id);
                 """, cancellationToken, tx).ConfigureAwait(false);
         }
 

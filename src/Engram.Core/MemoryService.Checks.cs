@@ -107,7 +107,17 @@ public sealed partial class MemoryService
     {
         ArgumentNullException.ThrowIfNull(checks);
         RequireUnrestricted();
-        var stored = checks.Select((c, i) => Stored(c, i)).ToList();
+        var stored = checks.Select((c, i) =>
+        {
+            try
+            {
+                return Stored(c);
+            }
+            catch (EngramArgumentException e)
+            {
+                throw new EngramArgumentException($"Check {i + 1} ('{c?.Id}'): {e.Message}", e);
+            }
+        }).ToList();
         var state = await GetEngineAsync().ConfigureAwait(false);
         var known = (await state.Store.ChecksAsync(null, cancellationToken).ConfigureAwait(false)).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
         int added = 0, present = 0;
@@ -139,25 +149,30 @@ public sealed partial class MemoryService
         }
     }
 
-    /// <summary>An imported check, validated like a new one (its scopes normalised).</summary>
-    private static StoredCheck Stored(RecallCheck check, int index)
-    {
-        try
-        {
-            ValidateCheck(check.Expect, check.Within);
-            var scopes = check.Scopes?.Select(ScopeName.Normalize).ToList() ?? [];
-            if (scopes.Count == 0)
-            {
-                throw new EngramArgumentException("'scopes' is empty: a check names the scopes its recall searches.");
-            }
+    /// <summary>
+    /// A saved check as read from a file, validated as an import will validate it (its scopes normalised), so a reader
+    /// can refuse a malformed one before anything is imported.
+    /// </summary>
+    /// <exception cref="EngramArgumentException">The check is malformed; the message says what to send.</exception>
+    public static RecallCheck ValidCheck(RecallCheck check) => ToCheck(Stored(check));
 
-            return new StoredCheck(Validation.Id(check.Id, "id"), ScopeName.Normalize(check.Scope), Validation.Text(check.Query, "query", EngramOptions.MaxQueryLength, "Send the check's question."),
-                scopes, check.Expect.Select(id => Validation.Id(id, "expect")).Distinct(StringComparer.Ordinal).ToList(), check.Within, check.CreatedAt.ToUnixTimeMilliseconds());
-        }
-        catch (EngramArgumentException e)
+    /// <summary>An imported check, validated like a new one (its scopes normalised).</summary>
+    private static StoredCheck Stored(RecallCheck check)
+    {
+        if (check is null)
         {
-            throw new EngramArgumentException($"Check {index + 1} ('{check.Id}'): {e.Message}", e);
+            throw new EngramArgumentException("A check is null: send objects with id, scope, query, scopes, expect and within.");
         }
+
+        ValidateCheck(check.Expect, check.Within);
+        if (check.Scopes is null || check.Scopes.Count == 0 || check.Scopes.Any(string.IsNullOrWhiteSpace))
+        {
+            throw new EngramArgumentException("'scopes' is empty or holds an empty scope: a check names the scopes its recall searches (\"user\", \"project:…\").");
+        }
+
+        var scopes = check.Scopes.Select(ScopeName.Normalize).Distinct(StringComparer.Ordinal).ToList();
+        return new StoredCheck(Validation.Id(check.Id, "id"), ScopeName.Normalize(check.Scope ?? ""), Validation.Text(check.Query, "query", EngramOptions.MaxQueryLength, "Send the check's question."),
+            scopes, check.Expect.Select(id => Validation.Id(id, "expect")).Distinct(StringComparer.Ordinal).ToList(), check.Within, check.CreatedAt.ToUnixTimeMilliseconds());
     }
 
     private static RecallCheck ToCheck(StoredCheck c) =>

@@ -74,7 +74,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
             expected.Add(new ExpectedOutcome(id, rank <= check.Within, rank, account.Reason));
         }
 
-        return new CheckOutcome(check, expected.All(e => e.Passed), expected);
+        return new CheckOutcome(check, expected.Count > 0 && expected.All(e => e.Passed), expected);
     }
 
     private async Task<(ExplainResult Result, RecallTrace Trace)> ExplainTracedAsync(ExplainRequest request, CallerScopes caller, CancellationToken cancellationToken)

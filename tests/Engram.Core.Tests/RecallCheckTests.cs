@@ -137,6 +137,9 @@ public sealed class RecallCheckTests(TempStore temp) : IClassFixture<TempStore>
         await service.AddCheckAsync("how does Ana travel", [user.Id]);
         var userCheck = await service.AddCheckAsync("how does Ana travel", [user.Id], scope: "user");
 
+        var preview = await service.ForgetAsync(new ForgetRequest(All: true, Scope: "project:acme/orders", DryRun: true));
+        Assert.Equal((1, 1), (preview.Count, preview.Checks));
+        Assert.Equal(2, (await service.ListChecksAsync()).Count);
         var receipt = await service.ForgetAsync(new ForgetRequest(All: true, Scope: "project:acme/orders"));
         Assert.Equal((1, 1), (receipt.Count, receipt.Checks));
         Assert.Equal([userCheck.Id], (await service.ListChecksAsync()).Select(c => c.Id));
@@ -154,13 +157,16 @@ public sealed class RecallCheckTests(TempStore temp) : IClassFixture<TempStore>
         await using var target = temp.Open();
         // The same memories under the same ids, as an import of an export would bring them.
         await target.ImportAsync(await source.ExportAsync().ToListAsync());
-        var result = await target.ImportChecksAsync([check, orphan]);
-        Assert.Equal(new CheckImport(1, 0, 1), result);
-        Assert.Equal(new CheckImport(0, 1, 1), await target.ImportChecksAsync([check, orphan]));
-        var imported = Assert.Single(await target.ListChecksAsync());
+        // A hand-written file may name a scope twice; the recall searches it once.
+        var twice = check with { Id = "chk_twice", Scopes = ["user", "User"] };
+        var result = await target.ImportChecksAsync([check, orphan, twice]);
+        Assert.Equal(new CheckImport(2, 0, 1), result);
+        Assert.Equal(new CheckImport(0, 2, 1), await target.ImportChecksAsync([check, orphan, twice]));
+        var imported = (await target.ListChecksAsync()).Single(c => c.Id == check.Id);
         Assert.Equal((check.Query, check.Scope, check.Within), (imported.Query, imported.Scope, imported.Within));
         Assert.Equal(check.Scopes, imported.Scopes);
-        Assert.True(Assert.Single(await target.RunChecksAsync()).Passed);
+        Assert.Equal(["user"], (await target.ListChecksAsync()).Single(c => c.Id == twice.Id).Scopes);
+        Assert.All(await target.RunChecksAsync(), o => Assert.True(o.Passed));
 
         var bad = await Assert.ThrowsAsync<EngramArgumentException>(() => target.ImportChecksAsync([check with { Id = "chk_bad", Within = 99 }]));
         Assert.StartsWith("Check 1 ('chk_bad')", bad.Message, StringComparison.Ordinal);

@@ -202,12 +202,56 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
         var other = temp.NewHome();
         var imported = await RunAsync(other, "import", file);
         Assert.True(imported.Exit == 0, imported.Err);
-        Assert.Contains("Imported 1 saved checks", imported.Out, StringComparison.Ordinal);
+        Assert.Contains("Imported 1 saved check;", imported.Out, StringComparison.Ordinal);
         Assert.Contains("1 of 1 saved check passed", (await RunAsync(other, 200, "doctor", "--checks")).Out, StringComparison.Ordinal);
 
         var forgot = await RunAsync(other, "forget", stg);
-        Assert.Contains("removed 1 saved check that expected them", forgot.Out, StringComparison.Ordinal);
+        Assert.Contains("removed 1 saved check too", forgot.Out, StringComparison.Ordinal);
         Assert.Equal(0, JsonSerializer.Deserialize<JsonElement>((await RunAsync(other, "check", "list", "--json")).Out).GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("\"scopes\":[\"user\"],\"within\":\"three\"", "wrong type at $.within")]
+    [InlineData("\"scopes\":[null],\"within\":3", "'scopes' is empty or holds an empty scope")]
+    [InlineData("\"scopes\":[\"user\"],\"within\":99", "'within' 99 is out of range")]
+    public async Task Import_AMalformedCheck_IsRefusedBeforeAnyMemoryIsImported(string fields, string expected)
+    {
+        var file = Path.Combine(temp.Root, Guid.NewGuid().ToString("N") + ".jsonl");
+        File.WriteAllLines(file,
+        [
+            """{"id":"mem_a","scope":"user","content":"The staging database is called stg-main.","tags":[],"observedAt":"2026-01-01T00:00:00Z","createdAt":"2026-01-01T00:00:00Z"}""",
+            """{"id":"chk_a","scope":"user","query":"staging database","expect":["mem_a"],""" + fields + "}",
+        ]);
+        var home = temp.NewHome();
+        var run = await RunAsync(home, "import", file);
+        AssertOneLineError(run, 2, "Line 2 of");
+        Assert.Contains(expected, run.Err, StringComparison.Ordinal);
+        Assert.Equal("", (await RunAsync(home, "export")).Out);
+    }
+
+    [Fact]
+    public async Task IdsWithMarkup_AreShownAsTheyAre()
+    {
+        var file = Path.Combine(temp.Root, Guid.NewGuid().ToString("N") + ".jsonl");
+        File.WriteAllLines(file,
+        [
+            """{"id":"mem_[red]x","scope":"user","content":"The staging database is called stg-main.","tags":[],"observedAt":"2026-01-01T00:00:00Z","createdAt":"2026-01-01T00:00:00Z"}""",
+            """{"id":"chk_[/]","scope":"user","query":"staging database name","scopes":["user"],"expect":["mem_[red]x"],"within":3,"createdAt":"2026-01-01T00:00:00Z"}""",
+        ]);
+        var home = temp.NewHome();
+        Assert.Equal(0, (await RunAsync(home, "import", file)).Exit);
+        foreach (var args in new[] { new[] { "check", "list" }, ["list"], ["recall", "staging database"], ["show", "mem_[red]x"] })
+        {
+            var run = await RunAsync(home, 200, args);
+            Assert.True(run.Exit == 0, $"{string.Join(' ', args)}: {run.Err}");
+            Assert.Contains(args[0] == "check" ? "chk_[/]" : "mem_[red]x", run.Out, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, (await RunAsync(home, "remember", "The staging database is now called stg-two.", "--supersedes", "mem_[red]x")).Exit);
+        var failing = await RunAsync(home, 240, "doctor", "--checks");
+        Assert.True(failing.Exit == 1, failing.Err);
+        Assert.Contains("chk_[/]", failing.Out, StringComparison.Ordinal);
+        Assert.Contains("mem_[red]x", failing.Out, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -21,7 +21,8 @@ public sealed partial class InspectorTests(TempFolder temp) : IClassFixture<Temp
     {
         var home = temp.NewHome();
         await using var service = new MemoryService(new EngramOptions { HomeDirectory = home, DefaultScope = Scope, BackgroundEmbedding = false });
-        await service.RememberAsync(new RememberRequest("Deploys to staging are frozen on Fridays after 3pm.", Tags: ["release"]));
+        var frozen = await service.RememberAsync(new RememberRequest("Deploys to staging are frozen on Fridays after 3pm.", Tags: ["release"]));
+        await service.AddCheckAsync("when are staging deploys frozen", [frozen.Id]);
         var old = await service.RememberAsync(new RememberRequest("The API listens on port 8080.", ObservedAt: DateTimeOffset.UtcNow.AddDays(-30)));
         await service.RememberAsync(new RememberRequest("The API now listens on port 9090.", Supersedes: [old.Id]));
         await service.RememberAsync(new RememberRequest("<script>window.__pwned=1</script> and <img src=x onerror=\"window.__pwned=1\"> in a note."));
@@ -88,6 +89,11 @@ public sealed partial class InspectorTests(TempFolder temp) : IClassFixture<Temp
             var found = JsonSerializer.Deserialize<JsonElement>(await (await http.SendAsync(withCsrf)).Content.ReadAsStringAsync());
             Assert.StartsWith("Deploys to staging", found.GetProperty("memories")[0].GetProperty("content").GetString(), StringComparison.Ordinal);
         }
+
+        // The download is what 'engram export' writes: the memories, then the saved checks.
+        var export = (await http.GetStringAsync("/api/export")).TrimEnd('\n').Split('\n');
+        Assert.Equal(35, export.Length);
+        Assert.Equal("when are staging deploys frozen", JsonSerializer.Deserialize<JsonElement>(export[^1]).GetProperty("query").GetString());
 
         // A bad request is a clear error, not a stack trace.
         using (var bad = new HttpRequestMessage(HttpMethod.Post, "/api/search") { Content = new StringContent("""{"query":""}""", Encoding.UTF8, "application/json") })

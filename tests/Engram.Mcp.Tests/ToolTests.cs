@@ -349,7 +349,7 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
         var forgotten = await server.CallOkAsync("forget", new { id });
         Assert.Equal(1, forgotten.GetProperty("checks").GetInt32());
         Assert.Equal(0, forgotten.GetProperty("residue").GetProperty("checks").GetInt32());
-        Assert.Contains("1 saved recall check that expected them went too", forgotten.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.Contains("1 saved recall check was removed too", forgotten.GetProperty("summary").GetString(), StringComparison.Ordinal);
         Assert.Empty(await server.Memory.ListChecksAsync());
     }
 

@@ -1,3 +1,6 @@
+using System.Data.Common;
+using System.Text.Json;
+
 namespace Engram.Core.Storage;
 
 /// <summary>
@@ -30,3 +33,29 @@ internal sealed record StoredCheck(string Id, string Scope, string Query, IReadO
 
 /// <summary>What a forget removed: the memories that existed, and the checks that went with them.</summary>
 internal sealed record Deletion(IReadOnlyList<string> Ids, int Checks);
+
+/// <summary>
+/// Checks as both stores read them: each check joined with the memories it expects, in one statement (a forget committed
+/// meanwhile is seen whole or not at all, so never a check without its memories), grouped here.
+/// </summary>
+internal static class CheckRows
+{
+    /// <summary>One row: id, scope, query, scopes as JSON, within, created at, then one memory the check expects.</summary>
+    public static Line Read(DbDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt64(5), r.GetString(6));
+
+    /// <summary>The checks of <paramref name="lines"/>, ordered by check and then by the order of its memories.</summary>
+    public static List<StoredCheck> Grouped(IEnumerable<Line> lines)
+    {
+        var checks = new List<StoredCheck>();
+        foreach (var group in lines.GroupBy(l => l.Id, StringComparer.Ordinal))
+        {
+            var c = group.First();
+            checks.Add(new StoredCheck(c.Id, c.Scope, c.Query, JsonSerializer.Deserialize<List<string>>(c.Scopes) ?? [], group.Select(l => l.Memory).ToList(), c.Within, c.CreatedAt));
+        }
+
+        return checks;
+    }
+
+    public sealed record Line(string Id, string Scope, string Query, string Scopes, int Within, long CreatedAt, string Memory);
+}

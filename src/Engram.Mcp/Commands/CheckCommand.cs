@@ -51,7 +51,7 @@ internal static class CheckCommand
                 var table = Tables.Create("id", "query", "expects", "within", "scope");
                 foreach (var c in checks)
                 {
-                    table.AddRow(c.Id, Tables.Short(c.Query, 60), Markup.Escape(string.Join("\n", c.Expect)), Tables.Number(c.Within), Markup.Escape(c.Scope));
+                    table.AddRow(Markup.Escape(c.Id), Tables.Short(c.Query, 60), Markup.Escape(string.Join("\n", c.Expect)), Tables.Number(c.Within), Markup.Escape(c.Scope));
                 }
 
                 cli.Console.Write(table);
@@ -89,7 +89,7 @@ internal static class CheckCommand
             {
                 foreach (var e in o.Expected.Where(e => !e.Passed))
                 {
-                    table.AddRow(o.Check.Id, Tables.Short(o.Check.Query, 50), e.Id,
+                    table.AddRow(Markup.Escape(o.Check.Id), Tables.Short(o.Check.Query, 50), Markup.Escape(e.Id),
                         e.Rank is { } rank ? $"{Tables.Number(rank)} (want ≤ {Tables.Number(o.Check.Within)})" : "not returned", Markup.Escape(e.Why));
                 }
             }

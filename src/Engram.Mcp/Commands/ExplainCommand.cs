@@ -41,12 +41,12 @@ internal static class ExplainCommand
                     string[] signals = [Signal(h.Lexical), Signal(h.Vector), Signal(h.Entities), Signal(h.Time), Recency(h.Recency)];
                     if (wide)
                     {
-                        table.AddRow([Tables.Number(h.Rank), h.Id, Tables.Score(h.Score), .. signals, Markup.Escape(h.Supersession)]);
+                        table.AddRow([Tables.Number(h.Rank), Markup.Escape(h.Id), Tables.Score(h.Score), .. signals, Markup.Escape(h.Supersession)]);
                     }
                     else
                     {
                         var named = string.Join(" · ", SignalNames.Zip(signals, (name, value) => $"{name} {value}"));
-                        table.AddRow(Tables.Number(h.Rank), h.Id, $"{Tables.Score(h.Score)} {Markup.Escape(h.Supersession)}\n[grey]{named}[/]");
+                        table.AddRow(Tables.Number(h.Rank), Markup.Escape(h.Id), $"{Tables.Score(h.Score)} {Markup.Escape(h.Supersession)}\n[grey]{named}[/]");
                     }
                 }
 

@@ -20,25 +20,10 @@ internal static class ExportCommand
             await using (file)
             {
                 // stdout is the process's, not this command's to close.
-                var writer = file ?? cli.Terminal.Out;
-                var count = 0;
-                await foreach (var record in service.ExportAsync(cli.Get(scope), cancellationToken).ConfigureAwait(false))
-                {
-                    await writer.WriteLineAsync(JsonSerializer.Serialize(record, JsonOutput.Line)).ConfigureAwait(false);
-                    count++;
-                }
-
-                // After the memories: an import saves a check only once the memories it expects are in.
-                var checks = await service.ListChecksAsync(cli.Get(scope), cancellationToken).ConfigureAwait(false);
-                foreach (var check in checks)
-                {
-                    await writer.WriteLineAsync(JsonSerializer.Serialize(check, JsonOutput.Line)).ConfigureAwait(false);
-                }
-
-                await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                var (memories, checks) = await JsonlExport.WriteAsync(service, cli.Get(scope), file ?? cli.Terminal.Out, cancellationToken).ConfigureAwait(false);
                 if (path is not null)
                 {
-                    await cli.Terminal.Error.WriteLineAsync($"{Tables.Count(count, "memory", "memories")} and {Tables.Count(checks.Count, "saved check", "saved checks")} written to {path}.").ConfigureAwait(false);
+                    await cli.Terminal.Error.WriteLineAsync($"{Tables.Count(memories, "memory", "memories")} and {Tables.Count(checks, "saved check", "saved checks")} written to {path}.").ConfigureAwait(false);
                 }
             }
 

@@ -42,7 +42,7 @@ internal static class ForgetCommand
 
                 if (result.Checks > 0)
                 {
-                    cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"{(result.DryRun ? "would remove" : "removed")} {Tables.Count(result.Checks, "saved check", "saved checks")} that expected them");
+                    cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"{(result.DryRun ? "would remove" : "removed")} {Tables.Count(result.Checks, "saved check", "saved checks")} too: each expected a forgotten memory or lived in the forgotten scope");
                 }
 
                 if (!result.DryRun)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Engram.Core;
 using Engram.Core.Model;
+using Engram.Mcp.Output;
 using Spectre.Console;
 
 namespace Engram.Mcp.Commands;
@@ -46,7 +47,7 @@ internal static class ImportCommand
                 if (checks.Count > 0)
                 {
                     cli.Console.MarkupLineInterpolated(CultureInfo.InvariantCulture,
-                        $"[green]Imported[/] {saved.Added} saved checks; {saved.AlreadyPresent} already present, {saved.Skipped} skipped (they expect a memory the store does not hold).");
+                        $"[green]Imported[/] {Tables.Count(saved.Added, "saved check", "saved checks")}; {saved.AlreadyPresent} already present, {saved.Skipped} skipped (they expect a memory the store does not hold).");
                 }
             });
         });

@@ -16,6 +16,19 @@ internal static class JsonlImport
 {
     private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
 
+    /// <summary>A line as <typeparamref name="T"/>; a value of the wrong type is an error naming the line and the field.</summary>
+    private static T Deserialize<T>(JsonElement line, int number, string path)
+    {
+        try
+        {
+            return line.Deserialize<T>(Web) ?? throw new EngramArgumentException($"Line {number} of {path} is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new EngramArgumentException($"Line {number} of {path} has a value of the wrong type at {e.Path ?? "$"}: send {(typeof(T) == typeof(RecallCheck) ? "a check as engram export writes it (id, scope, query, scopes, expect: a list of ids, within: a number, createdAt)" : "a memory as engram export writes it (id, scope, content, tags: a list, observedAt and createdAt: ISO-8601 times)")}.", e);
+        }
+    }
+
     public static ImportFile Read(string path, string defaultScope)
     {
         var records = new List<MemoryRecord>();
@@ -55,14 +68,20 @@ internal static class JsonlImport
             else if (root.TryGetProperty("expect", out _))
             {
                 formats.Add("engram export");
-                checks.Add(root.Deserialize<RecallCheck>(Web) is { Id: not null, Query: not null, Scope: not null, Expect: not null, Scopes: not null } check
-                    ? check
-                    : throw new EngramArgumentException($"Line {number} of {path} is a saved check without 'id', 'scope', 'query', 'scopes' or 'expect'."));
+                try
+                {
+                    // Refused here, before any memory is imported, rather than after.
+                    checks.Add(MemoryService.ValidCheck(Deserialize<RecallCheck>(root, number, path)));
+                }
+                catch (EngramArgumentException e) when (!e.Message.StartsWith("Line ", StringComparison.Ordinal))
+                {
+                    throw new EngramArgumentException($"Line {number} of {path} is a saved check that cannot be imported: {e.Message}", e);
+                }
             }
             else if (root.TryGetProperty("content", out _))
             {
                 formats.Add("engram export");
-                var record = root.Deserialize<MemoryRecord>(Web) ?? throw new EngramArgumentException($"Line {number} of {path} is empty.");
+                var record = Deserialize<MemoryRecord>(root, number, path);
                 if (string.IsNullOrWhiteSpace(record.Id) || string.IsNullOrWhiteSpace(record.Scope))
                 {
                     throw new EngramArgumentException($"Line {number} of {path} lacks 'id' or 'scope': an Engram export line has id, scope, content, tags, observedAt, createdAt.");

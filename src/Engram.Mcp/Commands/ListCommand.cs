@@ -30,11 +30,11 @@ internal static class ListCommand
                     var (scope, stored, tags) = (Markup.Escape(m.Scope), Tables.Time(m.CreatedAt), Markup.Escape(string.Join(", ", m.Tags)));
                     if (wide)
                     {
-                        table.AddRow(m.Id, scope, stored, tags, memory);
+                        table.AddRow(Markup.Escape(m.Id), scope, stored, tags, memory);
                     }
                     else
                     {
-                        table.AddRow(m.Id, $"{memory}\n[grey]{scope} · {stored}{(tags.Length == 0 ? "" : " · " + tags)}[/]");
+                        table.AddRow(Markup.Escape(m.Id), $"{memory}\n[grey]{scope} · {stored}{(tags.Length == 0 ? "" : " · " + tags)}[/]");
                     }
                 }
 

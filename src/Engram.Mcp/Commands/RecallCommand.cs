@@ -37,11 +37,11 @@ internal static class RecallCommand
                     var (score, scope, observed) = (Tables.Score(m.Score), Markup.Escape(m.Scope), Tables.Time(m.ObservedAt));
                     if (wide)
                     {
-                        table.AddRow(Tables.Number(i), m.Id, score, scope, observed, memory);
+                        table.AddRow(Tables.Number(i), Markup.Escape(m.Id), score, scope, observed, memory);
                     }
                     else
                     {
-                        table.AddRow(Tables.Number(i), m.Id, $"{memory}\n[grey]score {score} · {scope} · {observed}[/]");
+                        table.AddRow(Tables.Number(i), Markup.Escape(m.Id), $"{memory}\n[grey]score {score} · {scope} · {observed}[/]");
                     }
                 }
 

@@ -34,7 +34,7 @@ internal static class RememberCommand
                 var similar = Tables.Create("id", "score", "similar memory");
                 foreach (var s in result.Similar)
                 {
-                    similar.AddRow(s.Id, Tables.Score(s.Score), Tables.Short(s.Content));
+                    similar.AddRow(Markup.Escape(s.Id), Tables.Score(s.Score), Tables.Short(s.Content));
                 }
 
                 cli.Console.Write(similar);

@@ -19,13 +19,13 @@ internal static class ShowCommand
             return cli.Print(memory, () =>
             {
                 var grid = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn();
-                grid.AddRow("id", memory.Id);
+                grid.AddRow("id", Markup.Escape(memory.Id));
                 grid.AddRow("scope", Markup.Escape(memory.Scope));
                 grid.AddRow("content", Markup.Escape(memory.Content));
                 grid.AddRow("tags", Markup.Escape(string.Join(", ", memory.Tags)));
                 grid.AddRow("observed", memory.ObservedAt.ToString("o", CultureInfo.InvariantCulture));
                 grid.AddRow("stored", memory.CreatedAt.ToString("o", CultureInfo.InvariantCulture));
-                grid.AddRow("superseded by", memory.SupersededBy ?? "-");
+                grid.AddRow("superseded by", Markup.Escape(memory.SupersededBy ?? "-"));
                 cli.Console.Write(grid);
             });
         });

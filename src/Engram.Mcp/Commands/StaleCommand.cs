@@ -27,7 +27,7 @@ internal static class StaleCommand
                 foreach (var s in rows)
                 {
                     var files = string.Join("\n", s.Stale.Select(f => Markup.Escape($"{f.Path}: {f.State}{(f.Since is { } since ? " " + since.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) : "")}")));
-                    table.AddRow(s.Memory.Id, Tables.Short(s.Memory.Content), files);
+                    table.AddRow(Markup.Escape(s.Memory.Id), Tables.Short(s.Memory.Content), files);
                 }
 
                 cli.Console.Write(table);

@@ -84,10 +84,9 @@ internal static partial class UiApi
 
             context.Response.ContentType = "application/x-ndjson; charset=utf-8";
             context.Response.Headers.ContentDisposition = "attachment; filename=\"engram-export.jsonl\"";
-            await foreach (var record in memory.ExportAsync(scope, context.RequestAborted).ConfigureAwait(false))
-            {
-                await context.Response.WriteAsync(JsonSerializer.Serialize(record, Json) + "\n", context.RequestAborted).ConfigureAwait(false);
-            }
+            // As 'engram export' writes it: the memories, then the saved recall checks.
+            await using var writer = new StreamWriter(context.Response.Body, new System.Text.UTF8Encoding(false), leaveOpen: true);
+            await JsonlExport.WriteAsync(memory, scope, writer, context.RequestAborted).ConfigureAwait(false);
         });
     }
 

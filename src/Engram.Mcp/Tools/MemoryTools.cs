@@ -88,13 +88,13 @@ public sealed class MemoryTools(MemoryService memory)
         var request = new ForgetRequest(selectedIds, tag, query, all, scope, limit, dryRun);
         var r = await memory.ForgetAsync(request, cancellationToken).ConfigureAwait(false);
         var noun = r.Count == 1 ? "memory" : "memories";
-        var summary = r.Count == 0 ? "No memory matched; nothing was forgotten."
+        var summary = r.Count == 0 ? (r.Checks == 0 ? "No memory matched; nothing was forgotten." : "No memory matched.")
             : r.DryRun ? $"Dry run: {r.Count} {noun} would be forgotten; nothing changed."
             : r.Residue.IsEmpty ? $"Forgot {r.Count} {noun}; nothing of them is left in any store."
             : $"Forgot {r.Count} {noun}, but some residue remains (see residue).";
         if (r.Checks > 0)
         {
-            summary += $" {r.Checks} saved recall {(r.Checks == 1 ? "check" : "checks")} that expected them {(r.DryRun ? "would go" : "went")} too.";
+            summary += $" {r.Checks} saved recall {(r.Checks == 1 ? "check" : "checks")} {(r.DryRun ? "would be" : r.Checks == 1 ? "was" : "were")} removed too: each expected a forgotten memory or lived in the forgotten scope.";
         }
 
         return new ForgetToolResult(r.DryRun, r.Count, r.Forgotten, r.Truncated, r.Residue, summary) { Checks = r.Checks };

@@ -67,7 +67,7 @@ internal sealed class PostgresAdministration(PostgresDatabase database)
                    (SELECT COUNT(*) FROM memory_entities WHERE memory_id = ANY($1))::int,
                    (SELECT COUNT(*) FROM embeddings WHERE memory_id = ANY($1))::int,
                    (SELECT COUNT(*) FROM retrieval_hits WHERE memory_id = ANY($1))::int,
-                   (SELECT COUNT(*) FROM check_memories WHERE memory_id = ANY($1))::int
+                   (SELECT COUNT(DISTINCT check_id) FROM check_memories WHERE memory_id = ANY($1))::int
             """, r => new ResidueCounts(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5)), cancellationToken, ids.ToArray()).ConfigureAwait(false))[0], cancellationToken);
 
     /// <summary>

@@ -33,18 +33,13 @@ internal sealed class PostgresChecks(PostgresDatabase database)
         }, cancellationToken);
 
     /// <inheritdoc cref="IRecallCheckStore.ChecksAsync"/>
-    public Task<List<StoredCheck>> ChecksAsync(IReadOnlyList<string>? scopes, CancellationToken cancellationToken) =>
-        database.SnapshotAsync(async (connection, tx) =>
-        {
-            var rows = await QueryAsync(connection, tx, $"""
-                SELECT id, scope, query, scopes, within, created_at FROM checks {(scopes is null ? "" : "WHERE scope = ANY($1)")} ORDER BY created_at, id
-                """, r => (r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt64(5)), cancellationToken,
-                scopes is null ? [] : [scopes.ToArray()]).ConfigureAwait(false);
-            var expects = (await QueryAsync(connection, tx, "SELECT check_id, memory_id FROM check_memories WHERE check_id = ANY($1) ORDER BY check_id, ord",
-                r => (Check: r.GetString(0), Memory: r.GetString(1)), cancellationToken, rows.Select(r => r.Item1).ToArray()).ConfigureAwait(false))
-                .ToLookup(e => e.Check, e => e.Memory, StringComparer.Ordinal);
-            return rows.Select(r => Sqlite.SqliteChecks.Row(r.Item1, r.Item2, r.Item3, r.Item4, r.Item5, r.Item6, expects[r.Item1].ToList())).ToList();
-        }, cancellationToken);
+    public async Task<List<StoredCheck>> ChecksAsync(IReadOnlyList<string>? scopes, CancellationToken cancellationToken) =>
+        CheckRows.Grouped(await database.ReadAsync(connection => QueryAsync(connection, null, $"""
+            SELECT c.id, c.scope, c.query, c.scopes, c.within, c.created_at, m.memory_id
+            FROM checks c JOIN check_memories m ON m.check_id = c.id
+            {(scopes is null ? "" : "WHERE c.scope = ANY($1)")}
+            ORDER BY c.created_at, c.id, m.ord
+            """, CheckRows.Read, cancellationToken, scopes is null ? [] : [scopes.ToArray()]), cancellationToken).ConfigureAwait(false));
 
     /// <inheritdoc cref="IRecallCheckStore.RemoveCheckAsync"/>
     public async Task<bool> RemoveCheckAsync(string id, CancellationToken cancellationToken) =>

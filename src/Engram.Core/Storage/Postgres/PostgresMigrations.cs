@@ -66,7 +66,10 @@ internal static class PostgresMigrations
         return storeId;
     }
 
-    /// <summary>Schema 4: saved recall checks; a check goes with any memory it expects. Its query keeps no planner statistics.</summary>
+    /// <summary>
+    /// Schema 4: saved recall checks; a check goes with any memory it expects (forget deletes it first: a memory still
+    /// expected by a check cannot be deleted, so no path can leave a check shrunk). Its query keeps no planner statistics.
+    /// </summary>
     private const string SchemaV4 = """
         CREATE TABLE checks(
             id text NOT NULL PRIMARY KEY,
@@ -79,7 +82,7 @@ internal static class PostgresMigrations
         ALTER TABLE checks ALTER COLUMN query SET STATISTICS 0;
         CREATE TABLE check_memories(
             check_id text NOT NULL REFERENCES checks(id) ON DELETE CASCADE,
-            memory_id text NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            memory_id text NOT NULL REFERENCES memories(id) ON DELETE RESTRICT,
             ord integer NOT NULL,
             PRIMARY KEY(check_id, memory_id));
         CREATE INDEX ix_check_memories_memory ON check_memories(memory_id);

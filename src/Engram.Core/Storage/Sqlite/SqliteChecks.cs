@@ -39,15 +39,13 @@ internal sealed class SqliteChecks(SqliteDatabase database)
     public async Task<List<StoredCheck>> ChecksAsync(IReadOnlyList<string>? scopes, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var checks = Command(connection, null, c => $"""
-            SELECT id, scope, query, scopes, within, created_at FROM checks {(scopes is null ? "" : $"WHERE scope IN ({AddList(c, "$s", scopes)})")} ORDER BY created_at, id;
+        await using var command = Command(connection, null, c => $"""
+            SELECT c.id, c.scope, c.query, c.scopes, c.within, c.created_at, m.memory_id
+            FROM checks c JOIN check_memories m ON m.check_id = c.id
+            {(scopes is null ? "" : $"WHERE c.scope IN ({AddList(c, "$s", scopes)})")}
+            ORDER BY c.created_at, c.id, m.ord;
             """);
-        var rows = await ReadAsync(checks, r => (r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt64(5)), cancellationToken).ConfigureAwait(false);
-        await using var expected = Command(connection, null, c => $"""
-            SELECT check_id, memory_id FROM check_memories WHERE check_id IN ({AddList(c, "$c", rows.Select(r => r.Item1))}) ORDER BY check_id, ord;
-            """);
-        var expects = (await ReadAsync(expected, r => (Check: r.GetString(0), Memory: r.GetString(1)), cancellationToken).ConfigureAwait(false)).ToLookup(e => e.Check, e => e.Memory, StringComparer.Ordinal);
-        return rows.Select(r => Row(r.Item1, r.Item2, r.Item3, r.Item4, r.Item5, r.Item6, expects[r.Item1].ToList())).ToList();
+        return CheckRows.Grouped(await ReadAsync(command, CheckRows.Read, cancellationToken).ConfigureAwait(false));
     }
 
     /// <inheritdoc cref="IRecallCheckStore.RemoveCheckAsync"/>
@@ -85,8 +83,6 @@ internal sealed class SqliteChecks(SqliteDatabase database)
         return removed;
     }
 
-    internal static StoredCheck Row(string id, string scope, string query, string scopes, int within, long createdAt, List<string> expect) =>
-        new(id, scope, query, JsonSerializer.Deserialize<List<string>>(scopes) ?? [], expect, within, createdAt);
 
     /// <summary>The ids in chunks a statement can bind; one empty chunk when there are none (the home scopes still count).</summary>
     private static IEnumerable<string[]> Chunks(IReadOnlyCollection<string> ids) => ids.Count == 0 ? [[]] : ids.Chunk(500);

@@ -61,7 +61,7 @@ internal sealed class SqliteMaintenance(SqliteDatabase database)
                            (SELECT COUNT(*) FROM memory_entities WHERE memory_id IN ({names})),
                            (SELECT COUNT(*) FROM embeddings WHERE memory_id IN ({names})),
                            (SELECT COUNT(*) FROM retrieval_hits WHERE memory_id IN ({names})),
-                           (SELECT COUNT(*) FROM check_memories WHERE memory_id IN ({names}));
+                           (SELECT COUNT(DISTINCT check_id) FROM check_memories WHERE memory_id IN ({names}));
                     """;
             });
             var row = (await ReadAsync(command, r => new ResidueCounts(r.GetInt32(0), r.GetInt32(1), r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5)), cancellationToken).ConfigureAwait(false))[0];

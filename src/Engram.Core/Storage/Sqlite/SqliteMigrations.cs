@@ -78,7 +78,8 @@ internal static class SqliteMigrations
 
         if (version < 8)
         {
-            // Schema 8: saved recall checks; a check goes with any memory it expects.
+            // Schema 8: saved recall checks; a check goes with any memory it expects (forget deletes it first: a memory still
+            // expected by a check cannot be deleted, so no path can leave a check shrunk).
             await ExecuteAsync(connection, """
                 CREATE TABLE checks(
                     id TEXT NOT NULL PRIMARY KEY,
@@ -90,7 +91,7 @@ internal static class SqliteMigrations
                 CREATE INDEX ix_checks_scope ON checks(scope);
                 CREATE TABLE check_memories(
                     check_id TEXT NOT NULL REFERENCES checks(id) ON DELETE CASCADE,
-                    memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+                    memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE RESTRICT,
                     ord INTEGER NOT NULL,
                     PRIMARY KEY(check_id, memory_id)) WITHOUT ROWID;
                 CREATE INDEX ix_check_memories_memory ON check_memories(memory_id);

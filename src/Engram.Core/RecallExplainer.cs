@@ -61,8 +61,8 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
     /// </summary>
     public async Task<CheckOutcome> CheckAsync(RecallCheck check, CancellationToken cancellationToken)
     {
-        // At least the first page a person would see, so a miss still shows the rank it got.
-        var limit = Math.Min(EngramOptions.MaxRecallLimit, Math.Max(check.Within, 10));
+        // Deeper than any check's rank, so a miss still shows the rank it got (the ranking does not depend on the limit).
+        var limit = Math.Min(EngramOptions.MaxRecallLimit, 2 * MemoryService.MaxCheckWithin);
         var query = new RecallQuery(check.Query, check.Scopes, "the scopes saved with the check", limit, [], IncludeSuperseded: false, AsOf: null);
         var trace = await recall.RunAsync(query, log: false, cancellationToken, explainAll: true).ConfigureAwait(false);
         var queryTerms = engine.Lexical.QueryTerms(query.Query);

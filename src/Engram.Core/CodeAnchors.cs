@@ -10,7 +10,8 @@ namespace Engram.Core;
 /// <summary>
 /// Code-anchored memories: the files of the project's work tree a memory names, with each file's git blob hash when it
 /// was remembered (never its content). A memory whose file has changed or vanished since is stale: still returned, marked
-/// so the calling model can decide. A file's hash is cached by its modification time and size, so a recall re-reads
+/// so the calling model can decide; one found elsewhere with the same content is renamed (<see cref="RenameFinder"/>). A
+/// file's hash is cached by its modification time and size, so a recall re-reads
 /// only files that changed.
 /// </summary>
 /// <param name="root">The work tree's root (<see cref="EngramOptions.ProjectRoot"/>); null outside a repository: nothing is anchored.</param>
@@ -22,6 +23,11 @@ internal sealed partial class CodeAnchors(string? root)
     private readonly string? _root = root is null ? null : Path.GetFullPath(root).TrimEnd(Path.DirectorySeparatorChar);
 
     private readonly ConcurrentDictionary<string, (DateTime Modified, long Length, string Blob)> _hashes = new(StringComparer.Ordinal);
+
+    private RenameFinder? _renameFinder;
+
+    /// <summary>Where vanished files went; made on the first vanished file.</summary>
+    private RenameFinder Renames => _renameFinder ??= new RenameFinder(_root!, Blob);
 
     /// <summary>Whether anchoring is on (the server runs inside a work tree).</summary>
     public bool Enabled => _root is not null;
@@ -58,7 +64,14 @@ internal sealed partial class CodeAnchors(string? root)
         var file = Resolve(anchor.Path);
         if (file is null)
         {
-            return File.Exists(Path.Combine(_root, anchor.Path)) ? null : new StaleAnchor(anchor.Path, "deleted", null);
+            if (File.Exists(Path.Combine(_root, anchor.Path)))
+            {
+                return null;
+            }
+
+            return Renames.Find(anchor.Path, anchor.Blob) is { } moved && Resolve(moved) is { } now && Blob(now) == anchor.Blob
+                ? new StaleAnchor(anchor.Path, "renamed", new DateTimeOffset(Directory.GetLastWriteTimeUtc(Path.GetDirectoryName(now)!), TimeSpan.Zero), moved)
+                : new StaleAnchor(anchor.Path, "deleted", null);
         }
 
         return Blob(file) is { } blob && blob != anchor.Blob

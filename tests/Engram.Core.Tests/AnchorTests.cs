@@ -85,4 +85,79 @@ public sealed class AnchorTests(TempStore temp) : IClassFixture<TempStore>
         await plain.RememberAsync(new RememberRequest("The retry logic lives in src/Billing/RetryPolicy.cs."));
         Assert.Empty(await plain.StaleAsync());
     }
+
+    [Fact]
+    public async Task AFileMovedToAnotherFolder_IsRenamed_WithWhereItWent()
+    {
+        var (service, root) = Open();
+        await using var _ = service;
+        var fact = await service.RememberAsync(new RememberRequest("The retry logic lives in src/Billing/RetryPolicy.cs and caps at 5 attempts."));
+        Directory.CreateDirectory(Path.Combine(root, "src", "Payments"));
+        File.Move(Path.Combine(root, "src", "Billing", "RetryPolicy.cs"), Path.Combine(root, "src", "Payments", "RetryPolicy.cs"));
+
+        var stale = Assert.Single((await service.RecallAsync(new RecallRequest("where is the retry logic"))).Memories[0].Stale!);
+        Assert.Equal(("src/Billing/RetryPolicy.cs", "renamed", "src/Payments/RetryPolicy.cs"), (stale.Path, stale.State, stale.To));
+        Assert.NotNull(stale.Since);
+        Assert.Equal("renamed", Assert.Single(Assert.Single(await service.StaleAsync(), s => s.Memory.Id == fact.Id).Stale).State);
+
+        // Changed after the move, it is no longer the same file: deleted (the finder's answer is checked against the file as it is).
+        var moved = Path.Combine(root, "src", "Payments", "RetryPolicy.cs");
+        File.AppendAllText(moved, "// and more\n");
+        File.SetLastWriteTimeUtc(moved, DateTime.UtcNow.AddMinutes(1));
+        Assert.Equal("deleted", Assert.Single((await service.RecallAsync(new RecallRequest("where is the retry logic"))).Memories[0].Stale!).State);
+    }
+
+    [Fact]
+    public async Task AGitMv_ToAnotherName_IsFoundThroughGitsIndex()
+    {
+        var (service, root) = Open();
+        await using var _ = service;
+        Git(root, "init", "-q");
+        Git(root, "add", "src/Billing/RetryPolicy.cs");
+        await service.RememberAsync(new RememberRequest("The retry logic lives in src/Billing/RetryPolicy.cs and caps at 5 attempts."));
+        Git(root, "mv", "src/Billing/RetryPolicy.cs", "src/Billing/Retries.cs");
+
+        var stale = Assert.Single((await service.RecallAsync(new RecallRequest("where is the retry logic"))).Memories[0].Stale!);
+        Assert.Equal(("renamed", "src/Billing/Retries.cs"), (stale.State, stale.To));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void GitIndex_ReadsEveryVersion_PathsAndBlobHashes(int version)
+    {
+        var root = Path.Combine(temp.Root, "index-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(Path.Combine(root, "src", "deep", "er"));
+        File.WriteAllText(Path.Combine(root, "a.txt"), "hello\n");
+        File.WriteAllText(Path.Combine(root, "src", "deep", "er", "b.cs"), "class B {}\n");
+        File.WriteAllText(Path.Combine(root, "src", "deep", "c.cs"), "class C {}\n");
+        Git(root, "init", "-q");
+        Git(root, "add", ".");
+        // Version 3 carries extended flags only on entries that need one: an intent-to-add entry does.
+        File.WriteAllText(Path.Combine(root, "src", "later.cs"), "class Later {}\n");
+        Git(root, "add", "-N", "src/later.cs");
+        Git(root, "update-index", "--index-version", version.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        var entries = GitIndex.Read(File.ReadAllBytes(Path.Combine(root, ".git", "index")));
+        Assert.Contains(("a.txt", "ce013625030ba8dba906f756967f9e9ca394464a"), entries);
+        Assert.Contains(("src/deep/er/b.cs", CodeAnchors.BlobHash(Encoding.ASCII.GetBytes("class B {}\n"))), entries);
+        Assert.Contains(("src/deep/c.cs", CodeAnchors.BlobHash(Encoding.ASCII.GetBytes("class C {}\n"))), entries);
+        Assert.Contains(entries, e => e.Path == "src/later.cs");
+        Assert.Empty(GitIndex.Read("not an index"u8));
+    }
+
+    private static void Git(string root, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("git") { WorkingDirectory = root, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var git = System.Diagnostics.Process.Start(start)!;
+        var error = git.StandardError.ReadToEnd();
+        git.WaitForExit();
+        Assert.True(git.ExitCode == 0, $"git {string.Join(' ', args)}: {error}");
+    }
 }

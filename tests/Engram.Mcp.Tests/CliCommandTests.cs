@@ -71,7 +71,11 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
         var id = System.Text.Json.JsonDocument.Parse(remembered.Out).RootElement.GetProperty("id").GetString()!;
         Assert.DoesNotContain(id, (await RunAsync(home, "stale", "--project", root, "--json")).Out, StringComparison.Ordinal);
 
-        File.Delete(Path.Combine(root, "Makefile.mk"));
+        Directory.CreateDirectory(Path.Combine(root, "make"));
+        File.Move(Path.Combine(root, "Makefile.mk"), Path.Combine(root, "make", "Makefile.mk"));
+        Assert.Contains("Makefile.mk: renamed to make/Makefile.mk", (await RunAsync(home, 200, "stale", "--project", root)).Out, StringComparison.Ordinal);
+
+        File.Delete(Path.Combine(root, "make", "Makefile.mk"));
         var stale = await RunAsync(home, "stale", "--project", root, "--json");
         Assert.Equal(0, stale.Exit);
         Assert.Contains(id, stale.Out, StringComparison.Ordinal);

@@ -84,6 +84,16 @@ public sealed class ToolTests(TempFolder temp) : IClassFixture<TempFolder>
         var stale = marked.GetProperty("stale")[0];
         Assert.Equal("deploy.sh", stale.GetProperty("path").GetString());
         Assert.Equal("changed", stale.GetProperty("state").GetString());
+        Assert.False(stale.TryGetProperty("to", out _));
+
+        // Moved to another folder as it is: renamed, saying where to.
+        await server.CallOkAsync("remember", new { content = "Deploys run deploy.sh, which runs helm upgrade on the chart." });
+        Directory.CreateDirectory(Path.Combine(root, "ops"));
+        File.Move(Path.Combine(root, "deploy.sh"), Path.Combine(root, "ops", "deploy.sh"));
+        var renamed = (await server.CallOkAsync("recall", new { query = "deploys helm upgrade chart" })).GetProperty("memories")[0];
+        Assert.Contains("helm upgrade", renamed.GetProperty("content").GetString(), StringComparison.Ordinal);
+        var moved = renamed.GetProperty("stale")[0];
+        Assert.Equal(("deploy.sh", "renamed", "ops/deploy.sh"), (moved.GetProperty("path").GetString(), moved.GetProperty("state").GetString(), moved.GetProperty("to").GetString()));
     }
 
     [Fact]

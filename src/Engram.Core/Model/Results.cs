@@ -60,9 +60,17 @@ public sealed record RecalledMemory(
 
 /// <summary>A file a memory names that is no longer as it was when the memory was stored.</summary>
 /// <param name="Path">The file, relative to the project's root.</param>
-/// <param name="State"><c>changed</c> (its content differs) or <c>deleted</c> (it is gone, or was renamed).</param>
-/// <param name="Since">When it was last written, for a changed file.</param>
-public sealed record StaleAnchor(string Path, string State, DateTimeOffset? Since);
+/// <param name="State">
+/// <c>changed</c> (its content differs), <c>renamed</c> (gone from its path, the same content found at <paramref name="To"/>)
+/// or <c>deleted</c> (gone).
+/// </param>
+/// <param name="Since">When a changed file was last written, or a renamed file's folder last changed (about when it moved in).</param>
+/// <param name="To">Where a renamed file is now, relative to the project's root.</param>
+public sealed record StaleAnchor(
+    string Path,
+    string State,
+    DateTimeOffset? Since,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? To = null);
 
 /// <summary>What <c>forget</c> removed (or, in a dry run, would remove).</summary>
 /// <param name="DryRun">Whether nothing was changed.</param>

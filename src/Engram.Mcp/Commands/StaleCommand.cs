@@ -26,7 +26,7 @@ internal static class StaleCommand
                 var table = Tables.Create("id", "memory", "files");
                 foreach (var s in rows)
                 {
-                    var files = string.Join("\n", s.Stale.Select(f => Markup.Escape($"{f.Path}: {f.State}{(f.Since is { } since ? " " + since.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) : "")}")));
+                    var files = string.Join("\n", s.Stale.Select(f => Markup.Escape($"{f.Path}: {f.State}{(f.To is null ? "" : " to " + f.To)}{(f.Since is { } since ? " " + since.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) : "")}")));
                     table.AddRow(Markup.Escape(s.Memory.Id), Tables.Short(s.Memory.Content), files);
                 }
 

@@ -75,7 +75,8 @@ function memoryItem(m, extra) {
       el('span', {}, m.scope),
       ...tags(m.tags),
       m.supersededBy ? el('span', {}, 'superseded by ', link(`#/memory/${encodeURIComponent(m.supersededBy)}`, m.supersededBy)) : null,
-      ...(m.stale || []).map(f => el('span', { class: 'error', title: f.since ? `last written ${f.since}` : 'no longer in the work tree' }, `⚠ ${f.path} ${f.state} since remembered`)),
+      ...(m.stale || []).map(f => el('span', { class: 'error', title: f.to ? `now at ${f.to}` : f.since ? `last written ${f.since}` : 'no longer in the work tree' },
+        `⚠ ${f.path} ${f.state}${f.to ? ` to ${f.to}` : ''} since remembered`)),
       extra));
 }
 

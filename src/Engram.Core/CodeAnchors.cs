@@ -27,7 +27,7 @@ internal sealed partial class CodeAnchors(string? root)
     private RenameFinder? _renameFinder;
 
     /// <summary>Where vanished files went; made on the first vanished file.</summary>
-    private RenameFinder Renames => _renameFinder ??= new RenameFinder(_root!, Blob);
+    private RenameFinder Renames => _renameFinder ??= new RenameFinder(_root!, path => Resolve(path) is { } file ? Blob(file) : null);
 
     /// <summary>Whether anchoring is on (the server runs inside a work tree).</summary>
     public bool Enabled => _root is not null;
@@ -69,8 +69,8 @@ internal sealed partial class CodeAnchors(string? root)
                 return null;
             }
 
-            return Renames.Find(anchor.Path, anchor.Blob) is { } moved && Resolve(moved) is { } now && Blob(now) == anchor.Blob
-                ? new StaleAnchor(anchor.Path, "renamed", new DateTimeOffset(Directory.GetLastWriteTimeUtc(Path.GetDirectoryName(now)!), TimeSpan.Zero), moved)
+            return Renames.Find(anchor.Path, anchor.Blob) is { } moved
+                ? new StaleAnchor(anchor.Path, "renamed", new DateTimeOffset(Directory.GetLastWriteTimeUtc(Path.GetDirectoryName(Path.Combine(_root, moved))!), TimeSpan.Zero), moved)
                 : new StaleAnchor(anchor.Path, "deleted", null);
         }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Engram.Core.Model;
+using Engram.Core.Storage;
 using Engram.Core.Scopes;
 using Microsoft.Extensions.Logging;
 
@@ -21,7 +22,7 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
         int checks;
         if (request.DryRun)
         {
-            checks = await engine.Store.CountChecksAsync(ids, request.All ? scopes : [], cancellationToken).ConfigureAwait(false);
+            checks = await engine.Store.CountChecksAsync(ids, Deletion.CheckHomes(Selector(request), scopes), cancellationToken).ConfigureAwait(false);
         }
         else
         {

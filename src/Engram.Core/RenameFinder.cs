@@ -7,10 +7,11 @@ namespace Engram.Core;
 /// git blob hash (the same content). It looks first in git's index (a <c>git mv</c>, staged or committed: every tracked
 /// path with its blob hash, read again only when the index file changes), then among the files of the tree with the
 /// same name (a plain <c>mv</c> into another folder). Answers are kept for <see cref="Fresh"/>, so a recall that meets
-/// a vanished file again soon does not walk the tree again.
+/// a vanished file again soon does not walk the tree again; a kept answer is checked against the file as it is now.
 /// </summary>
 /// <param name="root">The work tree's root, a full path.</param>
-/// <param name="blob">git's blob hash of a full path (cached by the caller), or null when it cannot be read.</param>
+/// <param name="blob">git's blob hash of a path relative to the root, read as anchors are (inside the root, cached by
+/// the caller), or null when it is no file that may be anchored.</param>
 internal sealed class RenameFinder(string root, Func<string, string?> blob)
 {
     /// <summary>How long an answer (and the tree's file list) stands before the tree is looked at again.</summary>
@@ -35,10 +36,10 @@ internal sealed class RenameFinder(string root, Func<string, string?> blob)
             var now = DateTime.UtcNow;
             if (_answers.TryGetValue((path, blobHash), out var known) && now - known.At < Fresh)
             {
-                return known.To;
+                return known.To is { } kept && blob(kept) == blobHash ? kept : null;
             }
 
-            var to = Candidates(path, blobHash, now).FirstOrDefault(c => !string.Equals(c, path, StringComparison.Ordinal) && blob(Full(c)) == blobHash);
+            var to = Candidates(path, blobHash, now).FirstOrDefault(c => !string.Equals(c, path, StringComparison.Ordinal) && blob(c) == blobHash);
             _answers[(path, blobHash)] = (to, now);
             return to;
         }
@@ -62,8 +63,6 @@ internal sealed class RenameFinder(string root, Func<string, string?> blob)
             yield return named;
         }
     }
-
-    private string Full(string relative) => Path.Combine(root, relative.Replace('/', Path.DirectorySeparatorChar));
 
     /// <summary>The tree's files, relative and <c>/</c>-separated, skipping hidden and built folders.</summary>
     private IEnumerable<string> Walk()

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Engram.Core;
+using Engram.Core.Storage;
 
 namespace Engram.Benchmarks;
 
@@ -11,7 +12,8 @@ namespace Engram.Benchmarks;
 public class RenameFinderBenchmarks
 {
     private string _root = "";
-    private RenameFinder _warm = null!;
+    private CodeAnchor _anchor = null!;
+    private CodeAnchors _warm = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -31,20 +33,17 @@ public class RenameFinderBenchmarks
         File.Move(Path.Combine(_root, "src", "area3", "module3", "File7.cs"), Path.Combine(_root, "src", "area3", "module3", "Moved.cs"));
         Directory.CreateDirectory(Path.Combine(_root, "lib"));
         File.WriteAllText(Path.Combine(_root, "lib", "RetryPolicy.cs"), "class RetryPolicy { }\n");
-        _warm = new RenameFinder(_root, Hash);
-        _warm.Find("src/Billing/RetryPolicy.cs", Blob);
+        _anchor = new CodeAnchor("src/Billing/RetryPolicy.cs", CodeAnchors.BlobHash("class RetryPolicy { }\n"u8.ToArray()), 0, _root);
+        _warm = new CodeAnchors(_root);
+        _warm.Check(_anchor);
     }
-
-    private static readonly string Blob = CodeAnchors.BlobHash("class RetryPolicy { }\n"u8.ToArray());
-
-    private static string? Hash(string file) => CodeAnchors.BlobHash(File.ReadAllBytes(file));
 
     [GlobalCleanup]
     public void Cleanup() => Directory.Delete(_root, recursive: true);
 
     [Benchmark(Baseline = true, Description = "first look: walk 10,000 files, hash the same-named")]
-    public string? Cold() => new RenameFinder(_root, Hash).Find("src/Billing/RetryPolicy.cs", Blob);
+    public string? Cold() => new CodeAnchors(_root).Check(_anchor)?.To;
 
     [Benchmark(Description = "a look within 10 s of the last")]
-    public string? Warm() => _warm.Find("src/Billing/RetryPolicy.cs", Blob);
+    public string? Warm() => _warm.Check(_anchor)?.To;
 }

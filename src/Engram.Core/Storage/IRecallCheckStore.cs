@@ -32,7 +32,12 @@ internal interface IRecallCheckStore
 internal sealed record StoredCheck(string Id, string Scope, string Query, IReadOnlyList<string> Scopes, IReadOnlyList<string> Expect, int Within, long CreatedAt);
 
 /// <summary>What a forget removed: the memories that existed, and the checks that went with them.</summary>
-internal sealed record Deletion(IReadOnlyList<string> Ids, int Checks);
+internal sealed record Deletion(IReadOnlyList<string> Ids, int Checks)
+{
+    /// <summary>The scopes whose own checks a forget takes besides those naming its memories: a whole scope forgotten takes the checks living in it.</summary>
+    public static IReadOnlyList<string> CheckHomes(Model.ForgetSelector selector, IReadOnlyList<string> scopes) =>
+        selector == Model.ForgetSelector.All ? scopes : [];
+}
 
 /// <summary>
 /// Checks as both stores read them: each check joined with the memories it expects, in one statement (a forget committed

@@ -246,8 +246,8 @@ internal sealed class PostgresMemories(PostgresDatabase database)
         database.WriteAsync(async (connection, tx) =>
         {
             var existing = await PostgresMemoryQueries.GetAsync(connection, tx, ids, cancellationToken).ConfigureAwait(false);
-            // Before the memories: deleting them drops the links that say which checks name them.
-            var checks = await PostgresChecks.DeleteAsync(connection, tx, existing.Keys, selector == ForgetSelector.All ? scopes : [], cancellationToken).ConfigureAwait(false);
+            // Before the memories: a memory a check still names cannot be deleted.
+            var checks = await PostgresChecks.DeleteAsync(connection, tx, existing.Keys, Deletion.CheckHomes(selector, scopes), cancellationToken).ConfigureAwait(false);
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             foreach (var memory in existing.Values)
             {

@@ -83,7 +83,6 @@ internal sealed class SqliteChecks(SqliteDatabase database)
         return removed;
     }
 
-
     /// <summary>The ids in chunks a statement can bind; one empty chunk when there are none (the home scopes still count).</summary>
     private static IEnumerable<string[]> Chunks(IReadOnlyCollection<string> ids) => ids.Count == 0 ? [[]] : ids.Chunk(500);
 

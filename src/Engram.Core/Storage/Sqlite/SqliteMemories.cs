@@ -175,8 +175,8 @@ internal sealed class SqliteMemories(SqliteDatabase database)
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var existing = await SqliteMemoryQueries.GetAsync(connection, tx, ids, cancellationToken).ConfigureAwait(false);
-        // Before the memories: deleting them drops the links that say which checks name them.
-        var checks = await SqliteChecks.DeleteAsync(connection, tx, existing.Keys, selector == ForgetSelector.All ? scopes : [], cancellationToken).ConfigureAwait(false);
+        // Before the memories: a memory a check still names cannot be deleted.
+        var checks = await SqliteChecks.DeleteAsync(connection, tx, existing.Keys, Deletion.CheckHomes(selector, scopes), cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         // The memories around a forgotten one carried its text as session context: they are re-indexed without it.
         await using var delete = Command(connection, tx, $"""

@@ -24,6 +24,12 @@ public static class EmbeddingProvider
     /// <summary>The name of the model shipped with Engram, and what <c>--embeddings</c> calls it.</summary>
     public const string DefaultModel = "all-MiniLM-L6-v2";
 
+    /// <summary>
+    /// What the shipped model's vectors are recorded as: its weights are quantized to 8 bits at build time, so its
+    /// vectors differ slightly from the float model's, and a store embedded by that one re-embeds.
+    /// </summary>
+    public const string DefaultModelIdentity = DefaultModel + "-int8";
+
     /// <summary>The length of the shipped model's vectors.</summary>
     public const int DefaultModelDimensions = 384;
 
@@ -93,7 +99,7 @@ public static class EmbeddingProvider
     }
 
     // Recorded with every vector: the weights never change under this name (a new model gets a new name).
-    private static OnnxEmbeddingGenerator LoadDefaultModel() => OnnxEmbeddingGenerator.Shipped(DefaultModelFolder, "engram", DefaultModel, DefaultModelDimensions);
+    private static OnnxEmbeddingGenerator LoadDefaultModel() => OnnxEmbeddingGenerator.Shipped(DefaultModelFolder, "engram", DefaultModelIdentity, DefaultModelDimensions);
 
     /// <summary>Why the shipped model cannot run here, or null. Cheap: checks files and loads no model.</summary>
     private static string? DefaultModelProblem()

@@ -19,7 +19,12 @@ namespace Engram.Embeddings;
 /// </summary>
 internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>, ILoadingEmbeddingGenerator
 {
-    private const int BatchSize = 16;
+    /// <summary>
+    /// Texts per inference run: one, so a text's vector never depends on the texts beside it. The shipped model quantizes
+    /// its activations with one scale per run, so a batch would change each text's vector with its neighbours' (and
+    /// padding); unpadded single texts cost no more than a padded batch on a CPU.
+    /// </summary>
+    private const int BatchSize = 1;
 
     private readonly string _modelPath;
     private readonly string _folder;

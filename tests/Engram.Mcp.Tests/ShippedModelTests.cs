@@ -17,7 +17,7 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
     {
         using var embedder = EmbeddingProvider.Create(null, null, null)!;
         var metadata = embedder.GetService<EmbeddingGeneratorMetadata>()!;
-        Assert.Equal(("engram", EmbeddingProvider.DefaultModel, 384), (metadata.ProviderName, metadata.DefaultModelId, metadata.DefaultModelDimensions));
+        Assert.Equal(("engram", EmbeddingProvider.DefaultModelIdentity, 384), (metadata.ProviderName, metadata.DefaultModelId, metadata.DefaultModelDimensions));
         var onnx = embedder.GetService<OnnxEmbeddingGenerator>()!;
         Assert.False(onnx.IsLoaded);
 
@@ -32,6 +32,32 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
         // all-MiniLM-L6-v2 is trained without prompts: a query is embedded as its text.
         var query = await embedder.GenerateAsync(["How should I get to Paris?"], AsQuery);
         Assert.Equal(vectors[2].Vector.ToArray(), query[0].Vector.ToArray());
+    }
+
+    [Fact]
+    public void TheShippedWeights_AreQuantizedAtBuildTime_ExceptTheFeedForwardDownProjections()
+    {
+        // Model.targets rewrites the package's float model (QuantizeWeights.cs): in each of the 6 layers, 8-bit weights
+        // for the attention's 4 projections and the feed-forward up projection; float for the down projection, beside the
+        // attention's 2 products of activations.
+        var bytes = File.ReadAllBytes(Path.Combine(EmbeddingProvider.DefaultModelFolder, "model.onnx"));
+        Assert.Equal((30, 18), (OpTypes(bytes, "DynamicQuantizeMatMul"), OpTypes(bytes, "MatMul")));
+        Assert.InRange(bytes.Length, 60_000_000, 75_000_000);
+    }
+
+    /// <summary>How many nodes of an ONNX file have this op type (a NodeProto's field 4: tag 0x22, length, text).</summary>
+    private static int OpTypes(byte[] model, string opType)
+    {
+        var pattern = new byte[] { 0x22, (byte)opType.Length }.Concat(System.Text.Encoding.UTF8.GetBytes(opType)).ToArray();
+        var count = 0;
+        var rest = model.AsSpan();
+        for (var at = rest.IndexOf(pattern); at >= 0; at = rest.IndexOf(pattern))
+        {
+            count++;
+            rest = rest[(at + pattern.Length)..];
+        }
+
+        return count;
     }
 
     [Fact]

@@ -1,0 +1,308 @@
+// An MSBuild task, compiled by Model.targets (RoslynCodeTaskFactory, against .NET Standard), not part of Engram.Embeddings.
+#nullable enable
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+/// <summary>
+/// Writes an ONNX model whose matrix multiplications by a constant weight use 8-bit weights: each <c>MatMul(A, W)</c>
+/// with a float initializer <c>W</c> becomes ONNX Runtime's <c>com.microsoft.DynamicQuantizeMatMul(A, Wq, scale)</c>,
+/// with <c>W</c> quantized per column (symmetric: <c>Wq = round(W / scale)</c>, <c>scale = max|W[:, c]| / 127</c>) and
+/// <c>A</c> quantized per call (one scale for the whole input). What ONNX Runtime's <c>quantize_dynamic</c> does for a
+/// transformer's linear layers, except that a weight narrowing its input (more rows than columns: the feed-forward
+/// layers' down projections, whose inputs after GELU carry outliers one scale per call would crush) stays float. Read
+/// and written at the protobuf wire level, so the build needs no ONNX tooling: every field it does not change is copied
+/// byte for byte.
+/// </summary>
+public sealed class QuantizeWeights : Task
+{
+    [Required]
+    public string Source { get; set; } = "";
+
+    [Required]
+    public string Destination { get; set; } = "";
+
+    // ONNX field numbers (onnx.proto).
+    private const int ModelOpsetImport = 8, ModelGraph = 7;
+    private const int GraphNode = 1, GraphInitializer = 5, GraphInput = 11;
+    private const int NodeInput = 1, NodeOpType = 4, NodeDomain = 7;
+    private const int TensorDims = 1, TensorDataType = 2, TensorFloatData = 4, TensorName = 8, TensorRawData = 9;
+    private const int FloatType = 1, Int8Type = 3;
+
+    public override bool Execute()
+    {
+        var model = File.ReadAllBytes(Source);
+        var top = Fields(model, 0, model.Length);
+        var graphField = top.Single(f => f.Number == ModelGraph);
+        var (graph, quantized) = Rewrite(model, graphField);
+        if (quantized == 0)
+        {
+            Log.LogError("No MatMul with a constant float weight in " + Source + ": nothing to quantize.");
+            return false;
+        }
+
+        var output = new MemoryStream();
+        foreach (var f in top)
+        {
+            if (f.Number == ModelGraph)
+            {
+                WriteBytes(output, ModelGraph, graph);
+            }
+            else
+            {
+                output.Write(model, f.Start, f.End - f.Start);
+            }
+        }
+
+        var hasMicrosoftOpset = top.Where(f => f.Number == ModelOpsetImport)
+            .Any(f => Fields(model, f.ValueStart, f.End).Any(g => g.Number == 1 && Encoding.UTF8.GetString(model, g.ValueStart, g.End - g.ValueStart) == "com.microsoft"));
+        if (!hasMicrosoftOpset)
+        {
+            var opset = new MemoryStream();
+            WriteBytes(opset, 1, Encoding.UTF8.GetBytes("com.microsoft"));
+            WriteVarint(opset, (2 << 3) | 0);
+            WriteVarint(opset, 1);
+            WriteBytes(output, ModelOpsetImport, opset.ToArray());
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(Destination))!);
+        File.WriteAllBytes(Destination, output.ToArray());
+        Log.LogMessage(MessageImportance.Normal, $"Quantized {quantized} weight matrices: {model.Length / 1e6:F1} MB -> {output.Length / 1e6:F1} MB ({Destination}).");
+        return true;
+    }
+
+    private static (byte[] Graph, int Quantized) Rewrite(byte[] model, Field graph)
+    {
+        var fields = Fields(model, graph.ValueStart, graph.End);
+        var tensors = fields.Where(f => f.Number == GraphInitializer).Select(f => (Field: f, Tensor: Tensor.Read(model, f))).ToList();
+        var byName = tensors.ToDictionary(t => t.Tensor.Name, t => t.Tensor);
+        var nodes = fields.Where(f => f.Number == GraphNode).Select(f => (Field: f, Inputs: Strings(model, f, NodeInput), OpType: Strings(model, f, NodeOpType).FirstOrDefault())).ToList();
+
+        // A weight is quantized when every node that reads it is a MatMul reading it as its second input.
+        var targets = new HashSet<string>(nodes.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[1], out var w) && w.Quantizable).Select(n => n.Inputs[1]));
+        targets.ExceptWith(nodes.Where(n => n.OpType != "MatMul").SelectMany(n => n.Inputs));
+        targets.ExceptWith(nodes.Where(n => n.OpType == "MatMul").SelectMany(n => n.Inputs.Take(1)));
+
+        var output = new MemoryStream();
+        foreach (var f in fields)
+        {
+            if (f.Number == GraphNode && nodes.First(n => n.Field.Start == f.Start) is var node && node.OpType == "MatMul" && targets.Contains(node.Inputs[1]))
+            {
+                var rewritten = new MemoryStream();
+                foreach (var inner in Fields(model, f.ValueStart, f.End).Where(g => g.Number is not (NodeInput or NodeOpType or NodeDomain)))
+                {
+                    rewritten.Write(model, inner.Start, inner.End - inner.Start);
+                }
+
+                foreach (var input in new[] { node.Inputs[0], node.Inputs[1] + "_int8", node.Inputs[1] + "_scale" })
+                {
+                    WriteBytes(rewritten, NodeInput, Encoding.UTF8.GetBytes(input));
+                }
+
+                WriteBytes(rewritten, NodeOpType, Encoding.UTF8.GetBytes("DynamicQuantizeMatMul"));
+                WriteBytes(rewritten, NodeDomain, Encoding.UTF8.GetBytes("com.microsoft"));
+                WriteBytes(output, GraphNode, rewritten.ToArray());
+            }
+            else if (f.Number == GraphInitializer && tensors.First(t => t.Field.Start == f.Start).Tensor is var tensor && targets.Contains(tensor.Name))
+            {
+                var (weights, scales) = tensor.Quantize();
+                WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_int8", Int8Type, tensor.Dims, weights));
+                WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_scale", FloatType, [tensor.Dims[1]], scales));
+            }
+            else if (f.Number == GraphInput && targets.Contains(Strings(model, f, 1).FirstOrDefault() ?? ""))
+            {
+                // Old exports list initializers among the inputs too: the float weight is gone.
+            }
+            else
+            {
+                output.Write(model, f.Start, f.End - f.Start);
+            }
+        }
+
+        return (output.ToArray(), targets.Count);
+    }
+
+    private sealed class Tensor
+    {
+        public string Name = "";
+        public int DataType;
+        public List<long> Dims = new();
+        public float[]? Values;
+
+        public bool Quantizable => DataType == FloatType && Dims.Count == 2 && Dims[0] <= Dims[1] && Values is not null && Values.Length == Dims[0] * Dims[1];
+
+        public static Tensor Read(byte[] data, Field field)
+        {
+            var t = new Tensor();
+            foreach (var f in Fields(data, field.ValueStart, field.End))
+            {
+                switch (f.Number)
+                {
+                    case TensorName:
+                        t.Name = Encoding.UTF8.GetString(data, f.ValueStart, f.End - f.ValueStart);
+                        break;
+                    case TensorDataType:
+                        t.DataType = (int)f.Varint;
+                        break;
+                    case TensorDims when f.Wire == 0:
+                        t.Dims.Add((long)f.Varint);
+                        break;
+                    case TensorDims:
+                        for (var p = f.ValueStart; p < f.End;)
+                        {
+                            t.Dims.Add((long)ReadVarint(data, ref p));
+                        }
+
+                        break;
+                    case TensorRawData:
+                    case TensorFloatData when f.Wire == 2:
+                        t.Values = new float[(f.End - f.ValueStart) / 4];
+                        Buffer.BlockCopy(data, f.ValueStart, t.Values, 0, t.Values.Length * 4);
+                        break;
+                }
+            }
+
+            return t;
+        }
+
+        public (byte[] Weights, byte[] Scales) Quantize()
+        {
+            int rows = (int)Dims[0], columns = (int)Dims[1];
+            var scales = new float[columns];
+            for (var c = 0; c < columns; c++)
+            {
+                var max = 0f;
+                for (var r = 0; r < rows; r++)
+                {
+                    max = Math.Max(max, Math.Abs(Values![(r * columns) + c]));
+                }
+
+                scales[c] = max > 0 ? max / 127f : 1f;
+            }
+
+            var weights = new byte[rows * columns];
+            for (var r = 0; r < rows; r++)
+            {
+                for (var c = 0; c < columns; c++)
+                {
+                    weights[(r * columns) + c] = unchecked((byte)(sbyte)Math.Max(-127, Math.Min(127, Math.Round(Values![(r * columns) + c] / scales[c]))));
+                }
+            }
+
+            var scaleBytes = new byte[columns * 4];
+            Buffer.BlockCopy(scales, 0, scaleBytes, 0, scaleBytes.Length);
+            return (weights, scaleBytes);
+        }
+
+        public static byte[] Encode(string name, int dataType, List<long> dims, byte[] raw)
+        {
+            var s = new MemoryStream();
+            foreach (var d in dims)
+            {
+                WriteVarint(s, (TensorDims << 3) | 0);
+                WriteVarint(s, (ulong)d);
+            }
+
+            WriteVarint(s, (TensorDataType << 3) | 0);
+            WriteVarint(s, (ulong)dataType);
+            WriteBytes(s, TensorName, Encoding.UTF8.GetBytes(name));
+            WriteBytes(s, TensorRawData, raw);
+            return s.ToArray();
+        }
+    }
+
+    /// <summary>A field of a protobuf message: its number, wire type, where it starts (its tag), its value and its end.</summary>
+    private readonly struct Field
+    {
+        public Field(int number, int wire, int start, int valueStart, int end, ulong varint) =>
+            (Number, Wire, Start, ValueStart, End, Varint) = (number, wire, start, valueStart, end, varint);
+
+        public int Number { get; }
+
+        public int Wire { get; }
+
+        public int Start { get; }
+
+        public int ValueStart { get; }
+
+        public int End { get; }
+
+        public ulong Varint { get; }
+    }
+
+    private static List<Field> Fields(byte[] data, int start, int end)
+    {
+        var fields = new List<Field>();
+        var p = start;
+        while (p < end)
+        {
+            var at = p;
+            var tag = ReadVarint(data, ref p);
+            int number = (int)(tag >> 3), wire = (int)(tag & 7);
+            switch (wire)
+            {
+                case 0:
+                    var value = ReadVarint(data, ref p);
+                    fields.Add(new Field(number, wire, at, at, p, value));
+                    break;
+                case 1:
+                    fields.Add(new Field(number, wire, at, p, p + 8, 0));
+                    p += 8;
+                    break;
+                case 2:
+                    var length = (int)ReadVarint(data, ref p);
+                    fields.Add(new Field(number, wire, at, p, p + length, 0));
+                    p += length;
+                    break;
+                case 5:
+                    fields.Add(new Field(number, wire, at, p, p + 4, 0));
+                    p += 4;
+                    break;
+                default:
+                    throw new InvalidDataException($"Unsupported protobuf wire type {wire} at byte {at}.");
+            }
+        }
+
+        return fields;
+    }
+
+    private static List<string> Strings(byte[] data, Field message, int number) =>
+        Fields(data, message.ValueStart, message.End).Where(f => f.Number == number && f.Wire == 2)
+            .Select(f => Encoding.UTF8.GetString(data, f.ValueStart, f.End - f.ValueStart)).ToList();
+
+    private static ulong ReadVarint(byte[] data, ref int p)
+    {
+        ulong value = 0;
+        for (var shift = 0; ; shift += 7)
+        {
+            var b = data[p++];
+            value |= (ulong)(b & 0x7f) << shift;
+            if (b < 0x80)
+            {
+                return value;
+            }
+        }
+    }
+
+    private static void WriteVarint(Stream s, ulong value)
+    {
+        while (value >= 0x80)
+        {
+            s.WriteByte((byte)(value | 0x80));
+            value >>= 7;
+        }
+
+        s.WriteByte((byte)value);
+    }
+
+    private static void WriteBytes(Stream s, int number, byte[] bytes)
+    {
+        WriteVarint(s, ((ulong)number << 3) | 2);
+        WriteVarint(s, (ulong)bytes.Length);
+        s.Write(bytes, 0, bytes.Length);
+    }
+}

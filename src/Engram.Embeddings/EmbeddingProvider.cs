@@ -25,10 +25,11 @@ public static class EmbeddingProvider
     public const string DefaultModel = "all-MiniLM-L6-v2";
 
     /// <summary>
-    /// What the shipped model's vectors are recorded as: its weights are quantized to 8 bits at build time, so its
-    /// vectors differ slightly from the float model's, and a store embedded by that one re-embeds.
+    /// What the shipped model's vectors are recorded as: most of its weights are quantized at build time to 7-bit levels
+    /// stored as bytes (Model/QuantizeWeights.cs), so its vectors differ slightly from the float model's, and a store
+    /// embedded by that one re-embeds.
     /// </summary>
-    public const string DefaultModelIdentity = DefaultModel + "-int8";
+    public const string DefaultModelIdentity = DefaultModel + "-int7";
 
     /// <summary>The length of the shipped model's vectors.</summary>
     public const int DefaultModelDimensions = 384;
@@ -51,7 +52,8 @@ public static class EmbeddingProvider
     public static IEmbeddingGenerator<string, Embedding<float>>? Create(string? spec, string? url, string? key, Action<string>? warn = null)
     {
         spec = spec?.Trim();
-        if (string.IsNullOrEmpty(spec) || spec.Equals(DefaultSpec, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel, StringComparison.OrdinalIgnoreCase))
+        if (string.IsNullOrEmpty(spec) || spec.Equals(DefaultSpec, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel, StringComparison.OrdinalIgnoreCase)
+            || spec.Equals(DefaultModelIdentity, StringComparison.OrdinalIgnoreCase))
         {
             if (DefaultModelProblem() is not { } problem)
             {
@@ -98,7 +100,8 @@ public static class EmbeddingProvider
         }
     }
 
-    // Recorded with every vector: the weights never change under this name (a new model gets a new name).
+    // Recorded with every vector: the weights never change under this name (a new model gets a new name). The weights
+    // are the package's as Model/QuantizeWeights.cs rewrites them: a change to what it writes needs a new name too.
     private static OnnxEmbeddingGenerator LoadDefaultModel() => OnnxEmbeddingGenerator.Shipped(DefaultModelFolder, "engram", DefaultModelIdentity, DefaultModelDimensions);
 
     /// <summary>Why the shipped model cannot run here, or null. Cheap: checks files and loads no model.</summary>

@@ -11,12 +11,16 @@ using Microsoft.Build.Utilities;
 /// <summary>
 /// Writes an ONNX model whose matrix multiplications by a constant weight use 8-bit weights: each <c>MatMul(A, W)</c>
 /// with a float initializer <c>W</c> becomes ONNX Runtime's <c>com.microsoft.DynamicQuantizeMatMul(A, Wq, scale)</c>,
-/// with <c>W</c> quantized per column (symmetric: <c>Wq = round(W / scale)</c>, <c>scale = max|W[:, c]| / 127</c>) and
-/// <c>A</c> quantized per call (one scale for the whole input). What ONNX Runtime's <c>quantize_dynamic</c> does for a
+/// with <c>W</c> quantized per column (symmetric: <c>Wq = round(W / scale)</c>, <c>scale = max|W[:, c]| / 63</c>) and
+/// <c>A</c> quantized per call (one scale for the whole input, unsigned 8 bits). Weights use 7 bits (±63, ONNX Runtime's
+/// <c>reduce_range</c>): x64 CPUs without VNNI multiply unsigned by signed bytes in pairs summed into 16 bits, which
+/// saturates beyond that range, so the same text would get other vectors there. Within it, the integer products are
+/// exact on every CPU, and a store shared by servers on different machines holds one model's vectors. What ONNX Runtime's <c>quantize_dynamic</c> does for a
 /// transformer's linear layers, except that a weight narrowing its input (more rows than columns: the feed-forward
 /// layers' down projections, whose inputs after GELU carry outliers one scale per call would crush) stays float. Read
 /// and written at the protobuf wire level, so the build needs no ONNX tooling: every field it does not change is copied
-/// byte for byte.
+/// byte for byte. What it writes is part of the shipped model's identity (<c>EmbeddingProvider.DefaultModelIdentity</c>):
+/// change it and that name must change too, or stores would mix vectors of two models under one name.
 /// </summary>
 public sealed class QuantizeWeights : Task
 {
@@ -28,10 +32,13 @@ public sealed class QuantizeWeights : Task
 
     // ONNX field numbers (onnx.proto).
     private const int ModelOpsetImport = 8, ModelGraph = 7;
-    private const int GraphNode = 1, GraphInitializer = 5, GraphInput = 11;
+    private const int GraphNode = 1, GraphInitializer = 5, GraphInput = 11, GraphOutput = 12;
     private const int NodeInput = 1, NodeOpType = 4, NodeDomain = 7;
     private const int TensorDims = 1, TensorDataType = 2, TensorFloatData = 4, TensorName = 8, TensorRawData = 9;
     private const int FloatType = 1, Int8Type = 3;
+
+    /// <summary>The largest weight level: 7 bits, so that no CPU's kernel saturates (see the summary).</summary>
+    private const int WeightLevels = 63;
 
     public override bool Execute()
     {
@@ -83,9 +90,15 @@ public sealed class QuantizeWeights : Task
         var nodes = fields.Where(f => f.Number == GraphNode).Select(f => (Field: f, Inputs: Strings(model, f, NodeInput), OpType: Strings(model, f, NodeOpType).FirstOrDefault())).ToList();
 
         // A weight is quantized when every node that reads it is a MatMul reading it as its second input.
+        var outputs = new HashSet<string>(fields.Where(f => f.Number == GraphOutput).Select(f => Strings(model, f, 1).FirstOrDefault() ?? ""));
         var targets = new HashSet<string>(nodes.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[1], out var w) && w.Quantizable).Select(n => n.Inputs[1]));
         targets.ExceptWith(nodes.Where(n => n.OpType != "MatMul").SelectMany(n => n.Inputs));
         targets.ExceptWith(nodes.Where(n => n.OpType == "MatMul").SelectMany(n => n.Inputs.Take(1)));
+        targets.ExceptWith(outputs);
+        if (targets.SelectMany(t => new[] { t + "_int8", t + "_scale" }).FirstOrDefault(byName.ContainsKey) is { } taken)
+        {
+            throw new InvalidDataException($"The model already has an initializer named {taken}: the quantized weights need that name.");
+        }
 
         var output = new MemoryStream();
         foreach (var f in fields)
@@ -181,7 +194,7 @@ public sealed class QuantizeWeights : Task
                     max = Math.Max(max, Math.Abs(Values![(r * columns) + c]));
                 }
 
-                scales[c] = max > 0 ? max / 127f : 1f;
+                scales[c] = max > 0 ? max / WeightLevels : 1f;
             }
 
             var weights = new byte[rows * columns];
@@ -189,7 +202,7 @@ public sealed class QuantizeWeights : Task
             {
                 for (var c = 0; c < columns; c++)
                 {
-                    weights[(r * columns) + c] = unchecked((byte)(sbyte)Math.Max(-127, Math.Min(127, Math.Round(Values![(r * columns) + c] / scales[c]))));
+                    weights[(r * columns) + c] = unchecked((byte)(sbyte)Math.Max(-WeightLevels, Math.Min(WeightLevels, Math.Round(Values![(r * columns) + c] / scales[c]))));
                 }
             }
 

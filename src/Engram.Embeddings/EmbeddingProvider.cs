@@ -27,7 +27,7 @@ public static class EmbeddingProvider
     /// <summary>
     /// What the shipped model's vectors are recorded as: most of its weights are quantized at build time to 7-bit levels
     /// stored as bytes (Model/QuantizeWeights.cs), so its vectors differ slightly from the float model's, and a store
-    /// embedded by that one re-embeds.
+    /// embedded by that one re-embeds. Accepted by <c>--embeddings</c> too, as <c>engram stats</c> shows it.
     /// </summary>
     public const string DefaultModelIdentity = DefaultModel + "-int7";
 
@@ -100,8 +100,7 @@ public static class EmbeddingProvider
         }
     }
 
-    // Recorded with every vector: the weights never change under this name (a new model gets a new name). The weights
-    // are the package's as Model/QuantizeWeights.cs rewrites them: a change to what it writes needs a new name too.
+    // Recorded with every vector (DefaultModelIdentity): a change of weights, or of what QuantizeWeights writes, needs a new name.
     private static OnnxEmbeddingGenerator LoadDefaultModel() => OnnxEmbeddingGenerator.Shipped(DefaultModelFolder, "engram", DefaultModelIdentity, DefaultModelDimensions);
 
     /// <summary>Why the shipped model cannot run here, or null. Cheap: checks files and loads no model.</summary>

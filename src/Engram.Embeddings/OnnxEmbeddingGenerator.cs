@@ -19,13 +19,6 @@ namespace Engram.Embeddings;
 /// </summary>
 internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>, ILoadingEmbeddingGenerator
 {
-    /// <summary>
-    /// Texts per inference run: one, so a text's vector never depends on the texts beside it. The shipped model quantizes
-    /// its activations with one scale per run, so a batch would change each text's vector with its neighbours' (and
-    /// padding); unpadded single texts cost no more than a padded batch on a CPU.
-    /// </summary>
-    private const int BatchSize = 1;
-
     private readonly string _modelPath;
     private readonly string _folder;
     private readonly EmbeddingGeneratorMetadata _metadata;
@@ -156,39 +149,29 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         var prefix = EmbeddingInput.IsQuery(options) ? Config.QueryPrefix : Config.DocumentPrefix;
-        var texts = values.Select(v => prefix + v).ToList();
-        var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
-        foreach (var chunk in texts.Chunk(BatchSize))
+        var result = new GeneratedEmbeddings<Embedding<float>>();
+        foreach (var value in values)
         {
-            // Inference runs on the thread pool, so a caller's time limit can give up waiting for it.
-            var vectors = await Task.Run(() => Embed(chunk), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-            result.AddRange(vectors.Select(v => new Embedding<float>(v) { ModelId = _metadata.DefaultModelId }));
+            // One text per inference run, so a text's vector never depends on the texts beside it: the shipped model
+            // quantizes its activations with one scale per run, so a batch would change each text's vector with its
+            // neighbours' (and padding); unpadded single texts cost no more than a padded batch on a CPU. Inference runs
+            // on the thread pool, so a caller's time limit can give up waiting for it.
+            var vector = await Task.Run(() => Embed(prefix + value), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+            result.Add(new Embedding<float>(vector) { ModelId = _metadata.DefaultModelId });
         }
 
         return result;
     }
 
-    private float[][] Embed(string[] texts)
+    private float[] Embed(string text)
     {
         var session = Loaded;
-        var ids = texts.Select(t => session.Tokenizer.EncodeToIds(t, Config.MaxTokens, addSpecialTokens: true, out _, out _)).ToList();
-        var length = Math.Max(1, ids.Max(x => x.Count));
-        var shape = new[] { texts.Length, length };
-        var inputIds = new DenseTensor<long>(shape);
-        var mask = new DenseTensor<long>(shape);
-        for (var i = 0; i < texts.Length; i++)
-        {
-            for (var j = 0; j < ids[i].Count; j++)
-            {
-                inputIds[i, j] = ids[i][j];
-                mask[i, j] = 1;
-            }
-        }
-
-        var inputs = new List<NamedOnnxValue>(3) { NamedOnnxValue.CreateFromTensor("input_ids", inputIds) };
+        var ids = session.Tokenizer.EncodeToIds(text, Config.MaxTokens, addSpecialTokens: true, out _, out _);
+        var shape = new[] { 1, ids.Count };
+        var inputs = new List<NamedOnnxValue>(3) { NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids.Select(id => (long)id).ToArray(), shape)) };
         if (session.TakesMask)
         {
-            inputs.Add(NamedOnnxValue.CreateFromTensor("attention_mask", mask));
+            inputs.Add(NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, ids.Count).ToArray(), shape)));
         }
 
         if (session.TakesTypes)
@@ -199,43 +182,29 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         using var outputs = session.Inference.Run(inputs, [session.Output]);
         var tensor = outputs[0].AsTensor<float>();
         var states = tensor is DenseTensor<float> dense ? dense.Buffer.Span : tensor.ToArray();
-        var vectors = new float[texts.Length][];
         if (session.Pooled)
         {
-            var size = tensor.Dimensions[1];
-            for (var i = 0; i < texts.Length; i++)
-            {
-                vectors[i] = Normalize(states.Slice(i * size, size).ToArray());
-            }
-
-            return vectors;
+            return Normalize(states.ToArray());
         }
 
         var hidden = tensor.Dimensions[2];
-        for (var i = 0; i < texts.Length; i++)
+        var vector = new float[hidden];
+        if (Config.Pooling == Pooling.Cls)
         {
-            var text = states.Slice(i * length * hidden, length * hidden);
-            var vector = new float[hidden];
-            if (Config.Pooling == Pooling.Cls)
+            states[..hidden].CopyTo(vector);
+        }
+        else
+        {
+            // Mean over the tokens, as sentence-transformers does (one text: no padding to leave out).
+            for (var j = 0; j < ids.Count; j++)
             {
-                text[..hidden].CopyTo(vector);
-            }
-            else
-            {
-                // Mean over the real tokens (the attention mask), as sentence-transformers does.
-                var count = ids[i].Count;
-                for (var j = 0; j < count; j++)
-                {
-                    System.Numerics.Tensors.TensorPrimitives.Add(vector, text.Slice(j * hidden, hidden), vector);
-                }
-
-                System.Numerics.Tensors.TensorPrimitives.Divide(vector, Math.Max(1, count), vector);
+                System.Numerics.Tensors.TensorPrimitives.Add(vector, states.Slice(j * hidden, hidden), vector);
             }
 
-            vectors[i] = Normalize(vector);
+            System.Numerics.Tensors.TensorPrimitives.Divide(vector, Math.Max(1, ids.Count), vector);
         }
 
-        return vectors;
+        return Normalize(vector);
     }
 
     private static float[] Normalize(float[] vector)

@@ -9,18 +9,22 @@ using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
 /// <summary>
-/// Writes an ONNX model whose matrix multiplications by a constant weight use 8-bit weights: each <c>MatMul(A, W)</c>
-/// with a float initializer <c>W</c> becomes ONNX Runtime's <c>com.microsoft.DynamicQuantizeMatMul(A, Wq, scale)</c>,
-/// with <c>W</c> quantized per column (symmetric: <c>Wq = round(W / scale)</c>, <c>scale = max|W[:, c]| / 63</c>) and
-/// <c>A</c> quantized per call (one scale for the whole input, unsigned 8 bits). Weights use 7 bits (±63, ONNX Runtime's
-/// <c>reduce_range</c>): x64 CPUs without VNNI multiply unsigned by signed bytes in pairs summed into 16 bits, which
-/// saturates beyond that range, so the same text would get other vectors there. Within it, the integer products are
-/// exact on every CPU, and a store shared by servers on different machines holds one model's vectors. What ONNX Runtime's <c>quantize_dynamic</c> does for a
-/// transformer's linear layers, except that a weight narrowing its input (more rows than columns: the feed-forward
-/// layers' down projections, whose inputs after GELU carry outliers one scale per call would crush) stays float. Read
-/// and written at the protobuf wire level, so the build needs no ONNX tooling: every field it does not change is copied
-/// byte for byte. What it writes is part of the shipped model's identity (<c>EmbeddingProvider.DefaultModelIdentity</c>):
-/// change it and that name must change too, or stores would mix vectors of two models under one name.
+/// Writes an ONNX model whose matrix multiplications by a constant weight use byte weights, as ONNX Runtime's
+/// <c>quantize_dynamic</c> does for a transformer's linear layers: each <c>MatMul(A, W)</c> with a float initializer
+/// <c>W</c> becomes <c>com.microsoft.DynamicQuantizeMatMul(A, Wq, scale)</c>, <c>W</c> quantized per column
+/// (symmetric: <c>Wq = round(W / scale)</c>, <c>scale = max|W[:, c]| / 63</c>), <c>A</c> per run (one scale, unsigned
+/// bytes).
+/// <list type="bullet">
+/// <item>Weights use 7-bit levels (±63, ONNX Runtime's <c>reduce_range</c>): x64 CPUs without VNNI multiply unsigned by
+/// signed bytes in pairs summed into 16 bits, which saturates beyond that range, so the same text would get other vectors
+/// there. Within it the integer products are exact on every CPU: servers sharing a store compute one model's vectors.</item>
+/// <item>A weight narrowing its input (more rows than columns: the feed-forward layers' down projections, whose inputs
+/// after GELU carry outliers one scale per run would crush) stays float.</item>
+/// <item>Read and written at the protobuf wire level, so the build needs no ONNX tooling: every field it does not change
+/// is copied byte for byte.</item>
+/// </list>
+/// What it writes is part of the shipped model's identity (<c>EmbeddingProvider.DefaultModelIdentity</c>): change it
+/// and that name must change too, or stores would mix vectors of two models under one name.
 /// </summary>
 public sealed class QuantizeWeights : Task
 {
@@ -85,15 +89,16 @@ public sealed class QuantizeWeights : Task
     private static (byte[] Graph, int Quantized) Rewrite(byte[] model, Field graph)
     {
         var fields = Fields(model, graph.ValueStart, graph.End);
-        var tensors = fields.Where(f => f.Number == GraphInitializer).Select(f => (Field: f, Tensor: Tensor.Read(model, f))).ToList();
-        var byName = tensors.ToDictionary(t => t.Tensor.Name, t => t.Tensor);
-        var nodes = fields.Where(f => f.Number == GraphNode).Select(f => (Field: f, Inputs: Strings(model, f, NodeInput), OpType: Strings(model, f, NodeOpType).FirstOrDefault())).ToList();
+        // Initializers and nodes by where they start in the graph.
+        var tensors = fields.Where(f => f.Number == GraphInitializer).ToDictionary(f => f.Start, f => Tensor.Read(model, f));
+        var byName = tensors.Values.ToDictionary(t => t.Name);
+        var nodes = fields.Where(f => f.Number == GraphNode).ToDictionary(f => f.Start, f => (Inputs: Strings(model, f, NodeInput), OpType: Strings(model, f, NodeOpType).FirstOrDefault()));
 
         // A weight is quantized when every node that reads it is a MatMul reading it as its second input.
         var outputs = new HashSet<string>(fields.Where(f => f.Number == GraphOutput).Select(f => Strings(model, f, 1).FirstOrDefault() ?? ""));
-        var targets = new HashSet<string>(nodes.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[1], out var w) && w.Quantizable).Select(n => n.Inputs[1]));
-        targets.ExceptWith(nodes.Where(n => n.OpType != "MatMul").SelectMany(n => n.Inputs));
-        targets.ExceptWith(nodes.Where(n => n.OpType == "MatMul").SelectMany(n => n.Inputs.Take(1)));
+        var targets = new HashSet<string>(nodes.Values.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[1], out var w) && w.Quantizable).Select(n => n.Inputs[1]));
+        targets.ExceptWith(nodes.Values.Where(n => n.OpType != "MatMul").SelectMany(n => n.Inputs));
+        targets.ExceptWith(nodes.Values.Where(n => n.OpType == "MatMul").SelectMany(n => n.Inputs.Take(1)));
         targets.ExceptWith(outputs);
         if (targets.SelectMany(t => new[] { t + "_int8", t + "_scale" }).FirstOrDefault(byName.ContainsKey) is { } taken)
         {
@@ -103,7 +108,7 @@ public sealed class QuantizeWeights : Task
         var output = new MemoryStream();
         foreach (var f in fields)
         {
-            if (f.Number == GraphNode && nodes.First(n => n.Field.Start == f.Start) is var node && node.OpType == "MatMul" && targets.Contains(node.Inputs[1]))
+            if (f.Number == GraphNode && nodes[f.Start] is var node && node.OpType == "MatMul" && targets.Contains(node.Inputs[1]))
             {
                 var rewritten = new MemoryStream();
                 foreach (var inner in Fields(model, f.ValueStart, f.End).Where(g => g.Number is not (NodeInput or NodeOpType or NodeDomain)))
@@ -120,9 +125,9 @@ public sealed class QuantizeWeights : Task
                 WriteBytes(rewritten, NodeDomain, Encoding.UTF8.GetBytes("com.microsoft"));
                 WriteBytes(output, GraphNode, rewritten.ToArray());
             }
-            else if (f.Number == GraphInitializer && tensors.First(t => t.Field.Start == f.Start).Tensor is var tensor && targets.Contains(tensor.Name))
+            else if (f.Number == GraphInitializer && tensors[f.Start] is var tensor && targets.Contains(tensor.Name))
             {
-                var (weights, scales) = tensor.Quantize();
+                var (weights, scales) = tensor.Quantize(model);
                 WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_int8", Int8Type, tensor.Dims, weights));
                 WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_scale", FloatType, [tensor.Dims[1]], scales));
             }
@@ -144,9 +149,11 @@ public sealed class QuantizeWeights : Task
         public string Name = "";
         public int DataType;
         public List<long> Dims = new();
-        public float[]? Values;
 
-        public bool Quantizable => DataType == FloatType && Dims.Count == 2 && Dims[0] <= Dims[1] && Values is not null && Values.Length == Dims[0] * Dims[1];
+        /// <summary>Where its floats are in the model (raw data or packed float data), read only when it is quantized.</summary>
+        public int ValuesStart, ValuesLength;
+
+        public bool Quantizable => DataType == FloatType && Dims.Count == 2 && Dims[0] <= Dims[1] && ValuesLength == Dims[0] * Dims[1] * 4;
 
         public static Tensor Read(byte[] data, Field field)
         {
@@ -173,8 +180,7 @@ public sealed class QuantizeWeights : Task
                         break;
                     case TensorRawData:
                     case TensorFloatData when f.Wire == 2:
-                        t.Values = new float[(f.End - f.ValueStart) / 4];
-                        Buffer.BlockCopy(data, f.ValueStart, t.Values, 0, t.Values.Length * 4);
+                        (t.ValuesStart, t.ValuesLength) = (f.ValueStart, f.End - f.ValueStart);
                         break;
                 }
             }
@@ -182,16 +188,18 @@ public sealed class QuantizeWeights : Task
             return t;
         }
 
-        public (byte[] Weights, byte[] Scales) Quantize()
+        public (byte[] Weights, byte[] Scales) Quantize(byte[] model)
         {
             int rows = (int)Dims[0], columns = (int)Dims[1];
+            var values = new float[rows * columns];
+            Buffer.BlockCopy(model, ValuesStart, values, 0, ValuesLength);
             var scales = new float[columns];
             for (var c = 0; c < columns; c++)
             {
                 var max = 0f;
                 for (var r = 0; r < rows; r++)
                 {
-                    max = Math.Max(max, Math.Abs(Values![(r * columns) + c]));
+                    max = Math.Max(max, Math.Abs(values[(r * columns) + c]));
                 }
 
                 scales[c] = max > 0 ? max / WeightLevels : 1f;
@@ -202,7 +210,7 @@ public sealed class QuantizeWeights : Task
             {
                 for (var c = 0; c < columns; c++)
                 {
-                    weights[(r * columns) + c] = unchecked((byte)(sbyte)Math.Max(-WeightLevels, Math.Min(WeightLevels, Math.Round(Values![(r * columns) + c] / scales[c]))));
+                    weights[(r * columns) + c] = unchecked((byte)(sbyte)Math.Max(-WeightLevels, Math.Min(WeightLevels, Math.Round(values[(r * columns) + c] / scales[c]))));
                 }
             }
 

@@ -37,8 +37,10 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
     /// <param name="explainAll">Account for every candidate in <see cref="RecallTrace.FilteredOut"/>, not only those examined.</param>
     public async Task<RecallTrace> RunAsync(RecallQuery query, bool log, CancellationToken cancellationToken, string? retrievalId = null, DateTimeOffset? ranAt = null, bool explainAll = false)
     {
-        // The query's embedding is the slowest part with a model: it starts first and computes while the rest runs.
-        var queryVector = Task.Run(() => engine.Embedder.TryEmbedQueryAsync(query.Query, cancellationToken), cancellationToken);
+        // The query's embedding is the slowest part with a model: it starts first and computes while the rest runs. A model
+        // computes on the thread pool by itself (an HTTP embedder waits on I/O; hashing takes microseconds), so the call
+        // returns at once: a second hop here would make the model's run wait for a free pool thread on two cores.
+        var queryVector = engine.Embedder.TryEmbedQueryAsync(query.Query, cancellationToken);
         var seq = await engine.CatchUpAsync(query.Scopes, cancellationToken).ConfigureAwait(false);
                 var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
         var at = ranAt ?? DateTimeOffset.UtcNow;

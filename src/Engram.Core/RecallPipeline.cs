@@ -42,10 +42,11 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         // returns at once: a second hop here would make the model's run wait for a free pool thread on two cores.
         var queryVector = engine.Embedder.TryEmbedQueryAsync(query.Query, cancellationToken);
         var seq = await engine.CatchUpAsync(query.Scopes, cancellationToken).ConfigureAwait(false);
-                var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
+        var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
         var at = ranAt ?? DateTimeOffset.UtcNow;
         var context = await RankAsync(new RecallContext(query, at, CandidateDepth, allowed, queryVector) { Seq = seq }, cancellationToken).ConfigureAwait(false);
-        var (fused, relevance, byEvidence) = EvidenceFusion.Fuse(context.Rankings, semantic);
+        var fusion = EvidenceFusion.Fuse(context.Rankings, semantic);
+        var fused = fusion.Fused;
 
         // Filter and apply the recency tie-break over a prefix of the fused list long enough to fill the limit with
         // room for near-ties; the rows read for it are the hits' rows too.
@@ -55,11 +56,17 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         var window = query.Limit + RecencyTieBreak.Margin;
         while (examined < fused.Count && passing.Count < window)
         {
-            var slice = fused.Skip(examined).Take(window).ToList();
-            examined += slice.Count;
-            var rows = await engine.Rows.GetAsync(slice.Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false);
-            foreach (var (id, score) in slice)
+            var end = Math.Min(fused.Count, examined + window);
+            var slice = new List<string>(end - examined);
+            for (var i = examined; i < end; i++)
             {
+                slice.Add(fused[i].Id);
+            }
+
+            var rows = await engine.Rows.GetAsync(slice, cancellationToken).ConfigureAwait(false);
+            for (; examined < end; examined++)
+            {
+                var (id, score) = fused[examined];
                 if (!rows.TryGetValue(id, out var row) || !query.Scopes.Contains(row.Scope))
                 {
                     continue;
@@ -76,8 +83,8 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             }
         }
 
-        var ranked = RecencyTieBreak.Apply(passing, context.Rankings, byEvidence,
-            byEvidence ? (a, b) => engine.Vectors.Likeness(a, b) >= sameFact : null);
+        var ranked = RecencyTieBreak.Apply(passing, context.Rankings, fusion.ByEvidence,
+            fusion.ByEvidence ? (a, b) => engine.Vectors.Likeness(a, b) >= sameFact : null);
         filtered.AddRange(ranked.Order.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, FilterReason.BelowCutOff)));
         if (explainAll)
         {
@@ -88,7 +95,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             }
         }
 
-        var hits = ranked.Order.Take(query.Limit).Select((x, i) => new RecallTrace.Hit(i + 1, ToRecalled(x.Meta.Memory, x.Fused, relevance.GetValueOrDefault(x.Meta.Id)))).ToList();
+        var hits = ranked.Order.Take(query.Limit).Select((x, i) => new RecallTrace.Hit(i + 1, ToRecalled(x.Meta.Memory, x.Fused, fusion.Relevance(x.Meta.Id)))).ToList();
         if (anchors.Enabled && hits.Count > 0)
         {
             hits = await MarkStaleAsync(hits, cancellationToken).ConfigureAwait(false);

@@ -4,27 +4,33 @@ using Engram.Core.Storage;
 
 namespace Engram.Core.Tests;
 
-public class RankFusionTests
+public class ReciprocalRankFusionTests
 {
     [Fact]
     public void Fuse_ItemInBothLists_RanksAboveItemsInOne()
     {
-        var fused = RankFusion.Fuse(["a", "b", "c"], ["c", "d", "a"]);
+        var fused = ByRank(["a", "b", "c"], ["c", "d", "a"]);
         Assert.Equal(["a", "c", "b", "d"], fused.Select(f => f.Id));
     }
 
     [Fact]
     public void Fuse_ScoreIsSumOfReciprocalRanks()
     {
-        var fused = RankFusion.Fuse(["x"], ["y", "x"]);
+        var fused = ByRank(["x"], ["y", "x"]);
         var x = fused.Single(f => f.Id == "x");
-        Assert.Equal(1.0 / (RankFusion.K + 1) + 1.0 / (RankFusion.K + 2), x.Score, 12);
+        Assert.Equal(1.0 / (EvidenceFusion.RankConstant + 1) + 1.0 / (EvidenceFusion.RankConstant + 2), x.Score, 12);
+    }
+
+    [Fact]
+    public void Fuse_ExactTies_KeepTheOrderOfFirstAppearance()
+    {
+        Assert.Equal(["p", "q", "r", "s"], ByRank(["p", "r"], ["q", "s"]).Select(f => f.Id));
     }
 
     [Fact]
     public void Fuse_EmptyLists_GiveNothing()
     {
-        Assert.Empty(RankFusion.Fuse([], []));
+        Assert.Empty(ByRank([], []));
     }
 
     [Fact]
@@ -38,6 +44,10 @@ public class RankFusionTests
 
         Assert.Equal([2, 4, 3], top.ToList().Select(x => x.Item));
     }
+
+    /// <summary>Reciprocal rank fusion of lists with equal weights (signals without a model's vectors fuse by rank).</summary>
+    private static IReadOnlyList<(string Id, double Score)> ByRank(params string[][] lists) =>
+        EvidenceFusion.Fuse(lists.Select(l => new SignalRanking(SignalKind.Entities, l.Select(id => new Scored(id, 1)).ToList(), 1)).ToList(), semantic: false).Fused;
 }
 
 public class HashingEmbeddingGeneratorTests

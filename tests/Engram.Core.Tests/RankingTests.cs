@@ -132,22 +132,25 @@ public sealed class RankingTests
             new(SignalKind.Lexical, [new("words", 9.0f), new("both", 8.0f), new("weak", 1.0f)], 1),
             new(SignalKind.Vector, [new("meaning", 0.66f), new("both", 0.64f), new("weak", 0.30f)], 1),
         ];
-        var (fused, relevance, byEvidence) = EvidenceFusion.Fuse(rankings, semantic: true);
-        Assert.True(byEvidence);
+        var result = EvidenceFusion.Fuse(rankings, semantic: true);
+        var fused = result.Fused;
+        Assert.True(result.ByEvidence);
         Assert.Equal("both", fused[0].Id);
         Assert.Equal(fused.Select(f => f.Score).OrderDescending(), fused.Select(f => f.Score));
-        Assert.All(fused, f => Assert.Equal(relevance[f.Id], f.Score));
-        Assert.All(relevance.Values, r => Assert.InRange(r, 0, 1));
+        Assert.All(fused, f => Assert.Equal(result.Relevance(f.Id), f.Score));
+        Assert.All(fused, f => Assert.InRange(result.Relevance(f.Id), 0, 1));
 
         // More likeness, all else equal, is more relevance.
         SignalRanking[] closer = [rankings[0], new(SignalKind.Vector, [new("meaning", 0.66f), new("both", 0.64f), new("weak", 0.50f)], 1)];
-        Assert.True(EvidenceFusion.Fuse(closer, semantic: true).Relevance["weak"] > relevance["weak"]);
+        Assert.True(EvidenceFusion.Fuse(closer, semantic: true).Relevance("weak") > result.Relevance("weak"));
 
         // With hashed vectors the order is reciprocal rank fusion's, and relevance comes from the words alone.
-        var (byRank, words, _) = EvidenceFusion.Fuse(rankings, semantic: false);
-        Assert.Equal(RankFusion.Fuse((rankings[0].Fused, 1.0), (rankings[1].Fused, 1.0)).Select(f => f.Id), byRank.Select(f => f.Id));
-        Assert.Equal(0, words["meaning"], 2);
-        Assert.True(words["words"] > words["weak"]);
+        // (both: 2/62, weak: 2/63, words and meaning: 1/61 each, tied, in order of first appearance).
+        var words = EvidenceFusion.Fuse(rankings, semantic: false);
+        Assert.False(words.ByEvidence);
+        Assert.Equal(["both", "weak", "words", "meaning"], words.Fused.Select(f => f.Id));
+        Assert.Equal(0, words.Relevance("meaning"), 2);
+        Assert.True(words.Relevance("words") > words.Relevance("weak"));
     }
 
     private static List<string> Scan(VectorMatrix.Snapshot snapshot, float[] query)

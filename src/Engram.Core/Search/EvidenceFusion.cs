@@ -58,62 +58,99 @@ internal sealed record FusionModel(
     public readonly record struct Evidence(double Lexical, double LexicalRank, double Time, double Entities, double Cosine, double VectorRank, double BestCosine, double WordMatch);
 }
 
+/// <summary>
+/// A recall's candidates fused: in fused order, best first, with their fused score; whether they were fused by evidence
+/// (a model's vectors took part), not by rank; and each one's relevance, computed when asked (a recall reads it for its
+/// hits only).
+/// </summary>
+internal sealed class FusedCandidates
+{
+    private readonly Dictionary<string, int> _index;
+    private readonly FusionModel.Evidence[] _evidence;
+    private readonly FusionModel _model;
+
+    internal FusedCandidates(IReadOnlyList<(string Id, double Score)> fused, bool byEvidence, Dictionary<string, int> index, FusionModel.Evidence[] evidence, FusionModel model)
+    {
+        Fused = fused;
+        ByEvidence = byEvidence;
+        _index = index;
+        _evidence = evidence;
+        _model = model;
+    }
+
+    /// <summary>The candidates, best first, with their fused score.</summary>
+    public IReadOnlyList<(string Id, double Score)> Fused { get; }
+
+    /// <summary>Whether they were fused by evidence (a model's vectors that took part), not by rank.</summary>
+    public bool ByEvidence { get; }
+
+    /// <summary>The probability that the candidate answers the query; 0 for an id no signal found.</summary>
+    public double Relevance(string id) => _index.TryGetValue(id, out var i) ? _model.Relevance(_evidence[i]) : 0;
+}
+
 /// <summary>Fuses the signals' rankings of a recall and gives each candidate its relevance.</summary>
 internal static class EvidenceFusion
 {
     /// <summary>
-    /// The candidates in fused order, best first, with their fused score; each one's relevance; and whether they were
-    /// fused by evidence (a model's vectors that took part), not by rank.
+    /// Reciprocal rank fusion's constant (each list contributes weight / (K + rank)), the usual one from Cormack et al.
+    /// (2009): large enough that the first few ranks of one list do not drown agreement between lists.
+    /// </summary>
+    public const int RankConstant = 60;
+
+    /// <summary>
+    /// Fuses the rankings: by evidence (<see cref="FusionModel.Semantic"/>'s relevance) when a model's vectors took part,
+    /// else by weighted reciprocal rank. Exact ties keep the order of first appearance across the rankings.
     /// </summary>
     /// <param name="rankings">The signals' rankings.</param>
     /// <param name="semantic">Whether the vectors carry meaning (a model's, not hashed words).</param>
-    public static (IReadOnlyList<(string Id, double Score)> Fused, IReadOnlyDictionary<string, double> Relevance, bool ByEvidence) Fuse(IReadOnlyList<SignalRanking> rankings, bool semantic)
+    public static FusedCandidates Fuse(IReadOnlyList<SignalRanking> rankings, bool semantic)
     {
-        var vector = rankings.FirstOrDefault(r => r.Kind == SignalKind.Vector);
-        var byEvidence = semantic && vector is { Unavailable: null, Hits.Count: > 0 };
-        var model = byEvidence ? FusionModel.Semantic : FusionModel.Words;
-        var evidence = Gather(rankings, byEvidence ? vector : null);
-        var relevance = evidence.ToDictionary(e => e.Key, e => model.Relevance(e.Value), StringComparer.Ordinal);
-        if (byEvidence)
-        {
-            // Order of first appearance breaks exact ties, as in reciprocal rank fusion.
-            var order = evidence.Keys.ToList();
-            var fused = order.Select((id, i) => (Id: id, Index: i, Score: relevance[id]))
-                .OrderByDescending(x => x.Score).ThenBy(x => x.Index)
-                .Select(x => (x.Id, x.Score)).ToList();
-            return (fused, relevance, true);
-        }
-
-        return (RankFusion.Fuse(rankings.Select(r => (r.Fused, r.Weight)).ToArray()), relevance, false);
-    }
-
-    /// <summary>Each candidate's evidence, keyed in order of first appearance across the rankings.</summary>
-    /// <param name="rankings">The signals' rankings.</param>
-    /// <param name="vector">The vector ranking when its cosines are evidence (a model's); null when they are not.</param>
-    private static Dictionary<string, FusionModel.Evidence> Gather(IReadOnlyList<SignalRanking> rankings, SignalRanking? vector)
-    {
-        var evidence = new Dictionary<string, FusionModel.Evidence>(StringComparer.Ordinal);
-        var best = vector is { Hits.Count: > 0 } ? vector.Hits.Max(h => h.Score) : 0;
+        SignalRanking? vector = null;
+        var capacity = 0;
         foreach (var ranking in rankings)
         {
-            if (ranking.Kind == SignalKind.Vector && vector is null)
-            {
-                // Hashed vectors carry the same evidence as the words: their candidates are known, with none of it.
-                foreach (var id in ranking.Fused)
-                {
-                    evidence.TryAdd(id, default);
-                }
+            vector ??= ranking.Kind == SignalKind.Vector ? ranking : null;
+            capacity += ranking.Hits.Count;
+        }
 
+        var byEvidence = semantic && vector is { Unavailable: null, Hits.Count: > 0 };
+        var model = byEvidence ? FusionModel.Semantic : FusionModel.Words;
+
+        // One slot per candidate, in order of first appearance: its evidence and, fused by rank, its summed reciprocal ranks.
+        var index = new Dictionary<string, int>(capacity, StringComparer.Ordinal);
+        var ids = new string[capacity];
+        var evidence = new FusionModel.Evidence[capacity];
+        var scores = new double[capacity];
+        var best = byEvidence ? Top(vector!.Hits) : 0;
+        int Slot(string id)
+        {
+            if (!index.TryGetValue(id, out var slot))
+            {
+                slot = index.Count;
+                index.Add(id, slot);
+                ids[slot] = id;
+                evidence[slot] = new FusionModel.Evidence { BestCosine = best };
+            }
+
+            return slot;
+        }
+
+        foreach (var ranking in rankings)
+        {
+            if (ranking.Kind == SignalKind.Vector && !byEvidence)
+            {
+                // Hashed vectors carry the same evidence as the words: the candidates they add are known, with none of it.
+                AddReciprocalRanks(ranking, Slot, scores);
                 continue;
             }
 
-            var top = ranking.Hits.Count == 0 ? 0 : ranking.Hits.Max(h => h.Score);
+            var top = Top(ranking.Hits);
             for (var i = 0; i < ranking.Hits.Count; i++)
             {
                 var (id, score) = (ranking.Hits[i].Id, ranking.Hits[i].Score);
-                var e = evidence.TryGetValue(id, out var found) ? found : new FusionModel.Evidence { BestCosine = best };
+                ref var e = ref evidence[Slot(id)];
                 var rank = 1 / Math.Log2(i + 2);
-                evidence[id] = ranking.Kind switch
+                e = ranking.Kind switch
                 {
                     SignalKind.Lexical => e with { Lexical = top > 0 ? score / top : 0, LexicalRank = rank, WordMatch = 1 },
                     SignalKind.Vector => e with { Cosine = score, VectorRank = rank },
@@ -122,8 +159,66 @@ internal static class EvidenceFusion
                     _ => e,
                 };
             }
+
+            if (!byEvidence)
+            {
+                AddReciprocalRanks(ranking, Slot, scores);
+            }
         }
 
-        return evidence;
+        var count = index.Count;
+        if (byEvidence)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                scores[i] = model.Relevance(evidence[i]);
+            }
+        }
+
+        var order = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            order[i] = i;
+        }
+
+        Array.Sort(order, (a, b) => scores[a] != scores[b] ? scores[b].CompareTo(scores[a]) : a.CompareTo(b));
+        var fused = new (string Id, double Score)[count];
+        for (var i = 0; i < count; i++)
+        {
+            fused[i] = (ids[order[i]], scores[order[i]]);
+        }
+
+        return new FusedCandidates(fused, byEvidence, index, evidence, model);
+    }
+
+    /// <summary>Adds the ranking's weight / (K + rank) to each id it fuses (all its hits, or what it adds to the others').</summary>
+    private static void AddReciprocalRanks(SignalRanking ranking, Func<string, int> slot, double[] scores)
+    {
+        if (ranking.Contributed is { } contributed)
+        {
+            for (var i = 0; i < contributed.Count; i++)
+            {
+                scores[slot(contributed[i])] += ranking.Weight / (RankConstant + i + 1);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < ranking.Hits.Count; i++)
+        {
+            scores[slot(ranking.Hits[i].Id)] += ranking.Weight / (RankConstant + i + 1);
+        }
+    }
+
+    /// <summary>The best raw score (a float, as the scores are divided by it as floats), or 0.</summary>
+    private static float Top(IReadOnlyList<Scored> hits)
+    {
+        var top = 0f;
+        for (var i = 0; i < hits.Count; i++)
+        {
+            top = i == 0 ? hits[i].Score : Math.Max(top, hits[i].Score);
+        }
+
+        return top;
     }
 }

@@ -44,6 +44,12 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     private readonly TextTerms _terms = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Filter> _scopeFilters = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The memory ids of each segment's documents, decoded once (a segment never changes; deletes only mark documents):
+    /// a recall otherwise decodes a string for each of its hundreds of hits. Entries go with their segments.
+    /// </summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, string?[]> _segmentIds = new();
     private LuceneDirectory _directory;
     private SearcherManager? _searchers;
 
@@ -292,14 +298,23 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
 
             var hits = searcher.Search(boolean, ScopeFilter(scopes, tags), k);
             var leaves = searcher.IndexReader.Leaves;
-            var ids = new BinaryDocValues?[leaves.Count];
+            var values = new BinaryDocValues?[leaves.Count];
+            var segments = new string?[leaves.Count][];
             var bytes = new BytesRef();
+            results.Capacity = hits.ScoreDocs.Length;
             foreach (var hit in hits.ScoreDocs)
             {
-                var leaf = ReaderUtil.SubIndex(hit.Doc, leaves);
-                ids[leaf] ??= leaves[leaf].AtomicReader.GetBinaryDocValues(IdValuesField);
-                ids[leaf]!.Get(hit.Doc - leaves[leaf].DocBase, bytes);
-                results.Add((bytes.Utf8ToString(), hit.Score));
+                var n = ReaderUtil.SubIndex(hit.Doc, leaves);
+                var reader = leaves[n].AtomicReader;
+                var ids = segments[n] ??= _segmentIds.GetValue(reader.CoreCacheKey, _ => new string?[reader.MaxDoc]);
+                var doc = hit.Doc - leaves[n].DocBase;
+                if (ids[doc] is not { } id)
+                {
+                    (values[n] ??= reader.GetBinaryDocValues(IdValuesField)).Get(doc, bytes);
+                    ids[doc] = id = bytes.Utf8ToString();
+                }
+
+                results.Add((id, hit.Score));
             }
         }
         finally

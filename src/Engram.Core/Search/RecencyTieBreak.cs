@@ -55,9 +55,17 @@ internal static class RecencyTieBreak
     /// </summary>
     public static Result Apply(IReadOnlyList<Candidate> passing, IReadOnlyList<SignalRanking> signals, bool byEvidence = false, Func<string, string, bool>? sameFact = null)
     {
+        // Each relevant signal's best score and its scores of the passing candidates (not of all it found: a recall
+        // examines a few dozen of hundreds).
+        var ids = new HashSet<string>(passing.Count, StringComparer.Ordinal);
+        foreach (var p in passing)
+        {
+            ids.Add(p.Meta.Id);
+        }
+
         var relevant = signals
             .Where(s => RelevanceWeight(s.Kind) > 0 && s.Hits.Count > 0)
-            .Select(s => (Weight: RelevanceWeight(s.Kind), Max: s.Hits.Max(x => x.Score), Scores: s.Hits.ToDictionary(x => x.Id, x => x.Score)))
+            .Select(s => (Weight: RelevanceWeight(s.Kind), Max: s.Hits.Max(x => x.Score), Scores: ScoresOf(s.Hits, ids)))
             .ToList();
         var totalWeight = relevant.Sum(s => s.Weight);
 
@@ -84,5 +92,20 @@ internal static class RecencyTieBreak
         var byTime = order.OrderByDescending(p => p.Meta.ObservedAt).ThenBy(p => p.Meta.Order).Select((p, i) => (p.Meta.Id, Rank: i + 1)).ToDictionary(x => x.Id, x => x.Rank);
         var recency = order.ToDictionary(p => p.Meta.Id, p => new SignalScore(byTime[p.Meta.Id], moved.GetValueOrDefault(p.Meta.Id)));
         return new Result(order.Select(p => new Candidate(p.Meta, p.Fused)).ToList(), recency);
+    }
+
+    /// <summary>The scores of <paramref name="ids"/> among <paramref name="hits"/> (the first, should one appear twice).</summary>
+    private static Dictionary<string, float> ScoresOf(IReadOnlyList<Scored> hits, HashSet<string> ids)
+    {
+        var scores = new Dictionary<string, float>(ids.Count, StringComparer.Ordinal);
+        foreach (var (id, score) in hits)
+        {
+            if (ids.Contains(id))
+            {
+                scores.TryAdd(id, score);
+            }
+        }
+
+        return scores;
     }
 }

@@ -37,10 +37,22 @@ internal sealed class TopK<T>
     /// <summary>The items, best first.</summary>
     public List<(T Item, float Score)> ToList()
     {
-        return _heap.UnorderedItems
-            .OrderByDescending(x => x.Priority.Score)
-            .ThenBy(x => x.Priority.Order)
-            .Select(x => (x.Element.Item, x.Priority.Score))
-            .ToList();
+        var items = new ((T Item, long Order) Element, (float Score, long Order) Priority)[_heap.Count];
+        var i = 0;
+        foreach (var item in _heap.UnorderedItems)
+        {
+            items[i++] = item;
+        }
+
+        Array.Sort(items, static (a, b) => a.Priority.Score != b.Priority.Score
+            ? b.Priority.Score.CompareTo(a.Priority.Score)
+            : a.Priority.Order.CompareTo(b.Priority.Order));
+        var best = new List<(T Item, float Score)>(items.Length);
+        foreach (var (element, priority) in items)
+        {
+            best.Add((element.Item, priority.Score));
+        }
+
+        return best;
     }
 }

@@ -152,8 +152,8 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         }
     }
 
-    /// <summary>The top <paramref name="k"/> memories of <paramref name="scopes"/> by cosine, best first.</summary>
-    public List<(string Id, float Score)> Search(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, int k, IReadOnlySet<string>? allowed = null)
+    /// <summary>The top <paramref name="k"/> memories of <paramref name="scopes"/> by cosine, best first, of those at <paramref name="floor"/> or above.</summary>
+    public List<(string Id, float Score)> Search(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, int k, IReadOnlySet<string>? allowed = null, float floor = float.NegativeInfinity)
     {
         if (Model is not { } model)
         {
@@ -182,7 +182,7 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         var top = new TopK<string>(k);
         foreach (var snapshot in snapshots)
         {
-            snapshot.Scan(query, top, allowed);
+            snapshot.Scan(query, top, allowed, floor);
         }
 
         return top.ToList();

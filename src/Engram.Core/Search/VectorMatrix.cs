@@ -121,7 +121,7 @@ internal sealed class VectorMatrix(int dimensions)
         /// <summary>The rows in use, row-major (removed ones included).</summary>
         public ReadOnlySpan<float> Data => data.AsSpan(0, count * dimensions);
 
-        public void Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed)
+        public void Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed, float floor = float.NegativeInfinity)
         {
             var rows = Data;
             for (var row = 0; row < count; row++)
@@ -131,7 +131,10 @@ internal sealed class VectorMatrix(int dimensions)
                     continue;
                 }
 
-                top.Add(id, TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query));
+                if (TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query) is var score && score >= floor)
+                {
+                    top.Add(id, score);
+                }
             }
         }
     }

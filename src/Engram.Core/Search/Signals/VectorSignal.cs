@@ -24,11 +24,15 @@ internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder,
             return new SignalRanking(SignalKind.Vector, [], weight) { Unavailable = embedder.Problem ?? "the embedder failed" };
         }
 
-        var scanned = index.Search(vector, query.Scopes, context.Depth, context.Allowed);
-        var hits = scanned
-            .Where(x => x.Score >= Floor)
-            .Select(x => new Scored(x.Id, x.Score))
-            .ToList();
+        // The top k of those at the floor or above are the top k's at the floor or above; fewer than k there means BM25's
+        // candidates outside them are below it too.
+        var scanned = index.Search(vector, query.Scopes, context.Depth, context.Allowed, Floor);
+        var hits = new List<Scored>(scanned.Count);
+        foreach (var (id, score) in scanned)
+        {
+            hits.Add(new Scored(id, score));
+        }
+
         var lexical = context.Find(SignalKind.Lexical)?.Hits ?? [];
         if (!addsOnly && scanned.Count == context.Depth)
         {
@@ -43,7 +47,24 @@ internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder,
 
         return new SignalRanking(SignalKind.Vector, hits, weight)
         {
-            Contributed = addsOnly ? hits.Select(x => x.Id).Except(lexical.Select(x => x.Id), StringComparer.Ordinal).ToList() : null,
+            Contributed = addsOnly ? Unmatched(hits, lexical) : null,
         };
+    }
+
+    /// <summary>The ids of <paramref name="hits"/> that <paramref name="lexical"/> did not find, in order.</summary>
+    private static List<string> Unmatched(List<Scored> hits, IReadOnlyList<Scored> lexical)
+    {
+        var rest = new HashSet<string>(hits.Count, StringComparer.Ordinal);
+        foreach (var hit in hits)
+        {
+            rest.Add(hit.Id);
+        }
+
+        foreach (var found in lexical)
+        {
+            rest.Remove(found.Id);
+        }
+
+        return hits.Where(h => rest.Contains(h.Id)).Select(h => h.Id).ToList();
     }
 }

@@ -66,16 +66,20 @@ internal sealed record FusionModel(
 internal sealed class FusedCandidates
 {
     private readonly Dictionary<string, int> _index;
-    private readonly FusionModel.Evidence[] _evidence;
+    private readonly EvidenceFusion.Found[] _found;
     private readonly FusionModel _model;
+    private readonly float _lexicalTop;
+    private readonly float _bestCosine;
 
-    internal FusedCandidates(IReadOnlyList<(string Id, double Score)> fused, bool byEvidence, Dictionary<string, int> index, FusionModel.Evidence[] evidence, FusionModel model)
+    internal FusedCandidates(IReadOnlyList<(string Id, double Score)> fused, bool byEvidence, Dictionary<string, int> index, EvidenceFusion.Found[] found, FusionModel model, float lexicalTop, float bestCosine)
     {
         Fused = fused;
         ByEvidence = byEvidence;
         _index = index;
-        _evidence = evidence;
+        _found = found;
         _model = model;
+        _lexicalTop = lexicalTop;
+        _bestCosine = bestCosine;
     }
 
     /// <summary>The candidates, best first, with their fused score.</summary>
@@ -85,7 +89,9 @@ internal sealed class FusedCandidates
     public bool ByEvidence { get; }
 
     /// <summary>The probability that the candidate answers the query; 0 for an id no signal found.</summary>
-    public double Relevance(string id) => _index.TryGetValue(id, out var i) ? _model.Relevance(_evidence[i]) : 0;
+    public double Relevance(string id) => _index.TryGetValue(id, out var i) ? Relevance(i) : 0;
+
+    private double Relevance(int slot) => _model.Relevance(EvidenceFusion.Evidence(_found[slot], _lexicalTop, _bestCosine));
 }
 
 /// <summary>Fuses the signals' rankings of a recall and gives each candidate its relevance.</summary>
@@ -107,21 +113,23 @@ internal static class EvidenceFusion
     {
         SignalRanking? vector = null;
         var capacity = 0;
+        var lexicalTop = 0f;
         foreach (var ranking in rankings)
         {
             vector ??= ranking.Kind == SignalKind.Vector ? ranking : null;
             capacity += ranking.Hits.Count;
+            lexicalTop = ranking.Kind == SignalKind.Lexical ? Top(ranking.Hits) : lexicalTop;
         }
 
         var byEvidence = semantic && vector is { Unavailable: null, Hits.Count: > 0 };
         var model = byEvidence ? FusionModel.Semantic : FusionModel.Words;
 
-        // One slot per candidate, in order of first appearance: its evidence and, fused by rank, its summed reciprocal ranks.
+        // One slot per candidate, in order of first appearance: what the rankings found of it and, fused by rank, its
+        // summed reciprocal ranks.
         var index = new Dictionary<string, int>(capacity, StringComparer.Ordinal);
         var ids = new string[capacity];
-        var evidence = new FusionModel.Evidence[capacity];
+        var found = new Found[capacity];
         var scores = new double[capacity];
-        var best = byEvidence ? Top(vector!.Hits) : 0;
         int Slot(string id)
         {
             if (!index.TryGetValue(id, out var slot))
@@ -129,7 +137,6 @@ internal static class EvidenceFusion
                 slot = index.Count;
                 index.Add(id, slot);
                 ids[slot] = id;
-                evidence[slot] = new FusionModel.Evidence { BestCosine = best };
             }
 
             return slot;
@@ -144,20 +151,25 @@ internal static class EvidenceFusion
                 continue;
             }
 
-            var top = Top(ranking.Hits);
             for (var i = 0; i < ranking.Hits.Count; i++)
             {
                 var (id, score) = (ranking.Hits[i].Id, ranking.Hits[i].Score);
-                ref var e = ref evidence[Slot(id)];
-                var rank = 1 / Math.Log2(i + 2);
-                e = ranking.Kind switch
+                ref var f = ref found[Slot(id)];
+                switch (ranking.Kind)
                 {
-                    SignalKind.Lexical => e with { Lexical = top > 0 ? score / top : 0, LexicalRank = rank, WordMatch = 1 },
-                    SignalKind.Vector => e with { Cosine = score, VectorRank = rank },
-                    SignalKind.Entities => e with { Entities = 1 },
-                    SignalKind.Time => e with { Time = score },
-                    _ => e,
-                };
+                    case SignalKind.Lexical:
+                        (f.Lexical, f.LexicalRank) = (score, i + 1);
+                        break;
+                    case SignalKind.Vector:
+                        (f.Cosine, f.VectorRank) = (score, i + 1);
+                        break;
+                    case SignalKind.Entities:
+                        f.Entities = true;
+                        break;
+                    case SignalKind.Time:
+                        f.Time = score;
+                        break;
+                }
             }
 
             if (!byEvidence)
@@ -167,11 +179,12 @@ internal static class EvidenceFusion
         }
 
         var count = index.Count;
+        var bestCosine = byEvidence ? Top(vector!.Hits) : 0;
         if (byEvidence)
         {
             for (var i = 0; i < count; i++)
             {
-                scores[i] = model.Relevance(evidence[i]);
+                scores[i] = model.Relevance(Evidence(found[i], lexicalTop, bestCosine));
             }
         }
 
@@ -188,7 +201,29 @@ internal static class EvidenceFusion
             fused[i] = (ids[order[i]], scores[order[i]]);
         }
 
-        return new FusedCandidates(fused, byEvidence, index, evidence, model);
+        return new FusedCandidates(fused, byEvidence, index, found, model, lexicalTop, bestCosine);
+    }
+
+    /// <summary>A candidate's evidence from what the rankings found of it, the lexical ranking's best score and the query's best cosine.</summary>
+    internal static FusionModel.Evidence Evidence(in Found f, float lexicalTop, float bestCosine) => new(
+        Lexical: f.LexicalRank > 0 && lexicalTop > 0 ? f.Lexical / lexicalTop : 0,
+        LexicalRank: f.LexicalRank > 0 ? 1 / Math.Log2(f.LexicalRank + 1) : 0,
+        Time: f.Time,
+        Entities: f.Entities ? 1 : 0,
+        Cosine: f.Cosine,
+        VectorRank: f.VectorRank > 0 ? 1 / Math.Log2(f.VectorRank + 1) : 0,
+        BestCosine: bestCosine,
+        WordMatch: f.LexicalRank > 0 ? 1 : 0);
+
+    /// <summary>What the rankings found of one candidate: raw scores, and ranks from 1 (0 where a signal did not find it).</summary>
+    internal struct Found
+    {
+        public float Lexical;
+        public int LexicalRank;
+        public float Time;
+        public bool Entities;
+        public float Cosine;
+        public int VectorRank;
     }
 
     /// <summary>Adds the ranking's weight / (K + rank) to each id it fuses (all its hits, or what it adds to the others').</summary>

@@ -260,9 +260,9 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
     private const int MaxQueryTerms = 200;
 
     /// <summary>BM25 search for a query's analysed <paramref name="terms"/> (<see cref="QueryTermList"/>) over <paramref name="scopes"/> (and any of <paramref name="tags"/> when given); best first.</summary>
-    public List<(string Id, float Score)> Search(IReadOnlyList<string> terms, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null)
+    public List<Scored> Search(IReadOnlyList<string> terms, IReadOnlyList<string> scopes, IReadOnlyList<string>? tags, int k, IReadOnlyList<(string Term, float Weight)>? expansion = null)
     {
-        var results = new List<(string, float)>();
+        var results = new List<Scored>();
         // One snapshot of the manager: a rebuild may set the field to null meanwhile.
         var searchers = _searchers;
         if (searchers is null || terms.Count == 0 || k <= 0)
@@ -306,7 +306,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
             {
                 var n = ReaderUtil.SubIndex(hit.Doc, leaves);
                 var reader = leaves[n].AtomicReader;
-                var ids = segments[n] ??= _segmentIds.GetValue(reader.CoreCacheKey, _ => new string?[reader.MaxDoc]);
+                var ids = segments[n] ??= SegmentIds(reader);
                 var doc = hit.Doc - leaves[n].DocBase;
                 if (ids[doc] is not { } id)
                 {
@@ -314,7 +314,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
                     ids[doc] = id = bytes.Utf8ToString();
                 }
 
-                results.Add((id, hit.Score));
+                results.Add(new Scored(id, hit.Score));
             }
         }
         finally
@@ -404,6 +404,19 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
         {
             searchers.Release(searcher);
         }
+    }
+
+    /// <summary>The segment's id slots (filled as its documents are hit).</summary>
+    private string?[] SegmentIds(AtomicReader segment)
+    {
+        if (!_segmentIds.TryGetValue(segment.CoreCacheKey, out var ids))
+        {
+            // Two recalls may both miss: the first slots stay, the other's are dropped.
+            _segmentIds.TryAdd(segment.CoreCacheKey, new string?[segment.MaxDoc]);
+            _segmentIds.TryGetValue(segment.CoreCacheKey, out ids);
+        }
+
+        return ids!;
     }
 
     private Filter ScopeFilter(IReadOnlyList<string> scopes, IReadOnlyList<string>? tags)

@@ -12,7 +12,8 @@ internal sealed class TopK<T>
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         _k = k;
         // Equal scores rank by arrival: the earlier item wins, so results do not depend on heap internals.
-        _heap = new PriorityQueue<(T, long), (float, long)>(k + 1, Comparer<(float Score, long Order)>.Create(
+        // Sized as it fills: a scan with a floor may keep far fewer than k.
+        _heap = new PriorityQueue<(T, long), (float, long)>(Math.Min(k + 1, 64), Comparer<(float Score, long Order)>.Create(
             (a, b) => a.Score != b.Score ? a.Score.CompareTo(b.Score) : b.Order.CompareTo(a.Order)));
     }
 

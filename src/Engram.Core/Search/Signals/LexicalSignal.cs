@@ -26,6 +26,12 @@ internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, ITextSear
     /// </summary>
     private const int MaxFeedbackFrequency = 500;
 
+    /// <summary>
+    /// The analysed words of the texts that lent feedback, kept with the text itself (the row cache's string): the same
+    /// top hits come back for related questions, and analysing them again costs more than the second pass's lookups.
+    /// </summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, HashSet<string>> _textTerms = new();
+
     public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {
         var query = context.Query;
@@ -49,10 +55,10 @@ internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, ITextSear
 
         var feedbackIds = first.Select(x => x.Id).ToList();
         var found = await rows.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
-        var feedbackTerms = feedbackIds.Where(found.ContainsKey).Select(id => index.Terms(found[id].Memory.Content)).ToList();
+        var feedbackTerms = feedbackIds.Where(found.ContainsKey).Select(id => _textTerms.GetValue(found[id].Memory.Content, index.Terms)).ToList();
         var expansion = Expansion(terms, feedbackTerms);
         var hits = index.Search(terms, query.Scopes, context.Tags, context.Depth, expansion);
-        return new SignalRanking(SignalKind.Lexical, hits.Select(x => new Scored(x.Id, x.Score)).ToList(), weight)
+        return new SignalRanking(SignalKind.Lexical, hits, weight)
         {
             Feedback = expansion.Select(e => e.Term).ToList(),
         };

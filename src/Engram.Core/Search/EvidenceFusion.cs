@@ -188,17 +188,18 @@ internal static class EvidenceFusion
             }
         }
 
-        var order = new int[count];
+        // Best first; an exact tie keeps the order of first appearance (ascending by negated score, then slot).
+        var order = new (double Score, int Slot)[count];
         for (var i = 0; i < count; i++)
         {
-            order[i] = i;
+            order[i] = (-scores[i], i);
         }
 
-        Array.Sort(order, (a, b) => scores[a] != scores[b] ? scores[b].CompareTo(scores[a]) : a.CompareTo(b));
+        Array.Sort(order);
         var fused = new (string Id, double Score)[count];
         for (var i = 0; i < count; i++)
         {
-            fused[i] = (ids[order[i]], scores[order[i]]);
+            fused[i] = (ids[order[i].Slot], scores[order[i].Slot]);
         }
 
         return new FusedCandidates(fused, byEvidence, index, found, model, lexicalTop, bestCosine);

@@ -4,17 +4,20 @@ namespace Engram.Core.Search;
 internal sealed class TopK<T>
 {
     private readonly int _k;
-    private readonly PriorityQueue<(T Item, long Order), (float Score, long Order)> _heap;
+
+    /// <summary>
+    /// Ordered by score, then by arrival negated: of equal scores the later item is the lower and goes first, so the
+    /// earlier one wins and results do not depend on heap internals. Value tuples compare without a delegate.
+    /// </summary>
+    private readonly PriorityQueue<T, (float Score, long Arrival)> _heap;
     private long _added;
 
     public TopK(int k)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         _k = k;
-        // Equal scores rank by arrival: the earlier item wins, so results do not depend on heap internals.
         // Sized as it fills: a scan with a floor may keep far fewer than k.
-        _heap = new PriorityQueue<(T, long), (float, long)>(Math.Min(k + 1, 64), Comparer<(float Score, long Order)>.Create(
-            (a, b) => a.Score != b.Score ? a.Score.CompareTo(b.Score) : b.Order.CompareTo(a.Order)));
+        _heap = new PriorityQueue<T, (float, long)>(Math.Min(k + 1, 64));
     }
 
     public void Add(T item, float score)
@@ -24,34 +27,35 @@ internal sealed class TopK<T>
             return;
         }
 
-        var order = _added++;
+        var arrival = -_added++;
         if (_heap.Count < _k)
         {
-            _heap.Enqueue((item, order), (score, order));
+            _heap.Enqueue(item, (score, arrival));
         }
         else if (_heap.TryPeek(out _, out var lowest) && score > lowest.Score)
         {
-            _heap.EnqueueDequeue((item, order), (score, order));
+            _heap.EnqueueDequeue(item, (score, arrival));
         }
     }
 
-    /// <summary>The items, best first.</summary>
+    /// <summary>The items, best first (of equal scores, the earlier first).</summary>
     public List<(T Item, float Score)> ToList()
     {
-        var items = new ((T Item, long Order) Element, (float Score, long Order) Priority)[_heap.Count];
+        var keys = new (float Score, long Arrival)[_heap.Count];
+        var items = new T[_heap.Count];
         var i = 0;
-        foreach (var item in _heap.UnorderedItems)
+        foreach (var (item, priority) in _heap.UnorderedItems)
         {
-            items[i++] = item;
+            (keys[i], items[i]) = (priority, item);
+            i++;
         }
 
-        Array.Sort(items, static (a, b) => a.Priority.Score != b.Priority.Score
-            ? b.Priority.Score.CompareTo(a.Priority.Score)
-            : a.Priority.Order.CompareTo(b.Priority.Order));
+        // Ascending by (score, negated arrival): read backwards, best first. Arrivals are distinct, so the order is total.
+        Array.Sort(keys, items);
         var best = new List<(T Item, float Score)>(items.Length);
-        foreach (var (element, priority) in items)
+        for (var j = items.Length - 1; j >= 0; j--)
         {
-            best.Add((element.Item, priority.Score));
+            best.Add((items[j], keys[j].Score));
         }
 
         return best;

@@ -63,35 +63,19 @@ internal sealed record FusionModel(
 /// (a model's vectors took part), not by rank; and each one's relevance, computed when asked (a recall reads it for its
 /// hits only).
 /// </summary>
-internal sealed class FusedCandidates
+internal sealed class FusedCandidates(
+    IReadOnlyList<(string Id, double Score)> fused, bool byEvidence, Dictionary<string, int> index, EvidenceFusion.Found[] found,
+    FusionModel model, float lexicalTop, float bestCosine)
 {
-    private readonly Dictionary<string, int> _index;
-    private readonly EvidenceFusion.Found[] _found;
-    private readonly FusionModel _model;
-    private readonly float _lexicalTop;
-    private readonly float _bestCosine;
-
-    internal FusedCandidates(IReadOnlyList<(string Id, double Score)> fused, bool byEvidence, Dictionary<string, int> index, EvidenceFusion.Found[] found, FusionModel model, float lexicalTop, float bestCosine)
-    {
-        Fused = fused;
-        ByEvidence = byEvidence;
-        _index = index;
-        _found = found;
-        _model = model;
-        _lexicalTop = lexicalTop;
-        _bestCosine = bestCosine;
-    }
-
     /// <summary>The candidates, best first, with their fused score.</summary>
-    public IReadOnlyList<(string Id, double Score)> Fused { get; }
+    public IReadOnlyList<(string Id, double Score)> Fused { get; } = fused;
 
     /// <summary>Whether they were fused by evidence (a model's vectors that took part), not by rank.</summary>
-    public bool ByEvidence { get; }
+    public bool ByEvidence { get; } = byEvidence;
 
     /// <summary>The probability that the candidate answers the query; 0 for an id no signal found.</summary>
-    public double Relevance(string id) => _index.TryGetValue(id, out var i) ? Relevance(i) : 0;
-
-    private double Relevance(int slot) => _model.Relevance(EvidenceFusion.Evidence(_found[slot], _lexicalTop, _bestCosine));
+    public double Relevance(string id) =>
+        index.TryGetValue(id, out var slot) ? model.Relevance(EvidenceFusion.Evidence(found[slot], lexicalTop, bestCosine)) : 0;
 }
 
 /// <summary>Fuses the signals' rankings of a recall and gives each candidate its relevance.</summary>

@@ -138,15 +138,17 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
             await builtin.RememberManyAsync(texts.Select(t => new RememberRequest(t)).ToList());
         }
 
+        // The background embedder starts with the service: its batch is held until the early explain has run.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fake.HoldBatches = release.Task;
         using (var embedder = EmbeddingProvider.Create("ollama:fake-embed", fake.OllamaUrl, null)!)
         await using (var provider = new MemoryService(Options(home), embedder))
         {
             // Before the re-embed: recall answers from the other signals, and explain says the vectors are on their way.
-            fake.Delay = TimeSpan.FromMilliseconds(200);
             var early = await provider.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("component 3 owner")));
             Assert.NotEmpty(early.Hits);
             Assert.DoesNotContain("ready (", early.Vectors, StringComparison.Ordinal);
-            fake.Delay = TimeSpan.Zero;
+            release.SetResult();
 
             var embedded = await provider.ReembedAsync();
             Assert.True(embedded <= texts.Count);

@@ -64,6 +64,10 @@ public sealed class FakeEmbeddingServer : IDisposable
     /// <summary>Delay before each answer.</summary>
     public TimeSpan Delay { get; set; }
 
+    /// <summary>While set and not completed, a request for more than one text (a background batch, a reembed) waits
+    /// for it; a single query's text is answered at once.</summary>
+    public Task? HoldBatches { get; set; }
+
     /// <summary>A request holding a text with this marker fails with 400, as a provider refuses a text too long for it.</summary>
     public string? Refuse { get; set; }
 
@@ -179,6 +183,11 @@ public sealed class FakeEmbeddingServer : IDisposable
             if (Delay > TimeSpan.Zero)
             {
                 await Task.Delay(Delay);
+            }
+
+            if (input.Count > 1 && HoldBatches is { } hold)
+            {
+                await hold;
             }
 
             if (Refuse is { } marker && input.Any(t => t.Contains(marker, StringComparison.Ordinal)))

@@ -32,6 +32,8 @@ internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, ITextSear
     /// </summary>
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, HashSet<string>> _textTerms = new();
 
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, HashSet<string>>.CreateValueCallback _analyse = index.Terms;
+
     public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {
         var query = context.Query;
@@ -55,7 +57,7 @@ internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, ITextSear
 
         var feedbackIds = first.Select(x => x.Id).ToList();
         var found = await rows.GetAsync(feedbackIds, cancellationToken).ConfigureAwait(false);
-        var feedbackTerms = feedbackIds.Where(found.ContainsKey).Select(id => _textTerms.GetValue(found[id].Memory.Content, index.Terms)).ToList();
+        var feedbackTerms = feedbackIds.Where(found.ContainsKey).Select(id => _textTerms.GetValue(found[id].Memory.Content, _analyse)).ToList();
         var expansion = Expansion(terms, feedbackTerms);
         var hits = index.Search(terms, query.Scopes, context.Tags, context.Depth, expansion);
         return new SignalRanking(SignalKind.Lexical, hits, weight)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Engram.Core.Storage;
 
 namespace Engram.Core.Search;
@@ -30,9 +31,10 @@ internal sealed class LexicalSignal(LexicalIndex index, RowCache rows, ITextSear
     /// The analysed words of the texts that lent feedback, kept with the text itself (the row cache's string): the same
     /// top hits come back for related questions, and analysing them again costs more than the second pass's lookups.
     /// </summary>
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, HashSet<string>> _textTerms = new();
+    private readonly ConditionalWeakTable<string, HashSet<string>> _textTerms = new();
 
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, HashSet<string>>.CreateValueCallback _analyse = index.Terms;
+    /// <summary>The analyser <see cref="_textTerms"/> calls for a text it has not seen: one delegate, not one per recall.</summary>
+    private readonly ConditionalWeakTable<string, HashSet<string>>.CreateValueCallback _analyse = index.Terms;
 
     public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {

@@ -296,7 +296,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
                 boolean.Add(states.Get(ContentField, term).Query(weight), Occur.SHOULD);
             }
 
-            var hits = searcher.Search(boolean, ScopeFilter(scopes, tags), k);
+            var hits = searcher.Search(new FilteredQuery(boolean, ScopeFilter(scopes, tags), AcceptedDocsStrategy.Instance), k);
             var leaves = searcher.IndexReader.Leaves;
             var values = new BinaryDocValues?[leaves.Count];
             var segments = new string?[leaves.Count][];
@@ -424,7 +424,7 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
         if (tags is not { Count: > 0 })
         {
             // Scope filters are cached per segment (bit sets), so a repeated recall does not re-run the scope terms.
-            return _scopeFilters.GetOrAdd(string.Join('\n', scopes), _ => new CachingWrapperFilter(Filter(scopes, null)));
+            return _scopeFilters.GetOrAdd(string.Join('\n', scopes), _ => new BitSetCachingFilter(Filter(scopes, null)));
         }
 
         return Filter(scopes, tags);

@@ -7,7 +7,7 @@ namespace Engram.Core.Search;
 /// <summary>
 /// A scope filter cached per segment as a bit set, which the search reads as its accepted documents: Lucene's default
 /// cache (a compressed set without random access) makes the query advance every clause to every document in scope,
-/// where a bit set lets the query score its own matches in bulk and skip the rest.
+/// where a bit set lets each clause walk only its own postings and skip the documents out of scope.
 /// </summary>
 internal sealed class BitSetCachingFilter(Filter filter) : CachingWrapperFilter(filter)
 {
@@ -20,8 +20,9 @@ internal sealed class BitSetCachingFilter(Filter filter) : CachingWrapperFilter(
 }
 
 /// <summary>
-/// Filters by random access whenever the filter offers it (<see cref="BitSetCachingFilter"/>), also for bulk scoring,
-/// which Lucene's default strategy leaves to an in-order scorer; otherwise it is the default strategy.
+/// Filters by random access whenever the filter offers it (<see cref="BitSetCachingFilter"/>), wherever in the segment
+/// its first document lies (Lucene's default asks for one among the first 100); a filter without random access (a tag
+/// filter, not cached) is joined as before.
 /// </summary>
 internal sealed class AcceptedDocsStrategy : FilteredQuery.RandomAccessFilterStrategy
 {

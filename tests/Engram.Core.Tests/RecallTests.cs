@@ -43,6 +43,26 @@ public sealed class RecallTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    public async Task LexicalRanking_HoldsOnlyTheScopesLiveMemories_WhenOtherScopesComeFirstInTheIndex()
+    {
+        // 150 stronger matches in another scope are indexed first, so the asked scope's first document lies past Lucene's
+        // random-access heuristic (the first 100); the forgotten memory is a deleted document in the same segment.
+        await using var service = temp.Open(null, "project:github.com/acme/widgets");
+        var random = new Random(3);
+        string Word() => string.Concat(Enumerable.Range(0, 6).Select(_ => (char)('a' + random.Next(26))));
+        await service.RememberManyAsync(Enumerable.Range(0, 150)
+            .Select(_ => new RememberRequest($"Zephyr codename zephyr {Word()} {Word()} {Word()} {Word()}.", "project:github.com/acme/other")).ToList());
+        var forgotten = await service.RememberAsync(new RememberRequest("Zephyr codename zephyr rollout zephyr."));
+        await service.RememberAsync(new RememberRequest("The zephyr codename was chosen in May."));
+        await service.RememberAsync(new RememberRequest("Zephyr builds run on Gradle."));
+        await service.ForgetAsync(new ForgetRequest(Ids: [forgotten.Id]));
+
+        var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("zephyr codename", "project:github.com/acme/widgets")));
+        Assert.Equal([1, 2], explain.Hits.Select(h => h.Lexical?.Rank ?? 0).Order());
+        Assert.DoesNotContain(explain.Hits, h => h.Id == forgotten.Id);
+    }
+
+    [Fact]
     public async Task Recall_DefaultScope_IncludesUserMemories()
     {
         await using var service = temp.Open(null, "project:github.com/acme/widgets");

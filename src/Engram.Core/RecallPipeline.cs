@@ -11,7 +11,7 @@ namespace Engram.Core;
 /// (supersession, <c>asOf</c>), apply the recency tie-break, cut at the limit, and log it.
 /// </summary>
 /// <param name="engine">The store and its derived indexes.</param>
-/// <param name="signals">The signals, in the order they run.</param>
+/// <param name="signals">The signals, in the order of their rankings (one waiting for the query's embedding lets those after it run first).</param>
 /// <param name="semantic">Whether the vectors carry meaning (a model's): they are then fused by score (<see cref="EvidenceFusion"/>).</param>
 /// <param name="logger">Logging.</param>
 /// <param name="anchors">The project's work tree, to mark hits whose files changed since they were stored.</param>
@@ -122,9 +122,22 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
 
     private async Task<RecallContext> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {
-        foreach (var signal in signals)
+        List<int>? deferred = null;
+        for (var i = 0; i < signals.Count; i++)
         {
-            context.Add(await signal.RankAsync(context, cancellationToken).ConfigureAwait(false));
+            if (signals[i].WaitsForQueryVector && !context.QueryVector.IsCompleted)
+            {
+                (deferred ??= []).Add(i);
+                continue;
+            }
+
+            context.Add(await signals[i].RankAsync(context, cancellationToken).ConfigureAwait(false));
+        }
+
+        // Each signal makes one ranking: a deferred one goes back to its place, so rankings keep the signals' order.
+        foreach (var i in deferred ?? [])
+        {
+            context.Insert(i, await signals[i].RankAsync(context, cancellationToken).ConfigureAwait(false));
         }
 
         return context;

@@ -119,3 +119,55 @@ public class VectorCodecTests
         Assert.Throws<InvalidDataException>(() => VectorCodec.Decode(new byte[7]));
     }
 }
+
+/// <summary>
+/// A recall starts its query's embedding first; the signals that do not need it (entities, time) rank while it computes,
+/// and the vector's ranking takes its place afterwards: a late embedding changes nothing in the answer.
+/// </summary>
+public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempStore>
+{
+    /// <summary>The built-in vectors, each query's 30 ms late (documents on time).</summary>
+    private sealed class LateQueries() : Microsoft.Extensions.AI.DelegatingEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>(new HashingEmbeddingGenerator())
+    {
+        public int Late { get; private set; }
+
+        public override async Task<Microsoft.Extensions.AI.GeneratedEmbeddings<Microsoft.Extensions.AI.Embedding<float>>> GenerateAsync(IEnumerable<string> values, Microsoft.Extensions.AI.EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            if (EmbeddingInput.IsQuery(options))
+            {
+                Late++;
+                await Task.Delay(30, cancellationToken);
+            }
+
+            return await base.GenerateAsync(values, options, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task Recall_WithALateQueryEmbedding_AnswersAndExplainsAsWithAnImmediateOne()
+    {
+        var home = temp.NewHome();
+        await using var onTime = temp.Open(home);
+        using var late = new LateQueries();
+        await using var waiting = new MemoryService(TempStore.Options(home), late);
+        var monday = new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+        for (var i = 0; i < Seed.Facts.Length; i++)
+        {
+            await onTime.RememberAsync(new Model.RememberRequest(Seed.Facts[i], ObservedAt: monday.AddDays(i)));
+        }
+
+        // Words, an identifier (entities), a date (time), a name.
+        foreach (var query in new[] { "Which service runs on Postgres?", "OrderTests.Refund_Twice", "what did we decide on 4 March 2026", "Ana and her trips" })
+        {
+            var expected = await onTime.ExplainAsync(new Model.ExplainRequest(Recall: new Model.RecallRequest(query)));
+            var actual = await waiting.ExplainAsync(new Model.ExplainRequest(Recall: new Model.RecallRequest(query)));
+            Assert.NotEmpty(expected.Hits);
+            Assert.Equal(expected.Hits, actual.Hits);
+            Assert.Equal(expected.FilteredOut, actual.FilteredOut);
+            var recalled = await waiting.RecallAsync(new Model.RecallRequest(query + "?"));
+            Assert.Equal((await onTime.RecallAsync(new Model.RecallRequest(query + "?"))).Memories.Select(m => (m.Id, m.Score, m.Relevance)), recalled.Memories.Select(m => (m.Id, m.Score, m.Relevance)));
+        }
+
+        Assert.Equal(8, late.Late);
+    }
+}

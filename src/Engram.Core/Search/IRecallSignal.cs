@@ -6,8 +6,14 @@ namespace Engram.Core.Search;
 /// </summary>
 internal interface IRecallSignal
 {
-    /// <summary>Ranks candidates, best first; <paramref name="context"/> holds the rankings of the signals before it.</summary>
+    /// <summary>Ranks candidates, best first; <paramref name="context"/> holds the rankings made before it (at least those of the signals before it).</summary>
     Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether the signal waits for the query's embedding: while it computes, the signals after this one rank first (none
+    /// of them reads this one's ranking), and its ranking takes its place in the order afterwards.
+    /// </summary>
+    bool WaitsForQueryVector => false;
 }
 
 /// <summary>What a signal sees of a recall.</summary>
@@ -44,6 +50,8 @@ internal sealed class RecallContext(RecallQuery query, DateTimeOffset ranAt, int
     public SignalRanking? Find(SignalKind kind) => _rankings.Find(r => r.Kind == kind);
 
     internal void Add(SignalRanking ranking) => _rankings.Add(ranking);
+
+    internal void Insert(int index, SignalRanking ranking) => _rankings.Insert(index, ranking);
 }
 
 /// <summary>One signal's ranking of a recall's candidates.</summary>

@@ -8,7 +8,7 @@ namespace Engram.Core.Search;
 /// <param name="RanAt">When it ran.</param>
 /// <param name="Seq">The change feed's position it saw.</param>
 /// <param name="Depth">How many candidates each signal ranked at most.</param>
-/// <param name="Signals">Each signal's ranking, in the order they ran.</param>
+/// <param name="Signals">Each signal's ranking, in the signals' order.</param>
 /// <param name="Fused">The fused candidates, best first.</param>
 /// <param name="Recency">Per candidate that passed the filters, its recency signal.</param>
 /// <param name="Hits">What the recall returns, best first.</param>

@@ -15,6 +15,9 @@ internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder,
     /// </summary>
     internal const float Floor = 0.15f;
 
+    /// <inheritdoc />
+    public bool WaitsForQueryVector => true;
+
     public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {
         var query = context.Query;

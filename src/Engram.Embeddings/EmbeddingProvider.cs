@@ -26,10 +26,11 @@ public static class EmbeddingProvider
 
     /// <summary>
     /// What the shipped model's vectors are recorded as: most of its weights are quantized at build time to 7-bit levels
-    /// stored as bytes (Model/QuantizeWeights.cs), so its vectors differ slightly from the float model's, and a store
-    /// embedded by that one re-embeds. Accepted by <c>--embeddings</c> too, as <c>engram stats</c> shows it.
+    /// stored as bytes, and its vocabulary's table to bytes with a scale per row (Model/QuantizeWeights.cs), so its
+    /// vectors differ slightly from the float model's (and from the build before the table was quantized, named
+    /// <c>-int7</c>), and a store embedded by either re-embeds. Accepted by <c>--embeddings</c> too, as <c>engram stats</c> shows it.
     /// </summary>
-    public const string DefaultModelIdentity = DefaultModel + "-int7";
+    public const string DefaultModelIdentity = DefaultModel + "-int7-vocab8";
 
     /// <summary>The length of the shipped model's vectors.</summary>
     public const int DefaultModelDimensions = 384;
@@ -53,7 +54,7 @@ public static class EmbeddingProvider
     {
         spec = spec?.Trim();
         if (string.IsNullOrEmpty(spec) || spec.Equals(DefaultSpec, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel, StringComparison.OrdinalIgnoreCase)
-            || spec.Equals(DefaultModelIdentity, StringComparison.OrdinalIgnoreCase))
+            || spec.Equals(DefaultModelIdentity, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel + "-int7", StringComparison.OrdinalIgnoreCase) /* an earlier build's name */)
         {
             if (DefaultModelProblem() is not { } problem)
             {

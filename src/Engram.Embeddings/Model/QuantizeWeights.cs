@@ -20,6 +20,10 @@ using Microsoft.Build.Utilities;
 /// there. Within it the integer products are exact on every CPU: servers sharing a store compute one model's vectors.</item>
 /// <item>A weight narrowing its input (more rows than columns: the feed-forward layers' down projections, whose inputs
 /// after GELU carry outliers one scale per run would crush) stays float.</item>
+/// <item>The vocabulary's table (a <c>Gather</c> of rows by token id from a float initializer of at least
+/// <see cref="MinTableRows"/> rows) is stored as bytes too, one scale per row (<c>±127</c> levels): the rows a text
+/// gathers are widened back to floats (<c>Cast</c>, <c>Mul</c> by their scales), so no integer arithmetic is involved.
+/// It was two thirds of the file and of the memory the model takes.</item>
 /// <item>Read and written at the protobuf wire level, so the build needs no ONNX tooling: every field it does not change
 /// is copied byte for byte.</item>
 /// </list>
@@ -37,12 +41,19 @@ public sealed class QuantizeWeights : Task
     // ONNX field numbers (onnx.proto).
     private const int ModelOpsetImport = 8, ModelGraph = 7;
     private const int GraphNode = 1, GraphInitializer = 5, GraphInput = 11, GraphOutput = 12;
-    private const int NodeInput = 1, NodeOpType = 4, NodeDomain = 7;
+    private const int NodeInput = 1, NodeOutput = 2, NodeName = 3, NodeOpType = 4, NodeAttribute = 5, NodeDomain = 7;
+    private const int AttributeName = 1, AttributeInt = 3, AttributeType = 20, IntAttribute = 2;
     private const int TensorDims = 1, TensorDataType = 2, TensorFloatData = 4, TensorName = 8, TensorRawData = 9;
     private const int FloatType = 1, Int8Type = 3;
 
     /// <summary>The largest weight level: 7 bits, so that no CPU's kernel saturates (see the summary).</summary>
     private const int WeightLevels = 63;
+
+    /// <summary>The levels of a table's rows: nothing multiplies them as bytes, so all eight bits serve.</summary>
+    private const int TableLevels = 127;
+
+    /// <summary>A gathered table this large is a vocabulary's (position and segment tables are a few hundred rows).</summary>
+    private const int MinTableRows = 4096;
 
     public override bool Execute()
     {
@@ -100,7 +111,13 @@ public sealed class QuantizeWeights : Task
         targets.ExceptWith(nodes.Values.Where(n => n.OpType != "MatMul").SelectMany(n => n.Inputs));
         targets.ExceptWith(nodes.Values.Where(n => n.OpType == "MatMul").SelectMany(n => n.Inputs.Take(1)));
         targets.ExceptWith(outputs);
-        if (targets.SelectMany(t => new[] { t + "_int8", t + "_scale" }).FirstOrDefault(byName.ContainsKey) is { } taken)
+
+        // A table is quantized when every node that reads it is a Gather reading it as its data.
+        var tables = new HashSet<string>(nodes.Values.Where(n => n.OpType == "Gather" && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[0], out var w) && w.IsTable).Select(n => n.Inputs[0]));
+        tables.ExceptWith(nodes.Values.Where(n => n.OpType != "Gather").SelectMany(n => n.Inputs));
+        tables.ExceptWith(nodes.Values.Where(n => n.OpType == "Gather").SelectMany(n => n.Inputs.Skip(1)));
+        tables.ExceptWith(outputs);
+        if (targets.Concat(tables).SelectMany(t => new[] { t + "_int8", t + "_scale" }).FirstOrDefault(byName.ContainsKey) is { } taken)
         {
             throw new InvalidDataException($"The model already has an initializer named {taken}: the quantized weights need that name.");
         }
@@ -125,13 +142,30 @@ public sealed class QuantizeWeights : Task
                 WriteBytes(rewritten, NodeDomain, Encoding.UTF8.GetBytes("com.microsoft"));
                 WriteBytes(output, GraphNode, rewritten.ToArray());
             }
+            else if (f.Number == GraphNode && nodes[f.Start] is var gather && gather.OpType == "Gather" && tables.Contains(gather.Inputs[0]))
+            {
+                // Gather(table, ids) -> Mul(Cast(Gather(table_int8, ids)), Gather(table_scale, ids)), under the same output.
+                var inner = Fields(model, f.ValueStart, f.End);
+                var result = Strings(model, f, NodeOutput).Single();
+                var attributes = inner.Where(g => g.Number == NodeAttribute).Select(g => Copy(model, g.Start, g.End - g.Start)).ToList();
+                WriteBytes(output, GraphNode, Node("Gather", [gather.Inputs[0] + "_int8", gather.Inputs[1]], result + "_int8", attributes));
+                WriteBytes(output, GraphNode, Node("Gather", [gather.Inputs[0] + "_scale", gather.Inputs[1]], result + "_scale", attributes));
+                WriteBytes(output, GraphNode, Node("Cast", [result + "_int8"], result + "_float", [IntAttributeOf("to", FloatType)]));
+                WriteBytes(output, GraphNode, Node("Mul", [result + "_float", result + "_scale"], result, []));
+            }
+            else if (f.Number == GraphInitializer && tensors[f.Start] is var table && tables.Contains(table.Name))
+            {
+                var (rows, scales) = table.QuantizeRows(model);
+                WriteBytes(output, GraphInitializer, Tensor.Encode(table.Name + "_int8", Int8Type, table.Dims, rows));
+                WriteBytes(output, GraphInitializer, Tensor.Encode(table.Name + "_scale", FloatType, [table.Dims[0], 1], scales));
+            }
             else if (f.Number == GraphInitializer && tensors[f.Start] is var tensor && targets.Contains(tensor.Name))
             {
                 var (weights, scales) = tensor.Quantize(model);
                 WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_int8", Int8Type, tensor.Dims, weights));
                 WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_scale", FloatType, [tensor.Dims[1]], scales));
             }
-            else if (f.Number == GraphInput && targets.Contains(Strings(model, f, 1).FirstOrDefault() ?? ""))
+            else if (f.Number == GraphInput && Strings(model, f, 1).FirstOrDefault() is { } input && (targets.Contains(input) || tables.Contains(input)))
             {
                 // Old exports list initializers among the inputs too: the float weight is gone.
             }
@@ -141,7 +175,47 @@ public sealed class QuantizeWeights : Task
             }
         }
 
-        return (output.ToArray(), targets.Count);
+        return (output.ToArray(), targets.Count + tables.Count);
+    }
+
+    private static byte[] Copy(byte[] data, int start, int length)
+    {
+        var copy = new byte[length];
+        Buffer.BlockCopy(data, start, copy, 0, length);
+        return copy;
+    }
+
+    /// <summary>A node of the default domain, unnamed (names are optional), with the given attributes (encoded).</summary>
+    private static byte[] Node(string opType, string[] inputs, string output, List<byte[]> attributes)
+    {
+        var node = new MemoryStream();
+        foreach (var input in inputs)
+        {
+            WriteBytes(node, NodeInput, Encoding.UTF8.GetBytes(input));
+        }
+
+        WriteBytes(node, NodeOutput, Encoding.UTF8.GetBytes(output));
+        WriteBytes(node, NodeOpType, Encoding.UTF8.GetBytes(opType));
+        foreach (var attribute in attributes)
+        {
+            node.Write(attribute, 0, attribute.Length);
+        }
+
+        return node.ToArray();
+    }
+
+    /// <summary>An integer attribute, encoded as a node's field.</summary>
+    private static byte[] IntAttributeOf(string name, long value)
+    {
+        var attribute = new MemoryStream();
+        WriteBytes(attribute, AttributeName, Encoding.UTF8.GetBytes(name));
+        WriteVarint(attribute, (AttributeInt << 3) | 0);
+        WriteVarint(attribute, (ulong)value);
+        WriteVarint(attribute, (AttributeType << 3) | 0);
+        WriteVarint(attribute, IntAttribute);
+        var field = new MemoryStream();
+        WriteBytes(field, NodeAttribute, attribute.ToArray());
+        return field.ToArray();
     }
 
     private sealed class Tensor
@@ -154,6 +228,8 @@ public sealed class QuantizeWeights : Task
         public int ValuesStart, ValuesLength;
 
         public bool Quantizable => DataType == FloatType && Dims.Count == 2 && Dims[0] <= Dims[1] && ValuesLength == Dims[0] * Dims[1] * 4;
+
+        public bool IsTable => DataType == FloatType && Dims.Count == 2 && Dims[0] >= MinTableRows && ValuesLength == Dims[0] * Dims[1] * 4;
 
         public static Tensor Read(byte[] data, Field field)
         {
@@ -217,6 +293,34 @@ public sealed class QuantizeWeights : Task
             var scaleBytes = new byte[columns * 4];
             Buffer.BlockCopy(scales, 0, scaleBytes, 0, scaleBytes.Length);
             return (weights, scaleBytes);
+        }
+
+        /// <summary>Each row as signed bytes with its own scale (<c>max|row| / 127</c>).</summary>
+        public (byte[] Rows, byte[] Scales) QuantizeRows(byte[] model)
+        {
+            int rows = (int)Dims[0], columns = (int)Dims[1];
+            var values = new float[rows * columns];
+            Buffer.BlockCopy(model, ValuesStart, values, 0, ValuesLength);
+            var scales = new float[rows];
+            var quantized = new byte[rows * columns];
+            for (var r = 0; r < rows; r++)
+            {
+                var max = 0f;
+                for (var c = 0; c < columns; c++)
+                {
+                    max = Math.Max(max, Math.Abs(values[(r * columns) + c]));
+                }
+
+                scales[r] = max > 0 ? max / TableLevels : 1f;
+                for (var c = 0; c < columns; c++)
+                {
+                    quantized[(r * columns) + c] = unchecked((byte)(sbyte)Math.Max(-TableLevels, Math.Min(TableLevels, Math.Round(values[(r * columns) + c] / scales[r]))));
+                }
+            }
+
+            var scaleBytes = new byte[rows * 4];
+            Buffer.BlockCopy(scales, 0, scaleBytes, 0, scaleBytes.Length);
+            return (quantized, scaleBytes);
         }
 
         public static byte[] Encode(string name, int dataType, List<long> dims, byte[] raw)

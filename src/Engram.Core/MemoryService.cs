@@ -59,7 +59,8 @@ public sealed partial class MemoryService : IAsyncDisposable
     {
         var engine = await MemoryEngine.OpenAsync(_options, _runtime, _loggerFactory).ConfigureAwait(false);
         var anchors = new CodeAnchors(_options.ProjectRoot);
-        // The signals in the order they run (a later one may read an earlier one's ranking) and are fused.
+        // The signals in the order of their rankings, which is the order they run (a later one may read an earlier one's
+        // ranking), except that one waiting for the query's embedding lets those after it run first.
         var hashed = _runtime.HashesWords;
         var similarThreshold = hashed ? _options.HashedSimilarThreshold : _options.SimilarThreshold;
         IRecallSignal[] signals =

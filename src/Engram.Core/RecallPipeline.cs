@@ -44,7 +44,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         var seq = await engine.CatchUpAsync(query.Scopes, cancellationToken).ConfigureAwait(false);
         var allowed = query.Tags.Count > 0 ? await engine.Store.IdsWithAnyTagAsync(query.Scopes, query.Tags, cancellationToken).ConfigureAwait(false) : null;
         var at = ranAt ?? DateTimeOffset.UtcNow;
-        var context = await RankAsync(new RecallContext(query, at, CandidateDepth, allowed, queryVector) { Seq = seq }, cancellationToken).ConfigureAwait(false);
+        var context = await RankAsync(signals, new RecallContext(query, at, CandidateDepth, allowed, queryVector) { Seq = seq }, cancellationToken).ConfigureAwait(false);
         var fusion = EvidenceFusion.Fuse(context.Rankings, semantic);
         var fused = fusion.Fused;
 
@@ -120,7 +120,11 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             : h).ToList();
     }
 
-    private async Task<RecallContext> RankAsync(RecallContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Lets each signal rank, in order; one that waits for the query's embedding while it computes ranks after the others,
+    /// and its ranking takes its place among theirs.
+    /// </summary>
+    internal static async Task<RecallContext> RankAsync(IReadOnlyList<IRecallSignal> signals, RecallContext context, CancellationToken cancellationToken)
     {
         List<int>? deferred = null;
         for (var i = 0; i < signals.Count; i++)
@@ -159,7 +163,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
     /// <summary>What the tag filter kept out: the candidates the signals find without it that carry none of the tags.</summary>
     private async Task<IEnumerable<FilteredMemory>> TagFilteredAsync(RecallContext filteredContext, CancellationToken cancellationToken)
     {
-        var unfiltered = await RankAsync(new RecallContext(filteredContext.Query, filteredContext.RanAt, filteredContext.Depth, null, filteredContext.QueryVector) { Seq = filteredContext.Seq }, cancellationToken).ConfigureAwait(false);
+        var unfiltered = await RankAsync(signals, new RecallContext(filteredContext.Query, filteredContext.RanAt, filteredContext.Depth, null, filteredContext.QueryVector) { Seq = filteredContext.Seq }, cancellationToken).ConfigureAwait(false);
         return unfiltered.Rankings.SelectMany(r => r.Hits).Select(h => h.Id)
             .Distinct(StringComparer.Ordinal)
             .Where(id => !filteredContext.Allowed!.Contains(id))

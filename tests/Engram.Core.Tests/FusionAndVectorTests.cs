@@ -171,3 +171,62 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
         Assert.Equal(8, late.Late);
     }
 }
+
+/// <summary>The order signals rank in and the order of their rankings, with fake signals and a query vector held back.</summary>
+public sealed class SignalOrderTests
+{
+    private sealed class Recording(SignalKind kind, List<SignalKind> ran, bool waits = false) : IRecallSignal
+    {
+        public bool WaitsForQueryVector => waits;
+
+        public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
+        {
+            if (waits)
+            {
+                await context.QueryVector;
+            }
+
+            lock (ran)
+            {
+                ran.Add(kind);
+            }
+
+            return new SignalRanking(kind, [new Scored("m" + (int)kind, 1f)], 1);
+        }
+    }
+
+    private static RecallContext Context(Task<float[]?> vector) =>
+        new(new RecallQuery("q", ["user"], "given", 10, [], false, null), DateTimeOffset.UnixEpoch, 200, null, vector);
+
+    [Fact]
+    public async Task ASignalWaitingForTheQueryVector_RanksAfterTheOthers_AndItsRankingKeepsItsPlace()
+    {
+        var ran = new List<SignalKind>();
+        var vector = new TaskCompletionSource<float[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var signals = new IRecallSignal[] { new Recording(SignalKind.Lexical, ran), new Recording(SignalKind.Vector, ran, waits: true), new Recording(SignalKind.Entities, ran), new Recording(SignalKind.Time, ran) };
+        var ranking = RecallPipeline.RankAsync(signals, Context(vector.Task), CancellationToken.None);
+
+        // The others have ranked while the vector is still computing; the recall waits for it.
+        await Task.Delay(50);
+        Assert.False(ranking.IsCompleted);
+        lock (ran)
+        {
+            Assert.Equal([SignalKind.Lexical, SignalKind.Entities, SignalKind.Time], ran);
+        }
+
+        vector.SetResult([1f]);
+        var context = await ranking.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([SignalKind.Lexical, SignalKind.Entities, SignalKind.Time, SignalKind.Vector], ran);
+        Assert.Equal([SignalKind.Lexical, SignalKind.Vector, SignalKind.Entities, SignalKind.Time], context.Rankings.Select(r => r.Kind));
+    }
+
+    [Fact]
+    public async Task WithTheQueryVectorReady_TheSignalsRankInTheirOrder()
+    {
+        var ran = new List<SignalKind>();
+        var signals = new IRecallSignal[] { new Recording(SignalKind.Lexical, ran), new Recording(SignalKind.Vector, ran, waits: true), new Recording(SignalKind.Entities, ran) };
+        var context = await RecallPipeline.RankAsync(signals, Context(Task.FromResult<float[]?>([1f])), CancellationToken.None);
+        Assert.Equal([SignalKind.Lexical, SignalKind.Vector, SignalKind.Entities], ran);
+        Assert.Equal(ran, context.Rankings.Select(r => r.Kind));
+    }
+}

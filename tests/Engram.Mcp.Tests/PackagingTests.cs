@@ -48,7 +48,7 @@ public sealed partial class PackagingTests(TempFolder temp) : IClassFixture<Temp
 
     private static readonly string[] PlatformsWithoutModel = ["linux-musl-x64", "linux-musl-arm64", "any"];
 
-    /// <summary>Platforms whose .NET runtime packs the NuGet feed serves: their packages are precompiled (ReadyToRun).</summary>
+    /// <summary>The platforms the project precompiles (ReadyToRun), a fixed list: those whose .NET runtime packs the NuGet copy it is built against serves.</summary>
     private static readonly string[] ReadyToRunPlatforms = ["linux-x64", "linux-arm64", "osx-arm64", "win-x64", "linux-musl-x64"];
 
     private static string Read(ZipArchive zip, string entry) => new StreamReader(zip.GetEntry(entry)?.Open() ?? throw new InvalidOperationException($"no {entry} in the package")).ReadToEnd();

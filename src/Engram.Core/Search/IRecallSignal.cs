@@ -43,10 +43,13 @@ internal sealed class RecallContext(RecallQuery query, DateTimeOffset ranAt, int
     /// <summary>The tags to filter by, or null for none.</summary>
     public IReadOnlyList<string>? Tags => Allowed is null ? null : Query.Tags;
 
-    /// <summary>The rankings made so far, in the order the signals ran.</summary>
+    /// <summary>The rankings made so far, in the signals' order.</summary>
     public IReadOnlyList<SignalRanking> Rankings => _rankings;
 
-    /// <summary>A ranking made earlier in this recall, or null.</summary>
+    /// <summary>
+    /// A ranking made earlier in this recall, or null. A signal waiting for the query's embedding may rank after the
+    /// signals that follow it: none of them may look for its ranking.
+    /// </summary>
     public SignalRanking? Find(SignalKind kind) => _rankings.Find(r => r.Kind == kind);
 
     internal void Add(SignalRanking ranking) => _rankings.Add(ranking);

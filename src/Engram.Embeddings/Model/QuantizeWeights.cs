@@ -63,7 +63,7 @@ public sealed class QuantizeWeights : Task
         var (graph, quantized) = Rewrite(model, graphField);
         if (quantized == 0)
         {
-            Log.LogError("No MatMul with a constant float weight in " + Source + ": nothing to quantize.");
+            Log.LogError("No MatMul by a constant float weight and no vocabulary table in " + Source + ": nothing to quantize.");
             return false;
         }
 
@@ -93,7 +93,7 @@ public sealed class QuantizeWeights : Task
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(Destination))!);
         File.WriteAllBytes(Destination, output.ToArray());
-        Log.LogMessage(MessageImportance.Normal, $"Quantized {quantized} weight matrices: {model.Length / 1e6:F1} MB -> {output.Length / 1e6:F1} MB ({Destination}).");
+        Log.LogMessage(MessageImportance.Normal, $"Quantized {quantized} weight matrices and tables: {model.Length / 1e6:F1} MB -> {output.Length / 1e6:F1} MB ({Destination}).");
         return true;
     }
 
@@ -103,7 +103,8 @@ public sealed class QuantizeWeights : Task
         // Initializers and nodes by where they start in the graph.
         var tensors = fields.Where(f => f.Number == GraphInitializer).ToDictionary(f => f.Start, f => Tensor.Read(model, f));
         var byName = tensors.Values.ToDictionary(t => t.Name);
-        var nodes = fields.Where(f => f.Number == GraphNode).ToDictionary(f => f.Start, f => (Inputs: Strings(model, f, NodeInput), OpType: Strings(model, f, NodeOpType).FirstOrDefault()));
+        var nodes = fields.Where(f => f.Number == GraphNode).ToDictionary(f => f.Start, f => (Inputs: Strings(model, f, NodeInput), OpType: Strings(model, f, NodeOpType).FirstOrDefault(),
+            Outputs: Strings(model, f, NodeOutput), Attributed: Fields(model, f.ValueStart, f.End).Any(g => g.Number == NodeAttribute)));
 
         // A weight is quantized when every node that reads it is a MatMul reading it as its second input.
         var outputs = new HashSet<string>(fields.Where(f => f.Number == GraphOutput).Select(f => Strings(model, f, 1).FirstOrDefault() ?? ""));
@@ -112,14 +113,17 @@ public sealed class QuantizeWeights : Task
         targets.ExceptWith(nodes.Values.Where(n => n.OpType == "MatMul").SelectMany(n => n.Inputs.Take(1)));
         targets.ExceptWith(outputs);
 
-        // A table is quantized when every node that reads it is a Gather reading it as its data.
-        var tables = new HashSet<string>(nodes.Values.Where(n => n.OpType == "Gather" && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[0], out var w) && w.IsTable).Select(n => n.Inputs[0]));
-        tables.ExceptWith(nodes.Values.Where(n => n.OpType != "Gather").SelectMany(n => n.Inputs));
+        // A table is quantized when every node that reads it is a Gather of rows (no attribute: axis 0) reading it as its data.
+        var tables = new HashSet<string>(nodes.Values.Where(n => n.OpType == "Gather" && !n.Attributed && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[0], out var w) && w.IsTable).Select(n => n.Inputs[0]));
+        tables.ExceptWith(nodes.Values.Where(n => n.OpType != "Gather" || n.Attributed).SelectMany(n => n.Inputs));
         tables.ExceptWith(nodes.Values.Where(n => n.OpType == "Gather").SelectMany(n => n.Inputs.Skip(1)));
         tables.ExceptWith(outputs);
-        if (targets.Concat(tables).SelectMany(t => new[] { t + "_int8", t + "_scale" }).FirstOrDefault(byName.ContainsKey) is { } taken)
+        var names = new HashSet<string>(byName.Keys.Concat(nodes.Values.SelectMany(n => n.Outputs.Concat(n.Inputs))));
+        var added = targets.Concat(tables).SelectMany(t => new[] { t + "_int8", t + "_scale" })
+            .Concat(nodes.Values.Where(n => n.OpType == "Gather" && tables.Contains(n.Inputs[0])).SelectMany(n => n.Outputs).SelectMany(o => new[] { o + "_int8", o + "_scale", o + "_float" }));
+        if (added.FirstOrDefault(names.Contains) is { } taken)
         {
-            throw new InvalidDataException($"The model already has an initializer named {taken}: the quantized weights need that name.");
+            throw new InvalidDataException($"The model already has a value named {taken}: the quantized weights need that name.");
         }
 
         var output = new MemoryStream();
@@ -145,11 +149,9 @@ public sealed class QuantizeWeights : Task
             else if (f.Number == GraphNode && nodes[f.Start] is var gather && gather.OpType == "Gather" && tables.Contains(gather.Inputs[0]))
             {
                 // Gather(table, ids) -> Mul(Cast(Gather(table_int8, ids)), Gather(table_scale, ids)), under the same output.
-                var inner = Fields(model, f.ValueStart, f.End);
-                var result = Strings(model, f, NodeOutput).Single();
-                var attributes = inner.Where(g => g.Number == NodeAttribute).Select(g => Copy(model, g.Start, g.End - g.Start)).ToList();
-                WriteBytes(output, GraphNode, Node("Gather", [gather.Inputs[0] + "_int8", gather.Inputs[1]], result + "_int8", attributes));
-                WriteBytes(output, GraphNode, Node("Gather", [gather.Inputs[0] + "_scale", gather.Inputs[1]], result + "_scale", attributes));
+                var result = gather.Outputs.Single();
+                WriteBytes(output, GraphNode, Node("Gather", [gather.Inputs[0] + "_int8", gather.Inputs[1]], result + "_int8", []));
+                WriteBytes(output, GraphNode, Node("Gather", [gather.Inputs[0] + "_scale", gather.Inputs[1]], result + "_scale", []));
                 WriteBytes(output, GraphNode, Node("Cast", [result + "_int8"], result + "_float", [IntAttributeOf("to", FloatType)]));
                 WriteBytes(output, GraphNode, Node("Mul", [result + "_float", result + "_scale"], result, []));
             }
@@ -176,13 +178,6 @@ public sealed class QuantizeWeights : Task
         }
 
         return (output.ToArray(), targets.Count + tables.Count);
-    }
-
-    private static byte[] Copy(byte[] data, int start, int length)
-    {
-        var copy = new byte[length];
-        Buffer.BlockCopy(data, start, copy, 0, length);
-        return copy;
     }
 
     /// <summary>A node of the default domain, unnamed (names are optional), with the given attributes (encoded).</summary>

@@ -32,6 +32,9 @@ public static class EmbeddingProvider
     /// </summary>
     public const string DefaultModelIdentity = DefaultModel + "-int7-vocab8";
 
+    /// <summary>The name an earlier build recorded for the shipped model, still accepted by <c>--embeddings</c>.</summary>
+    private const string PreviousModelIdentity = DefaultModel + "-int7";
+
     /// <summary>The length of the shipped model's vectors.</summary>
     public const int DefaultModelDimensions = 384;
 
@@ -54,7 +57,7 @@ public static class EmbeddingProvider
     {
         spec = spec?.Trim();
         if (string.IsNullOrEmpty(spec) || spec.Equals(DefaultSpec, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel, StringComparison.OrdinalIgnoreCase)
-            || spec.Equals(DefaultModelIdentity, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel + "-int7", StringComparison.OrdinalIgnoreCase) /* an earlier build's name */)
+            || spec.Equals(DefaultModelIdentity, StringComparison.OrdinalIgnoreCase) || spec.Equals(PreviousModelIdentity, StringComparison.OrdinalIgnoreCase))
         {
             if (DefaultModelProblem() is not { } problem)
             {

@@ -41,7 +41,7 @@ public sealed class QuantizeWeights : Task
     // ONNX field numbers (onnx.proto).
     private const int ModelOpsetImport = 8, ModelGraph = 7;
     private const int GraphNode = 1, GraphInitializer = 5, GraphInput = 11, GraphOutput = 12;
-    private const int NodeInput = 1, NodeOutput = 2, NodeName = 3, NodeOpType = 4, NodeAttribute = 5, NodeDomain = 7;
+    private const int NodeInput = 1, NodeOutput = 2, NodeOpType = 4, NodeAttribute = 5, NodeDomain = 7;
     private const int AttributeName = 1, AttributeInt = 3, AttributeType = 20, IntAttribute = 2;
     private const int TensorDims = 1, TensorDataType = 2, TensorFloatData = 4, TensorName = 8, TensorRawData = 9;
     private const int FloatType = 1, Int8Type = 3;
@@ -157,13 +157,13 @@ public sealed class QuantizeWeights : Task
             }
             else if (f.Number == GraphInitializer && tensors[f.Start] is var table && tables.Contains(table.Name))
             {
-                var (rows, scales) = table.QuantizeRows(model);
+                var (rows, scales) = table.Quantize(model, TableLevels, byRow: true);
                 WriteBytes(output, GraphInitializer, Tensor.Encode(table.Name + "_int8", Int8Type, table.Dims, rows));
                 WriteBytes(output, GraphInitializer, Tensor.Encode(table.Name + "_scale", FloatType, [table.Dims[0], 1], scales));
             }
             else if (f.Number == GraphInitializer && tensors[f.Start] is var tensor && targets.Contains(tensor.Name))
             {
-                var (weights, scales) = tensor.Quantize(model);
+                var (weights, scales) = tensor.Quantize(model, WeightLevels, byRow: false);
                 WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_int8", Int8Type, tensor.Dims, weights));
                 WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_scale", FloatType, [tensor.Dims[1]], scales));
             }
@@ -222,9 +222,11 @@ public sealed class QuantizeWeights : Task
         /// <summary>Where its floats are in the model (raw data or packed float data), read only when it is quantized.</summary>
         public int ValuesStart, ValuesLength;
 
-        public bool Quantizable => DataType == FloatType && Dims.Count == 2 && Dims[0] <= Dims[1] && ValuesLength == Dims[0] * Dims[1] * 4;
+        private bool FloatMatrix => DataType == FloatType && Dims.Count == 2 && ValuesLength == Dims[0] * Dims[1] * 4;
 
-        public bool IsTable => DataType == FloatType && Dims.Count == 2 && Dims[0] >= MinTableRows && ValuesLength == Dims[0] * Dims[1] * 4;
+        public bool Quantizable => FloatMatrix && Dims[0] <= Dims[1];
+
+        public bool IsTable => FloatMatrix && Dims[0] >= MinTableRows;
 
         public static Tensor Read(byte[] data, Field field)
         {
@@ -259,61 +261,35 @@ public sealed class QuantizeWeights : Task
             return t;
         }
 
-        public (byte[] Weights, byte[] Scales) Quantize(byte[] model)
+        /// <summary>
+        /// Its values as signed bytes, symmetric (<c>round(v / scale)</c> within ±<paramref name="levels"/>), one scale per
+        /// column, or per row when <paramref name="byRow"/>: <c>max|v|</c> of the group over <paramref name="levels"/>.
+        /// </summary>
+        public (byte[] Values, byte[] Scales) Quantize(byte[] model, int levels, bool byRow)
         {
             int rows = (int)Dims[0], columns = (int)Dims[1];
             var values = new float[rows * columns];
             Buffer.BlockCopy(model, ValuesStart, values, 0, ValuesLength);
-            var scales = new float[columns];
-            for (var c = 0; c < columns; c++)
+            var scales = new float[byRow ? rows : columns];
+            for (var i = 0; i < values.Length; i++)
             {
-                var max = 0f;
-                for (var r = 0; r < rows; r++)
-                {
-                    max = Math.Max(max, Math.Abs(values[(r * columns) + c]));
-                }
-
-                scales[c] = max > 0 ? max / WeightLevels : 1f;
+                var g = byRow ? i / columns : i % columns;
+                scales[g] = Math.Max(scales[g], Math.Abs(values[i]));
             }
 
-            var weights = new byte[rows * columns];
-            for (var r = 0; r < rows; r++)
+            for (var g = 0; g < scales.Length; g++)
             {
-                for (var c = 0; c < columns; c++)
-                {
-                    weights[(r * columns) + c] = unchecked((byte)(sbyte)Math.Max(-WeightLevels, Math.Min(WeightLevels, Math.Round(values[(r * columns) + c] / scales[c]))));
-                }
+                scales[g] = scales[g] > 0 ? scales[g] / levels : 1f;
             }
 
-            var scaleBytes = new byte[columns * 4];
-            Buffer.BlockCopy(scales, 0, scaleBytes, 0, scaleBytes.Length);
-            return (weights, scaleBytes);
-        }
-
-        /// <summary>Each row as signed bytes with its own scale (<c>max|row| / 127</c>).</summary>
-        public (byte[] Rows, byte[] Scales) QuantizeRows(byte[] model)
-        {
-            int rows = (int)Dims[0], columns = (int)Dims[1];
-            var values = new float[rows * columns];
-            Buffer.BlockCopy(model, ValuesStart, values, 0, ValuesLength);
-            var scales = new float[rows];
-            var quantized = new byte[rows * columns];
-            for (var r = 0; r < rows; r++)
+            var quantized = new byte[values.Length];
+            for (var i = 0; i < values.Length; i++)
             {
-                var max = 0f;
-                for (var c = 0; c < columns; c++)
-                {
-                    max = Math.Max(max, Math.Abs(values[(r * columns) + c]));
-                }
-
-                scales[r] = max > 0 ? max / TableLevels : 1f;
-                for (var c = 0; c < columns; c++)
-                {
-                    quantized[(r * columns) + c] = unchecked((byte)(sbyte)Math.Max(-TableLevels, Math.Min(TableLevels, Math.Round(values[(r * columns) + c] / scales[r]))));
-                }
+                var scale = scales[byRow ? i / columns : i % columns];
+                quantized[i] = unchecked((byte)(sbyte)Math.Max(-levels, Math.Min(levels, Math.Round(values[i] / scale))));
             }
 
-            var scaleBytes = new byte[rows * 4];
+            var scaleBytes = new byte[scales.Length * 4];
             Buffer.BlockCopy(scales, 0, scaleBytes, 0, scaleBytes.Length);
             return (quantized, scaleBytes);
         }

@@ -25,7 +25,7 @@ try
         case "projects":
             return await ProjectsAsync(options, work);
         case "signals" when options.GetValueOrDefault("set") is "projects" or "locomo" && options.ContainsKey("data") && options.ContainsKey("out"):
-            return await Signals.RunAsync(options["set"], options["data"], options["out"], options.GetValueOrDefault("embeddings"), work, options.GetValueOrDefault("second"));
+            return await Signals.RunAsync(options["set"], options["data"], options["out"], options.GetValueOrDefault("embeddings"), work);
         default:
             Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>] [--results <file.jsonl>]");
             Console.Error.WriteLine("       Engram.Eval projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>]");

@@ -6,9 +6,11 @@ using ModelContextProtocol;
 namespace Engram.Mcp.Tests;
 
 /// <summary>
-/// Pins <c>tools/list</c> (names, titles, descriptions, input and output schemas, annotations) byte for byte against
-/// <c>Snapshots/tools-list.json</c>. The tools are the contract with every client: a change must be deliberate, made
-/// by replacing the snapshot with the <c>.actual.json</c> file this test writes next to the test binaries on a mismatch.
+/// Pins <c>tools/list</c> (names, titles, descriptions, input and output schemas, annotations, order) byte for byte
+/// against <c>src/Engram.Mcp/Tools/tools-list.json</c>, which the server announces, and checks that the tools the SDK
+/// makes from <c>MemoryTools</c> (which run the calls) describe themselves exactly so. The tools are the contract with
+/// every client: a change must be deliberate, made by replacing the file with the <c>.actual.json</c> file this test
+/// writes next to the test binaries on a mismatch.
 /// </summary>
 public sealed class ToolsListSnapshotTests(TempFolder temp) : IClassFixture<TempFolder>
 {
@@ -18,15 +20,26 @@ public sealed class ToolsListSnapshotTests(TempFolder temp) : IClassFixture<Temp
     public async Task ToolsList_IsExactlyTheCommittedSnapshot()
     {
         await using var server = await McpTestServer.StartAsync(temp.NewHome());
-        var tools = (await server.Client.ListToolsAsync()).Select(t => t.ProtocolTool).OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
-        var actual = Render(JsonSerializer.SerializeToNode(tools, McpJsonUtilities.DefaultOptions)!);
+        var tools = (await server.Client.ListToolsAsync()).Select(t => t.ProtocolTool).ToList();
+        await AssertSnapshotAsync(tools, "tools/list");
+    }
 
+    [Fact]
+    public async Task MadeTools_DescribeThemselvesAsTheSnapshot()
+    {
+        var tools = Engram.Mcp.Hosting.EngramServer.CreateTools().Select(t => t.ProtocolTool).ToList();
+        await AssertSnapshotAsync(tools, "The tools made from MemoryTools");
+    }
+
+    private static async Task AssertSnapshotAsync(List<ModelContextProtocol.Protocol.Tool> tools, string what)
+    {
+        var actual = Render(JsonSerializer.SerializeToNode(tools, McpJsonUtilities.DefaultOptions)!);
         var expected = await File.ReadAllTextAsync(Snapshot);
         if (!string.Equals(expected, actual, StringComparison.Ordinal))
         {
             var written = Path.Combine(AppContext.BaseDirectory, "Snapshots", "tools-list.actual.json");
             await File.WriteAllTextAsync(written, actual);
-            Assert.Fail($"tools/list differs from {Snapshot}. If the change is intended, copy {written} over tests/Engram.Mcp.Tests/Snapshots/tools-list.json.");
+            Assert.Fail($"{what} differs from {Snapshot}. If the change is intended, copy {written} over src/Engram.Mcp/Tools/tools-list.json.");
         }
     }
 

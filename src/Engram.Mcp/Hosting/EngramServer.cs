@@ -5,6 +5,7 @@ using Engram.Mcp.Tools;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
 
 namespace Engram.Mcp.Hosting;
 
@@ -35,16 +36,78 @@ internal static class EngramServer
             })
             .WithEngramTools();
 
-    /// <summary>Adds Engram's remember, recall, forget and explain tools.</summary>
-    public static IMcpServerBuilder WithEngramTools(this IMcpServerBuilder builder) =>
-        builder.WithTools<MemoryTools>(ResultJson).WithToolErrors().WithUnknownToolErrors().WithPortableSchemas();
+    /// <summary>The methods behind the tools.</summary>
+    private static readonly MethodInfo[] ToolMethods =
+    [
+        typeof(MemoryTools).GetMethod(nameof(MemoryTools.Remember))!, typeof(MemoryTools).GetMethod(nameof(MemoryTools.Recall))!,
+        typeof(MemoryTools).GetMethod(nameof(MemoryTools.Forget))!, typeof(MemoryTools).GetMethod(nameof(MemoryTools.Explain))!,
+    ];
+
+    /// <summary>
+    /// Starts making the tools on the thread pool (see <see cref="AnnouncedTool"/>) before the host is built, for the
+    /// first server to take: a process that serves makes them beside its start-up.
+    /// </summary>
+    public static void PrepareTools() => Ahead.Tools ??= Task.Run(CreateTools);
+
+    /// <summary>
+    /// Adds Engram's remember, recall, forget and explain tools: announced from <c>Tools/tools-list.json</c>, run by
+    /// the tools <see cref="CreateTools"/> makes once per server (or that <see cref="PrepareTools"/> made) on the
+    /// thread pool.
+    /// </summary>
+    public static IMcpServerBuilder WithEngramTools(this IMcpServerBuilder builder)
+    {
+        var made = new Lazy<Task<McpServerTool[]>>(() => Interlocked.Exchange(ref Ahead.Tools, null) ?? Task.Run(CreateTools));
+        foreach (var tool in AnnouncedTools())
+        {
+            builder.Services.AddSingleton<McpServerTool>(_ => new AnnouncedTool(tool, made.Value));
+        }
+
+        return builder.WithToolErrors().WithUnknownToolErrors();
+    }
+
+    /// <summary>The tools as tools/list shows them, in its order: <c>Tools/tools-list.json</c>, embedded.</summary>
+    internal static Tool[] AnnouncedTools()
+    {
+        using var stream = typeof(EngramServer).Assembly.GetManifestResourceStream(AnnouncedResource)
+            ?? throw new InvalidOperationException($"The resource {AnnouncedResource} is missing from this build.");
+        using var document = JsonDocument.Parse(stream);
+        return [.. document.RootElement.EnumerateArray().Select(t => t.Deserialize<Tool>(McpJsonUtilities.DefaultOptions)!)];
+    }
+
+    private const string AnnouncedResource = "Engram.Mcp.Tools.tools-list.json";
+
+    /// <summary>
+    /// The tools as the SDK makes them from <see cref="MemoryTools"/> (what <c>WithTools&lt;MemoryTools&gt;</c>
+    /// registers), their schemas made portable. The methods take no services, so the options need no service provider.
+    /// </summary>
+    internal static McpServerTool[] CreateTools() =>
+        [.. ToolMethods.Select(method => PortableSchemas.Apply(McpServerTool.Create(
+            method,
+            static request => ActivatorUtilities.CreateInstance<MemoryTools>(request.Services ?? throw new InvalidOperationException("A tool call came without the server's services.")),
+            new McpServerToolCreateOptions { SerializerOptions = ResultJson })))];
 
     /// <summary>
     /// The SDK's options, but writing nulls: the output schemas list nullable fields (duplicateOf, supersededBy, …)
-    /// as required, and clients that validate structured content (the TypeScript SDK does) need them present.
+    /// as required, and clients that validate structured content (the TypeScript SDK does) need them present. The
+    /// tools' own types are described by <see cref="ToolJson"/>, first in the chain.
     /// </summary>
-    private static readonly JsonSerializerOptions ResultJson = new(McpJsonUtilities.DefaultOptions)
+    private static readonly JsonSerializerOptions ResultJson = WithToolTypes(new(McpJsonUtilities.DefaultOptions)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
+    });
+
+    private static JsonSerializerOptions WithToolTypes(JsonSerializerOptions options)
+    {
+        options.TypeInfoResolverChain.Insert(0, ToolJson.Default);
+        return options;
+    }
+
+    /// <summary>
+    /// The tools made ahead by <see cref="PrepareTools"/>, for the first server to take; a class of its own so that
+    /// preparing does not run <see cref="EngramServer"/>'s static initialisers on the caller's thread.
+    /// </summary>
+    private static class Ahead
+    {
+        public static Task<McpServerTool[]>? Tools;
+    }
 }

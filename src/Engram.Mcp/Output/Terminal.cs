@@ -20,15 +20,22 @@ internal sealed class Terminal
         Out = output;
         Error = error;
         Interactive = interactive;
-        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        // Made when first written to: the MCP server on stdio never is, and making it costs its start-up ~20 ms.
+        console = new Lazy<IAnsiConsole>(() =>
         {
-            Out = new AnsiConsoleOutput(output),
-            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
+            var made = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(output),
+                Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+                ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+                Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
+            });
+            made.Profile.Width = width;
+            return made;
         });
-        Console.Profile.Width = width;
     }
+
+    private readonly Lazy<IAnsiConsole> console;
 
     public TextWriter Out { get; }
 
@@ -37,7 +44,7 @@ internal sealed class Terminal
     /// <summary>Whether a person watches the output (not piped): progress bars are drawn only then.</summary>
     public bool Interactive { get; }
 
-    public IAnsiConsole Console { get; }
+    public IAnsiConsole Console => console.Value;
 
     /// <summary>This process's stdout and stderr.</summary>
     public static Terminal ForProcess(Func<string, string?> environment)

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.Server;
 
 namespace Engram.Mcp.Tools;
@@ -13,20 +12,16 @@ namespace Engram.Mcp.Tools;
 /// </summary>
 internal static class PortableSchemas
 {
-    public static IMcpServerBuilder WithPortableSchemas(this IMcpServerBuilder builder)
+    /// <summary>Rewrites <paramref name="tool"/>'s input and output schemas in place.</summary>
+    public static McpServerTool Apply(McpServerTool tool)
     {
-        builder.Services.PostConfigure<McpServerOptions>(options =>
+        tool.ProtocolTool.InputSchema = Input(tool.ProtocolTool.InputSchema);
+        if (tool.ProtocolTool.OutputSchema is { } output)
         {
-            foreach (var tool in options.ToolCollection ?? [])
-            {
-                tool.ProtocolTool.InputSchema = Input(tool.ProtocolTool.InputSchema);
-                if (tool.ProtocolTool.OutputSchema is { } output)
-                {
-                    tool.ProtocolTool.OutputSchema = Output(output);
-                }
-            }
-        });
-        return builder;
+            tool.ProtocolTool.OutputSchema = Output(output);
+        }
+
+        return tool;
     }
 
     internal static JsonElement Input(JsonElement schema) => Rewrite(schema, input: true);

@@ -19,10 +19,7 @@ using Microsoft.Build.Utilities;
 /// signed bytes in pairs summed into 16 bits, which saturates beyond that range, so the same text would get other vectors
 /// there. Within it the integer products are exact on every CPU: servers sharing a store compute one model's vectors.</item>
 /// <item>A weight narrowing its input (more rows than columns: the feed-forward layers' down projections, whose inputs
-/// after GELU carry outliers that one activation scale per run would crush) becomes <c>com.microsoft.MatMulNBits</c> with
-/// 8 bits and the byte-activation path (accuracy level 4): weights quantized per column and block of
-/// <see cref="BlockSize"/> rows, activations per row and block as ONNX Runtime multiplies them, so an outlier costs
-/// precision only in its block. Both sides stay within ±127, so no kernel's 16-bit pair sums saturate.</item>
+/// after GELU carry outliers one scale per run would crush) stays float.</item>
 /// <item>The vocabulary's table (a <c>Gather</c> of rows by token id from a float initializer of at least
 /// <see cref="MinTableRows"/> rows) is stored as bytes too, one scale per row (<c>±127</c> levels): the rows a text
 /// gathers are widened back to floats (<c>Cast</c>, <c>Mul</c> by their scales), so no integer arithmetic is involved.
@@ -47,7 +44,7 @@ public sealed class QuantizeWeights : Task
     private const int NodeInput = 1, NodeOutput = 2, NodeOpType = 4, NodeAttribute = 5, NodeDomain = 7;
     private const int AttributeName = 1, AttributeInt = 3, AttributeType = 20, IntAttribute = 2;
     private const int TensorDims = 1, TensorDataType = 2, TensorFloatData = 4, TensorName = 8, TensorRawData = 9;
-    private const int FloatType = 1, UInt8Type = 2, Int8Type = 3;
+    private const int FloatType = 1, Int8Type = 3;
 
     /// <summary>The largest weight level: 7 bits, so that no CPU's kernel saturates (see the summary).</summary>
     private const int WeightLevels = 63;
@@ -57,12 +54,6 @@ public sealed class QuantizeWeights : Task
 
     /// <summary>A gathered table this large is a vocabulary's (position and segment tables are a few hundred rows).</summary>
     private const int MinTableRows = 4096;
-
-    /// <summary>The rows of a narrowing weight that share a scale (and an activation scale: see the summary).</summary>
-    private const int BlockSize = 32;
-
-    /// <summary>MatMulNBits' path for byte activations (ONNX Runtime's accuracy level "int8").</summary>
-    private const int ByteActivations = 4;
 
     public override bool Execute()
     {
@@ -138,14 +129,7 @@ public sealed class QuantizeWeights : Task
         var output = new MemoryStream();
         foreach (var f in fields)
         {
-            if (f.Number == GraphNode && nodes[f.Start] is var narrowing && narrowing.OpType == "MatMul" && targets.Contains(narrowing.Inputs[1]) && byName[narrowing.Inputs[1]].Narrowing)
-            {
-                var w = byName[narrowing.Inputs[1]];
-                WriteBytes(output, GraphNode, Node("MatMulNBits", [narrowing.Inputs[0], w.Name + "_int8", w.Name + "_scale"], narrowing.Outputs.Single(),
-                    [IntAttributeOf("K", w.Dims[0]), IntAttributeOf("N", w.Dims[1]), IntAttributeOf("bits", 8), IntAttributeOf("block_size", BlockSize), IntAttributeOf("accuracy_level", ByteActivations)],
-                    "com.microsoft"));
-            }
-            else if (f.Number == GraphNode && nodes[f.Start] is var node && node.OpType == "MatMul" && targets.Contains(node.Inputs[1]))
+            if (f.Number == GraphNode && nodes[f.Start] is var node && node.OpType == "MatMul" && targets.Contains(node.Inputs[1]))
             {
                 var rewritten = new MemoryStream();
                 foreach (var inner in Fields(model, f.ValueStart, f.End).Where(g => g.Number is not (NodeInput or NodeOpType or NodeDomain)))
@@ -177,12 +161,6 @@ public sealed class QuantizeWeights : Task
                 WriteBytes(output, GraphInitializer, Tensor.Encode(table.Name + "_int8", Int8Type, table.Dims, rows));
                 WriteBytes(output, GraphInitializer, Tensor.Encode(table.Name + "_scale", FloatType, [table.Dims[0], 1], scales));
             }
-            else if (f.Number == GraphInitializer && tensors[f.Start] is var blocked && targets.Contains(blocked.Name) && blocked.Narrowing)
-            {
-                var (weights, scales) = blocked.QuantizeBlocks(model);
-                WriteBytes(output, GraphInitializer, Tensor.Encode(blocked.Name + "_int8", UInt8Type, [blocked.Dims[1], blocked.Dims[0] / BlockSize, BlockSize], weights));
-                WriteBytes(output, GraphInitializer, Tensor.Encode(blocked.Name + "_scale", FloatType, [blocked.Dims[1] * (blocked.Dims[0] / BlockSize)], scales));
-            }
             else if (f.Number == GraphInitializer && tensors[f.Start] is var tensor && targets.Contains(tensor.Name))
             {
                 var (weights, scales) = tensor.Quantize(model, WeightLevels, byRow: false);
@@ -202,8 +180,8 @@ public sealed class QuantizeWeights : Task
         return (output.ToArray(), targets.Count + tables.Count);
     }
 
-    /// <summary>A node, unnamed (names are optional), with the given attributes (encoded), of the default domain unless one is given.</summary>
-    private static byte[] Node(string opType, string[] inputs, string output, List<byte[]> attributes, string? domain = null)
+    /// <summary>A node of the default domain, unnamed (names are optional), with the given attributes (encoded).</summary>
+    private static byte[] Node(string opType, string[] inputs, string output, List<byte[]> attributes)
     {
         var node = new MemoryStream();
         foreach (var input in inputs)
@@ -216,11 +194,6 @@ public sealed class QuantizeWeights : Task
         foreach (var attribute in attributes)
         {
             node.Write(attribute, 0, attribute.Length);
-        }
-
-        if (domain is not null)
-        {
-            WriteBytes(node, NodeDomain, Encoding.UTF8.GetBytes(domain));
         }
 
         return node.ToArray();
@@ -251,10 +224,7 @@ public sealed class QuantizeWeights : Task
 
         private bool FloatMatrix => DataType == FloatType && Dims.Count == 2 && ValuesLength == Dims[0] * Dims[1] * 4;
 
-        /// <summary>More rows than columns: a feed-forward layer's down projection.</summary>
-        public bool Narrowing => Dims[0] > Dims[1];
-
-        public bool Quantizable => FloatMatrix && (!Narrowing || Dims[0] % BlockSize == 0);
+        public bool Quantizable => FloatMatrix && Dims[0] <= Dims[1];
 
         public bool IsTable => FloatMatrix && Dims[0] >= MinTableRows;
 
@@ -317,43 +287,6 @@ public sealed class QuantizeWeights : Task
             {
                 var scale = scales[byRow ? i / columns : i % columns];
                 quantized[i] = unchecked((byte)(sbyte)Math.Max(-levels, Math.Min(levels, Math.Round(values[i] / scale))));
-            }
-
-            var scaleBytes = new byte[scales.Length * 4];
-            Buffer.BlockCopy(scales, 0, scaleBytes, 0, scaleBytes.Length);
-            return (quantized, scaleBytes);
-        }
-
-        /// <summary>
-        /// Its values in MatMulNBits' layout for 8 bits: <c>[columns][rows / BlockSize][BlockSize]</c> unsigned bytes,
-        /// <c>round(v / scale) + 128</c> within ±127 of 128 (the zero point MatMulNBits takes when given none), one scale
-        /// per column and block of rows: <c>max|v|</c> of the block over 127.
-        /// </summary>
-        public (byte[] Values, byte[] Scales) QuantizeBlocks(byte[] model)
-        {
-            int rows = (int)Dims[0], columns = (int)Dims[1], blocks = rows / BlockSize;
-            var values = new float[rows * columns];
-            Buffer.BlockCopy(model, ValuesStart, values, 0, ValuesLength);
-            var scales = new float[columns * blocks];
-            var quantized = new byte[columns * rows];
-            for (var n = 0; n < columns; n++)
-            {
-                for (var b = 0; b < blocks; b++)
-                {
-                    var max = 0f;
-                    for (var j = 0; j < BlockSize; j++)
-                    {
-                        max = Math.Max(max, Math.Abs(values[(b * BlockSize + j) * columns + n]));
-                    }
-
-                    var scale = max > 0 ? max / 127 : 1f;
-                    scales[n * blocks + b] = scale;
-                    for (var j = 0; j < BlockSize; j++)
-                    {
-                        var q = Math.Max(-127, Math.Min(127, Math.Round(values[(b * BlockSize + j) * columns + n] / scale)));
-                        quantized[(n * blocks + b) * BlockSize + j] = (byte)(q + 128);
-                    }
-                }
             }
 
             var scaleBytes = new byte[scales.Length * 4];

@@ -150,4 +150,18 @@ public sealed class CliTests(TempFolder temp) : IClassFixture<TempFolder>
         Assert.Equal(0, again.GetProperty("result").GetProperty("created").GetInt32());
         Assert.Equal(4, again.GetProperty("result").GetProperty("duplicates").GetInt32());
     }
+
+    [Theory]
+    [InlineData("", true)]
+    [InlineData("serve", true)]
+    [InlineData("serve --http", true)]
+    [InlineData("--home /tmp/x", true)]
+    [InlineData("--home=/tmp/x serve", true)]
+    [InlineData("--store /tmp/x --scope user serve --http", true)]
+    [InlineData("recall deploys", false)]
+    [InlineData("--home /tmp/x stats", false)]
+    [InlineData("--help", false)]
+    [InlineData("--version", false)]
+    public void Serves_TellsAServerFromACommand_PastTheGlobalOptions(string commandLine, bool serves) =>
+        Assert.Equal(serves, Engram.Mcp.Commands.EngramCli.Serves(commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
 }

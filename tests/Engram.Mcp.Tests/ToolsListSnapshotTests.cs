@@ -16,6 +16,7 @@ public sealed class ToolsListSnapshotTests(TempFolder temp) : IClassFixture<Temp
 {
     private static readonly string Snapshot = Path.Combine(AppContext.BaseDirectory, "Snapshots", "tools-list.json");
 
+    /// <summary>The file as the server announces it, through the SDK's listing and a client (a round trip).</summary>
     [Fact]
     public async Task ToolsList_IsExactlyTheCommittedSnapshot()
     {
@@ -24,11 +25,19 @@ public sealed class ToolsListSnapshotTests(TempFolder temp) : IClassFixture<Temp
         await AssertSnapshotAsync(tools, "tools/list");
     }
 
+    /// <summary>The tools that run the calls, made by reflection, describe themselves exactly as the file does.</summary>
     [Fact]
     public async Task MadeTools_DescribeThemselvesAsTheSnapshot()
     {
-        var tools = Engram.Mcp.Hosting.EngramServer.CreateTools().Select(t => t.ProtocolTool).ToList();
-        await AssertSnapshotAsync(tools, "The tools made from MemoryTools");
+        var made = Engram.Mcp.Hosting.EngramServer.CreateTools();
+        await AssertSnapshotAsync(made.Select(t => t.ProtocolTool).ToList(), "The tools made from MemoryTools");
+
+        // And the announced tools list the same attributes as the made ones, without waiting for them.
+        var announced = Engram.Mcp.Hosting.EngramServer.AnnouncedTools()
+            .Select(t => new Engram.Mcp.Tools.AnnouncedTool(t, Engram.Mcp.Hosting.EngramServer.ToolMethods, new TaskCompletionSource<ModelContextProtocol.Server.McpServerTool[]>().Task));
+        Assert.Equal(
+            made.Select(t => string.Join(",", t.Metadata.Select(m => m.GetType().Name))),
+            announced.Select(t => string.Join(",", t.Metadata.Select(m => m.GetType().Name))));
     }
 
     private static async Task AssertSnapshotAsync(List<ModelContextProtocol.Protocol.Tool> tools, string what)

@@ -30,6 +30,32 @@ internal static class EngramCli
         return root;
     }
 
+    /// <summary>
+    /// Whether <paramref name="args"/> start an MCP server (no command, or <c>serve</c>, after any global options, which
+    /// all take a value), judged before parsing so that the server's tools can be made beside it.
+    /// </summary>
+    public static bool Serves(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg is "-h" or "-?" or "--help" or "--version")
+            {
+                return false;
+            }
+
+            if (arg.StartsWith('-'))
+            {
+                i += arg.Contains('=', StringComparison.Ordinal) ? 0 : 1;
+                continue;
+            }
+
+            return arg == "serve";
+        }
+
+        return true;
+    }
+
     /// <summary>Parses <paramref name="args"/> and runs what they ask for; a malformed command line exits 2 with what was wrong.</summary>
     public static async Task<int> RunAsync(string[] args, Shell shell)
     {

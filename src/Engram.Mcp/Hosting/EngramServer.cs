@@ -37,7 +37,7 @@ internal static class EngramServer
             .WithEngramTools();
 
     /// <summary>The methods behind the tools.</summary>
-    private static readonly MethodInfo[] ToolMethods =
+    internal static readonly MethodInfo[] ToolMethods =
     [
         typeof(MemoryTools).GetMethod(nameof(MemoryTools.Remember))!, typeof(MemoryTools).GetMethod(nameof(MemoryTools.Recall))!,
         typeof(MemoryTools).GetMethod(nameof(MemoryTools.Forget))!, typeof(MemoryTools).GetMethod(nameof(MemoryTools.Explain))!,
@@ -59,7 +59,7 @@ internal static class EngramServer
         var made = new Lazy<Task<McpServerTool[]>>(() => Interlocked.Exchange(ref Ahead.Tools, null) ?? Task.Run(CreateTools));
         foreach (var tool in AnnouncedTools())
         {
-            builder.Services.AddSingleton<McpServerTool>(_ => new AnnouncedTool(tool, made.Value));
+            builder.Services.AddSingleton<McpServerTool>(_ => new AnnouncedTool(tool, ToolMethods, made.Value));
         }
 
         return builder.WithToolErrors().WithUnknownToolErrors();

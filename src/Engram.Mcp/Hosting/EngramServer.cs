@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Engram.Mcp.Tools;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol;
@@ -91,16 +92,11 @@ internal static class EngramServer
     /// as required, and clients that validate structured content (the TypeScript SDK does) need them present. The
     /// tools' own types are described by <see cref="ToolJson"/>, first in the chain.
     /// </summary>
-    private static readonly JsonSerializerOptions ResultJson = WithToolTypes(new(McpJsonUtilities.DefaultOptions)
+    private static readonly JsonSerializerOptions ResultJson = new(McpJsonUtilities.DefaultOptions)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    });
-
-    private static JsonSerializerOptions WithToolTypes(JsonSerializerOptions options)
-    {
-        options.TypeInfoResolverChain.Insert(0, ToolJson.Default);
-        return options;
-    }
+        TypeInfoResolver = JsonTypeInfoResolver.Combine(ToolJson.Default, McpJsonUtilities.DefaultOptions.TypeInfoResolver),
+    };
 
     /// <summary>
     /// The tools made ahead by <see cref="PrepareTools"/>, for the first server to take; a class of its own so that

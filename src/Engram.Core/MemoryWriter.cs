@@ -134,7 +134,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
     {
         await engine.CatchUpAsync([scope], cancellationToken, engine.Vectors).ConfigureAwait(false);
         // Superseded memories are filtered after the scan, so look a little deeper than the three offered.
-        var near = engine.Vectors.Search(vector, [scope], (MaxSimilar * 3) + 1 + exclude.Count)
+        var near = engine.Vectors.Search(vector, [scope], (MaxSimilar * 3) + 1 + exclude.Count).Top
             .Where(x => x.Id != selfId && !exclude.Contains(x.Id) && x.Score >= similarThreshold)
             .ToList();
         if (near.Count == 0)

@@ -164,11 +164,27 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
             Assert.NotEmpty(expected.Hits);
             Assert.Equal(expected.Hits, actual.Hits);
             Assert.Equal(expected.FilteredOut, actual.FilteredOut);
+            Assert.Equal(expected.MeanCosine, actual.MeanCosine);
             var recalled = await waiting.RecallAsync(new Model.RecallRequest(query + "?"));
             Assert.Equal((await onTime.RecallAsync(new Model.RecallRequest(query + "?"))).Memories.Select(m => (m.Id, m.Score, m.Relevance)), recalled.Memories.Select(m => (m.Id, m.Score, m.Relevance)));
         }
 
         Assert.Equal(8, late.Late);
+    }
+
+    [Fact]
+    public async Task Explain_ReportsTheQuerysMeanCosine_OverEveryMemorySearched()
+    {
+        await using var service = temp.Open(temp.NewHome());
+        const string scope = "project:mean/cosine";
+        await service.RememberAsync(new Model.RememberRequest("The billing service runs on Postgres.", scope));
+        await service.RememberAsync(new Model.RememberRequest("The billing service deploys on Fridays.", scope));
+
+        // Both memories are above the vector signal's floor, so the mean over the scope is the mean of their cosines.
+        var explain = await service.ExplainAsync(new Model.ExplainRequest(Recall: new Model.RecallRequest("billing service", scope)));
+        var cosines = explain.Hits.Select(h => h.Vector!.Score).ToList();
+        Assert.Equal(2, cosines.Count);
+        Assert.Equal(cosines.Average(), explain.MeanCosine!.Value, 4);
     }
 }
 

@@ -153,6 +153,48 @@ public sealed class RankingTests
         Assert.True(words.Relevance("words") > words.Relevance("weak"));
     }
 
+    [Fact]
+    public void VectorMatrix_Scan_SumsTheCosinesOfEveryRowItScans_AboveTheFloorOrNot()
+    {
+        var matrix = new VectorMatrix(2);
+        matrix.Upsert("east", [1, 0]);
+        matrix.Upsert("north", [0, 1]);
+        matrix.Upsert("between", [0.6f, 0.8f]);
+        matrix.Upsert("gone", [1, 0]);
+        matrix.Remove("gone");
+        matrix.Publish();
+
+        var top = new TopK<string>(10);
+        var (sum, rows) = matrix.Current.Scan([1, 0], top, null, floor: 0.5f);
+        Assert.Equal((1.6, 3), (Math.Round(sum, 5), rows));
+        Assert.Equal(["east", "between"], top.ToList().Select(x => x.Item));
+
+        // A tag filter narrows what is scanned, and so the mean.
+        (sum, rows) = matrix.Current.Scan([1, 0], new TopK<string>(10), new HashSet<string> { "north", "between" });
+        Assert.Equal((0.6, 2), (Math.Round(sum, 5), rows));
+    }
+
+    [Fact]
+    public void EvidenceFusion_AHighMeanCosine_WeighsAWordMatchAboveAStandingOutCosine_WithinTheFittedRange()
+    {
+        // The same candidates for two queries: one alike to the searched memories at large (a conversation's turns), one
+        // alike to few (short distinct facts).
+        FusedCandidates Fused(float meanCosine) => EvidenceFusion.Fuse(
+        [
+            new(SignalKind.Lexical, [new("words", 9.0f), new("other", 4.0f)], 1),
+            new(SignalKind.Vector, [new("meaning", 0.62f), new("other", 0.45f), new("words", 0.40f)], 1) { MeanCosine = meanCosine },
+        ], semantic: true);
+
+        static double Odds(double p) => p / (1 - p);
+        var distinct = Fused(0.05f);
+        var alike = Fused(0.35f);
+        Assert.True(Odds(alike.Relevance("words")) / Odds(alike.Relevance("meaning")) > Odds(distinct.Relevance("words")) / Odds(distinct.Relevance("meaning")));
+
+        // Beyond the range the weights were fitted on, a mean cosine counts as the range's end.
+        Assert.Equal(Fused(0.5f).Relevance("meaning"), Fused(0.9f).Relevance("meaning"));
+        Assert.NotEqual(Fused(0.3f).Relevance("meaning"), Fused(0.9f).Relevance("meaning"));
+    }
+
     private static List<string> Scan(VectorMatrix.Snapshot snapshot, float[] query)
     {
         var top = new TopK<string>(100);

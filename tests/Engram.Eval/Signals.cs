@@ -6,7 +6,7 @@ namespace Engram.Eval;
 
 /// <summary>
 /// Every candidate of every dev question with each signal's view of it (explain at limit 100: BM25 score and rank,
-/// cosine and rank, entities, time) and whether it is relevant, one JSON line per question: what
+/// cosine and rank, entities, time; the query's mean cosine over the memories searched) and whether it is relevant, one JSON line per question: what
 /// <c>tests/fusion/fit.py</c> fits the fusion's weights on. Through the library, all memories stored first.
 /// </summary>
 internal static class Signals
@@ -53,7 +53,9 @@ internal static class Signals
             {
                 qid = q.Id,
                 kind = q.Kind,
+                scope = q.Scope,
                 relevant = q.Relevant,
+                mu = explained.MeanCosine,
                 hits = explained.Hits.Select(h => new
                 {
                     key = keys.GetValueOrDefault(h.Id, h.Id),

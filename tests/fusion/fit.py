@@ -14,7 +14,7 @@ import argparse, json, math
 import numpy as np
 
 NAMES = ['Cosine', 'CosineGap', 'VectorRank', 'Lexical', 'LexicalRank', 'Time', 'Entities', 'BestCosine', 'WordMatch',
-         'LexicalTimesBestCosine', 'CosineGapWithWordMatch']
+         'LexicalTimesBestCosine', 'CosineGapWithWordMatch', 'MeanCosine', 'CosineGapTimesMeanCosine', 'LexicalRankTimesMeanCosine']
 WORDS = ['Lexical', 'LexicalRank', 'Time', 'Entities']
 
 
@@ -44,7 +44,9 @@ def features(q, h, words_only):
     cos, best = h['vec'] or 0.0, q['best_cos']
     vec_rank = 1 / math.log2(1 + h['vecRank']) if h['vecRank'] else 0
     match = 1.0 if h['lex'] else 0.0
-    return [cos, cos - best, vec_rank, lex, lex_rank, time, entities, best, match, lex * best, (cos - best) * match]
+    mean = q.get('mu') or 0.0
+    return [cos, cos - best, vec_rank, lex, lex_rank, time, entities, best, match, lex * best, (cos - best) * match,
+            mean, (cos - best) * mean, lex_rank * mean]
 
 
 def fit(questions, words_only, l2=1e-3, steps=3000, rate=0.5):
@@ -98,3 +100,10 @@ if __name__ == '__main__':
             even, odd = questions[0::2], questions[1::2]
             report('  fitted on even questions, scored on odd', odd, fit(even, False), False)
             report('  fitted on odd questions, scored on even', even, fit(odd, False), False)
+            # Held out by whole project / conversation: the fit never sees the memories it is scored on.
+            groups = sorted({(q['set'], q.get('scope')) for q in questions})
+            for half in (0, 1):
+                held = {g for i, g in enumerate(groups) if i % 2 == half}
+                report(f'  fitted on half the projects and conversations, scored on the other half ({half + 1})',
+                       [q for q in questions if (q['set'], q.get('scope')) in held],
+                       fit([q for q in questions if (q['set'], q.get('scope')) not in held], False), False)

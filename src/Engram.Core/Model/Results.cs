@@ -118,7 +118,13 @@ public sealed record ExplainResult(
     IReadOnlyList<ExplainHit> Hits,
     IReadOnlyList<FilteredMemory> FilteredOut,
     MemoryAccount? Memory,
-    string Vectors);
+    string Vectors)
+{
+    /// <summary>The query's mean cosine over every memory the vector signal scanned (its baseline: a hit's cosine counts by how
+    /// far it stands above it); absent when the vector signal did not take part.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? MeanCosine { get; init; }
+}
 
 /// <summary>One hit of an explained recall.</summary>
 /// <param name="Id">The memory id.</param>

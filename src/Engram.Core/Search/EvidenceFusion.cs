@@ -5,13 +5,17 @@ namespace Engram.Core.Search;
 /// far its cosine is from the query's best) is weighed by a logistic model into the probability that it answers the
 /// query, its <c>relevance</c>. Unlike reciprocal rank fusion it sees how sure each signal is: a candidate only the
 /// model found counts by how close its cosine comes to the query's best; one BM25 found too is held to that less (the
-/// words back it), and its BM25 score weighs more when the query's best cosine is high. Pure: no I/O.
+/// words back it), and its BM25 score weighs more when the query's best cosine is high. How alike the query is to the
+/// searched memories at large (its mean cosine over them) sets how much a cosine standing out counts against a word
+/// match: among a conversation's turns, which all resemble a question a little, the words decide more; among short
+/// distinct facts, the meaning does. Pure: no I/O.
 /// </summary>
 /// <remarks>
 /// The weights were fitted (L2-regularised logistic regression, the two sets weighted equally; <c>tests/fusion/fit.py</c>)
 /// on the candidates of both development sets in <c>../shared/bench</c>, LoCoMo's conversations and the
 /// coding-assistant projects, with all-MiniLM-L6-v2's vectors; fitted on half of the questions, they rank the other
-/// half within about 0.03 of recall@10 of the full fit. <c>docs/benchmarks.md</c> has the figures and the commands.
+/// half, or on half of the projects and conversations the other half, within about 0.04 of recall@10 of the full fit.
+/// <c>docs/benchmarks.md</c> has the figures and the commands.
 /// </remarks>
 internal sealed record FusionModel(
     double Bias,
@@ -25,13 +29,23 @@ internal sealed record FusionModel(
     double BestCosine = 0,
     double WordMatch = 0,
     double LexicalTimesBestCosine = 0,
-    double CosineGapWithWordMatch = 0)
+    double CosineGapWithWordMatch = 0,
+    double MeanCosine = 0,
+    double CosineGapTimesMeanCosine = 0,
+    double LexicalRankTimesMeanCosine = 0)
 {
     /// <summary>For a recall with a sentence-embedding model's vectors.</summary>
     public static FusionModel Semantic { get; } = new(
-        Bias: -3.380, Lexical: 0.424, LexicalRank: 1.530, Time: 2.089, Entities: 0.521,
-        Cosine: 1.375, CosineGap: 3.570, VectorRank: 2.988, BestCosine: -3.295, WordMatch: -1.423,
-        LexicalTimesBestCosine: 4.363, CosineGapWithWordMatch: -2.481);
+        Bias: -2.819, Lexical: 0.892, LexicalRank: 0.083, Time: 1.933, Entities: 0.539,
+        Cosine: 2.692, CosineGap: 5.551, VectorRank: 2.708, BestCosine: -3.029, WordMatch: -0.742,
+        LexicalTimesBestCosine: 3.221, CosineGapWithWordMatch: -2.051,
+        MeanCosine: -8.592, CosineGapTimesMeanCosine: -13.620, LexicalRankTimesMeanCosine: 7.373);
+
+    /// <summary>
+    /// The highest mean cosine the weights were fitted on (a conversation's turns reach 0.45; short project facts 0.17):
+    /// beyond it the interactions would be extrapolated, so a store more uniform than that counts as this.
+    /// </summary>
+    public const double MaxMeanCosine = 0.45;
 
     /// <summary>For a recall without meaning: hashed vectors (ranked by reciprocal rank fusion, this gives relevance), or the embedder down.</summary>
     public static FusionModel Words { get; } = new(Bias: -5.652, Lexical: 3.637, LexicalRank: 1.582, Time: 1.592, Entities: 1.303);
@@ -41,7 +55,9 @@ internal sealed record FusionModel(
         Bias + (Lexical * e.Lexical) + (LexicalRank * e.LexicalRank) + (Time * e.Time) + (Entities * e.Entities)
         + (Cosine * e.Cosine) + (CosineGap * (e.Cosine - e.BestCosine)) + (VectorRank * e.VectorRank) + (BestCosine * e.BestCosine)
         + (WordMatch * e.WordMatch) + (LexicalTimesBestCosine * e.Lexical * e.BestCosine)
-        + (CosineGapWithWordMatch * (e.Cosine - e.BestCosine) * e.WordMatch);
+        + (CosineGapWithWordMatch * (e.Cosine - e.BestCosine) * e.WordMatch)
+        + (MeanCosine * e.MeanCosine) + (CosineGapTimesMeanCosine * (e.Cosine - e.BestCosine) * e.MeanCosine)
+        + (LexicalRankTimesMeanCosine * e.LexicalRank * e.MeanCosine);
 
     /// <summary>The probability that the candidate answers the query.</summary>
     public double Relevance(in Evidence e) => 1 / (1 + Math.Exp(-Logit(e)));
@@ -55,7 +71,9 @@ internal sealed record FusionModel(
     /// <param name="VectorRank">1 / log2(1 + rank) in the vector list.</param>
     /// <param name="BestCosine">The query's best cosine among the candidates.</param>
     /// <param name="WordMatch">1 when BM25 found it.</param>
-    public readonly record struct Evidence(double Lexical, double LexicalRank, double Time, double Entities, double Cosine, double VectorRank, double BestCosine, double WordMatch);
+    /// <param name="MeanCosine">The query's mean cosine over every memory searched: high when the query is alike to the memories at
+    /// large (a conversation's turns), so that a cosine stands out less; low when it is alike to few (short distinct facts).</param>
+    public readonly record struct Evidence(double Lexical, double LexicalRank, double Time, double Entities, double Cosine, double VectorRank, double BestCosine, double WordMatch, double MeanCosine = 0);
 }
 
 /// <summary>
@@ -65,7 +83,7 @@ internal sealed record FusionModel(
 /// </summary>
 internal sealed class FusedCandidates(
     IReadOnlyList<(string Id, double Score)> fused, bool byEvidence, Dictionary<string, int> index, EvidenceFusion.Found[] found,
-    FusionModel model, float lexicalTop, float bestCosine)
+    FusionModel model, float lexicalTop, float bestCosine, float meanCosine)
 {
     /// <summary>The candidates, best first, with their fused score.</summary>
     public IReadOnlyList<(string Id, double Score)> Fused { get; } = fused;
@@ -75,7 +93,7 @@ internal sealed class FusedCandidates(
 
     /// <summary>The probability that the candidate answers the query; 0 for an id no signal found.</summary>
     public double Relevance(string id) =>
-        index.TryGetValue(id, out var slot) ? model.Relevance(EvidenceFusion.Evidence(found[slot], lexicalTop, bestCosine)) : 0;
+        index.TryGetValue(id, out var slot) ? model.Relevance(EvidenceFusion.Evidence(found[slot], lexicalTop, bestCosine, meanCosine)) : 0;
 }
 
 /// <summary>Fuses the signals' rankings of a recall and gives each candidate its relevance.</summary>
@@ -163,12 +181,12 @@ internal static class EvidenceFusion
         }
 
         var count = index.Count;
-        var bestCosine = byEvidence ? Top(vector!.Hits) : 0;
+        var (bestCosine, meanCosine) = byEvidence ? (Top(vector!.Hits), vector.MeanCosine) : (0, 0);
         if (byEvidence)
         {
             for (var i = 0; i < count; i++)
             {
-                scores[i] = model.Relevance(Evidence(found[i], lexicalTop, bestCosine));
+                scores[i] = model.Relevance(Evidence(found[i], lexicalTop, bestCosine, meanCosine));
             }
         }
 
@@ -186,11 +204,11 @@ internal static class EvidenceFusion
             fused[i] = (ids[order[i].Slot], scores[order[i].Slot]);
         }
 
-        return new FusedCandidates(fused, byEvidence, index, found, model, lexicalTop, bestCosine);
+        return new FusedCandidates(fused, byEvidence, index, found, model, lexicalTop, bestCosine, meanCosine);
     }
 
-    /// <summary>A candidate's evidence from what the rankings found of it, the lexical ranking's best score and the query's best cosine.</summary>
-    internal static FusionModel.Evidence Evidence(in Found f, float lexicalTop, float bestCosine) => new(
+    /// <summary>A candidate's evidence from what the rankings found of it, the lexical ranking's best score and the query's best and mean cosines.</summary>
+    internal static FusionModel.Evidence Evidence(in Found f, float lexicalTop, float bestCosine, float meanCosine) => new(
         Lexical: f.LexicalRank > 0 && lexicalTop > 0 ? f.Lexical / lexicalTop : 0,
         LexicalRank: f.LexicalRank > 0 ? 1 / Math.Log2(f.LexicalRank + 1) : 0,
         Time: f.Time,
@@ -198,7 +216,8 @@ internal static class EvidenceFusion
         Cosine: f.Cosine,
         VectorRank: f.VectorRank > 0 ? 1 / Math.Log2(f.VectorRank + 1) : 0,
         BestCosine: bestCosine,
-        WordMatch: f.LexicalRank > 0 ? 1 : 0);
+        WordMatch: f.LexicalRank > 0 ? 1 : 0,
+        MeanCosine: Math.Clamp(meanCosine, 0, FusionModel.MaxMeanCosine));
 
     /// <summary>What the rankings found of one candidate: raw scores, and ranks from 1 (0 where a signal did not find it).</summary>
     internal struct Found

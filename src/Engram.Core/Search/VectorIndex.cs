@@ -152,12 +152,15 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         }
     }
 
-    /// <summary>The top <paramref name="k"/> memories of <paramref name="scopes"/> by cosine, best first, of those at <paramref name="floor"/> or above.</summary>
-    public List<(string Id, float Score)> Search(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, int k, IReadOnlySet<string>? allowed = null, float floor = float.NegativeInfinity)
+    /// <summary>
+    /// The top <paramref name="k"/> memories of <paramref name="scopes"/> by cosine, best first, of those at
+    /// <paramref name="floor"/> or above; and the query's mean cosine over every memory scanned (0 when none was).
+    /// </summary>
+    public VectorSearch Search(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, int k, IReadOnlySet<string>? allowed = null, float floor = float.NegativeInfinity)
     {
         if (Model is not { } model)
         {
-            return [];
+            return new([], 0);
         }
 
         if (query.Length != model.Dimensions)
@@ -180,12 +183,14 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         }
 
         var top = new TopK<string>(k);
+        var (sum, rows) = (0d, 0);
         foreach (var snapshot in snapshots)
         {
-            snapshot.Scan(query, top, allowed, floor);
+            var scanned = snapshot.Scan(query, top, allowed, floor);
+            (sum, rows) = (sum + scanned.Sum, rows + scanned.Rows);
         }
 
-        return top.ToList();
+        return new(top.ToList(), rows == 0 ? 0 : (float)(sum / rows));
     }
 
     /// <summary>
@@ -298,3 +303,8 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         }
     }
 }
+
+/// <summary>A vector search's result.</summary>
+/// <param name="Top">The best memories by cosine, best first.</param>
+/// <param name="MeanCosine">The query's mean cosine over every memory scanned: how alike the query is to the searched memories at large (0 when none was scanned).</param>
+internal sealed record VectorSearch(List<(string Id, float Score)> Top, float MeanCosine);

@@ -121,9 +121,14 @@ internal sealed class VectorMatrix(int dimensions)
         /// <summary>The rows in use, row-major (removed ones included).</summary>
         public ReadOnlySpan<float> Data => data.AsSpan(0, count * dimensions);
 
-        public void Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed, float floor = float.NegativeInfinity)
+        /// <summary>
+        /// Adds the rows (of <paramref name="allowed"/>, when given) at <paramref name="floor"/> or above to
+        /// <paramref name="top"/>; returns the sum of every scanned row's cosine and how many rows were scanned.
+        /// </summary>
+        public (double Sum, int Rows) Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed, float floor = float.NegativeInfinity)
         {
             var rows = Data;
+            var (sum, scanned) = (0d, 0);
             for (var row = 0; row < count; row++)
             {
                 if (ids[row] is not { } id || (allowed is not null && !allowed.Contains(id)))
@@ -131,11 +136,15 @@ internal sealed class VectorMatrix(int dimensions)
                     continue;
                 }
 
-                if (TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query) is var score && score >= floor)
+                var score = TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query);
+                (sum, scanned) = (sum + score, scanned + 1);
+                if (score >= floor)
                 {
                     top.Add(id, score);
                 }
             }
+
+            return (sum, scanned);
         }
     }
 }

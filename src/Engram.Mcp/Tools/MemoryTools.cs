@@ -126,7 +126,7 @@ public sealed class MemoryTools(MemoryService memory)
             + (r.StoreChangedSince ? "; the store has changed since this recall ran, so the replay reflects today's memories." : ".")
             + (r.Memory is { } m ? $" {m.Id}: {m.Reason}" : "");
         var filteredOut = r.FilteredOut.Select(f => new FilteredCandidate(f.Id, WireName.Of(f.Reason))).ToList();
-        return new ExplainToolResult(r.RetrievalId, r.Query, r.Scopes, r.ScopeResolution, r.RanAt, r.StoreChangedSince, r.Hits, filteredOut, r.Memory, r.Vectors, summary);
+        return new ExplainToolResult(r.RetrievalId, r.Query, r.Scopes, r.ScopeResolution, r.RanAt, r.StoreChangedSince, r.Hits, filteredOut, r.Memory, r.Vectors, summary) { MeanCosine = r.MeanCosine };
     }
 
     private static DateTimeOffset? ParseTimestamp(string? value, string name) =>

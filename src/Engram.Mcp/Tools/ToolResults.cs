@@ -31,7 +31,12 @@ public sealed record ExplainToolResult(
     IReadOnlyList<FilteredCandidate> FilteredOut,
     MemoryAccount? Memory,
     string Vectors,
-    string Summary);
+    string Summary)
+{
+    /// <inheritdoc cref="ExplainResult.MeanCosine"/>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? MeanCosine { get; init; }
+}
 
 /// <summary>A candidate <c>explain</c> reports as filtered out (<see cref="FilteredMemory"/>, its reason as a string).</summary>
 public sealed record FilteredCandidate(string Id, string Reason);

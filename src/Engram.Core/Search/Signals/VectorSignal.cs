@@ -29,7 +29,7 @@ internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder,
 
         // The top k of those at the floor or above are the top k's at the floor or above; fewer than k there means BM25's
         // candidates outside them are below it too.
-        var scanned = index.Search(vector, query.Scopes, context.Depth, context.Allowed, Floor);
+        var (scanned, meanCosine) = index.Search(vector, query.Scopes, context.Depth, context.Allowed, Floor);
         var hits = new List<Scored>(scanned.Count);
         foreach (var (id, score) in scanned)
         {
@@ -51,6 +51,7 @@ internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder,
         return new SignalRanking(SignalKind.Vector, hits, weight)
         {
             Contributed = addsOnly ? Unmatched(hits, lexical) : null,
+            MeanCosine = meanCosine,
         };
     }
 

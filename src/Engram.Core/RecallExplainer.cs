@@ -118,10 +118,9 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         // Reasons other than the cut-off come first: they are what a person looks for.
         var filteredOut = trace.FilteredOut.OrderBy(f => f.Reason == FilterReason.BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
         var vectors = await VectorStatusAsync(trace, cancellationToken).ConfigureAwait(false);
-        var vector = trace.Signal(SignalKind.Vector);
         return (new ExplainResult(trace.RetrievalId, trace.Query.Query, trace.Query.Scopes, trace.Query.ScopeResolution, trace.RanAt, changed, hits, filteredOut, account, vectors)
         {
-            MeanCosine = vector is { Unavailable: null, Hits.Count: > 0 } ? Math.Round(vector.MeanCosine, 6) : null,
+            MeanCosine = trace.ByEvidence ? Math.Round(trace.Signal(SignalKind.Vector).MeanCosine, 6) : null,
         }, trace);
     }
 

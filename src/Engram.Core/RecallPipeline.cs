@@ -108,7 +108,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         }
 
         LogRecalled(logger, id2, query.Scopes, hits.Count);
-        return new RecallTrace(id2, query, at, seq, CandidateDepth, context.Rankings, fused, ranked.Recency, hits, filtered);
+        return new RecallTrace(id2, query, at, seq, CandidateDepth, context.Rankings, fused, ranked.Recency, hits, filtered) { ByEvidence = fusion.ByEvidence };
     }
 
     /// <summary>Marks the hits whose anchored files changed or vanished since they were stored (blob hashes, cached by mtime).</summary>

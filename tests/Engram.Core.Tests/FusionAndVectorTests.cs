@@ -172,19 +172,42 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
         Assert.Equal(8, late.Late);
     }
 
-    [Fact]
-    public async Task Explain_ReportsTheQuerysMeanCosine_OverEveryMemorySearched()
+    /// <summary>A model with fixed vectors: every query along the first axis; a memory by the words it holds.</summary>
+    private sealed class FixedModel() : Microsoft.Extensions.AI.DelegatingEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>(new HashingEmbeddingGenerator())
     {
-        await using var service = temp.Open(temp.NewHome());
+        public override Task<Microsoft.Extensions.AI.GeneratedEmbeddings<Microsoft.Extensions.AI.Embedding<float>>> GenerateAsync(IEnumerable<string> values, Microsoft.Extensions.AI.EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            var query = EmbeddingInput.IsQuery(options);
+            float[] Vector(string text) =>
+                query || text.Contains("Postgres", StringComparison.Ordinal) ? [1, 0, 0]
+                : text.Contains("Fridays", StringComparison.Ordinal) ? [0.6f, 0.8f, 0]
+                : [0, 1, 0];
+            return Task.FromResult(new Microsoft.Extensions.AI.GeneratedEmbeddings<Microsoft.Extensions.AI.Embedding<float>>(values.Select(v => new Microsoft.Extensions.AI.Embedding<float>(Vector(v)))));
+        }
+
+        public override object? GetService(Type serviceType, object? serviceKey = null) =>
+            serviceType == typeof(Microsoft.Extensions.AI.EmbeddingGeneratorMetadata) ? new Microsoft.Extensions.AI.EmbeddingGeneratorMetadata("fixed", defaultModelId: "fixed-model", defaultModelDimensions: 3) : base.GetService(serviceType, serviceKey);
+    }
+
+    [Fact]
+    public async Task Explain_ReportsTheQuerysMeanCosine_OverEveryMemorySearched_WhenAModelsVectorsAreFused()
+    {
+        var home = temp.NewHome();
+        using var model = new FixedModel();
+        await using var service = new MemoryService(TempStore.Options(home), model);
         const string scope = "project:mean/cosine";
         await service.RememberAsync(new Model.RememberRequest("The billing service runs on Postgres.", scope));
         await service.RememberAsync(new Model.RememberRequest("The billing service deploys on Fridays.", scope));
+        await service.RememberAsync(new Model.RememberRequest("Lunch is at noon.", scope));
 
-        // Both memories are above the vector signal's floor, so the mean over the scope is the mean of their cosines.
+        // Cosines 1, 0.6 and 0: the last is below the vector signal's floor, and still in the mean.
         var explain = await service.ExplainAsync(new Model.ExplainRequest(Recall: new Model.RecallRequest("billing service", scope)));
-        var cosines = explain.Hits.Select(h => h.Vector!.Score).ToList();
-        Assert.Equal(2, cosines.Count);
-        Assert.Equal(cosines.Average(), explain.MeanCosine!.Value, 4);
+        Assert.Equal(2, explain.Hits.Count(h => h.Vector is not null));
+        Assert.Equal(1.6 / 3, explain.MeanCosine!.Value, 5);
+
+        // Hashed vectors are fused by rank: the mean plays no part, and explain does not report it.
+        await using var builtin = temp.Open(home);
+        Assert.Null((await builtin.ExplainAsync(new Model.ExplainRequest(Recall: new Model.RecallRequest("billing service", scope)))).MeanCosine);
     }
 }
 

@@ -186,6 +186,7 @@ public sealed class RankingTests
         ], semantic: true);
 
         static double Odds(double p) => p / (1 - p);
+        Assert.All([Fused(0.05f), Fused(0.35f)], f => Assert.All(f.Fused, x => Assert.Equal(f.Relevance(x.Id), x.Score)));
         var distinct = Fused(0.05f);
         var alike = Fused(0.35f);
         Assert.True(Odds(alike.Relevance("words")) / Odds(alike.Relevance("meaning")) > Odds(distinct.Relevance("words")) / Odds(distinct.Relevance("meaning")));

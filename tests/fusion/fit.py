@@ -3,8 +3,10 @@
 
 Each candidate of each question, with its signals, comes from the eval runner's `signals` verb; several dumps of one
 set (say one made before a change of the fusion and one after: each holds that fusion's top 100) are merged by
-question, so the fit sees the candidates either fusion puts first. The two sets weigh the same. Prints the weights in
-the units EvidenceFusion uses, and recall on the dumps for the full fit and for halves fitted on the other half.
+question, so the fit sees the candidates either fusion puts first. Each question carries its scope and the query's
+mean cosine over the memories searched (`mu`), which dumps made before 2026-12-06 lack: remake them. The two sets weigh
+the same. Prints the weights in the units EvidenceFusion uses, and recall on the dumps for the full fit, for halves of
+the questions fitted on the other half, and for halves of the projects and conversations fitted on the other half.
 
     dotnet run --project tests/Engram.Eval -c Release -- signals --set projects --data ../shared/bench/projects --out p.jsonl
     dotnet run --project tests/Engram.Eval -c Release -- signals --set locomo --data ../shared/bench/locomo --out l.jsonl
@@ -16,6 +18,7 @@ import numpy as np
 NAMES = ['Cosine', 'CosineGap', 'VectorRank', 'Lexical', 'LexicalRank', 'Time', 'Entities', 'BestCosine', 'WordMatch',
          'LexicalTimesBestCosine', 'CosineGapWithWordMatch', 'MeanCosine', 'CosineGapTimesMeanCosine', 'LexicalRankTimesMeanCosine']
 WORDS = ['Lexical', 'LexicalRank', 'Time', 'Entities']
+MAX_MEAN_COSINE = 0.45  # FusionModel.MaxMeanCosine: a higher mean cosine counts as this
 
 
 def load(paths, kind):
@@ -24,6 +27,8 @@ def load(paths, kind):
         for line in open(path):
             q = json.loads(line)
             q['set'] = kind
+            if 'mu' not in q or 'scope' not in q:
+                raise SystemExit(f"{path}: question {q['qid']} has no 'mu' or 'scope': a dump older than the mean cosine; remake it with the signals verb.")
             if q['qid'] not in merged:
                 merged[q['qid']] = q
             else:
@@ -44,7 +49,7 @@ def features(q, h, words_only):
     cos, best = h['vec'] or 0.0, q['best_cos']
     vec_rank = 1 / math.log2(1 + h['vecRank']) if h['vecRank'] else 0
     match = 1.0 if h['lex'] else 0.0
-    mean = q.get('mu') or 0.0
+    mean = min(max(q['mu'] or 0.0, 0.0), MAX_MEAN_COSINE)
     return [cos, cos - best, vec_rank, lex, lex_rank, time, entities, best, match, lex * best, (cos - best) * match,
             mean, (cos - best) * mean, lex_rank * mean]
 
@@ -101,9 +106,9 @@ if __name__ == '__main__':
             report('  fitted on even questions, scored on odd', odd, fit(even, False), False)
             report('  fitted on odd questions, scored on even', even, fit(odd, False), False)
             # Held out by whole project / conversation: the fit never sees the memories it is scored on.
-            groups = sorted({(q['set'], q.get('scope')) for q in questions})
+            groups = sorted({(q['set'], q['scope']) for q in questions})
             for half in (0, 1):
                 held = {g for i, g in enumerate(groups) if i % 2 == half}
                 report(f'  fitted on half the projects and conversations, scored on the other half ({half + 1})',
-                       [q for q in questions if (q['set'], q.get('scope')) in held],
-                       fit([q for q in questions if (q['set'], q.get('scope')) not in held], False), False)
+                       [q for q in questions if (q['set'], q['scope']) in held],
+                       fit([q for q in questions if (q['set'], q['scope']) not in held], False), False)

@@ -120,8 +120,9 @@ public sealed record ExplainResult(
     MemoryAccount? Memory,
     string Vectors)
 {
-    /// <summary>The query's mean cosine over every memory the vector signal scanned (its baseline: a hit's cosine counts by how
-    /// far it stands above it); absent when the vector signal did not take part.</summary>
+    /// <summary>The query's mean cosine over every memory the vector signal scanned: how alike the query is to the searched
+    /// memories at large. The higher it is, the more the fusion weighs a word match and the less a cosine standing out from
+    /// the others (weighed as at most 0.45). Absent when no model's vectors took part (the embedder down, or hashed vectors).</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public double? MeanCosine { get; init; }
 }

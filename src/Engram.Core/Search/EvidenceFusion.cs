@@ -13,8 +13,9 @@ namespace Engram.Core.Search;
 /// <remarks>
 /// The weights were fitted (L2-regularised logistic regression, the two sets weighted equally; <c>tests/fusion/fit.py</c>)
 /// on the candidates of both development sets in <c>../shared/bench</c>, LoCoMo's conversations and the
-/// coding-assistant projects, with all-MiniLM-L6-v2's vectors; fitted on half of the questions, they rank the other
-/// half, or on half of the projects and conversations the other half, within about 0.04 of recall@10 of the full fit.
+/// coding-assistant projects, with all-MiniLM-L6-v2's vectors. Fitted on half of the questions, they rank the other
+/// half within about 0.01 of recall@10 of the full fit; fitted on half of the projects and conversations, the other half
+/// gains from the mean cosine about as much as the full fit does.
 /// <c>docs/benchmarks.md</c> has the figures and the commands.
 /// </remarks>
 internal sealed record FusionModel(
@@ -73,7 +74,7 @@ internal sealed record FusionModel(
     /// <param name="WordMatch">1 when BM25 found it.</param>
     /// <param name="MeanCosine">The query's mean cosine over every memory searched: high when the query is alike to the memories at
     /// large (a conversation's turns), so that a cosine stands out less; low when it is alike to few (short distinct facts).</param>
-    public readonly record struct Evidence(double Lexical, double LexicalRank, double Time, double Entities, double Cosine, double VectorRank, double BestCosine, double WordMatch, double MeanCosine = 0);
+    public readonly record struct Evidence(double Lexical, double LexicalRank, double Time, double Entities, double Cosine, double VectorRank, double BestCosine, double WordMatch, double MeanCosine);
 }
 
 /// <summary>

@@ -69,7 +69,8 @@ internal sealed record SignalRanking(SignalKind Kind, IReadOnlyList<Scored> Hits
     /// <summary>The words pseudo-relevance feedback added to the query (the lexical signal).</summary>
     public IReadOnlyList<string> Feedback { get; init; } = [];
 
-    /// <summary>The vector signal's mean cosine over every memory it scanned: how alike the query is to the searched memories at large.</summary>
+    /// <summary>The vector signal's mean cosine over every memory it scanned (those of the tags asked for, superseded ones
+    /// included): how alike the query is to the searched memories at large.</summary>
     public float MeanCosine { get; init; }
 
     /// <summary>Why the signal could not take part, or null (the vector signal without a query embedding).</summary>

@@ -25,6 +25,9 @@ internal sealed record RecallTrace(
     IReadOnlyList<RecallTrace.Hit> Hits,
     IReadOnlyList<FilteredMemory> FilteredOut)
 {
+    /// <summary>Whether the candidates were fused by evidence (a model's vectors took part), not by rank.</summary>
+    public bool ByEvidence { get; init; }
+
     /// <summary>A returned memory with its final rank (1-based).</summary>
     public sealed record Hit(int Rank, RecalledMemory Memory);
 

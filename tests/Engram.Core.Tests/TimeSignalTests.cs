@@ -86,6 +86,56 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal(new DateTimeOffset(2026, 3, 19, 15, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds(), yesterday.From);
     }
 
+    [Theory]
+    [InlineData("what went wrong at the end of March 2024?", "2024-03", 21, 32)]
+    [InlineData("how far along were we in early October 2025", "2025-10", 1, 11)]
+    [InlineData("the incident in late November 2024", "2024-11", 21, 31)]
+    [InlineData("the plan from the beginning of Feb 2025", "2025-02", 1, 11)]
+    [InlineData("what shipped mid-June 2025", "2025-06", 11, 21)]
+    public void Find_EarlyMidOrLateInAMonth_PointsAtThatThird_OfTheWholeMonth(string query, string month, int fromDay, int toDay)
+    {
+        var window = Assert.Single(TimeExpressions.Find(query, Now, TimeZoneInfo.Utc));
+        var whole = Window(month);
+        Assert.Equal((whole.From, whole.To), (window.From, window.To));
+        var first = DateTimeOffset.FromUnixTimeMilliseconds(whole.From);
+        Assert.Equal(first.AddDays(fromDay - 1).ToUnixTimeMilliseconds(), window.FocusFrom);
+        Assert.Equal(toDay > 31 ? whole.To : first.AddDays(toDay - 1).ToUnixTimeMilliseconds(), window.FocusTo);
+    }
+
+    [Fact]
+    public void Find_AMonthAloneWithAPart_PointsAtThatThirdInEachYear()
+    {
+        var windows = TimeExpressions.Find("what did we ship in mid-February", Now, TimeZoneInfo.Utc);
+        Assert.Equal(10, windows.Count);
+        Assert.All(windows, w => Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(w.From).AddDays(10).ToUnixTimeMilliseconds(), w.FocusFrom));
+    }
+
+    [Fact]
+    public void Fit_IsOneAcrossAWholeMonth_AndLessOutsideThePartNamed()
+    {
+        var july = Window("2024-07");
+        long Day(int day) => new DateTimeOffset(2024, 7, day, 12, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        Assert.Equal([1.0, 1.0, 1.0], new[] { 1, 15, 31 }.Select(d => july.Fit(Day(d))));
+
+        // Early July: the first ten days fit; the last day, about two focus lengths past them, a third as well.
+        var early = Assert.Single(TimeExpressions.Find("early July 2024", Now, TimeZoneInfo.Utc));
+        Assert.Equal(1.0, early.Fit(Day(3)));
+        Assert.InRange(early.Fit(Day(31)), 0.32, 0.35);
+        Assert.True(early.Fit(Day(12)) > early.Fit(Day(20)));
+    }
+
+    [Fact]
+    public async Task Recall_AMonthInTheQuery_WeighsEveryDayOfThatMonthAlike()
+    {
+        await using var service = OpenUtc();
+        var july = new DateTimeOffset(2024, 7, 2, 10, 0, 0, TimeSpan.Zero);
+        var start = (await service.RememberAsync(new RememberRequest("We moved hosting to Fly.io.", ObservedAt: july))).Id;
+        var middle = (await service.RememberAsync(new RememberRequest("The staging database was resized.", ObservedAt: july.AddDays(13)))).Id;
+        var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("what happened in July 2024")));
+        Assert.Equal(1, explain.Hits.Single(h => h.Id == start).Time?.Score);
+        Assert.Equal(1, explain.Hits.Single(h => h.Id == middle).Time?.Score);
+    }
+
     [Fact]
     public async Task Recall_ADateInTheQuery_PutsWhatWasSaidThatDayFirst_AndExplainSaysWhy()
     {

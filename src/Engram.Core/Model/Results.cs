@@ -137,7 +137,8 @@ public sealed record ExplainResult(
 /// <param name="Recency">Its rank by observedAt among the candidates (1 = newest) as rank, and as score how many places the recency tie-break moved it up.</param>
 /// <param name="Supersession">"current", or which memory superseded it and why it is shown anyway.</param>
 /// <param name="Time">Time signal, when the query names a date ("on 3 March 2025", "in July 2024", "yesterday") and the
-/// memory was observed then; its score is 1 / (1 + days from the named day or month's middle).</param>
+/// memory was observed then; its score is 1 anywhere in the day or month named, and for a part of a month ("early
+/// March", "the end of July 2024") 1 in that third, less the further outside it.</param>
 public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? Lexical, SignalScore? Vector, SignalScore? Entities, SignalScore? Recency, string Supersession, SignalScore? Time = null)
 {
     /// <summary>The files it names that changed or vanished since it was stored (as in recall); absent when none did.</summary>

@@ -8,8 +8,10 @@ namespace Engram.Core.Search;
 /// Dates a query names, as windows to hold against when memories were observed: "what did we decide on 3 March
 /// 2025", "the outage in July 2024", "what did we ship in June", "what did I say yesterday", "last week". English
 /// only. Days, weeks (from Monday) and months are those of the given time zone's calendar (the machine's: the person
-/// asking is at it). A month without its year stands for that month in each of the last ten years. A bare year names
-/// too much to help and is ignored.
+/// asking is at it). A month without its year stands for that month in each of the last ten years. "Early", "mid" and
+/// "late" (or "the start", "middle" or "end of") a month point at its first, middle or last third, which a memory
+/// observed then fits best (<see cref="TimeRange.Fit"/>); the rest of the month still counts. A bare year names too
+/// much to help and is ignored.
 /// </summary>
 internal static partial class TimeExpressions
 {
@@ -25,12 +27,15 @@ internal static partial class TimeExpressions
     [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?\s+(?<d>[0-3]?\d)(?:st|nd|rd|th)?(?:,\s*|\s+)(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthDayYear();
 
-    [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?:of\s+)?(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    /// <summary>Words that point at a third of a month: "early", "mid", "late", "the start/beginning/middle/end of".</summary>
+    private const string Part = @"(?:(?<part>early|mid|late|(?:the\s+)?(?:start|beginning|middle|end)\s+of)[\s-]+)";
+
+    [GeneratedRegex(@"\b" + Part + @"?(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?:of\s+)?(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthYear();
 
     // A month without its year only capitalised and after a word that makes it a time ("in May", "during March", "of
     // November"), so "this may break" and the name "April" are not read as months. Full names only.
-    [GeneratedRegex(@"\b(?:in|during|since|last|this|of|early|late|mid)[\s-]+(?-i:(?<m>January|February|March|April|May|June|July|August|September|October|November|December))\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(?:" + Part + @"|(?:in|during|since|last|this|of)[\s-]+)(?-i:(?<m>January|February|March|April|May|June|July|August|September|October|November|December))\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthAlone();
 
     /// <summary>How many years back a month named without its year is looked for.</summary>
@@ -91,7 +96,7 @@ internal static partial class TimeExpressions
         {
             if (Free(m))
             {
-                Take(m, MonthWindow(zone, Year(m), Month(m)));
+                Take(m, MonthWindow(zone, Year(m), Month(m), m.Groups["part"].Value));
             }
         }
 
@@ -106,7 +111,7 @@ internal static partial class TimeExpressions
                 {
                     if (new DateTime(year, month, 1) <= today)
                     {
-                        Take(m, MonthWindow(zone, year, month));
+                        Take(m, MonthWindow(zone, year, month, m.Groups["part"].Value));
                     }
                 }
             }
@@ -164,10 +169,29 @@ internal static partial class TimeExpressions
         return Span(zone, start, start.AddDays(1));
     }
 
-    private static TimeRange MonthWindow(TimeZoneInfo zone, int year, int month)
+    /// <summary>A month, with the third of it <paramref name="part"/> points at ("early", "end of", …) as its focus.</summary>
+    private static TimeRange MonthWindow(TimeZoneInfo zone, int year, int month, string part = "")
     {
         var start = new DateTime(year, month, 1, 0, 0, 0, DateTimeKind.Unspecified);
-        return Span(zone, start, start.AddMonths(1));
+        var window = Span(zone, start, start.AddMonths(1));
+        // "early", "mid", "late", or the noun of "the end of".
+        var word = part.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(w => !w.Equals("the", StringComparison.OrdinalIgnoreCase));
+        var third = word?.ToLowerInvariant() switch
+        {
+            "early" or "start" or "beginning" => 0,
+            "mid" or "middle" => 1,
+            "late" or "end" => 2,
+            _ => -1,
+        };
+        if (third < 0)
+        {
+            return window;
+        }
+
+        // Days 1–10, 11–20, 21 to the month's end.
+        var from = start.AddDays(10 * third);
+        var to = third == 2 ? start.AddMonths(1) : from.AddDays(10);
+        return window with { FocusFrom = Instant(zone, from), FocusTo = Instant(zone, to) };
     }
 
     /// <summary>The instants between two wall-clock times of <paramref name="zone"/>.</summary>

@@ -61,14 +61,27 @@ internal interface IMemoryRecords
 /// <summary>What became of one memory of an insert: written, or a duplicate of the memory <paramref name="Id"/> names.</summary>
 internal readonly record struct InsertOutcome(bool Created, string Id);
 
-/// <summary>A span of observation times, in Unix milliseconds: [From, To) (a day or month a query names).</summary>
-internal readonly record struct TimeRange(long From, long To)
+/// <summary>
+/// A span of observation times, in Unix milliseconds: [From, To) (a day or month a query names); and, when the query
+/// narrows it ("early March", "the end of July 2024"), the part it points at, [FocusFrom, FocusTo) (both 0 when it
+/// does not).
+/// </summary>
+internal readonly record struct TimeRange(long From, long To, long FocusFrom = 0, long FocusTo = 0)
 {
-    /// <summary>The middle of the span.</summary>
-    public long Centre => From + ((To - From) / 2);
-
     /// <summary>Whether an observedAt falls in the span.</summary>
     public bool Contains(long at) => at >= From && at < To;
+
+    /// <summary>
+    /// How well an observedAt in the span fits what the query named: 1 in the part it points at (the whole span when it
+    /// points at none), less the further before or after that part, relative to its length (a half one length away, a
+    /// third two lengths away).
+    /// </summary>
+    public double Fit(long at)
+    {
+        var (from, to) = FocusTo > FocusFrom ? (FocusFrom, FocusTo) : (From, To);
+        var distance = at < from ? from - at : at >= to ? at - to : 0;
+        return 1 / (1 + ((double)distance / (to - from)));
+    }
 }
 
 /// <summary>A memory found by when it was observed (Unix milliseconds).</summary>

@@ -113,7 +113,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         var hits = trace.Hits.Select(h => new ExplainHit(
             h.Memory.Id, h.Rank, h.Memory.Score,
             Lexical(trace, queryTerms, h.Memory.Id, h.Memory.Content), trace.Signal(SignalKind.Vector).Of(h.Memory.Id), trace.Signal(SignalKind.Entities).Of(h.Memory.Id),
-            trace.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, trace.Query), trace.Signal(SignalKind.Time).Of(h.Memory.Id)) { Stale = h.Memory.Stale }).ToList();
+            trace.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, trace), trace.Signal(SignalKind.Time).Of(h.Memory.Id)) { Stale = h.Memory.Stale }).ToList();
         var account = request.MemoryId is null ? null : await AccountAsync(trace, queryTerms, Validation.Id(request.MemoryId, "memoryId"), cancellationToken).ConfigureAwait(false);
         // Reasons other than the cut-off come first: they are what a person looks for.
         var filteredOut = trace.FilteredOut.OrderBy(f => f.Reason == FilterReason.BelowCutOff ? 1 : 0).Take(MaxFilteredListed).ToList();
@@ -156,9 +156,10 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         return notes.Count == 0 ? $"ready ({model.Id})" : $"{model.Id}: {string.Join("; ", notes)}.";
     }
 
-    private static string Supersession(RecalledMemory memory, RecallQuery query) =>
-        memory.SupersededBy is null ? "current"
-        : query.AsOf is not null ? $"superseded later by {memory.SupersededBy}; current as of asOf"
+    private static string Supersession(RecalledMemory memory, RecallTrace trace) =>
+        memory.SupersededBy is null
+            ? trace.InPlaceOf.TryGetValue(memory.Id, out var older) ? $"current; in the place of {older}, which it superseded and which the query matched" : "current"
+        : trace.Query.AsOf is not null ? $"superseded later by {memory.SupersededBy}; current as of asOf"
         : $"superseded by {memory.SupersededBy}; shown because includeSuperseded is true";
 
     private async Task<MemoryAccount> AccountAsync(RecallTrace trace, HashSet<string> queryTerms, string memoryId, CancellationToken cancellationToken)

@@ -26,6 +26,9 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
     /// </summary>
     private const int CandidateDepth = 4 * EngramOptions.MaxRecallLimit;
 
+    /// <summary>How many replacements a superseded candidate's place is passed along at most (a chain loops nowhere, but a bound costs nothing).</summary>
+    private const int MaxSuccession = 16;
+
     internal static readonly JsonSerializerOptions LogJson = new(JsonSerializerDefaults.Web);
 
     /// <summary>Runs a recall.</summary>
@@ -52,6 +55,11 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         // room for near-ties; the rows read for it are the hits' rows too.
         var filtered = new List<FilteredMemory>();
         var passing = new List<RecencyTieBreak.Candidate>();
+        // A memory superseded by one that may be returned yields its place to it: the newer statement answers what the
+        // older one matched (its words, its meaning), though it may share neither ("MWAA is retired. Orchestration now
+        // runs on Dagster+" for "what schedules our batch jobs?", which the Airflow memory it replaced matches).
+        var placed = new HashSet<string>(StringComparer.Ordinal);
+        var inPlaceOf = new Dictionary<string, (string Id, double Relevance)>(StringComparer.Ordinal);
         var examined = 0;
         var window = query.Limit + RecencyTieBreak.Margin;
         while (examined < fused.Count && passing.Count < window)
@@ -75,8 +83,16 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
                 if (CandidateFilter.Reason(query, row) is { } reason)
                 {
                     filtered.Add(new FilteredMemory(id, reason));
+                    if (reason is FilterReason.Superseded or FilterReason.SupersededAsOf
+                        && await SuccessorAsync(query, allowed, row, cancellationToken).ConfigureAwait(false) is { } successor
+                        && placed.Add(successor.Memory.Id))
+                    {
+                        // Its own score is lower, or it would have been placed before: it takes the older one's.
+                        passing.Add(new RecencyTieBreak.Candidate(successor, score));
+                        inPlaceOf[successor.Memory.Id] = (id, fusion.Relevance(id));
+                    }
                 }
-                else
+                else if (placed.Add(id))
                 {
                     passing.Add(new RecencyTieBreak.Candidate(row, score));
                 }
@@ -88,14 +104,16 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         filtered.AddRange(ranked.Order.Skip(query.Limit).Select(x => new FilteredMemory(x.Meta.Id, FilterReason.BelowCutOff)));
         if (explainAll)
         {
-            filtered.AddRange(await UnexaminedAsync(query, fused.Skip(examined).Select(f => f.Id).ToList(), cancellationToken).ConfigureAwait(false));
+            filtered.AddRange(await UnexaminedAsync(query, fused.Skip(examined).Select(f => f.Id).Where(id => !placed.Contains(id)).ToList(), cancellationToken).ConfigureAwait(false));
             if (allowed is not null)
             {
                 filtered.AddRange(await TagFilteredAsync(context, cancellationToken).ConfigureAwait(false));
             }
         }
 
-        var hits = ranked.Order.Take(query.Limit).Select((x, i) => new RecallTrace.Hit(i + 1, ToRecalled(x.Meta.Memory, x.Fused, fusion.Relevance(x.Meta.Id)))).ToList();
+        // A memory in its predecessor's place is as relevant as the predecessor was, or as itself if more.
+        double Relevance(string id) => Math.Max(fusion.Relevance(id), inPlaceOf.TryGetValue(id, out var older) ? older.Relevance : 0);
+        var hits = ranked.Order.Take(query.Limit).Select((x, i) => new RecallTrace.Hit(i + 1, ToRecalled(x.Meta.Memory, x.Fused, Relevance(x.Meta.Id)))).ToList();
         if (anchors.Enabled && hits.Count > 0)
         {
             hits = await MarkStaleAsync(hits, cancellationToken).ConfigureAwait(false);
@@ -108,7 +126,40 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         }
 
         LogRecalled(logger, id2, query.Scopes, hits.Count);
-        return new RecallTrace(id2, query, at, seq, CandidateDepth, context.Rankings, fused, ranked.Recency, hits, filtered) { ByEvidence = fusion.ByEvidence };
+        return new RecallTrace(id2, query, at, seq, CandidateDepth, context.Rankings, fused, ranked.Recency, hits, filtered)
+        {
+            ByEvidence = fusion.ByEvidence,
+            InPlaceOf = inPlaceOf.ToDictionary(x => x.Key, x => x.Value.Id, StringComparer.Ordinal),
+        };
+    }
+
+    /// <summary>
+    /// The memory that replaced <paramref name="superseded"/> and that this recall may return (following a chain of
+    /// replacements, within the scopes and tags asked for), or null.
+    /// </summary>
+    private async Task<CandidateMeta?> SuccessorAsync(RecallQuery query, HashSet<string>? allowed, CandidateMeta superseded, CancellationToken cancellationToken)
+    {
+        var current = superseded;
+        for (var hop = 0; hop < MaxSuccession && current.SupersededBy is { } next; hop++)
+        {
+            var rows = await engine.Rows.GetAsync([next], cancellationToken).ConfigureAwait(false);
+            if (!rows.TryGetValue(next, out current) || !query.Scopes.Contains(current.Scope) || (allowed is not null && !allowed.Contains(next)))
+            {
+                return null;
+            }
+
+            switch (CandidateFilter.Reason(query, current))
+            {
+                case null:
+                    return current;
+                case FilterReason.Superseded or FilterReason.SupersededAsOf:
+                    continue;
+                default:
+                    return null;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Marks the hits whose anchored files changed or vanished since they were stored (blob hashes, cached by mtime).</summary>

@@ -28,6 +28,37 @@ public sealed class SupersessionTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    public async Task ASupersededMatch_YieldsItsPlaceToWhatReplacedIt_EvenWithNoWordInCommon()
+    {
+        await using var service = temp.Open();
+        const string scope = "project:supersession/successor";
+        var day = new DateTimeOffset(2025, 3, 10, 9, 0, 0, TimeSpan.Zero);
+        var airflow = await service.RememberAsync(new RememberRequest("Batch jobs are scheduled by Airflow on MWAA.", scope, ["orchestration"], day.AddYears(-1)));
+        var dagster = await service.RememberAsync(new RememberRequest("That is retired: Dagster+ runs the pipelines now.", scope, ["orchestration"], day, [airflow.Id]));
+        await service.RememberAsync(new RememberRequest("Lunch on Fridays is at noon.", scope, ObservedAt: day));
+
+        // The query matches only the replaced memory's words; the one that replaced it answers, in its place.
+        const string Query = "what schedules our batch jobs?";
+        var recalled = await service.RecallAsync(new RecallRequest(Query, scope));
+        Assert.Equal(dagster.Id, recalled.Memories[0].Id);
+        Assert.DoesNotContain(airflow.Id, recalled.Memories.Select(m => m.Id));
+        var explain = await service.ExplainAsync(new ExplainRequest(recalled.RetrievalId));
+        Assert.Equal($"current; in the place of {airflow.Id}, which it superseded and which the query matched", explain.Hits[0].Supersession);
+        Assert.Contains(explain.FilteredOut, f => f.Id == airflow.Id && f.Reason == FilterReason.Superseded);
+        Assert.DoesNotContain(explain.FilteredOut, f => f.Id == dagster.Id);
+
+        // Along a chain, to the memory that is current; before the replacement, the old one itself; with history asked
+        // for, the old one and nothing in its place; and never past the tags asked for.
+        var kestra = await service.RememberAsync(new RememberRequest("Kestra took over from Dagster+.", scope, ObservedAt: day.AddMonths(1), Supersedes: [dagster.Id]));
+        Assert.Equal(kestra.Id, (await service.RecallAsync(new RecallRequest(Query, scope))).Memories[0].Id);
+        Assert.Equal(airflow.Id, (await service.RecallAsync(new RecallRequest(Query, scope, AsOf: day.AddDays(-1)))).Memories[0].Id);
+        Assert.Equal(dagster.Id, (await service.RecallAsync(new RecallRequest(Query, scope, AsOf: day.AddDays(1)))).Memories[0].Id);
+        var history = await service.RecallAsync(new RecallRequest(Query, scope, IncludeSuperseded: true));
+        Assert.Equal(airflow.Id, history.Memories[0].Id);
+        Assert.DoesNotContain(kestra.Id, (await service.RecallAsync(new RecallRequest(Query, scope, Tags: ["orchestration"]))).Memories.Select(m => m.Id));
+    }
+
+    [Fact]
     public async Task Supersedes_AnIdOfAnotherScope_IsRejected()
     {
         await using var service = temp.Open();

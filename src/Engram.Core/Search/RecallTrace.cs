@@ -25,6 +25,9 @@ internal sealed record RecallTrace(
     IReadOnlyList<RecallTrace.Hit> Hits,
     IReadOnlyList<FilteredMemory> FilteredOut)
 {
+    /// <summary>The hits that took the place of a memory they superseded (which the query matched): its id, by theirs.</summary>
+    public IReadOnlyDictionary<string, string> InPlaceOf { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Whether the candidates were fused by evidence (a model's vectors took part), not by rank.</summary>
     public bool ByEvidence { get; init; }
 

@@ -55,11 +55,13 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         // room for near-ties; the rows read for it are the hits' rows too.
         var filtered = new List<FilteredMemory>();
         var passing = new List<RecencyTieBreak.Candidate>();
-        // A memory superseded by one that may be returned yields its place to it: the newer statement answers what the
-        // older one matched (its words, its meaning), though it may share neither ("MWAA is retired. Orchestration now
-        // runs on Dagster+" for "what schedules our batch jobs?", which the Airflow memory it replaced matches).
+        // A memory superseded by one that may be returned yields its place to it when the query matched its words: the
+        // question is asked in the older fact's terms, and the newer statement answers it, though it may share none of
+        // them ("MWAA is retired. Orchestration now runs on Dagster+" for "what schedules our batch jobs?", which the
+        // Airflow memory it replaced matches). A resemblance by meaning alone is too loose to pass on.
         var placed = new HashSet<string>(StringComparer.Ordinal);
         var inPlaceOf = new Dictionary<string, (string Id, double Relevance)>(StringComparer.Ordinal);
+        HashSet<string>? wordMatched = null;
         var examined = 0;
         var window = query.Limit + RecencyTieBreak.Margin;
         while (examined < fused.Count && passing.Count < window)
@@ -84,6 +86,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
                 {
                     filtered.Add(new FilteredMemory(id, reason));
                     if (reason is FilterReason.Superseded or FilterReason.SupersededAsOf
+                        && (wordMatched ??= (context.Find(SignalKind.Lexical)?.Hits ?? []).Select(h => h.Id).ToHashSet(StringComparer.Ordinal)).Contains(id)
                         && await SuccessorAsync(query, allowed, row, cancellationToken).ConfigureAwait(false) is { } successor
                         && placed.Add(successor.Memory.Id))
                     {

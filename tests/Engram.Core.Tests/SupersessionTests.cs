@@ -43,7 +43,10 @@ public sealed class SupersessionTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal(dagster.Id, recalled.Memories[0].Id);
         Assert.DoesNotContain(airflow.Id, recalled.Memories.Select(m => m.Id));
         var explain = await service.ExplainAsync(new ExplainRequest(recalled.RetrievalId));
-        Assert.Equal($"current; in the place of {airflow.Id}, which it superseded and which the query matched", explain.Hits[0].Supersession);
+        Assert.Equal($"current; in the place of {airflow.Id}, which it superseded and whose words the query matched", explain.Hits[0].Supersession);
+        var account = (await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest(Query, scope), MemoryId: dagster.Id))).Memory!;
+        Assert.True(account.Surfaced);
+        Assert.StartsWith($"It surfaced at rank 1 in the place of {airflow.Id}", account.Reason, StringComparison.Ordinal);
         Assert.Contains(explain.FilteredOut, f => f.Id == airflow.Id && f.Reason == FilterReason.Superseded);
         Assert.DoesNotContain(explain.FilteredOut, f => f.Id == dagster.Id);
 

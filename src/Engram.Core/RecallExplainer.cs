@@ -157,10 +157,10 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
     }
 
     private static string Supersession(RecalledMemory memory, RecallTrace trace) =>
-        memory.SupersededBy is null
-            ? trace.InPlaceOf.TryGetValue(memory.Id, out var older) ? $"current; in the place of {older}, which it superseded and whose words the query matched" : "current"
+        (memory.SupersededBy is null ? "current"
         : trace.Query.AsOf is not null ? $"superseded later by {memory.SupersededBy}; current as of asOf"
-        : $"superseded by {memory.SupersededBy}; shown because includeSuperseded is true";
+        : $"superseded by {memory.SupersededBy}; shown because includeSuperseded is true")
+        + (trace.InPlaceOf.TryGetValue(memory.Id, out var older) ? $"; in the place of {older}, which it superseded and whose words the query matched" : "");
 
     private async Task<MemoryAccount> AccountAsync(RecallTrace trace, HashSet<string> queryTerms, string memoryId, CancellationToken cancellationToken)
     {
@@ -179,9 +179,10 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         var rank = trace.FusedRank(memoryId);
         var filtered = trace.FilteredOut.FirstOrDefault(f => f.Id == memoryId);
         var found = Describe(lexical, vector, entities, time);
-        var reason = hit is not null && trace.InPlaceOf.TryGetValue(memoryId, out var older)
-            ? $"It surfaced at rank {hit.Rank} in the place of {older}, which it superseded and whose words the query matched; itself found by {found}."
+        var inPlace = trace.InPlaceOf.TryGetValue(memoryId, out var older) ? $" in the place of {older}, which it superseded and whose words the query matched" : null;
+        var reason = hit is not null && inPlace is not null ? $"It surfaced at rank {hit.Rank}{inPlace}; itself found by {found}."
             : hit is not null ? $"It surfaced at rank {hit.Rank}; found by {found}."
+            : inPlace is not null ? $"It stood{inPlace}, but fell below the cut-off of {trace.Query.Limit}; ask with a larger 'limit'."
             : filtered is not null && filtered.Reason != FilterReason.BelowCutOff ? $"It was found by {found} but filtered out: {WireName.Of(filtered.Reason)}."
             : rank is null ? $"No signal ranked it among its top {trace.Depth} candidates: the query shares too few words, features or names with it. Try the words the memory uses."
             : $"It was found by {found} (fused rank {rank}) but fell below the cut-off of {trace.Query.Limit}; ask with a larger 'limit' or more of its words.";

@@ -61,7 +61,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         // Airflow memory it replaced matches). A resemblance by meaning alone is too loose to pass on.
         var placed = new HashSet<string>(StringComparer.Ordinal);
         var inPlaceOf = new Dictionary<string, (string Id, double Relevance)>(StringComparer.Ordinal);
-        HashSet<string>? wordMatched = null;
+        HashSet<string>? queryTerms = null;
         var examined = 0;
         var window = query.Limit + RecencyTieBreak.Margin;
         while (examined < fused.Count && passing.Count < window)
@@ -86,7 +86,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
                 {
                     filtered.Add(new FilteredMemory(id, reason));
                     if (reason is FilterReason.Superseded or FilterReason.SupersededAsOf
-                        && (wordMatched ??= (context.Find(SignalKind.Lexical)?.Hits ?? []).Select(h => h.Id).ToHashSet(StringComparer.Ordinal)).Contains(id)
+                        && engine.Lexical.Terms(row.Memory.Content).Overlaps(queryTerms ??= engine.Lexical.QueryTerms(query.Query))
                         && await SuccessorAsync(query, allowed, row, cancellationToken).ConfigureAwait(false) is { } successor
                         && placed.Add(successor.Memory.Id))
                     {
@@ -138,7 +138,8 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
 
     /// <summary>
     /// The memory that replaced <paramref name="superseded"/> and that this recall may return (following a chain of
-    /// replacements, within the scopes and tags asked for), or null.
+    /// replacements to the one current now, or as of <c>asOf</c>; within the scopes asked for, and carrying one of the
+    /// tags asked for), or null.
     /// </summary>
     private async Task<CandidateMeta?> SuccessorAsync(RecallQuery query, HashSet<string>? allowed, CandidateMeta superseded, CancellationToken cancellationToken)
     {
@@ -146,7 +147,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         for (var hop = 0; hop < MaxSuccession && current.SupersededBy is { } next; hop++)
         {
             var rows = await engine.Rows.GetAsync([next], cancellationToken).ConfigureAwait(false);
-            if (!rows.TryGetValue(next, out current) || !query.Scopes.Contains(current.Scope) || (allowed is not null && !allowed.Contains(next)))
+            if (!rows.TryGetValue(next, out current) || !query.Scopes.Contains(current.Scope))
             {
                 return null;
             }
@@ -154,7 +155,8 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
             switch (CandidateFilter.Reason(query, current))
             {
                 case null:
-                    return current;
+                    // Only what is returned must carry a tag asked for; a memory replaced on the way need not.
+                    return allowed is null || allowed.Contains(next) ? current : null;
                 case FilterReason.Superseded or FilterReason.SupersededAsOf:
                     continue;
                 default:

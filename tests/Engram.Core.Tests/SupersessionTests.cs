@@ -56,9 +56,15 @@ public sealed class SupersessionTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal(kestra.Id, (await service.RecallAsync(new RecallRequest(Query, scope))).Memories[0].Id);
         Assert.Equal(airflow.Id, (await service.RecallAsync(new RecallRequest(Query, scope, AsOf: day.AddDays(-1)))).Memories[0].Id);
         Assert.Equal(dagster.Id, (await service.RecallAsync(new RecallRequest(Query, scope, AsOf: day.AddDays(1)))).Memories[0].Id);
+        var asOf = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest(Query, scope, AsOf: day.AddDays(1))));
+        Assert.Equal($"superseded later by {kestra.Id}; current as of asOf; in the place of {airflow.Id}, which it superseded and whose words the query matched", asOf.Hits[0].Supersession);
         var history = await service.RecallAsync(new RecallRequest(Query, scope, IncludeSuperseded: true));
         Assert.Equal(airflow.Id, history.Memories[0].Id);
         Assert.DoesNotContain(kestra.Id, (await service.RecallAsync(new RecallRequest(Query, scope, Tags: ["orchestration"]))).Memories.Select(m => m.Id));
+
+        // A memory replaced on the way need not carry the tag: only the one returned does.
+        var flyte = await service.RememberAsync(new RememberRequest("Flyte replaced Kestra.", scope, ["orchestration"], day.AddMonths(2), [kestra.Id]));
+        Assert.Equal(flyte.Id, (await service.RecallAsync(new RecallRequest(Query, scope, Tags: ["orchestration"]))).Memories[0].Id);
     }
 
     /// <summary>A model that sees every query as the shell memory, and nothing else alike.</summary>

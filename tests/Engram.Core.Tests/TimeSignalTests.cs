@@ -103,6 +103,14 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    public void Find_OneMonthNamedTwice_IsOneWindow_WithTheFirstPartNamed()
+    {
+        var window = Assert.Single(TimeExpressions.Find("between early June 2025 and late June 2025", Now, TimeZoneInfo.Utc));
+        Assert.Equal(Window("2025-06").From, window.FocusFrom);
+        Assert.Equal(9, TimeExpressions.Find("early June or late June", Now, TimeZoneInfo.Utc).Count); // June 2017–2025: not 18
+    }
+
+    [Fact]
     public void Find_AMonthAloneWithAPart_PointsAtThatThirdInEachYear()
     {
         var windows = TimeExpressions.Find("what did we ship in mid-February", Now, TimeZoneInfo.Utc);

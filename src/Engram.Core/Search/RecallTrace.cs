@@ -25,7 +25,7 @@ internal sealed record RecallTrace(
     IReadOnlyList<RecallTrace.Hit> Hits,
     IReadOnlyList<FilteredMemory> FilteredOut)
 {
-    /// <summary>The hits that took the place of a memory they superseded (whose words the query matched): its id, by theirs.</summary>
+    /// <summary>The candidates (hits or below the cut-off) that took the place of a memory they superseded, whose words the query matched: its id, by theirs.</summary>
     public IReadOnlyDictionary<string, string> InPlaceOf { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Whether the candidates were fused by evidence (a model's vectors took part), not by rank.</summary>

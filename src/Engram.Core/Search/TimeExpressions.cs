@@ -67,7 +67,8 @@ internal static partial class TimeExpressions
         bool Free(Match m) => !taken.Any(t => m.Index < t.End && t.Start < m.Index + m.Length);
         void Take(Match m, TimeRange? window)
         {
-            if (window is { } w && !windows.Contains(w) && windows.Count < MaxWindows)
+            // One window per span: "early June … late June" reads June once, with the first part named.
+            if (window is { } w && !windows.Exists(x => x.From == w.From && x.To == w.To) && windows.Count < MaxWindows)
             {
                 windows.Add(w);
             }

@@ -5,8 +5,9 @@ namespace Engram.Core.Search;
 /// <summary>
 /// For a query that names dates ("on 3 March 2025", "in July 2024", "yesterday", in the configured time zone): the
 /// memories observed then, each scored by how well its time fits (<see cref="TimeRange.Fit"/>). What the lexical
-/// signal also found comes first, in its order, then the rest, newest first within each day or month named. A query without a date has no time signal. A date says when, not what: it lifts
-/// what was said then among what matches, and brings in the rest of that day below the query's own matches.
+/// signal also found comes first, in its order, then the rest, newest first within each day or month named. A query
+/// without a date has no time signal. A date says when, not what: it lifts what was said then among what matches, and
+/// brings in the rest of that day below the query's own matches.
 /// </summary>
 internal sealed class TimeSignal(IMemoryRecords store, RowCache rows, TimeZoneInfo zone, double weight) : IRecallSignal
 {
@@ -36,8 +37,8 @@ internal sealed class TimeSignal(IMemoryRecords store, RowCache rows, TimeZoneIn
     }
 
     /// <summary>
-    /// How well the time fits the best window holding it: 1 anywhere in a day or month named (being then is the evidence,
-    /// not being near its middle), less outside the part of a month the query points at ("early March").
+    /// How well the time fits the best window holding it: 1 anywhere in a day or month named (being then is the
+    /// evidence, not being near its middle), less outside the part of a month the query points at ("early March").
     /// </summary>
     private static float Closeness(IReadOnlyList<TimeRange> windows, long at) =>
         (float)windows.Where(w => w.Contains(at)).Select(w => w.Fit(at)).DefaultIfEmpty(0).Max();

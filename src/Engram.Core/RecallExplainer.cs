@@ -160,7 +160,11 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         (memory.SupersededBy is null ? "current"
         : trace.Query.AsOf is not null ? $"superseded later by {memory.SupersededBy}; current as of asOf"
         : $"superseded by {memory.SupersededBy}; shown because includeSuperseded is true")
-        + (trace.InPlaceOf.TryGetValue(memory.Id, out var older) ? $"; in the place of {older}, which it superseded and whose words the query matched" : "");
+        + (InPlace(trace, memory.Id) is { } inPlace ? ";" + inPlace : "");
+
+    /// <summary>" in the place of …" when the memory stood in for one it superseded, else null.</summary>
+    private static string? InPlace(RecallTrace trace, string id) =>
+        trace.InPlaceOf.TryGetValue(id, out var older) ? $" in the place of {older}, which it superseded and whose words the query matched" : null;
 
     private async Task<MemoryAccount> AccountAsync(RecallTrace trace, HashSet<string> queryTerms, string memoryId, CancellationToken cancellationToken)
     {
@@ -179,7 +183,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         var rank = trace.FusedRank(memoryId);
         var filtered = trace.FilteredOut.FirstOrDefault(f => f.Id == memoryId);
         var found = Describe(lexical, vector, entities, time);
-        var inPlace = trace.InPlaceOf.TryGetValue(memoryId, out var older) ? $" in the place of {older}, which it superseded and whose words the query matched" : null;
+        var inPlace = InPlace(trace, memoryId);
         var reason = hit is not null && inPlace is not null ? $"It surfaced at rank {hit.Rank}{inPlace}; itself found by {found}."
             : hit is not null ? $"It surfaced at rank {hit.Rank}; found by {found}."
             : inPlace is not null ? $"It stood{inPlace}, but fell below the cut-off of {trace.Query.Limit}; ask with a larger 'limit'."

@@ -172,28 +172,15 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
         Assert.Equal(8, late.Late);
     }
 
-    /// <summary>A model with fixed vectors: every query along the first axis; a memory by the words it holds.</summary>
-    private sealed class FixedModel() : Microsoft.Extensions.AI.DelegatingEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>(new HashingEmbeddingGenerator())
-    {
-        public override Task<Microsoft.Extensions.AI.GeneratedEmbeddings<Microsoft.Extensions.AI.Embedding<float>>> GenerateAsync(IEnumerable<string> values, Microsoft.Extensions.AI.EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
-        {
-            var query = EmbeddingInput.IsQuery(options);
-            float[] Vector(string text) =>
-                query || text.Contains("Postgres", StringComparison.Ordinal) ? [1, 0, 0]
-                : text.Contains("Fridays", StringComparison.Ordinal) ? [0.6f, 0.8f, 0]
-                : [0, 1, 0];
-            return Task.FromResult(new Microsoft.Extensions.AI.GeneratedEmbeddings<Microsoft.Extensions.AI.Embedding<float>>(values.Select(v => new Microsoft.Extensions.AI.Embedding<float>(Vector(v)))));
-        }
-
-        public override object? GetService(Type serviceType, object? serviceKey = null) =>
-            serviceType == typeof(Microsoft.Extensions.AI.EmbeddingGeneratorMetadata) ? new Microsoft.Extensions.AI.EmbeddingGeneratorMetadata("fixed", defaultModelId: "fixed-model", defaultModelDimensions: 3) : base.GetService(serviceType, serviceKey);
-    }
-
     [Fact]
     public async Task Explain_ReportsTheQuerysMeanCosine_OverEveryMemorySearched_WhenAModelsVectorsAreFused()
     {
         var home = temp.NewHome();
-        using var model = new FixedModel();
+        // Every query along the first axis; a memory by the words it holds.
+        using var model = new FixedVectorModel([1, 0, 0], text =>
+            text.Contains("Postgres", StringComparison.Ordinal) ? [1, 0, 0]
+            : text.Contains("Fridays", StringComparison.Ordinal) ? [0.6f, 0.8f, 0]
+            : [0, 1, 0]);
         await using var service = new MemoryService(TempStore.Options(home), model);
         const string scope = "project:mean/cosine";
         await service.RememberAsync(new Model.RememberRequest("The billing service runs on Postgres.", scope));

@@ -67,24 +67,11 @@ public sealed class SupersessionTests(TempStore temp) : IClassFixture<TempStore>
         Assert.Equal(flyte.Id, (await service.RecallAsync(new RecallRequest(Query, scope, Tags: ["orchestration"]))).Memories[0].Id);
     }
 
-    /// <summary>A model that sees every query as the shell memory, and nothing else alike.</summary>
-    private sealed class ShellModel() : Microsoft.Extensions.AI.DelegatingEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>>(new Embeddings.HashingEmbeddingGenerator())
-    {
-        public override Task<Microsoft.Extensions.AI.GeneratedEmbeddings<Microsoft.Extensions.AI.Embedding<float>>> GenerateAsync(IEnumerable<string> values, Microsoft.Extensions.AI.EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
-        {
-            var query = Embeddings.EmbeddingInput.IsQuery(options);
-            return Task.FromResult(new Microsoft.Extensions.AI.GeneratedEmbeddings<Microsoft.Extensions.AI.Embedding<float>>(values.Select(v =>
-                new Microsoft.Extensions.AI.Embedding<float>(query || v.Contains("zsh", StringComparison.Ordinal) ? new float[] { 1, 0, 0 } : [0, 1, 0]))));
-        }
-
-        public override object? GetService(Type serviceType, object? serviceKey = null) =>
-            serviceType == typeof(Microsoft.Extensions.AI.EmbeddingGeneratorMetadata) ? new Microsoft.Extensions.AI.EmbeddingGeneratorMetadata("shell", defaultModelId: "shell-model", defaultModelDimensions: 3) : base.GetService(serviceType, serviceKey);
-    }
-
     [Fact]
     public async Task ASupersededMemoryFoundByMeaningAlone_DoesNotPassItsPlaceOn()
     {
-        using var model = new ShellModel();
+        // A model that sees every query as the shell memory, and nothing else alike.
+        using var model = new FixedVectorModel([1, 0, 0], text => text.Contains("zsh", StringComparison.Ordinal) ? [1, 0, 0] : [0, 1, 0]);
         await using var service = new MemoryService(TempStore.Options(temp.NewHome()), model);
         var zsh = await service.RememberAsync(new RememberRequest("My shell is zsh with oh-my-zsh.", ObservedAt: new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero)));
         var fish = await service.RememberAsync(new RememberRequest("Switched to fish.", ObservedAt: new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero), Supersedes: [zsh.Id]));

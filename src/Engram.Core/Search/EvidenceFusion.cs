@@ -182,7 +182,8 @@ internal static class EvidenceFusion
         }
 
         var count = index.Count;
-        var (bestCosine, meanCosine) = byEvidence ? (Top(vector!.Hits), vector.MeanCosine) : (0, 0);
+        // Beyond the range the weights were fitted on, the mean counts as its end.
+        var (bestCosine, meanCosine) = byEvidence ? (Top(vector!.Hits), Math.Clamp(vector.MeanCosine, 0, (float)FusionModel.MaxMeanCosine)) : (0, 0);
         if (byEvidence)
         {
             for (var i = 0; i < count; i++)
@@ -208,7 +209,7 @@ internal static class EvidenceFusion
         return new FusedCandidates(fused, byEvidence, index, found, model, lexicalTop, bestCosine, meanCosine);
     }
 
-    /// <summary>A candidate's evidence from what the rankings found of it, the lexical ranking's best score and the query's best and mean cosines.</summary>
+    /// <summary>A candidate's evidence from what the rankings found of it, the lexical ranking's best score and the query's best and (clamped) mean cosines.</summary>
     internal static FusionModel.Evidence Evidence(in Found f, float lexicalTop, float bestCosine, float meanCosine) => new(
         Lexical: f.LexicalRank > 0 && lexicalTop > 0 ? f.Lexical / lexicalTop : 0,
         LexicalRank: f.LexicalRank > 0 ? 1 / Math.Log2(f.LexicalRank + 1) : 0,
@@ -218,7 +219,7 @@ internal static class EvidenceFusion
         VectorRank: f.VectorRank > 0 ? 1 / Math.Log2(f.VectorRank + 1) : 0,
         BestCosine: bestCosine,
         WordMatch: f.LexicalRank > 0 ? 1 : 0,
-        MeanCosine: Math.Clamp(meanCosine, 0, FusionModel.MaxMeanCosine));
+        MeanCosine: meanCosine);
 
     /// <summary>What the rankings found of one candidate: raw scores, and ranks from 1 (0 where a signal did not find it).</summary>
     internal struct Found

@@ -28,7 +28,7 @@ internal static partial class TimeExpressions
     private static partial Regex MonthDayYear();
 
     /// <summary>Words that point at a third of a month: "early", "mid", "late", "the start/beginning/middle/end of".</summary>
-    private const string Part = @"(?:(?<part>early|mid|late|(?:the\s+)?(?:start|beginning|middle|end)\s+of)[\s-]+)";
+    private const string Part = @"(?:(?:(?<early>early|(?:the\s+)?(?:start|beginning)\s+of)|(?<mid>mid|(?:the\s+)?middle\s+of)|(?<late>late|(?:the\s+)?end\s+of))[\s-]+)";
 
     [GeneratedRegex(@"\b" + Part + @"?(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?:of\s+)?(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthYear();
@@ -97,7 +97,7 @@ internal static partial class TimeExpressions
         {
             if (Free(m))
             {
-                Take(m, MonthWindow(zone, Year(m), Month(m), m.Groups["part"].Value));
+                Take(m, MonthWindow(zone, Year(m), Month(m), Third(m)));
             }
         }
 
@@ -112,7 +112,7 @@ internal static partial class TimeExpressions
                 {
                     if (new DateTime(year, month, 1) <= today)
                     {
-                        Take(m, MonthWindow(zone, year, month, m.Groups["part"].Value));
+                        Take(m, MonthWindow(zone, year, month, Third(m)));
                     }
                 }
             }
@@ -170,28 +170,23 @@ internal static partial class TimeExpressions
         return Span(zone, start, start.AddDays(1));
     }
 
-    /// <summary>A month, with the third of it <paramref name="part"/> points at ("early", "end of", …) as its focus.</summary>
-    private static TimeRange MonthWindow(TimeZoneInfo zone, int year, int month, string part = "")
+    /// <summary>Which third of the month a <see cref="Part"/> the match read points at (0, 1, 2), or null for none.</summary>
+    private static int? Third(Match m) =>
+        m.Groups["early"].Success ? 0 : m.Groups["mid"].Success ? 1 : m.Groups["late"].Success ? 2 : null;
+
+    /// <summary>A month, with the <paramref name="third"/> of it a query points at ("early", "end of", …) as its focus.</summary>
+    private static TimeRange MonthWindow(TimeZoneInfo zone, int year, int month, int? third = null)
     {
         var start = new DateTime(year, month, 1, 0, 0, 0, DateTimeKind.Unspecified);
         var window = Span(zone, start, start.AddMonths(1));
-        // "early", "mid", "late", or the noun of "the end of".
-        var word = part.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(w => !w.Equals("the", StringComparison.OrdinalIgnoreCase));
-        var third = word?.ToLowerInvariant() switch
-        {
-            "early" or "start" or "beginning" => 0,
-            "mid" or "middle" => 1,
-            "late" or "end" => 2,
-            _ => -1,
-        };
-        if (third < 0)
+        if (third is not { } t)
         {
             return window;
         }
 
         // Days 1–10, 11–20, 21 to the month's end.
-        var from = start.AddDays(10 * third);
-        var to = third == 2 ? start.AddMonths(1) : from.AddDays(10);
+        var from = start.AddDays(10 * t);
+        var to = t == 2 ? start.AddMonths(1) : from.AddDays(10);
         return window with { FocusFrom = Instant(zone, from), FocusTo = Instant(zone, to) };
     }
 

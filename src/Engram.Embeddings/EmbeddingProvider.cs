@@ -25,15 +25,19 @@ public static class EmbeddingProvider
     public const string DefaultModel = "all-MiniLM-L6-v2";
 
     /// <summary>
-    /// What the shipped model's vectors are recorded as: most of its weights are quantized at build time to 7-bit levels
-    /// stored as bytes, and its vocabulary's table to bytes with a scale per row (Model/QuantizeWeights.cs), so its
-    /// vectors differ slightly from the float model's (and from the build before the table was quantized, named
-    /// <c>-int7</c>), and a store embedded by either re-embeds. Accepted by <c>--embeddings</c> too, as <c>engram stats</c> shows it.
+    /// What the shipped model's vectors are recorded as: the weights of its matrix multiplications are quantized at build
+    /// time to 7-bit levels stored as bytes, their inputs evened out first by calibrated ranges, and its vocabulary's table
+    /// to bytes with a scale per row (Model/QuantizeWeights.cs), so its vectors differ slightly from the float model's and
+    /// from earlier builds' (<see cref="PreviousModelIdentities"/>), and a store embedded by one of those re-embeds.
+    /// Accepted by <c>--embeddings</c> too, as <c>engram stats</c> shows it.
     /// </summary>
-    public const string DefaultModelIdentity = DefaultModel + "-int7-vocab8";
+    public const string DefaultModelIdentity = DefaultModel + "-int7-smoothed-vocab8";
 
-    /// <summary>The name an earlier build recorded for the shipped model, still accepted by <c>--embeddings</c>.</summary>
-    private const string PreviousModelIdentity = DefaultModel + "-int7";
+    /// <summary>
+    /// The names earlier builds recorded for the shipped model, still accepted by <c>--embeddings</c>: <c>-int7</c> (float
+    /// vocabulary table), <c>-int7-vocab8</c> (float down projections, nothing evened out).
+    /// </summary>
+    private static readonly string[] PreviousModelIdentities = [DefaultModel + "-int7", DefaultModel + "-int7-vocab8"];
 
     /// <summary>The length of the shipped model's vectors.</summary>
     public const int DefaultModelDimensions = 384;
@@ -57,7 +61,7 @@ public static class EmbeddingProvider
     {
         spec = spec?.Trim();
         if (string.IsNullOrEmpty(spec) || spec.Equals(DefaultSpec, StringComparison.OrdinalIgnoreCase) || spec.Equals(DefaultModel, StringComparison.OrdinalIgnoreCase)
-            || spec.Equals(DefaultModelIdentity, StringComparison.OrdinalIgnoreCase) || spec.Equals(PreviousModelIdentity, StringComparison.OrdinalIgnoreCase))
+            || spec.Equals(DefaultModelIdentity, StringComparison.OrdinalIgnoreCase) || PreviousModelIdentities.Any(p => spec.Equals(p, StringComparison.OrdinalIgnoreCase)))
         {
             if (DefaultModelProblem() is not { } problem)
             {

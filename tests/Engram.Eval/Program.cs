@@ -8,6 +8,7 @@ using Microsoft.Data.Sqlite;
 //   projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <...>] [--json <file>]
 //            (the coding-assistant set: recall@1/3/10 per kind, stale rate, negatives, similar offers)
 //   signals --set projects|locomo --data <dir> --out <file.jsonl> [--embeddings <...>]   (each candidate's signals, for tests/fusion/fit.py)
+//   calibrate --texts <file.md>[,<file.md>…] --out <ranges.txt> [--assembly <model package .dll>]   (activation ranges for the build's quantizer)
 //   peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <npm version>] [--embeddings <...>] [--json <file>] [--plot <png>]
 // Without --embeddings, Engram runs with its default embedder (the shipped model), in the library and in the server alike.
 var verb = args.FirstOrDefault();
@@ -26,10 +27,13 @@ try
             return await ProjectsAsync(options, work);
         case "signals" when options.GetValueOrDefault("set") is "projects" or "locomo" && options.ContainsKey("data") && options.ContainsKey("out"):
             return await Signals.RunAsync(options["set"], options["data"], options["out"], options.GetValueOrDefault("embeddings"), work);
+        case "calibrate" when options.ContainsKey("texts") && options.ContainsKey("out"):
+            return Calibrate.Run(options.GetValueOrDefault("assembly") ?? Calibrate.DefaultAssembly(), options["texts"].Split(','), options["out"]);
         default:
             Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>] [--results <file.jsonl>]");
             Console.Error.WriteLine("       Engram.Eval projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>]");
             Console.Error.WriteLine("       Engram.Eval signals --set projects|locomo --data <dir> --out <file.jsonl> [--embeddings <spec>]   (each candidate's signals, for tests/fusion/fit.py)");
+            Console.Error.WriteLine("       Engram.Eval calibrate --texts <file.md>[,<file.md>…] --out <ranges.txt> [--assembly <model package .dll>]   (activation ranges for the build's quantizer)");
             Console.Error.WriteLine("       Engram.Eval peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <v>] [--embeddings <spec>] [--json <file>] [--plot <png>]");
             Console.Error.WriteLine("--mode defaults to both (library and MCP over stdio); --embeddings to Engram's default model.");
             return 2;

@@ -1,5 +1,7 @@
 // An MSBuild task, compiled by Model.targets (RoslynCodeTaskFactory, against .NET Standard), not part of Engram.Embeddings.
 #nullable enable
+// No namespace: RoslynCodeTaskFactory finds the task by its bare name (tests/Engram.Eval compiles this file too).
+#pragma warning disable CA1050
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -18,8 +20,12 @@ using Microsoft.Build.Utilities;
 /// <item>Weights use 7-bit levels (±63, ONNX Runtime's <c>reduce_range</c>): x64 CPUs without VNNI multiply unsigned by
 /// signed bytes in pairs summed into 16 bits, which saturates beyond that range, so the same text would get other vectors
 /// there. Within it the integer products are exact on every CPU: servers sharing a store compute one model's vectors.</item>
-/// <item>A weight narrowing its input (more rows than columns: the feed-forward layers' down projections, whose inputs
-/// after GELU carry outliers one scale per run would crush) stays float.</item>
+/// <item>One activation scale per run must span every channel of <c>A</c>, and a few channels of LayerNorm's and GELU's
+/// outputs reach 10 to 15 times the range of the rest. With the ranges of <c>A</c>'s channels on calibration texts
+/// (<see cref="ActivationRanges"/>), <c>A</c> is evened out first (SmoothQuant): a <c>Mul</c> divides channel j by
+/// <c>s_j = max|A_j|^0.75 / max|W[j, :]|^0.25</c> and <c>W</c>'s row j is multiplied by it before quantizing. Without
+/// ranges, a weight narrowing its input (more rows than columns: the feed-forward layers' down projections, after GELU)
+/// stays float.</item>
 /// <item>The vocabulary's table (a <c>Gather</c> of rows by token id from a float initializer of at least
 /// <see cref="MinTableRows"/> rows) is stored as bytes too, one scale per row (<c>±127</c> levels): the rows a text
 /// gathers are widened back to floats (<c>Cast</c>, <c>Mul</c> by their scales), so no integer arithmetic is involved.
@@ -30,13 +36,20 @@ using Microsoft.Build.Utilities;
 /// What it writes is part of the shipped model's identity (<c>EmbeddingProvider.DefaultModelIdentity</c>): change it
 /// and that name must change too, or stores would mix vectors of two models under one name.
 /// </summary>
-public sealed class QuantizeWeights : Task
+public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
 {
     [Required]
     public string Source { get; set; } = "";
 
     [Required]
     public string Destination { get; set; } = "";
+
+    /// <summary>
+    /// Optional: the largest magnitude each input channel of a MatMul by a constant weight reached on calibration texts,
+    /// one line per weight (<c>name v0 v1 …</c>; <c>#</c> starts a comment), as <c>tests/Engram.Eval calibrate</c> writes
+    /// them. A weight listed is quantized with its input's channels evened out first (SmoothQuant).
+    /// </summary>
+    public string ActivationRanges { get; set; } = "";
 
     // ONNX field numbers (onnx.proto).
     private const int ModelOpsetImport = 8, ModelGraph = 7;
@@ -49,6 +62,13 @@ public sealed class QuantizeWeights : Task
     /// <summary>The largest weight level: 7 bits, so that no CPU's kernel saturates (see the summary).</summary>
     private const int WeightLevels = 63;
 
+    /// <summary>
+    /// How much of an input channel's range moves into the weight's row (SmoothQuant's alpha): 0.75 kept the vectors
+    /// closest to the float model's (0.5: cosine 0.987 on average, 0.65: 0.9959, 0.75: 0.9971, 0.85: 0.9966; without
+    /// evening out, with the down projections float, 0.9961; docs/benchmarks.md).
+    /// </summary>
+    private const double Migration = 0.75;
+
     /// <summary>The levels of a table's rows: nothing multiplies them as bytes, so all eight bits serve.</summary>
     private const int TableLevels = 127;
 
@@ -60,26 +80,30 @@ public sealed class QuantizeWeights : Task
         var model = File.ReadAllBytes(Source);
         var top = Fields(model, 0, model.Length);
         var graphField = top.Single(f => f.Number == ModelGraph);
-        var (graph, quantized) = Rewrite(model, graphField);
+        var ranges = new Dictionary<string, float[]>();
+        if (ActivationRanges.Length > 0)
+        {
+            foreach (var line in File.ReadAllLines(ActivationRanges).Where(l => l.Length > 0 && l[0] != '#'))
+            {
+                var parts = line.Split(' ');
+                ranges[parts[0]] = parts.Skip(1).Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            }
+        }
+
+        var (graph, quantized, smoothed) = Rewrite(model, graphField, ranges);
         if (quantized == 0)
         {
             Log.LogError("No MatMul by a constant float weight and no vocabulary table in " + Source + ": nothing to quantize.");
             return false;
         }
 
-        var output = new MemoryStream();
-        foreach (var f in top)
+        if (smoothed != ranges.Count)
         {
-            if (f.Number == ModelGraph)
-            {
-                WriteBytes(output, ModelGraph, graph);
-            }
-            else
-            {
-                output.Write(model, f.Start, f.End - f.Start);
-            }
+            Log.LogError($"{ActivationRanges} gives ranges for {ranges.Count} weights, of which {smoothed} are MatMul weights of {Source} with as many rows: calibrate again (tests/Engram.Eval calibrate).");
+            return false;
         }
 
+        var output = WithGraph(model, top, graph);
         var hasMicrosoftOpset = top.Where(f => f.Number == ModelOpsetImport)
             .Any(f => Fields(model, f.ValueStart, f.End).Any(g => g.Number == 1 && Encoding.UTF8.GetString(model, g.ValueStart, g.End - g.ValueStart) == "com.microsoft"));
         if (!hasMicrosoftOpset)
@@ -97,7 +121,60 @@ public sealed class QuantizeWeights : Task
         return true;
     }
 
-    private static (byte[] Graph, int Quantized) Rewrite(byte[] model, Field graph)
+    /// <summary>
+    /// For calibration (<c>tests/Engram.Eval calibrate</c>): <paramref name="model"/> with the input of each MatMul by a
+    /// constant float weight as an output too, and for each such input the weight it feeds and its channels.
+    /// </summary>
+    public static byte[] WithWeightInputsAsOutputs(byte[] model, List<(string Input, string Weight, int Channels)> probes)
+    {
+        var top = Fields(model, 0, model.Length);
+        var graph = top.Single(f => f.Number == ModelGraph);
+        var fields = Fields(model, graph.ValueStart, graph.End);
+        var byName = fields.Where(f => f.Number == GraphInitializer).Select(f => Tensor.Read(model, f)).ToDictionary(t => t.Name);
+        var added = new MemoryStream();
+        added.Write(model, graph.ValueStart, graph.End - graph.ValueStart);
+        foreach (var node in fields.Where(f => f.Number == GraphNode))
+        {
+            var inputs = Strings(model, node, NodeInput);
+            if (Strings(model, node, NodeOpType).FirstOrDefault() == "MatMul" && inputs.Count == 2 && byName.TryGetValue(inputs[1], out var w) && w.FloatMatrix)
+            {
+                probes.Add((inputs[0], inputs[1], (int)w.Dims[0]));
+                // ValueInfoProto { name, type: TypeProto { tensor_type { elem_type: FLOAT } } }
+                var tensorType = new MemoryStream();
+                WriteVarint(tensorType, (1 << 3) | 0);
+                WriteVarint(tensorType, FloatType);
+                var type = new MemoryStream();
+                WriteBytes(type, 1, tensorType.ToArray());
+                var info = new MemoryStream();
+                WriteBytes(info, 1, Encoding.UTF8.GetBytes(inputs[0]));
+                WriteBytes(info, 2, type.ToArray());
+                WriteBytes(added, GraphOutput, info.ToArray());
+            }
+        }
+
+        return WithGraph(model, top, added.ToArray()).ToArray();
+    }
+
+    /// <summary>The model's top-level fields, copied, with its graph replaced.</summary>
+    private static MemoryStream WithGraph(byte[] model, List<Field> top, byte[] graph)
+    {
+        var output = new MemoryStream();
+        foreach (var f in top)
+        {
+            if (f.Number == ModelGraph)
+            {
+                WriteBytes(output, ModelGraph, graph);
+            }
+            else
+            {
+                output.Write(model, f.Start, f.End - f.Start);
+            }
+        }
+
+        return output;
+    }
+
+    private static (byte[] Graph, int Quantized, int Smoothed) Rewrite(byte[] model, Field graph, Dictionary<string, float[]> ranges)
     {
         var fields = Fields(model, graph.ValueStart, graph.End);
         // Initializers and nodes by where they start in the graph.
@@ -108,10 +185,21 @@ public sealed class QuantizeWeights : Task
 
         // A weight is quantized when every node that reads it is a MatMul reading it as its second input.
         var outputs = new HashSet<string>(fields.Where(f => f.Number == GraphOutput).Select(f => Strings(model, f, 1).FirstOrDefault() ?? ""));
-        var targets = new HashSet<string>(nodes.Values.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[1], out var w) && w.Quantizable).Select(n => n.Inputs[1]));
+        var targets = new HashSet<string>(nodes.Values.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[1], out var w) && w.FloatMatrix).Select(n => n.Inputs[1]));
         targets.ExceptWith(nodes.Values.Where(n => n.OpType != "MatMul").SelectMany(n => n.Inputs));
         targets.ExceptWith(nodes.Values.Where(n => n.OpType == "MatMul").SelectMany(n => n.Inputs.Take(1)));
         targets.ExceptWith(outputs);
+        // Those with their input's ranges are evened out; of the rest, a weight narrowing its input stays float.
+        var smoothed = new Dictionary<string, float[]>();
+        foreach (var t in targets)
+        {
+            if (ranges.TryGetValue(t, out var range) && range.Length == byName[t].Dims[0])
+            {
+                smoothed[t] = range;
+            }
+        }
+
+        targets.RemoveWhere(t => !smoothed.ContainsKey(t) && !byName[t].Quantizable);
 
         // A table is quantized when every node that reads it is a Gather of rows (no attribute: axis 0) reading it as its data.
         var tables = new HashSet<string>(nodes.Values.Where(n => n.OpType == "Gather" && !n.Attributed && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[0], out var w) && w.IsTable).Select(n => n.Inputs[0]));
@@ -119,7 +207,7 @@ public sealed class QuantizeWeights : Task
         tables.ExceptWith(nodes.Values.Where(n => n.OpType == "Gather").SelectMany(n => n.Inputs.Skip(1)));
         tables.ExceptWith(outputs);
         var names = new HashSet<string>(byName.Keys.Concat(nodes.Values.SelectMany(n => n.Outputs.Concat(n.Inputs))));
-        var added = targets.Concat(tables).SelectMany(t => new[] { t + "_int8", t + "_scale" })
+        var added = targets.Concat(tables).SelectMany(t => new[] { t + "_int8", t + "_scale", t + "_smooth", t + "_smoothed" })
             .Concat(nodes.Values.Where(n => n.OpType == "Gather" && tables.Contains(n.Inputs[0])).SelectMany(n => n.Outputs).SelectMany(o => new[] { o + "_int8", o + "_scale", o + "_float" }));
         if (added.FirstOrDefault(names.Contains) is { } taken)
         {
@@ -137,7 +225,14 @@ public sealed class QuantizeWeights : Task
                     rewritten.Write(model, inner.Start, inner.End - inner.Start);
                 }
 
-                foreach (var input in new[] { node.Inputs[0], node.Inputs[1] + "_int8", node.Inputs[1] + "_scale" })
+                var input0 = node.Inputs[0];
+                if (smoothed.ContainsKey(node.Inputs[1]))
+                {
+                    input0 = node.Inputs[1] + "_smoothed";
+                    WriteBytes(output, GraphNode, Node("Mul", [node.Inputs[0], node.Inputs[1] + "_smooth"], input0, []));
+                }
+
+                foreach (var input in new[] { input0, node.Inputs[1] + "_int8", node.Inputs[1] + "_scale" })
                 {
                     WriteBytes(rewritten, NodeInput, Encoding.UTF8.GetBytes(input));
                 }
@@ -163,7 +258,16 @@ public sealed class QuantizeWeights : Task
             }
             else if (f.Number == GraphInitializer && tensors[f.Start] is var tensor && targets.Contains(tensor.Name))
             {
-                var (weights, scales) = tensor.Quantize(model, WeightLevels, byRow: false);
+                var factors = smoothed.TryGetValue(tensor.Name, out var range) ? tensor.Smoothing(model, range) : null;
+                var (weights, scales) = tensor.Quantize(model, WeightLevels, byRow: false, factors);
+                if (factors is not null)
+                {
+                    var inverse = factors.Select(f => 1f / f).ToArray();
+                    var bytes = new byte[inverse.Length * 4];
+                    Buffer.BlockCopy(inverse, 0, bytes, 0, bytes.Length);
+                    WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_smooth", FloatType, [tensor.Dims[0]], bytes));
+                }
+
                 WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_int8", Int8Type, tensor.Dims, weights));
                 WriteBytes(output, GraphInitializer, Tensor.Encode(tensor.Name + "_scale", FloatType, [tensor.Dims[1]], scales));
             }
@@ -177,7 +281,7 @@ public sealed class QuantizeWeights : Task
             }
         }
 
-        return (output.ToArray(), targets.Count + tables.Count);
+        return (output.ToArray(), targets.Count + tables.Count, smoothed.Count);
     }
 
     /// <summary>A node of the default domain, unnamed (names are optional), with the given attributes (encoded).</summary>
@@ -222,7 +326,7 @@ public sealed class QuantizeWeights : Task
         /// <summary>Where its floats are in the model (raw data or packed float data), read only when it is quantized.</summary>
         public int ValuesStart, ValuesLength;
 
-        private bool FloatMatrix => DataType == FloatType && Dims.Count == 2 && ValuesLength == Dims[0] * Dims[1] * 4;
+        public bool FloatMatrix => DataType == FloatType && Dims.Count == 2 && ValuesLength == Dims[0] * Dims[1] * 4;
 
         public bool Quantizable => FloatMatrix && Dims[0] <= Dims[1];
 
@@ -265,11 +369,15 @@ public sealed class QuantizeWeights : Task
         /// Its values as signed bytes, symmetric (<c>round(v / scale)</c> within ±<paramref name="levels"/>), one scale per
         /// column, or per row when <paramref name="byRow"/>: <c>max|v|</c> of the group over <paramref name="levels"/>.
         /// </summary>
-        public (byte[] Values, byte[] Scales) Quantize(byte[] model, int levels, bool byRow)
+        public (byte[] Values, byte[] Scales) Quantize(byte[] model, int levels, bool byRow, float[]? rowFactors = null)
         {
             int rows = (int)Dims[0], columns = (int)Dims[1];
-            var values = new float[rows * columns];
-            Buffer.BlockCopy(model, ValuesStart, values, 0, ValuesLength);
+            var values = Values(model);
+            for (var i = 0; rowFactors is not null && i < values.Length; i++)
+            {
+                values[i] *= rowFactors[i / columns];
+            }
+
             var scales = new float[byRow ? rows : columns];
             for (var i = 0; i < values.Length; i++)
             {
@@ -292,6 +400,33 @@ public sealed class QuantizeWeights : Task
             var scaleBytes = new byte[scales.Length * 4];
             Buffer.BlockCopy(scales, 0, scaleBytes, 0, scaleBytes.Length);
             return (quantized, scaleBytes);
+        }
+
+        private float[] Values(byte[] model)
+        {
+            var values = new float[Dims[0] * Dims[1]];
+            Buffer.BlockCopy(model, ValuesStart, values, 0, ValuesLength);
+            return values;
+        }
+
+        /// <summary>SmoothQuant's factor for each row: <c>max|x_j|^a / max|W[j, :]|^(1 - a)</c>, a = <see cref="Migration"/>.</summary>
+        public float[] Smoothing(byte[] model, float[] range)
+        {
+            int rows = (int)Dims[0], columns = (int)Dims[1];
+            var values = Values(model);
+            var factors = new float[rows];
+            for (var j = 0; j < rows; j++)
+            {
+                var w = 0f;
+                for (var c = 0; c < columns; c++)
+                {
+                    w = Math.Max(w, Math.Abs(values[j * columns + c]));
+                }
+
+                factors[j] = range[j] > 0 && w > 0 ? (float)Math.Max(1e-3, Math.Pow(range[j], Migration) / Math.Pow(w, 1 - Migration)) : 1f;
+            }
+
+            return factors;
         }
 
         public static byte[] Encode(string name, int dataType, List<long> dims, byte[] raw)

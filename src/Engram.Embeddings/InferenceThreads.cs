@@ -3,9 +3,10 @@ namespace Engram.Embeddings;
 /// <summary>
 /// Threads of their own for a local model's query embeddings, started on first use and waiting for work: a recall's
 /// query embedding is its critical path while the rest of the recall runs beside it on the thread pool, where the
-/// embedding, queued as a work item, could wait for a free thread (and does, on two cores). A document's embedding is
-/// awaited by the call that makes it, which runs nothing beside it, so it stays on the pool: its caller continues on
-/// the thread that computed it, without a hop back.
+/// embedding, queued as a work item, could wait for a free thread (and does, on two cores). What awaits a job continues
+/// on the pool (the thread goes back to its queue), as the recall's other signals are done by then. A document's
+/// embedding is awaited by the call that makes it, which runs nothing beside it, so it stays on the pool: its caller
+/// continues on the thread that computed it, without that hop back.
 /// </summary>
 internal sealed class InferenceThreads : IDisposable
 {
@@ -47,7 +48,8 @@ internal sealed class InferenceThreads : IDisposable
             if (_jobs.Count > _idle && _threads < _count)
             {
                 _threads++;
-                new Thread(Serve) { IsBackground = true, Name = _name }.Start();
+                // Without the starting caller's execution context: a job is work of its own, not of the recall that came first.
+                new Thread(Serve) { IsBackground = true, Name = _name }.UnsafeStart();
             }
         }
 

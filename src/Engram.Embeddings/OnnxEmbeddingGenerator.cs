@@ -24,7 +24,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     private readonly EmbeddingGeneratorMetadata _metadata;
     private readonly Lock _loading = new();
 
-    // Queries' embeddings: two at once, as each takes half the cores (IntraOpNumThreads).
+    // Queries' embeddings, two at once (two recalls over HTTP); each run uses IntraOpNumThreads.
     private readonly InferenceThreads _queries = new(2, "Engram query embedding");
     private Session? _session;
     private bool _disposed;

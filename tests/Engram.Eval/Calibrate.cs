@@ -40,8 +40,9 @@ internal static partial class Calibrate
         var tokenizer = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = true });
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         using var session = new InferenceSession(probed, options);
-        var ranges = probes.Select(p => new float[p.Channels]).ToArray();
-        var names = probes.Select(p => p.Input).ToList();
+        // One range per input (Q, K and V read the same one), taken by every weight it feeds.
+        var names = probes.Select(p => p.Input).Distinct().ToList();
+        var ranges = names.ToDictionary(n => n, n => new float[probes.First(p => p.Input == n).Channels]);
         foreach (var sentence in sentences)
         {
             var ids = tokenizer.EncodeToIds(sentence, 256, addSpecialTokens: true, out _, out _);
@@ -53,10 +54,10 @@ internal static partial class Calibrate
                 NamedOnnxValue.CreateFromTensor("token_type_ids", new DenseTensor<long>(shape)),
             };
             using var outputs = session.Run(inputs, names);
-            for (var k = 0; k < probes.Count; k++)
+            foreach (var value in outputs)
             {
-                var values = outputs[k].AsTensor<float>().ToArray();
-                var range = ranges[k];
+                var range = ranges[value.Name];
+                var values = value.AsTensor<float>().ToArray();
                 for (var i = 0; i < values.Length; i++)
                 {
                     range[i % range.Length] = Math.Max(range[i % range.Length], Math.Abs(values[i]));
@@ -64,15 +65,17 @@ internal static partial class Calibrate
             }
         }
 
+        // A weight read by several MatMuls takes the widest of their inputs' ranges.
+        var byWeight = probes.GroupBy(p => p.Weight).Select(g => (Weight: g.Key, Range: g.Select(p => ranges[p.Input]).Aggregate((a, b) => a.Zip(b, Math.Max).ToArray()))).ToList();
         using var writer = new StreamWriter(output);
         writer.WriteLine($"# Largest |input| per channel of each MatMul weight of {Path.GetFileName(assemblyPath)} {assembly.GetName().Version}, over {sentences.Count} texts of {string.Join(", ", textFiles.Select(Path.GetFileName))}.");
-        writer.WriteLine("# Written by: dotnet run --project tests/Engram.Eval -c Release -- calibrate --texts README.md --out src/Engram.Embeddings/Model/activation-ranges.txt");
-        for (var k = 0; k < probes.Count; k++)
+        writer.WriteLine($"# Written by: dotnet run --project tests/Engram.Eval -c Release -- calibrate --texts {string.Join(',', textFiles.Select(Path.GetFileName))} --out {Path.GetFileName(output)}");
+        foreach (var (weight, range) in byWeight)
         {
-            writer.WriteLine(probes[k].Weight + " " + string.Join(' ', ranges[k].Select(v => v.ToString("G5", CultureInfo.InvariantCulture))));
+            writer.WriteLine(weight + " " + string.Join(' ', range.Select(v => v.ToString("G5", CultureInfo.InvariantCulture))));
         }
 
-        Console.Error.WriteLine($"{probes.Count} weights' input ranges over {sentences.Count} texts -> {output}");
+        Console.Error.WriteLine($"{byWeight.Count} weights' input ranges over {sentences.Count} texts -> {output}");
         return 0;
     }
 

@@ -9,7 +9,7 @@ namespace Engram.Mcp.Tests;
 /// <summary>The tool package: what <c>dotnet pack</c> makes of the repository, and that it installs and runs.</summary>
 public sealed partial class PackagingTests(TempFolder temp) : IClassFixture<TempFolder>
 {
-    private static readonly string RepositoryRoot = FindRepositoryRoot();
+    internal static readonly string RepositoryRoot = FindRepositoryRoot();
 
     private static string FindRepositoryRoot()
     {

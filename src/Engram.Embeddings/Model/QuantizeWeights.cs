@@ -85,7 +85,7 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
         {
             foreach (var line in File.ReadAllLines(ActivationRanges).Where(l => l.Length > 0 && l[0] != '#'))
             {
-                var parts = line.Split(' ');
+                var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
                 ranges[parts[0]] = parts.Skip(1).Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
             }
         }
@@ -122,23 +122,21 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
     }
 
     /// <summary>
-    /// For calibration (<c>tests/Engram.Eval calibrate</c>): <paramref name="model"/> with the input of each MatMul by a
-    /// constant float weight as an output too, and for each such input the weight it feeds and its channels.
+    /// For calibration (<c>tests/Engram.Eval calibrate</c>): <paramref name="model"/> with the input of each MatMul whose
+    /// weight the quantizer takes as an output too (once per input), and for each such MatMul its input, its weight and
+    /// the weight's rows.
     /// </summary>
     public static byte[] WithWeightInputsAsOutputs(byte[] model, List<(string Input, string Weight, int Channels)> probes)
     {
         var top = Fields(model, 0, model.Length);
-        var graph = top.Single(f => f.Number == ModelGraph);
-        var fields = Fields(model, graph.ValueStart, graph.End);
-        var byName = fields.Where(f => f.Number == GraphInitializer).Select(f => Tensor.Read(model, f)).ToDictionary(t => t.Name);
+        var graph = Graph.Read(model, top.Single(f => f.Number == ModelGraph));
+        var weights = graph.MatMulWeights();
         var added = new MemoryStream();
-        added.Write(model, graph.ValueStart, graph.End - graph.ValueStart);
-        foreach (var node in fields.Where(f => f.Number == GraphNode))
+        added.Write(model, graph.Field.ValueStart, graph.Field.End - graph.Field.ValueStart);
+        foreach (var node in graph.Nodes.Values.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && weights.Contains(n.Inputs[1])))
         {
-            var inputs = Strings(model, node, NodeInput);
-            if (Strings(model, node, NodeOpType).FirstOrDefault() == "MatMul" && inputs.Count == 2 && byName.TryGetValue(inputs[1], out var w) && w.FloatMatrix)
+            if (!probes.Any(p => p.Input == node.Inputs[0]))
             {
-                probes.Add((inputs[0], inputs[1], (int)w.Dims[0]));
                 // ValueInfoProto { name, type: TypeProto { tensor_type { elem_type: FLOAT } } }
                 var tensorType = new MemoryStream();
                 WriteVarint(tensorType, (1 << 3) | 0);
@@ -146,10 +144,12 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
                 var type = new MemoryStream();
                 WriteBytes(type, 1, tensorType.ToArray());
                 var info = new MemoryStream();
-                WriteBytes(info, 1, Encoding.UTF8.GetBytes(inputs[0]));
+                WriteBytes(info, 1, Encoding.UTF8.GetBytes(node.Inputs[0]));
                 WriteBytes(info, 2, type.ToArray());
                 WriteBytes(added, GraphOutput, info.ToArray());
             }
+
+            probes.Add((node.Inputs[0], node.Inputs[1], (int)graph.ByName[node.Inputs[1]].Dims[0]));
         }
 
         return WithGraph(model, top, added.ToArray()).ToArray();
@@ -174,21 +174,11 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
         return output;
     }
 
-    private static (byte[] Graph, int Quantized, int Smoothed) Rewrite(byte[] model, Field graph, Dictionary<string, float[]> ranges)
+    private static (byte[] Graph, int Quantized, int Smoothed) Rewrite(byte[] model, Field graphField, Dictionary<string, float[]> ranges)
     {
-        var fields = Fields(model, graph.ValueStart, graph.End);
-        // Initializers and nodes by where they start in the graph.
-        var tensors = fields.Where(f => f.Number == GraphInitializer).ToDictionary(f => f.Start, f => Tensor.Read(model, f));
-        var byName = tensors.Values.ToDictionary(t => t.Name);
-        var nodes = fields.Where(f => f.Number == GraphNode).ToDictionary(f => f.Start, f => (Inputs: Strings(model, f, NodeInput), OpType: Strings(model, f, NodeOpType).FirstOrDefault(),
-            Outputs: Strings(model, f, NodeOutput), Attributed: Fields(model, f.ValueStart, f.End).Any(g => g.Number == NodeAttribute)));
-
-        // A weight is quantized when every node that reads it is a MatMul reading it as its second input.
-        var outputs = new HashSet<string>(fields.Where(f => f.Number == GraphOutput).Select(f => Strings(model, f, 1).FirstOrDefault() ?? ""));
-        var targets = new HashSet<string>(nodes.Values.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && byName.TryGetValue(n.Inputs[1], out var w) && w.FloatMatrix).Select(n => n.Inputs[1]));
-        targets.ExceptWith(nodes.Values.Where(n => n.OpType != "MatMul").SelectMany(n => n.Inputs));
-        targets.ExceptWith(nodes.Values.Where(n => n.OpType == "MatMul").SelectMany(n => n.Inputs.Take(1)));
-        targets.ExceptWith(outputs);
+        var graph = Graph.Read(model, graphField);
+        var (fields, tensors, byName, nodes, outputs) = (graph.Fields, graph.Tensors, graph.ByName, graph.Nodes, graph.Outputs);
+        var targets = graph.MatMulWeights();
         // Those with their input's ranges are evened out; of the rest, a weight narrowing its input stays float.
         var smoothed = new Dictionary<string, float[]>();
         foreach (var t in targets)
@@ -207,7 +197,8 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
         tables.ExceptWith(nodes.Values.Where(n => n.OpType == "Gather").SelectMany(n => n.Inputs.Skip(1)));
         tables.ExceptWith(outputs);
         var names = new HashSet<string>(byName.Keys.Concat(nodes.Values.SelectMany(n => n.Outputs.Concat(n.Inputs))));
-        var added = targets.Concat(tables).SelectMany(t => new[] { t + "_int8", t + "_scale", t + "_smooth", t + "_smoothed" })
+        var added = targets.Concat(tables).SelectMany(t => new[] { t + "_int8", t + "_scale", t + "_smooth" })
+            .Concat(nodes.Values.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && smoothed.ContainsKey(n.Inputs[1])).SelectMany(n => n.Outputs).Select(o => o + "_smoothed_input"))
             .Concat(nodes.Values.Where(n => n.OpType == "Gather" && tables.Contains(n.Inputs[0])).SelectMany(n => n.Outputs).SelectMany(o => new[] { o + "_int8", o + "_scale", o + "_float" }));
         if (added.FirstOrDefault(names.Contains) is { } taken)
         {
@@ -228,7 +219,8 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
                 var input0 = node.Inputs[0];
                 if (smoothed.ContainsKey(node.Inputs[1]))
                 {
-                    input0 = node.Inputs[1] + "_smoothed";
+                    // Named after the MatMul's output, which is unique: a weight read by two MatMuls evens out both inputs.
+                    input0 = node.Outputs[0] + "_smoothed_input";
                     WriteBytes(output, GraphNode, Node("Mul", [node.Inputs[0], node.Inputs[1] + "_smooth"], input0, []));
                 }
 
@@ -315,6 +307,38 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
         var field = new MemoryStream();
         WriteBytes(field, NodeAttribute, attribute.ToArray());
         return field.ToArray();
+    }
+
+    /// <summary>A graph's fields, initializers (by where they start and by name), nodes (by where they start) and outputs.</summary>
+    private sealed class Graph
+    {
+        public Field Field;
+        public List<Field> Fields = new();
+        public Dictionary<int, Tensor> Tensors = new();
+        public Dictionary<string, Tensor> ByName = new();
+        public Dictionary<int, (List<string> Inputs, string OpType, List<string> Outputs, bool Attributed)> Nodes = new();
+        public HashSet<string> Outputs = new();
+
+        public static Graph Read(byte[] model, Field field)
+        {
+            var g = new Graph { Field = field, Fields = Fields(model, field.ValueStart, field.End) };
+            g.Tensors = g.Fields.Where(f => f.Number == GraphInitializer).ToDictionary(f => f.Start, f => Tensor.Read(model, f));
+            g.ByName = g.Tensors.Values.ToDictionary(t => t.Name);
+            g.Nodes = g.Fields.Where(f => f.Number == GraphNode).ToDictionary(f => f.Start, f => (Inputs: Strings(model, f, NodeInput), OpType: Strings(model, f, NodeOpType).FirstOrDefault() ?? "",
+                Outputs: Strings(model, f, NodeOutput), Attributed: Fields(model, f.ValueStart, f.End).Any(h => h.Number == NodeAttribute)));
+            g.Outputs = new HashSet<string>(g.Fields.Where(f => f.Number == GraphOutput).Select(f => Strings(model, f, 1).FirstOrDefault() ?? ""));
+            return g;
+        }
+
+        /// <summary>The float weights that only MatMuls read, each as its second input, and that are not outputs.</summary>
+        public HashSet<string> MatMulWeights()
+        {
+            var weights = new HashSet<string>(Nodes.Values.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && ByName.TryGetValue(n.Inputs[1], out var w) && w.FloatMatrix).Select(n => n.Inputs[1]));
+            weights.ExceptWith(Nodes.Values.Where(n => n.OpType != "MatMul").SelectMany(n => n.Inputs));
+            weights.ExceptWith(Nodes.Values.Where(n => n.OpType == "MatMul").SelectMany(n => n.Inputs.Take(1)));
+            weights.ExceptWith(Outputs);
+            return weights;
+        }
     }
 
     private sealed class Tensor

@@ -4,9 +4,10 @@ namespace Engram.Embeddings;
 /// Threads of their own for a local model's query embeddings, started on first use and waiting for work: a recall's
 /// query embedding is its critical path while the rest of the recall runs beside it on the thread pool, where the
 /// embedding, queued as a work item, could wait for a free thread (and does, on two cores). What awaits a job continues
-/// on the pool (the thread goes back to its queue), as the recall's other signals are done by then. A document's
-/// embedding is awaited by the call that makes it, which runs nothing beside it, so it stays on the pool: its caller
-/// continues on the thread that computed it, without that hop back.
+/// on the thread that ran it, until it awaits something unfinished, as work run on the pool does: a recall's last part
+/// (the vector signal, fusion, rows) runs on at once, without waiting for a pool thread to wake, and the other thread
+/// takes the next query meanwhile. So nothing that awaits a job may block on another job. A document's embedding stays
+/// on the pool: its caller runs nothing beside it.
 /// </summary>
 internal sealed class InferenceThreads : IDisposable
 {
@@ -111,7 +112,8 @@ internal sealed class InferenceThreads : IDisposable
 
     private sealed class Job<T>(Func<T> work, CancellationToken cancellationToken) : Job
     {
-        private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed on the job's thread, which runs what awaits it (see the class).
+        private readonly TaskCompletionSource<T> _done = new();
 
         public Task<T> Task => _done.Task;
 

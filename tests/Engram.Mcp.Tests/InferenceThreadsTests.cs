@@ -75,6 +75,24 @@ public sealed class InferenceThreadsTests
         Assert.Null(await threads.RunAsync(() => local.Value, CancellationToken.None).WaitAsync(Patience));
     }
 
+    [Fact]
+    public async Task WhatAwaitsAJob_ContinuesOnItsThread_AndMayAwaitAnotherJob()
+    {
+        using var threads = new InferenceThreads(1, "Engram test threads");
+        var (name, continuedOn, nextRanOn) = await Observe(threads).WaitAsync(Patience);
+        Assert.Equal("Engram test threads", name);
+        Assert.Equal(continuedOn, nextRanOn); // one thread: awaiting the next job gave it back to its queue
+
+        static async Task<(string? Name, int ContinuedOn, int NextRanOn)> Observe(InferenceThreads threads)
+        {
+            // Long enough that the await is waiting when the job completes (a job done before it continues where it was).
+            await threads.RunAsync(() => { Thread.Sleep(200); return 0; }, CancellationToken.None).ConfigureAwait(false);
+            var (name, here) = (Thread.CurrentThread.Name, Environment.CurrentManagedThreadId);
+            var next = await threads.RunAsync(() => Environment.CurrentManagedThreadId, CancellationToken.None).ConfigureAwait(false);
+            return (name, here, next);
+        }
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         for (var seen = Volatile.Read(ref target); value > seen; seen = Volatile.Read(ref target))

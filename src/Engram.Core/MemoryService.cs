@@ -210,6 +210,21 @@ public sealed partial class MemoryService : IAsyncDisposable
     /// <summary>Completes when the lexical index's background build (if any) has ended (for tests).</summary>
     internal async Task LexicalBuiltAsync() => await (await GetEngineAsync().ConfigureAwait(false)).Lexical.Built.ConfigureAwait(false);
 
+    /// <summary>Holds the lexical index's merge passes until <paramref name="until"/> completes (for tests).</summary>
+    internal async Task HoldLexicalMergesAsync(Task until) => (await GetEngineAsync().ConfigureAwait(false)).Lexical.MergeMayStart = until;
+
+    /// <summary>The lexical index's segments, once the merge passes scheduled so far have ended when <paramref name="merged"/> (for tests).</summary>
+    internal async Task<int> LexicalSegmentsAsync(bool merged)
+    {
+        var lexical = (await GetEngineAsync().ConfigureAwait(false)).Lexical;
+        if (merged)
+        {
+            await lexical.Merged.ConfigureAwait(false);
+        }
+
+        return lexical.Segments;
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {

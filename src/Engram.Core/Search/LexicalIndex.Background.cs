@@ -107,8 +107,9 @@ internal sealed partial class LexicalIndex
             running = _background;
         }
 
-        // BuildAsync catches everything; Lucene's work between two cancellation checks is one batch.
+        // BuildAsync and MergeAsync catch everything; Lucene's work between two cancellation checks is one batch or merge.
         running?.GetAwaiter().GetResult();
+        Merged.GetAwaiter().GetResult();
         _stopping.Dispose();
     }
 

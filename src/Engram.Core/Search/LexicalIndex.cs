@@ -153,19 +153,8 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
             }
         }
 
-        var config = new IndexWriterConfig(LexicalDocuments.Version, _terms.Analyzer)
-        {
-            Similarity = Bm25(),
-            OpenMode = rebuild ? OpenMode.CREATE : OpenMode.CREATE_OR_APPEND,
-            // Other processes hold the lock only while they apply a batch of changes; wait for them.
-            WriteLockTimeout = 30_000,
-            // Every catch-up commits a small segment, and each query term is looked up in every segment: merge eagerly,
-            // at most three segments a tier (Lucene's default of ten left LoCoMo's index in five segments, and each
-            // recall ~0.8 ms slower). Segments under 2 MB are one tier, so most merges rewrite little.
-            // ForceMergeDeletes after a forget must rewrite every segment holding a deleted document, however few it
-            // holds: Lucene's default skips segments under 10% deleted, which left a forgotten memory's words on disk.
-            MergePolicy = new TieredMergePolicy { SegmentsPerTier = 3, MaxMergeAtOnce = 3, ForceMergeDeletesPctAllowed = 0 },
-        };
+        // A rebuild merges as it writes; a catch-up leaves merging to a pass of its own, after the recall (Merging).
+        var config = WriterConfig(rebuild ? OpenMode.CREATE : OpenMode.CREATE_OR_APPEND, merges: rebuild);
         using var writer = new IndexWriter(_directory, config);
         // A rebuild starts from nothing, whatever the commit it writes over says.
         var committed = rebuild ? 0 : CommittedSeq(writer.CommitData);
@@ -214,6 +203,10 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
         writer.SetCommitData(new Dictionary<string, string> { [SeqKey] = seq.ToString(CultureInfo.InvariantCulture), [FormatKey] = Format });
         writer.Commit();
         LogApplied(_logger, upserts.Count, deletes.Count, seq);
+        if (!rebuild && upserts.Count > 0)
+        {
+            ScheduleMerge();
+        }
     }
 
     /// <summary>The change sequence a commit reflects; 0 (rebuild everything) when it was written in another format.</summary>

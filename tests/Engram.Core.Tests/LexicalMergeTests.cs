@@ -12,7 +12,7 @@ public sealed class LexicalMergeTests(TempStore temp) : IClassFixture<TempStore>
     public async Task ARecallAfterARemember_AddsASegment_AndTheMergePassAfterwardsFoldsThem()
     {
         await using var service = temp.Open();
-        var release = new TaskCompletionSource();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await service.HoldLexicalMergesAsync(release.Task);
         string[] facts =
         [
@@ -45,5 +45,22 @@ public sealed class LexicalMergeTests(TempStore temp) : IClassFixture<TempStore>
         {
             Assert.Equal(id, (await service.RecallAsync(new RecallRequest(fact))).Memories[0].Id);
         }
+    }
+
+    [Fact]
+    public async Task ProcessesTooShortForTheMergePass_StillKeepTheSegmentsFew()
+    {
+        // One CLI command per remember and per recall: each process closes before its merge pass would start.
+        var home = temp.NewHome();
+        var counts = new List<int>();
+        for (var i = 0; i < 14; i++)
+        {
+            await using var service = temp.Open(home);
+            var id = (await service.RememberAsync(new RememberRequest($"Note {i}: the runner r{i} was restarted."))).Id;
+            Assert.Equal(id, (await service.RecallAsync(new RecallRequest($"runner r{i} restarted"))).Memories[0].Id);
+            counts.Add(await service.LexicalSegmentsAsync(merged: false));
+        }
+
+        Assert.True(counts.Max() <= Search.LexicalIndex.MaxDeferredSegments + 1, "segments after each command: " + string.Join(", ", counts));
     }
 }

@@ -107,7 +107,7 @@ internal sealed partial class LexicalIndex
             running = _background;
         }
 
-        // BuildAsync and MergeAsync catch everything; Lucene's work between two cancellation checks is one batch or merge.
+        // BuildAsync and MergeAsync catch what they throw; Lucene's work between two cancellation checks is one batch or merge.
         running?.GetAwaiter().GetResult();
         Merged.GetAwaiter().GetResult();
         _stopping.Dispose();

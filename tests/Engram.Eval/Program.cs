@@ -28,7 +28,7 @@ try
         case "signals" when options.GetValueOrDefault("set") is "projects" or "locomo" && options.ContainsKey("data") && options.ContainsKey("out"):
             return await Signals.RunAsync(options["set"], options["data"], options["out"], options.GetValueOrDefault("embeddings"), work);
         case "calibrate" when options.ContainsKey("texts") && options.ContainsKey("out"):
-            return Calibrate.Run(options.GetValueOrDefault("assembly") ?? Calibrate.DefaultAssembly(), options["texts"].Split(','), options["out"]);
+            return Calibrate.Run(options.GetValueOrDefault("assembly") ?? Engram.Testing.ModelPackage.DefaultAssembly(), options["texts"].Split(','), options["out"]);
         default:
             Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>] [--results <file.jsonl>]");
             Console.Error.WriteLine("       Engram.Eval projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>]");

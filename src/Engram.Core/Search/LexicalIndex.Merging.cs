@@ -135,8 +135,8 @@ internal sealed partial class LexicalIndex
         }
         catch (LockObtainFailedException)
         {
-            // Another process is writing the index: its catch-up or pass merges, or this process's next catch-up retries.
-            Volatile.Write(ref _mergeScheduled, 0);
+            // Another process is writing the index: its catch-up or pass merges, or this process's next catch-up retries
+            // (the flag was cleared when the pass took the gate).
             LogMergeYielded(_logger);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

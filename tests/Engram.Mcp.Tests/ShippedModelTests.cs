@@ -39,13 +39,15 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
     {
         // Model.targets rewrites the package's float model (QuantizeWeights.cs): in each of the 6 layers, byte weights for
         // the attention's 4 projections and the feed-forward up and down projections, each input evened out by a Mul
-        // (activation-ranges.txt has all 36); the attention's 2 products of activations stay MatMuls. The vocabulary's
-        // table is bytes too, its gathered rows widened by a Cast (the model had none) and their scales.
+        // (activation-ranges.txt has all 36) and adding its own bias; each attention's heads (the export's reshapes,
+        // transposes, 2 MatMuls, softmax and mask) as one MultiHeadAttention. The vocabulary's table is bytes too, its
+        // gathered rows widened by a Cast (the model had none) and their scales. The pooler's output, never used, is gone.
         var bytes = File.ReadAllBytes(Path.Combine(EmbeddingProvider.DefaultModelFolder, "model.onnx"));
-        // Muls: the export's 26, one per quantized MatMul evening its input out, one widening the table's rows.
-        Assert.Equal((36, 12, 26 + 36 + 1), (OpTypes(bytes, "DynamicQuantizeMatMul"), OpTypes(bytes, "MatMul"), OpTypes(bytes, "Mul")));
+        // Muls: the export's 26 but the mask's, one per quantized MatMul evening its input out, one widening the table's rows.
+        Assert.Equal((36, 6, 0, 0, 25 + 36 + 1), (OpTypes(bytes, "DynamicQuantizeMatMul"), OpTypes(bytes, "MultiHeadAttention"), OpTypes(bytes, "MatMul"), OpTypes(bytes, "Softmax"), OpTypes(bytes, "Mul")));
+        Assert.Equal((0, 0), (OpTypes(bytes, "Gemm"), OpTypes(bytes, "Tanh")));
         Assert.True(bytes.AsSpan().IndexOf("embeddings.word_embeddings.weight_int8"u8) >= 0, "the vocabulary's table as bytes");
-        Assert.Equal(2, OpTypes(bytes, "Cast")); // the export's one (the attention mask) and the table's rows widened
+        Assert.Equal(2, OpTypes(bytes, "Cast")); // the attention mask to 32-bit integers, once, and the table's rows widened
         Assert.True(bytes.AsSpan().IndexOf("embeddings.word_embeddings.weight_scale"u8) >= 0, "the vocabulary's row scales");
         Assert.InRange(bytes.Length, 20_000_000, 30_000_000);
     }
@@ -59,6 +61,28 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
         var ranges = File.ReadAllText(Path.Combine(PackagingTests.RepositoryRoot, "src", "Engram.Embeddings", "Model", "activation-ranges.txt")).ReplaceLineEndings("\n");
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(ranges)));
         Assert.Equal(("all-MiniLM-L6-v2-int7-smoothed-vocab8", "2fc12bdba77eda77553911aa79f004315335aad292b968a3f0c66330006ea00d"), (EmbeddingProvider.DefaultModelIdentity, hash));
+    }
+
+    [Fact]
+    public async Task TheShippedModelsVectors_AreTheOnesItsNameStandsFor()
+    {
+        // shipped-model-vectors.txt: texts (JSON strings) and their vectors as DefaultModelIdentity computed them when it was
+        // named (6025b0e). A store keeps vectors under that name, so a rewrite of the model that moves them (other
+        // weights, other quantization) needs a new name; one that runs the same arithmetic in fewer operations does not.
+        // Bit for bit on this machine; another CPU's float kernels may differ in the last bits.
+        using var shipped = EmbeddingProvider.Create(null, null, null)!;
+        var lines = await File.ReadAllLinesAsync(Path.Combine(PackagingTests.RepositoryRoot, "tests", "Engram.Mcp.Tests", "shipped-model-vectors.txt"));
+        Assert.Equal(4, lines.Length);
+        foreach (var line in lines)
+        {
+            var end = line.LastIndexOf('"') + 1;
+            var text = JsonSerializer.Deserialize<string>(line[..end])!;
+            var expected = line[end..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            var actual = (await shipped.GenerateAsync([text]))[0].Vector.ToArray();
+            Assert.Equal(384, expected.Length);
+            var furthest = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+            Assert.True(furthest <= 1e-4, $"\"{text}\": a component moved by {furthest}");
+        }
     }
 
     [Fact]

@@ -30,11 +30,15 @@ using Microsoft.Build.Utilities;
 /// <see cref="MinTableRows"/> rows) is stored as bytes too, one scale per row (<c>±127</c> levels): the rows a text
 /// gathers are widened back to floats (<c>Cast</c>, <c>Mul</c> by their scales), so no integer arithmetic is involved.
 /// It was two thirds of the file and of the memory the model takes.</item>
+/// <item>Each attention's heads run as one operation and each projection adds its own bias (<see cref="Fusion"/>); the
+/// nodes and weights no output needs, such as a BERT export's pooler, are dropped (<see cref="Prune"/>). The same
+/// arithmetic in fewer operations: the vectors are unchanged, bit for bit here.</item>
 /// <item>Read and written at the protobuf wire level, so the build needs no ONNX tooling: every field it does not change
 /// is copied byte for byte.</item>
 /// </list>
-/// What it writes is part of the shipped model's identity (<c>EmbeddingProvider.DefaultModelIdentity</c>): change it
-/// and that name must change too, or stores would mix vectors of two models under one name.
+/// The vectors it leads to are the shipped model's identity (<c>EmbeddingProvider.DefaultModelIdentity</c>): change them
+/// and that name must change too, or stores would mix vectors of two models under one name (a test compares the shipped
+/// model's vectors with those its name was given for).
 /// </summary>
 public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
 {
@@ -53,11 +57,12 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
 
     // ONNX field numbers (onnx.proto).
     private const int ModelOpsetImport = 8, ModelGraph = 7;
-    private const int GraphNode = 1, GraphInitializer = 5, GraphInput = 11, GraphOutput = 12;
+    private const int GraphNode = 1, GraphInitializer = 5, GraphInput = 11, GraphOutput = 12, GraphValueInfo = 13;
     private const int NodeInput = 1, NodeOutput = 2, NodeOpType = 4, NodeAttribute = 5, NodeDomain = 7;
-    private const int AttributeName = 1, AttributeInt = 3, AttributeType = 20, IntAttribute = 2;
-    private const int TensorDims = 1, TensorDataType = 2, TensorFloatData = 4, TensorName = 8, TensorRawData = 9;
-    private const int FloatType = 1, Int8Type = 3;
+    private const int AttributeName = 1, AttributeFloat = 2, AttributeInt = 3, AttributeTensor = 5, AttributeInts = 8, AttributeType = 20;
+    private const int FloatAttribute = 1, IntAttribute = 2;
+    private const int TensorDims = 1, TensorDataType = 2, TensorFloatData = 4, TensorInt64Data = 7, TensorName = 8, TensorRawData = 9;
+    private const int FloatType = 1, Int8Type = 3, Int32Type = 6, Int64Type = 7;
 
     /// <summary>The largest weight level: 7 bits, so that no CPU's kernel saturates (see the summary).</summary>
     private const int WeightLevels = 63;
@@ -200,18 +205,36 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
         var added = targets.Concat(tables).SelectMany(t => new[] { t + "_int8", t + "_scale", t + "_smooth" })
             .Concat(nodes.Values.Where(n => n.OpType == "MatMul" && n.Inputs.Count == 2 && smoothed.ContainsKey(n.Inputs[1])).SelectMany(n => n.Outputs).Select(o => o + "_smoothed_input"))
             .Concat(nodes.Values.Where(n => n.OpType == "Gather" && tables.Contains(n.Inputs[0])).SelectMany(n => n.Outputs).SelectMany(o => new[] { o + "_int8", o + "_scale", o + "_float" }));
-        if (added.FirstOrDefault(names.Contains) is { } taken)
+        if (added.Append(MaskName).FirstOrDefault(names.Contains) is { } taken)
         {
             throw new InvalidDataException($"The model already has a value named {taken}: the quantized weights need that name.");
         }
 
+        var fusion = Fusion.Plan(model, graph, targets);
         var output = new MemoryStream();
+        var first = true;
         foreach (var f in fields)
         {
-            if (f.Number == GraphNode && nodes[f.Start] is var node && node.OpType == "MatMul" && targets.Contains(node.Inputs[1]))
+            if (f.Number == GraphNode && first)
+            {
+                first = false;
+                foreach (var prologue in fusion.Prologue)
+                {
+                    WriteBytes(output, GraphNode, prologue);
+                }
+            }
+
+            if (f.Number == GraphNode && fusion.Removed.Contains(f.Start))
+            {
+            }
+            else if (f.Number == GraphNode && fusion.Replaced.TryGetValue(f.Start, out var replacement))
+            {
+                WriteBytes(output, GraphNode, replacement);
+            }
+            else if (f.Number == GraphNode && nodes[f.Start] is var node && node.OpType == "MatMul" && targets.Contains(node.Inputs[1]))
             {
                 var rewritten = new MemoryStream();
-                foreach (var inner in Fields(model, f.ValueStart, f.End).Where(g => g.Number is not (NodeInput or NodeOpType or NodeDomain)))
+                foreach (var inner in Fields(model, f.ValueStart, f.End).Where(g => g.Number is not (NodeInput or NodeOutput or NodeOpType or NodeDomain)))
                 {
                     rewritten.Write(model, inner.Start, inner.End - inner.Start);
                 }
@@ -224,10 +247,15 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
                     WriteBytes(output, GraphNode, Node("Mul", [node.Inputs[0], node.Inputs[1] + "_smooth"], input0, []));
                 }
 
-                foreach (var input in new[] { input0, node.Inputs[1] + "_int8", node.Inputs[1] + "_scale" })
+                // The bias the export adds next, when nothing else reads the product, is added by the multiplication itself.
+                var folded = fusion.Folded.TryGetValue(f.Start, out var bias);
+                var inputs = folded ? new[] { input0, node.Inputs[1] + "_int8", node.Inputs[1] + "_scale", "", bias.Bias } : new[] { input0, node.Inputs[1] + "_int8", node.Inputs[1] + "_scale" };
+                foreach (var input in inputs)
                 {
                     WriteBytes(rewritten, NodeInput, Encoding.UTF8.GetBytes(input));
                 }
+
+                WriteBytes(rewritten, NodeOutput, Encoding.UTF8.GetBytes(folded ? bias.Output : node.Outputs[0]));
 
                 WriteBytes(rewritten, NodeOpType, Encoding.UTF8.GetBytes("DynamicQuantizeMatMul"));
                 WriteBytes(rewritten, NodeDomain, Encoding.UTF8.GetBytes("com.microsoft"));
@@ -273,11 +301,11 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
             }
         }
 
-        return (output.ToArray(), targets.Count + tables.Count, smoothed.Count);
+        return (Prune(output.ToArray()), targets.Count + tables.Count, smoothed.Count);
     }
 
-    /// <summary>A node of the default domain, unnamed (names are optional), with the given attributes (encoded).</summary>
-    private static byte[] Node(string opType, string[] inputs, string output, List<byte[]> attributes)
+    /// <summary>A node of the default domain (or <paramref name="domain"/>), unnamed (names are optional), with the given attributes (encoded).</summary>
+    private static byte[] Node(string opType, string[] inputs, string output, List<byte[]> attributes, string? domain = null)
     {
         var node = new MemoryStream();
         foreach (var input in inputs)
@@ -292,7 +320,274 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
             node.Write(attribute, 0, attribute.Length);
         }
 
+        if (domain is not null)
+        {
+            WriteBytes(node, NodeDomain, Encoding.UTF8.GetBytes(domain));
+        }
+
         return node.ToArray();
+    }
+
+    /// <summary>A float attribute, encoded as a node's field.</summary>
+    private static byte[] FloatAttributeOf(string name, float value)
+    {
+        var attribute = new MemoryStream();
+        WriteBytes(attribute, AttributeName, Encoding.UTF8.GetBytes(name));
+        WriteVarint(attribute, (AttributeFloat << 3) | 5);
+        attribute.Write(BitConverter.GetBytes(value), 0, 4);
+        WriteVarint(attribute, (AttributeType << 3) | 0);
+        WriteVarint(attribute, FloatAttribute);
+        var field = new MemoryStream();
+        WriteBytes(field, NodeAttribute, attribute.ToArray());
+        return field.ToArray();
+    }
+
+    /// <summary>The attention mask as ONNX Runtime's attention takes it (32-bit integers), cast once for every layer.</summary>
+    private const string MaskName = "attention_mask_int32";
+
+    /// <summary>
+    /// What the rewrite changes beyond the weights, so that a query runs fewer, larger operations (a query is a dozen
+    /// tokens: ONNX Runtime's cost per operation is a good part of the run):
+    /// <list type="bullet">
+    /// <item>Each self-attention of the BERT export (per head: reshape and transpose Q, K and V, multiply Q by K's
+    /// transpose, scale, add the mask, softmax, multiply by V, transpose and reshape back: 12 operations and the shape
+    /// arithmetic feeding the reshapes) becomes one <c>com.microsoft.MultiHeadAttention</c> with the export's head count,
+    /// scale and mask (the mask's values taken as 1 to keep and 0 to leave out, as the export's arithmetic does).</item>
+    /// <item>A projection's bias, added by the export after the product, is added by <c>DynamicQuantizeMatMul</c>.</item>
+    /// </list>
+    /// Nodes no longer needed are left for <see cref="Prune"/>. A pattern that does not match exactly is left as it is.
+    /// </summary>
+    private sealed class Fusion
+    {
+        public readonly List<byte[]> Prologue = new();
+        public readonly Dictionary<int, byte[]> Replaced = new();
+        public readonly HashSet<int> Removed = new();
+        public readonly Dictionary<int, (string Bias, string Output)> Folded = new();
+        public int Attentions;
+
+        public static Fusion Plan(byte[] model, Graph graph, HashSet<string> targets)
+        {
+            var fusion = new Fusion();
+            var nodes = graph.Nodes;
+            var fieldAt = graph.Fields.Where(f => f.Number == GraphNode).ToDictionary(f => f.Start);
+            var producer = new Dictionary<string, int>();
+            var consumers = new Dictionary<string, List<int>>();
+            foreach (var pair in nodes)
+            {
+                foreach (var o in pair.Value.Outputs)
+                {
+                    producer[o] = pair.Key;
+                }
+
+                foreach (var i in pair.Value.Inputs)
+                {
+                    if (!consumers.TryGetValue(i, out var list))
+                    {
+                        consumers[i] = list = new List<int>();
+                    }
+
+                    list.Add(pair.Key);
+                }
+            }
+
+            int? From(string value, string opType) => producer.TryGetValue(value, out var at) && nodes[at].OpType == opType ? at : null;
+            int? Only(string value) => consumers.TryGetValue(value, out var uses) && uses.Count == 1 && !graph.Outputs.Contains(value) ? uses[0] : null;
+            List<long> Perm(int at) => Ints(model, fieldAt[at], "perm");
+
+            // The Reshape that alone reads a value besides Shapes (the export computes the new shape from the old).
+            int? ReshapedOnly(string value)
+            {
+                var uses = consumers.TryGetValue(value, out var list) ? list.Where(u => nodes[u].OpType != "Shape").ToList() : [];
+                return uses.Count == 1 && nodes[uses[0]].OpType == "Reshape" && nodes[uses[0]].Inputs[0] == value && !graph.Outputs.Contains(value) ? uses[0] : null;
+            }
+
+            // A constant's values: an initializer, or a Constant node's tensor.
+            double[]? Values(string name)
+            {
+                if (graph.ByName.TryGetValue(name, out var tensor))
+                {
+                    return tensor.Numbers(model);
+                }
+
+                if (From(name, "Constant") is { } at)
+                {
+                    var value = Fields(model, fieldAt[at].ValueStart, fieldAt[at].End).Where(g => g.Number == NodeAttribute)
+                        .Select(g => Fields(model, g.ValueStart, g.End)).FirstOrDefault(a => a.Any(h => h.Number == AttributeName && Encoding.UTF8.GetString(model, h.ValueStart, h.End - h.ValueStart) == "value"));
+                    var t = value?.FirstOrDefault(h => h.Number == AttributeTensor);
+                    return t is { } field && field.Number == AttributeTensor ? Tensor.Read(model, field).Numbers(model) : null;
+                }
+
+                return null;
+            }
+
+            // The graph inputs a value is computed from.
+            HashSet<string> Sources(string value)
+            {
+                var found = new HashSet<string>();
+                var seen = new HashSet<string>();
+                var pending = new Stack<string>();
+                pending.Push(value);
+                while (pending.Count > 0)
+                {
+                    var v = pending.Pop();
+                    if (v.Length == 0 || !seen.Add(v) || graph.ByName.ContainsKey(v))
+                    {
+                        continue;
+                    }
+
+                    if (producer.TryGetValue(v, out var at))
+                    {
+                        foreach (var i in nodes[at].Inputs)
+                        {
+                            pending.Push(i);
+                        }
+                    }
+                    else
+                    {
+                        found.Add(v);
+                    }
+                }
+
+                return found;
+            }
+
+            // 1. A projection's bias.
+            foreach (var pair in nodes.Where(n => n.Value.OpType == "MatMul" && n.Value.Inputs.Count == 2 && targets.Contains(n.Value.Inputs[1])))
+            {
+                if (Only(pair.Value.Outputs[0]) is { } use && nodes[use] is { OpType: "Add" } add && add.Inputs.Count == 2 && !add.Attributed)
+                {
+                    var bias = add.Inputs[0] == pair.Value.Outputs[0] ? add.Inputs[1] : add.Inputs[0];
+                    if (graph.ByName.TryGetValue(bias, out var b) && b.FloatVector(graph.ByName[pair.Value.Inputs[1]].Dims[1]))
+                    {
+                        fusion.Folded[pair.Key] = (bias, add.Outputs[0]);
+                        fusion.Removed.Add(use);
+                    }
+                }
+            }
+
+            // 2. Self-attention, found from its softmax: Softmax(Q·Kᵀ scaled + mask) · V.
+            // Q (and V): Transpose(Reshape(q, [batch, tokens, heads, size]), [0, 2, 1, 3]); K: the same with [0, 2, 3, 1].
+            int? Heads(int transpose, long[] perm)
+            {
+                if (!nodes[transpose].Outputs.All(o => Only(o) is not null) || !Perm(transpose).SequenceEqual(perm)
+                    || From(nodes[transpose].Inputs[0], "Reshape") is not { } reshape || Only(nodes[reshape].Outputs[0]) != transpose)
+                {
+                    return null;
+                }
+
+                // The shape: a constant, or the export's Concat of the batch and tokens (taken from the input) with constants.
+                var shape = nodes[reshape].Inputs[1];
+                var values = Values(shape) ?? (From(shape, "Concat") is { } concat && nodes[concat].Inputs.Count == 4 ? Values(nodes[concat].Inputs[2]) is { Length: 1 } h && Values(nodes[concat].Inputs[3]) is { Length: 1 } s ? new[] { 0, 0, h[0], s[0] } : null : null);
+                return values is { Length: 4 } && values[2] >= 1 ? (int)values[2] : null;
+            }
+
+            foreach (var pair in nodes.Where(n => n.Value.OpType == "Softmax").ToList())
+            {
+                var softmax = pair.Value;
+                if (From(softmax.Inputs[0], "Add") is not { } maskAdd || Only(nodes[maskAdd].Outputs[0]) != pair.Key)
+                {
+                    continue;
+                }
+
+                // The scores (Q·Kᵀ divided or multiplied by a constant) and the mask, in either order.
+                int? scaled = null;
+                var mask = "";
+                var scale = 0.0;
+                foreach (var (scores, other) in new[] { (nodes[maskAdd].Inputs[0], nodes[maskAdd].Inputs[1]), (nodes[maskAdd].Inputs[1], nodes[maskAdd].Inputs[0]) })
+                {
+                    if (producer.TryGetValue(scores, out var at) && nodes[at].OpType is "Div" or "Mul" && Only(scores) == maskAdd
+                        && From(nodes[at].Inputs[0], "MatMul") is { } product && !graph.ByName.ContainsKey(nodes[product].Inputs[1])
+                        && Values(nodes[at].Inputs[1]) is { Length: 1 } c && c[0] > 0)
+                    {
+                        (scaled, mask, scale) = (at, other, nodes[at].OpType == "Div" ? 1 / c[0] : c[0]);
+                        break;
+                    }
+                }
+
+                if (scaled is null || !Sources(mask).SetEquals(["attention_mask"]))
+                {
+                    continue;
+                }
+
+                var qk = producer[nodes[scaled.Value].Inputs[0]];
+                if (Only(nodes[qk].Outputs[0]) != scaled || From(nodes[qk].Inputs[0], "Transpose") is not { } qt || From(nodes[qk].Inputs[1], "Transpose") is not { } kt
+                    || Only(softmax.Outputs[0]) is not { } pv || nodes[pv].OpType != "MatMul" || nodes[pv].Inputs[0] != softmax.Outputs[0]
+                    || From(nodes[pv].Inputs[1], "Transpose") is not { } vt || Only(nodes[pv].Outputs[0]) is not { } back || nodes[back].OpType != "Transpose"
+                    || !Perm(back).SequenceEqual([0, 2, 1, 3]) || ReshapedOnly(nodes[back].Outputs[0]) is not { } merge)
+                {
+                    continue;
+                }
+
+                var heads = new[] { Heads(qt, [0, 2, 1, 3]), Heads(kt, [0, 2, 3, 1]), Heads(vt, [0, 2, 1, 3]) };
+                if (heads[0] is not { } count || heads.Any(h => h != count))
+                {
+                    continue;
+                }
+
+                string Projected(int transpose) => nodes[producer[nodes[transpose].Inputs[0]]].Inputs[0];
+                fusion.Replaced[merge] = Node("MultiHeadAttention", [Projected(qt), Projected(kt), Projected(vt), "", MaskName], nodes[merge].Outputs[0],
+                    [IntAttributeOf("num_heads", count), FloatAttributeOf("scale", (float)scale)], "com.microsoft");
+                fusion.Attentions++;
+            }
+
+            if (fusion.Attentions > 0)
+            {
+                fusion.Prologue.Add(Node("Cast", ["attention_mask"], MaskName, [IntAttributeOf("to", Int32Type)]));
+            }
+
+            return fusion;
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="graph"/> without the nodes no output needs, the initializers no node reads and the outputs other
+    /// than the token states, when the model has them (<c>last_hidden_state</c>; a BERT export's pooler output is not
+    /// what sentence-transformers pool, and ONNX Runtime computes every output's nodes on every run).
+    /// </summary>
+    private static byte[] Prune(byte[] graph)
+    {
+        var fields = Fields(graph, 0, graph.Length);
+        var outputs = fields.Where(f => f.Number == GraphOutput).Select(f => Strings(graph, f, 1).FirstOrDefault() ?? "").ToList();
+        var kept = new HashSet<string>(outputs.Contains("last_hidden_state") ? ["last_hidden_state"] : outputs);
+        var nodes = fields.Where(f => f.Number == GraphNode).Select(f => (Field: f, Inputs: Strings(graph, f, NodeInput), Outputs: Strings(graph, f, NodeOutput))).ToList();
+        var live = new HashSet<string>(kept);
+        var needed = new HashSet<int>();
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            foreach (var node in Enumerable.Reverse(nodes))
+            {
+                if (!needed.Contains(node.Field.Start) && node.Outputs.Any(live.Contains))
+                {
+                    needed.Add(node.Field.Start);
+                    live.UnionWith(node.Inputs);
+                    changed = true;
+                }
+            }
+        }
+
+        var produced = new HashSet<string>(nodes.Where(n => needed.Contains(n.Field.Start)).SelectMany(n => n.Outputs));
+        var initializers = new HashSet<string>(fields.Where(f => f.Number == GraphInitializer).Select(f => Tensor.Read(graph, f).Name));
+        var output = new MemoryStream();
+        foreach (var f in fields)
+        {
+            var keep = f.Number switch
+            {
+                GraphNode => needed.Contains(f.Start),
+                GraphInitializer => live.Contains(Tensor.Read(graph, f).Name),
+                GraphOutput => kept.Contains(Strings(graph, f, 1).FirstOrDefault() ?? ""),
+                // An input that is an initializer (old exports) goes with it; the model's own inputs stay, read or not.
+                GraphInput => Strings(graph, f, 1).FirstOrDefault() is not { } name || !initializers.Contains(name) || live.Contains(name),
+                GraphValueInfo => Strings(graph, f, 1).FirstOrDefault() is { } info && produced.Contains(info),
+                _ => true,
+            };
+            if (keep)
+            {
+                output.Write(graph, f.Start, f.End - f.Start);
+            }
+        }
+
+        return output.ToArray();
     }
 
     /// <summary>An integer attribute, encoded as a node's field.</summary>
@@ -350,7 +645,21 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
         /// <summary>Where its floats are in the model (raw data or packed float data), read only when it is quantized.</summary>
         public int ValuesStart, ValuesLength;
 
+        /// <summary>Values not stored as raw or packed floats (a small constant's).</summary>
+        public List<double> Listed = new();
+
         public bool FloatMatrix => DataType == FloatType && Dims.Count == 2 && ValuesLength == Dims[0] * Dims[1] * 4;
+
+        public bool FloatVector(long length) => DataType == FloatType && Dims.Count == 1 && Dims[0] == length && ValuesLength == length * 4;
+
+        /// <summary>A small constant's values (floats or 64-bit integers), or null for another type.</summary>
+        public double[]? Numbers(byte[] model) => (DataType, ValuesLength) switch
+        {
+            (FloatType, > 0) => Enumerable.Range(0, ValuesLength / 4).Select(i => (double)BitConverter.ToSingle(model, ValuesStart + i * 4)).ToArray(),
+            (Int64Type, > 0) => Enumerable.Range(0, ValuesLength / 8).Select(i => (double)BitConverter.ToInt64(model, ValuesStart + i * 8)).ToArray(),
+            (FloatType or Int64Type, 0) => Listed.ToArray(),
+            _ => null,
+        };
 
         public bool Quantizable => FloatMatrix && Dims[0] <= Dims[1];
 
@@ -382,6 +691,19 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
                     case TensorRawData:
                     case TensorFloatData when f.Wire == 2:
                         (t.ValuesStart, t.ValuesLength) = (f.ValueStart, f.End - f.ValueStart);
+                        break;
+                    case TensorFloatData:
+                        t.Listed.Add(BitConverter.ToSingle(data, f.ValueStart));
+                        break;
+                    case TensorInt64Data when f.Wire == 0:
+                        t.Listed.Add((long)f.Varint);
+                        break;
+                    case TensorInt64Data:
+                        for (var p = f.ValueStart; p < f.End;)
+                        {
+                            t.Listed.Add((long)ReadVarint(data, ref p));
+                        }
+
                         break;
                 }
             }
@@ -523,6 +845,36 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
         }
 
         return fields;
+    }
+
+    /// <summary>A node's integer list attribute (e.g. a Transpose's <c>perm</c>), empty when it has none.</summary>
+    private static List<long> Ints(byte[] data, Field node, string name)
+    {
+        var values = new List<long>();
+        foreach (var attribute in Fields(data, node.ValueStart, node.End).Where(f => f.Number == NodeAttribute).Select(f => Fields(data, f.ValueStart, f.End)))
+        {
+            if (!attribute.Any(h => h.Number == AttributeName && Encoding.UTF8.GetString(data, h.ValueStart, h.End - h.ValueStart) == name))
+            {
+                continue;
+            }
+
+            foreach (var h in attribute.Where(h => h.Number == AttributeInts))
+            {
+                if (h.Wire == 0)
+                {
+                    values.Add((long)h.Varint);
+                }
+                else
+                {
+                    for (var p = h.ValueStart; p < h.End;)
+                    {
+                        values.Add((long)ReadVarint(data, ref p));
+                    }
+                }
+            }
+        }
+
+        return values;
     }
 
     private static List<string> Strings(byte[] data, Field message, int number) =>

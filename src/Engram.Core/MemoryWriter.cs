@@ -52,7 +52,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
         }
 
         // An unreachable embedder does not hold the write up: the memory is stored now and embedded in the background.
-        var vectors = await engine.Embedder.TryEmbedAsync(contents, cancellationToken).ConfigureAwait(false);
+        var vectors = await engine.Embedder.TryEmbedDocumentsAsync(contents, cancellationToken).ConfigureAwait(false);
         return vectors is null ? pending : pending.Select((p, i) => p with { Vector = vectors[i] }).ToList();
     }
 
@@ -134,7 +134,9 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
     {
         await engine.CatchUpAsync([scope], cancellationToken, engine.Vectors).ConfigureAwait(false);
         // Superseded memories are filtered after the scan, so look a little deeper than the three offered.
-        var near = engine.Vectors.Search(vector, [scope], (MaxSimilar * 3) + 1 + exclude.Count).Top
+        // By whole texts: a restatement says the same thing as a whole, not as one of its sentences.
+        var whole = vector.AsSpan(0, engine.Embedder.Model?.Dimensions ?? vector.Length);
+        var near = engine.Vectors.Search(whole, [scope], (MaxSimilar * 3) + 1 + exclude.Count, sentences: false).Top
             .Where(x => x.Id != selfId && !exclude.Contains(x.Id) && x.Score >= similarThreshold)
             .ToList();
         if (near.Count == 0)

@@ -153,17 +153,18 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     {
         var query = EmbeddingInput.IsQuery(options);
         var prefix = query ? Config.QueryPrefix : Config.DocumentPrefix;
-        var result = new GeneratedEmbeddings<Embedding<float>>();
-        foreach (var value in values)
+        // One text per inference run, so a text's vector never depends on the texts beside it: the shipped model
+        // quantizes its activations with one scale per run, so a batch would change each text's vector with its
+        // neighbours' (and padding); unpadded single texts cost no more than a padded batch on a CPU. Inference runs on
+        // other threads (a query's on threads of its own, see InferenceThreads; documents' on the pool, side by side: a
+        // memory and its sentences), so a caller's time limit can give up waiting for it.
+        var runs = values.Select(value => prefix + value)
+            .Select(text => query ? _queries.RunAsync(() => Embed(text), cancellationToken) : Task.Run(() => Embed(text), cancellationToken))
+            .ToList();
+        var vectors = await Task.WhenAll(runs).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var result = new GeneratedEmbeddings<Embedding<float>>(vectors.Length);
+        foreach (var vector in vectors)
         {
-            // One text per inference run, so a text's vector never depends on the texts beside it: the shipped model
-            // quantizes its activations with one scale per run, so a batch would change each text's vector with its
-            // neighbours' (and padding); unpadded single texts cost no more than a padded batch on a CPU. Inference runs
-            // on other threads (a query's on threads of its own, see InferenceThreads; a document's on the pool), so a
-            // caller's time limit can give up waiting for it.
-            var text = prefix + value;
-            var vector = await (query ? _queries.RunAsync(() => Embed(text), cancellationToken) : Task.Run(() => Embed(text), cancellationToken))
-                .WaitAsync(cancellationToken).ConfigureAwait(false);
             result.Add(new Embedding<float>(vector) { ModelId = _metadata.DefaultModelId });
         }
 

@@ -125,6 +125,82 @@ public sealed class RankingTests
     }
 
     [Fact]
+    public void VectorMatrix_AMemoryWithSentences_IsScoredByItsBestRow_AndComparedByItsWholeText()
+    {
+        // "a": a whole text's row, then two sentences' rows; "b" and "c": one row each.
+        var matrix = new VectorMatrix(2);
+        matrix.Upsert("a", [0.6f, 0.8f, 1, 0, 0, 1]);
+        matrix.Upsert("b", [0.8f, 0.6f]);
+        matrix.Upsert("c", [0, 1]);
+        matrix.Publish();
+
+        var top = new TopK<string>(10);
+        var (sum, scanned) = matrix.Current.Scan([1, 0], top, null);
+        Assert.Equal([("a", 1f), ("b", 0.8f), ("c", 0f)], top.ToList());
+        // The mean cosine is over memories, by whole texts: 0.6, 0.8, 0.
+        Assert.Equal((1.4, 3), (Math.Round(sum, 4), scanned));
+
+        var wholeOnly = new TopK<string>(10);
+        matrix.Current.Scan([1, 0], wholeOnly, null, sentences: false);
+        Assert.Equal([("b", 0.8f), ("a", 0.6f), ("c", 0f)], wholeOnly.ToList());
+
+        Assert.Equal(1f, matrix.Cosine("a", [1, 0]));
+        Assert.Equal([0.6f, 0.8f], matrix.VectorOf("a")!);
+        Assert.Equal(0.96f, matrix.Cosine("a", "b")!.Value, 5);
+        Assert.Equal(3, matrix.Count);
+    }
+
+    [Fact]
+    public void VectorMatrix_ReplacingAndRemovingMemoriesWithSentences_KeepsEachRunWhole()
+    {
+        var matrix = new VectorMatrix(2);
+        for (var i = 0; i < 120; i++)
+        {
+            // Every third memory has two sentences; its best row points at [1, 0].
+            matrix.Upsert("m" + i, i % 3 == 0 ? [0, 1, 0, 1, 1, 0] : [0, 1]);
+        }
+
+        matrix.Publish();
+        var before = matrix.Current;
+        for (var i = 0; i < 90; i++)
+        {
+            matrix.Remove("m" + i);
+        }
+
+        // Replaced: a run of three rows becomes one, and one row becomes three.
+        matrix.Upsert("m90", [0, 1]);
+        matrix.Upsert("m91", [0, 1, 0, 1, 1, 0]);
+        matrix.Publish();
+
+        var expected = Enumerable.Range(90, 30).Where(i => i == 91 || (i % 3 == 0 && i != 90)).Select(i => "m" + i).Order(StringComparer.Ordinal);
+        var top = new TopK<string>(100);
+        matrix.Current.Scan([1, 0], top, null, floor: 0.5f);
+        Assert.Equal(expected, top.ToList().Select(x => x.Item).Order(StringComparer.Ordinal));
+        Assert.Equal(30, matrix.Count);
+        // The snapshot published before still scans as it was.
+        var earlier = new TopK<string>(200);
+        before.Scan([1, 0], earlier, null, floor: 0.5f);
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => "m" + (i * 3)).Order(StringComparer.Ordinal), earlier.ToList().Select(x => x.Item).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Sentences_OfAMemory_CarryItsLabel_AndAreLeftOutWhenThereIsOne()
+    {
+        Assert.Empty(Sentences.Of("Deploys go through ArgoCD."));
+        Assert.Empty(Sentences.Of("The standup is at 9:30. "));
+        Assert.Equal(["Caroline: I went to the support group yesterday.", "Caroline: It was so powerful!"],
+            Sentences.Of("Caroline: I went to the support group yesterday. It was so powerful!"));
+        Assert.Equal(["Dr. Smith moved the review to Friday.", "The slides are in the wiki."],
+            Sentences.Of("Dr. Smith moved the review to Friday. The slides are in the wiki."));
+        Assert.Equal(["Steps: run the migrations", "Steps: restart the API"], Sentences.Of("Steps:\nrun the migrations\nrestart the API"));
+        Assert.Equal(["Use datetime.now(UTC), e.g. in new code.", "Never utcnow()."], Sentences.Of("Use datetime.now(UTC), e.g. in new code. Never utcnow()."));
+        var many = Sentences.Of(string.Join(" ", Enumerable.Range(1, 20).Select(i => $"Fact {i} holds.")));
+        Assert.Equal(Sentences.MaxRows, many.Count);
+        Assert.Equal("Fact 1 holds. Fact 2 holds.", many[0]);
+        Assert.Equal("Fact 18 holds. Fact 19 holds. Fact 20 holds.", many[^1]);
+    }
+
+    [Fact]
     public void EvidenceFusion_RanksAgreementFirst_ByRelevanceBetweenZeroAndOne()
     {
         SignalRanking[] rankings =

@@ -197,7 +197,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             return null;
         }
 
-        var vectors = await _embedder.TryEmbedAsync(batch.Select(m => m.Content).ToList(), cancellationToken, pauseOnFailure: batch.Count == 1).ConfigureAwait(false);
+        var vectors = await _embedder.TryEmbedDocumentsAsync(batch.Select(m => m.Content).ToList(), cancellationToken, pauseOnFailure: batch.Count == 1).ConfigureAwait(false);
         if (vectors is not null)
         {
             return batch.Zip(vectors).ToList();
@@ -211,7 +211,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         var one = new List<(UnembeddedMemory, float[]?)>(batch.Count);
         foreach (var memory in batch)
         {
-            var single = await _embedder.TryEmbedAsync([memory.Content], cancellationToken, pauseOnFailure: false).ConfigureAwait(false);
+            var single = await _embedder.TryEmbedDocumentsAsync([memory.Content], cancellationToken, pauseOnFailure: false).ConfigureAwait(false);
             if (single is null && _embedder.Problem is not null)
             {
                 // Another caller found the provider down meanwhile.

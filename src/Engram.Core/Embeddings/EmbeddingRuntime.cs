@@ -32,7 +32,9 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     {
         var metadata = inner.GetService<EmbeddingGeneratorMetadata>();
         Provider = metadata?.ProviderName ?? inner.GetType().Name;
-        ModelName = metadata?.DefaultModelId ?? "default";
+        // A model's vectors of a memory are its whole text's and its sentences' (Sentences): stored so, under a name of
+        // their own, so a store embedded without the sentences is embedded again in the background.
+        ModelName = (metadata?.DefaultModelId ?? "default") + (HashesWords ? "" : SentencesSuffix);
         // An embedder that states its dimensions (a local model) is known without a call: the store opens without
         // loading it, and the first text to embed does.
         if (metadata?.DefaultModelDimensions is > 0 and var dimensions)
@@ -55,6 +57,9 @@ internal sealed partial class EmbeddingRuntime : IDisposable
             .Use(next => new BackoffEmbeddingGenerator(next, options.EmbeddingRetryDelay, options.TimeProvider, loggerFactory.CreateLogger<BackoffEmbeddingGenerator>()))
             .Use(next => new TimeLimitEmbeddingGenerator(next, options.EmbeddingTimeout))
             .Build();
+
+    /// <summary>What a model's name is recorded with when its vectors include a memory's sentences' (not the hashed vectors').</summary>
+    public const string SentencesSuffix = "+sentences";
 
     public string Provider { get; }
 
@@ -108,6 +113,32 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     /// <param name="pauseOnFailure">Whether a failure pauses the embedder for everyone (false while telling a bad text from a dead provider).</param>
     public Task<float[][]?> TryEmbedAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool pauseOnFailure = true) =>
         TryEmbedAsync(texts, pauseOnFailure ? null : DoNotPause, pauseOnFailure, cancellationToken);
+
+    /// <summary>
+    /// The vectors of memories' texts as the vector index holds them: with a model, each text's unit vector followed by
+    /// one per sentence when it has several (<see cref="Search.Sentences"/>), in one array; with hashed vectors, the
+    /// text's alone. Null as <see cref="TryEmbedAsync(IReadOnlyList{string}, CancellationToken, bool)"/>.
+    /// </summary>
+    public async Task<float[][]?> TryEmbedDocumentsAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool pauseOnFailure = true)
+    {
+        if (HashesWords)
+        {
+            return await TryEmbedAsync(texts, cancellationToken, pauseOnFailure).ConfigureAwait(false);
+        }
+
+        var all = new List<string>(texts.Count);
+        var runs = new List<(int Start, int Rows)>(texts.Count);
+        foreach (var text in texts)
+        {
+            var sentences = Search.Sentences.Of(text);
+            runs.Add((all.Count, 1 + sentences.Count));
+            all.Add(text);
+            all.AddRange(sentences);
+        }
+
+        var vectors = await TryEmbedAsync(all, cancellationToken, pauseOnFailure).ConfigureAwait(false);
+        return vectors is null ? null : runs.Select(run => run.Rows == 1 ? vectors[run.Start] : vectors.Skip(run.Start).Take(run.Rows).SelectMany(v => v).ToArray()).ToArray();
+    }
 
     /// <summary>The unit vector of a search query (embedded as a query, see <see cref="EmbeddingInput"/>), or null as <see cref="TryEmbedAsync(IReadOnlyList{string}, CancellationToken, bool)"/>.</summary>
     public async Task<float[]?> TryEmbedQueryAsync(string query, CancellationToken cancellationToken) =>

@@ -154,9 +154,11 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
 
     /// <summary>
     /// The top <paramref name="k"/> memories of <paramref name="scopes"/> by cosine, best first, of those at
-    /// <paramref name="floor"/> or above; and the query's mean cosine over every memory scanned (0 when none was).
+    /// <paramref name="floor"/> or above; and the query's mean cosine over every memory scanned (0 when none was), by
+    /// their whole texts. A memory's cosine is its best row's: its whole text's or, with <paramref name="sentences"/>,
+    /// one of its sentences'.
     /// </summary>
-    public VectorSearch Search(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, int k, IReadOnlySet<string>? allowed = null, float floor = float.NegativeInfinity)
+    public VectorSearch Search(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, int k, IReadOnlySet<string>? allowed = null, float floor = float.NegativeInfinity, bool sentences = true)
     {
         if (Model is not { } model)
         {
@@ -186,7 +188,7 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         var (sum, rows) = (0d, 0);
         foreach (var snapshot in snapshots)
         {
-            var scanned = snapshot.Scan(query, top, allowed, floor);
+            var scanned = snapshot.Scan(query, top, allowed, floor, sentences);
             (sum, rows) = (sum + scanned.Sum, rows + scanned.Rows);
         }
 
@@ -195,7 +197,8 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
 
     /// <summary>
     /// The cosines of <paramref name="ids"/> (those of <paramref name="scopes"/> with a vector here) with
-    /// <paramref name="query"/>: a lookup per id, for candidates another signal found below the scan's top k.
+    /// <paramref name="query"/>, as the scan scores them: a lookup per id, for candidates another signal found below the
+    /// scan's top k.
     /// </summary>
     public Dictionary<string, float> Cosines(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, IEnumerable<string> ids)
     {
@@ -219,7 +222,7 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         return found;
     }
 
-    /// <summary>The cosine of two memories of one scope, or null when they are in different scopes or lack vectors here.</summary>
+    /// <summary>The cosine of two memories of one scope (their whole texts'), or null when they are in different scopes or lack vectors here.</summary>
     public float? Likeness(string a, string b)
     {
         lock (_lock)
@@ -229,7 +232,7 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         }
     }
 
-    /// <summary>A copy of a memory's vector as this process holds it (its scope loaded), or null.</summary>
+    /// <summary>A copy of a memory's (whole text's) vector as this process holds it (its scope loaded), or null.</summary>
     public float[]? VectorOf(string id)
     {
         lock (_lock)
@@ -251,7 +254,8 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
 
     private void UpsertLocked(StoredVector v)
     {
-        if (v.Vector.Length != Model?.Dimensions)
+        // One row or more (its whole text's, then its sentences'), each of the model's dimensions.
+        if (Model?.Dimensions is not { } dimensions || v.Vector.Length < dimensions || v.Vector.Length % dimensions != 0)
         {
             return;
         }

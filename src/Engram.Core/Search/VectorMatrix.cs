@@ -4,11 +4,13 @@ namespace Engram.Core.Search;
 
 /// <summary>
 /// One scope's vectors as a row-major matrix with an id per row; rows are unit length, so a dot product is the
-/// cosine. Writes (under <see cref="VectorIndex"/>'s lock) build on the matrix and <see cref="Publish"/> hands readers
-/// an immutable <see cref="Snapshot"/> that they scan without any lock. A published row is never written again: new
-/// rows are appended beyond every published count, a removal clears the row's id in a copy of the id array (the vectors
-/// stay), a changed vector is a removal plus an append, and the matrix is compacted into new arrays once a quarter of
-/// its rows are holes.
+/// cosine. A memory holds one row, or several in a run: its whole text's vector first, then one per sentence (see
+/// <see cref="Sentences"/>), so a memory that says several things is found by the one a query asks about. Writes (under
+/// <see cref="VectorIndex"/>'s lock) build on the matrix and <see cref="Publish"/> hands readers an immutable
+/// <see cref="Snapshot"/> that they scan without any lock. A published row is never written again: new rows are
+/// appended beyond every published count, a removal clears the rows' id in a copy of the id array (the vectors stay), a
+/// changed vector is a removal plus an append, and the matrix is compacted into new arrays once a quarter of its rows
+/// are holes.
 /// </summary>
 internal sealed class VectorMatrix(int dimensions)
 {
@@ -16,7 +18,7 @@ internal sealed class VectorMatrix(int dimensions)
 
     private float[] _data = new float[dimensions * 16];
     private string?[] _ids = new string?[16];
-    private readonly Dictionary<string, int> _rows = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (int Row, int Rows)> _rows = new(StringComparer.Ordinal);
     private int _count;
     private int _holes;
 
@@ -26,16 +28,20 @@ internal sealed class VectorMatrix(int dimensions)
     /// <summary>What readers scan: the rows published last.</summary>
     public Snapshot Current { get; private set; } = new([], [], 0, dimensions);
 
-    /// <summary>How many vectors it holds.</summary>
-    public int Count => _count - _holes;
+    /// <summary>How many memories it holds vectors of.</summary>
+    public int Count => _rows.Count;
 
-    /// <summary>Adds or replaces a row; false when the row already held this vector (nothing to publish).</summary>
+    /// <summary>
+    /// Adds or replaces a memory's rows (<paramref name="vector"/>: one or more rows of the matrix's dimensions, the
+    /// whole text's first); false when the memory already held these (nothing to publish).
+    /// </summary>
     public bool Upsert(string id, float[] vector)
     {
-        if (_rows.TryGetValue(id, out var row))
+        var rows = vector.Length / dimensions;
+        if (_rows.TryGetValue(id, out var held))
         {
             // The change feed names a memory again when its neighbours or supersession change: mostly the same vector.
-            if (_data.AsSpan(row * dimensions, dimensions).SequenceEqual(vector))
+            if (held.Rows == rows && _data.AsSpan(held.Row * dimensions, rows * dimensions).SequenceEqual(vector))
             {
                 return false;
             }
@@ -43,21 +49,25 @@ internal sealed class VectorMatrix(int dimensions)
             Remove(id);
         }
 
-        if (_count == _ids.Length)
+        if (_count + rows > _ids.Length)
         {
-            Resize(Math.Max(16, Count * 2));
+            Resize(Math.Max(16, (_count - _holes + rows) * 2));
         }
 
-        row = _count++;
-        _rows[id] = row;
-        _ids[row] = id;
-        vector.CopyTo(_data.AsSpan(row * dimensions, dimensions));
+        _rows[id] = (_count, rows);
+        for (var r = 0; r < rows; r++)
+        {
+            _ids[_count + r] = id;
+        }
+
+        vector.AsSpan(0, rows * dimensions).CopyTo(_data.AsSpan(_count * dimensions));
+        _count += rows;
         return true;
     }
 
     public void Remove(string id)
     {
-        if (!_rows.Remove(id, out var row))
+        if (!_rows.Remove(id, out var held))
         {
             return;
         }
@@ -68,24 +78,41 @@ internal sealed class VectorMatrix(int dimensions)
             _idsShared = false;
         }
 
-        _ids[row] = null;
-        if (++_holes >= MinCompaction && _holes * 4 >= _count)
+        Array.Clear(_ids, held.Row, held.Rows);
+        _holes += held.Rows;
+        if (_holes >= MinCompaction && _holes * 4 >= _count)
         {
             Resize(_ids.Length);
         }
     }
 
-    /// <summary>The cosine of <paramref name="id"/>'s vector with <paramref name="query"/>, or null when it has none here (under the index's lock).</summary>
-    public float? Cosine(string id, ReadOnlySpan<float> query) =>
-        _rows.TryGetValue(id, out var row) ? TensorPrimitives.Dot(_data.AsSpan(row * dimensions, dimensions), query) : null;
+    /// <summary>
+    /// The best cosine of <paramref name="id"/>'s rows (its whole text's, its sentences') with <paramref name="query"/>,
+    /// as a scan scores it, or null when it has none here (under the index's lock).
+    /// </summary>
+    public float? Cosine(string id, ReadOnlySpan<float> query)
+    {
+        if (!_rows.TryGetValue(id, out var held))
+        {
+            return null;
+        }
 
-    /// <summary>A copy of <paramref name="id"/>'s vector, or null when it has none here (under the index's lock).</summary>
-    public float[]? VectorOf(string id) => _rows.TryGetValue(id, out var row) ? _data.AsSpan(row * dimensions, dimensions).ToArray() : null;
+        var best = float.NegativeInfinity;
+        for (var r = held.Row; r < held.Row + held.Rows; r++)
+        {
+            best = Math.Max(best, TensorPrimitives.Dot(_data.AsSpan(r * dimensions, dimensions), query));
+        }
 
-    /// <summary>The cosine of two ids' vectors, or null when either has none here (under the index's lock).</summary>
+        return best;
+    }
+
+    /// <summary>A copy of <paramref name="id"/>'s whole text's vector, or null when it has none here (under the index's lock).</summary>
+    public float[]? VectorOf(string id) => _rows.TryGetValue(id, out var held) ? _data.AsSpan(held.Row * dimensions, dimensions).ToArray() : null;
+
+    /// <summary>The cosine of two ids' whole texts' vectors, or null when either has none here (under the index's lock).</summary>
     public float? Cosine(string a, string b) =>
         _rows.TryGetValue(a, out var x) && _rows.TryGetValue(b, out var y)
-            ? TensorPrimitives.Dot(_data.AsSpan(x * dimensions, dimensions), _data.AsSpan(y * dimensions, dimensions))
+            ? TensorPrimitives.Dot(_data.AsSpan(x.Row * dimensions, dimensions), _data.AsSpan(y.Row * dimensions, dimensions))
             : null;
 
     /// <summary>Makes the writes so far visible to readers.</summary>
@@ -98,17 +125,24 @@ internal sealed class VectorMatrix(int dimensions)
     /// <summary>Moves the live rows, dense, into new arrays of <paramref name="capacity"/> rows (at least what they need).</summary>
     private void Resize(int capacity)
     {
-        capacity = Math.Max(capacity, Count);
+        capacity = Math.Max(capacity, _count - _holes);
         var ids = new string?[capacity];
         var data = new float[capacity * dimensions];
         var next = 0;
-        for (var row = 0; row < _count; row++)
+        for (var row = 0; row < _count;)
         {
             if (_ids[row] is { } id)
             {
-                _data.AsSpan(row * dimensions, dimensions).CopyTo(data.AsSpan(next * dimensions, dimensions));
-                ids[next] = id;
-                _rows[id] = next++;
+                var rows = _rows[id].Rows;
+                _data.AsSpan(row * dimensions, rows * dimensions).CopyTo(data.AsSpan(next * dimensions));
+                Array.Fill(ids, id, next, rows);
+                _rows[id] = (next, rows);
+                next += rows;
+                row += rows;
+            }
+            else
+            {
+                row++;
             }
         }
 
@@ -122,26 +156,46 @@ internal sealed class VectorMatrix(int dimensions)
         public ReadOnlySpan<float> Data => data.AsSpan(0, count * dimensions);
 
         /// <summary>
-        /// Adds the rows (of <paramref name="allowed"/>, when given) at <paramref name="floor"/> or above to
-        /// <paramref name="top"/>; returns the sum of every scanned row's cosine and how many rows were scanned.
+        /// Adds the memories (of <paramref name="allowed"/>, when given) whose best row (with <paramref name="sentences"/>;
+        /// else their whole texts') scores <paramref name="floor"/> or above to <paramref name="top"/>; returns the sum of
+        /// the whole texts' cosines and how many memories were scanned.
         /// </summary>
-        public (double Sum, int Rows) Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed, float floor = float.NegativeInfinity)
+        public (double Sum, int Rows) Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed, float floor = float.NegativeInfinity, bool sentences = true)
         {
             var rows = Data;
             var (sum, scanned) = (0d, 0);
-            for (var row = 0; row < count; row++)
+            for (var row = 0; row < count;)
             {
-                if (ids[row] is not { } id || (allowed is not null && !allowed.Contains(id)))
+                if (ids[row] is not { } id)
                 {
+                    row++;
                     continue;
                 }
 
-                var score = TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query);
-                (sum, scanned) = (sum + score, scanned + 1);
-                if (score >= floor)
+                // A memory's rows are consecutive and share its id (the same string).
+                var end = row + 1;
+                while (end < count && ReferenceEquals(ids[end], id))
                 {
-                    top.Add(id, score);
+                    end++;
                 }
+
+                if (allowed is null || allowed.Contains(id))
+                {
+                    var whole = TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query);
+                    var best = whole;
+                    for (var r = row + 1; sentences && r < end; r++)
+                    {
+                        best = Math.Max(best, TensorPrimitives.Dot(rows.Slice(r * dimensions, dimensions), query));
+                    }
+
+                    (sum, scanned) = (sum + whole, scanned + 1);
+                    if (best >= floor)
+                    {
+                        top.Add(id, best);
+                    }
+                }
+
+                row = end;
             }
 
             return (sum, scanned);

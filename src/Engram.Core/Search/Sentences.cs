@@ -15,6 +15,11 @@ internal static partial class Sentences
     /// <summary>Sentences beyond this many are embedded in groups, so a long memory costs a bounded number of rows.</summary>
     public const int MaxRows = 8;
 
+    /// <summary>The fewest words a row's sentence has: shorter ones join their neighbour.</summary>
+    public const int MinWords = 8;
+
+    private static int Words(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+
     /// <summary>
     /// The texts to embed for <paramref name="text"/>'s sentences, each with the text's label; empty when it has one
     /// sentence (its whole text says it).
@@ -23,7 +28,31 @@ internal static partial class Sentences
     {
         var label = Label().Match(text);
         var body = label.Success ? text[label.Length..] : text;
-        var pieces = Boundary().Split(body).Select(p => p.Trim()).Where(p => p.Length > 0).ToList();
+        var pieces = new List<string>();
+        var carried = "";
+        foreach (var sentence in Boundary().Split(body).Select(p => p.Trim()).Where(p => p.Length > 0))
+        {
+            // A short sentence ("Wow!", "Thanks.") says little alone: it joins the next (the last joins the one before).
+            carried = carried.Length > 0 ? carried + " " + sentence : sentence;
+            if (Words(carried) >= MinWords)
+            {
+                pieces.Add(carried);
+                carried = "";
+            }
+        }
+
+        if (carried.Length > 0)
+        {
+            if (pieces.Count > 0)
+            {
+                pieces[^1] += " " + carried;
+            }
+            else
+            {
+                pieces.Add(carried);
+            }
+        }
+
         if (pieces.Count < 2)
         {
             return [];

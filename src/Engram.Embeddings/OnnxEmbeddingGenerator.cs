@@ -158,14 +158,17 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         // neighbours' (and padding); unpadded single texts cost no more than a padded batch on a CPU. Inference runs on
         // other threads (a query's on threads of its own, see InferenceThreads; documents' on the pool, side by side: a
         // memory and its sentences), so a caller's time limit can give up waiting for it.
-        var runs = values.Select(value => prefix + value)
-            .Select(text => query ? _queries.RunAsync(() => Embed(text), cancellationToken) : Task.Run(() => Embed(text), cancellationToken))
-            .ToList();
-        var vectors = await Task.WhenAll(runs).WaitAsync(cancellationToken).ConfigureAwait(false);
-        var result = new GeneratedEmbeddings<Embedding<float>>(vectors.Length);
-        foreach (var vector in vectors)
+        // At most one run per core at a time for one call (a background batch of many memories never floods the pool),
+        // and none starts once the caller has given up.
+        var texts = values.Select(value => prefix + value).ToList();
+        var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
+        foreach (var chunk in texts.Chunk(Math.Max(1, Environment.ProcessorCount)))
         {
-            result.Add(new Embedding<float>(vector) { ModelId = _metadata.DefaultModelId });
+            var runs = chunk.Select(text => query ? _queries.RunAsync(() => Embed(text), cancellationToken) : Task.Run(() => Embed(text), cancellationToken));
+            foreach (var vector in await Task.WhenAll(runs).WaitAsync(cancellationToken).ConfigureAwait(false))
+            {
+                result.Add(new Embedding<float>(vector) { ModelId = _metadata.DefaultModelId });
+            }
         }
 
         return result;

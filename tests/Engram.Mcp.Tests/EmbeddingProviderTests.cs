@@ -72,7 +72,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         Directory.CreateDirectory(home);
         // The server's background embedder logs each batch it has stored (at Debug): once the fake is back, its first
         // batch holds every memory stored meanwhile.
-        var backfill = new BackfillWatch($"memories with ollama/fake-embed+sentences/{FakeEmbeddingServer.Dimensions}.");
+        var backfill = new BackfillWatch($"memories with ollama/fake-embed/{FakeEmbeddingServer.Dimensions}.");
         await using var client = await ConnectAsync(home, new()
         {
             ["ENGRAM_EMBEDDINGS"] = "ollama:fake-embed", ["ENGRAM_EMBEDDINGS_URL"] = fake.OllamaUrl,
@@ -88,7 +88,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         var recalled = await McpTestServer.CallAsync(client, "recall", new() { ["query"] = "martial arts", ["limit"] = 3 });
         Assert.Equal(Taekwondo, recalled.GetProperty("memories")[0].GetProperty("content").GetString());
         var explained = await McpTestServer.CallAsync(client, "explain", new() { ["query"] = "martial arts" });
-        Assert.Equal($"ready (ollama/fake-embed+sentences/{FakeEmbeddingServer.Dimensions})", explained.GetProperty("vectors").GetString());
+        Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", explained.GetProperty("vectors").GetString());
 
         fake.Stop();
         var stored = await McpTestServer.CallAsync(client, "remember", new() { ["content"] = "Ben practises kickboxing on Mondays." });
@@ -103,7 +103,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         fake.Start();
         await backfilled.WaitAsync(Patience);
         var ready = await McpTestServer.CallAsync(client, "explain", new() { ["query"] = "martial arts" });
-        Assert.Equal($"ready (ollama/fake-embed+sentences/{FakeEmbeddingServer.Dimensions})", ready.GetProperty("vectors").GetString());
+        Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", ready.GetProperty("vectors").GetString());
         var both = await McpTestServer.CallAsync(client, "recall", new() { ["query"] = "martial arts", ["limit"] = 2 });
         Assert.Equal(
             new[] { "Ana goes to taekwondo class every Tuesday evening.", "Ben practises kickboxing on Mondays." }.Order(),
@@ -153,7 +153,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
             var embedded = await provider.ReembedAsync();
             Assert.True(embedded <= texts.Count);
             var ready = await provider.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("martial arts")));
-            Assert.Equal($"ready (ollama/fake-embed+sentences/{FakeEmbeddingServer.Dimensions})", ready.Vectors);
+            Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", ready.Vectors);
             Assert.Equal(Taekwondo, (await provider.RecallAsync(new RecallRequest("martial arts", Limit: 1))).Memories[0].Content);
             await provider.RememberAsync(new RememberRequest("Ben practises kickboxing on Mondays."));
         }
@@ -234,7 +234,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         fake.FailAfter = null;
         clock.Advance(options.EmbeddingRetryDelay); // the pause after the failure is over
         await service.ReembedAsync().WaitAsync(Patience);
-        Assert.Equal($"ready (ollama/fake-embed+sentences/{FakeEmbeddingServer.Dimensions})", (await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("rack 3")))).Vectors);
+        Assert.Equal($"ready (ollama/fake-embed/{FakeEmbeddingServer.Dimensions})", (await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("rack 3")))).Vectors);
     }
 
     [Fact]
@@ -250,7 +250,7 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         await using var service = new MemoryService(options, embedder);
         Assert.Equal(100, await service.ReembedAsync());
         var explain = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("cron job prunes table")));
-        Assert.StartsWith($"ollama/fake-embed+sentences/{FakeEmbeddingServer.Dimensions}: 1 memories of scope user", explain.Vectors, StringComparison.Ordinal);
+        Assert.StartsWith($"ollama/fake-embed/{FakeEmbeddingServer.Dimensions}: 1 memories of scope user", explain.Vectors, StringComparison.Ordinal);
         Assert.All(explain.Hits.Take(5), h => Assert.NotNull(h.Vector));
         Assert.NotEmpty((await service.RecallAsync(new RecallRequest("POISON text"))).Memories);
     }

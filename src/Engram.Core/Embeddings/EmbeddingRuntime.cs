@@ -32,9 +32,11 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     {
         var metadata = inner.GetService<EmbeddingGeneratorMetadata>();
         Provider = metadata?.ProviderName ?? inner.GetType().Name;
-        // A model's vectors of a memory are its whole text's and its sentences' (Sentences): stored so, under a name of
-        // their own, so a store embedded without the sentences is embedded again in the background.
-        ModelName = (metadata?.DefaultModelId ?? "default") + (HashesWords ? "" : SentencesSuffix);
+        // A model run in this process embeds a memory's sentences too (Sentences), stored with its whole text's vector
+        // under a name of their own, so a store embedded without them is embedded again in the background. A provider
+        // reached over HTTP is not asked for them: it would bill or spend each memory two to nine times over.
+        EmbedsSentences = !HashesWords && inner.GetService<ILoadingEmbeddingGenerator>() is not null;
+        ModelName = (metadata?.DefaultModelId ?? "default") + (EmbedsSentences ? SentencesSuffix : "");
         // An embedder that states its dimensions (a local model) is known without a call: the store opens without
         // loading it, and the first text to embed does.
         if (metadata?.DefaultModelDimensions is > 0 and var dimensions)
@@ -58,8 +60,11 @@ internal sealed partial class EmbeddingRuntime : IDisposable
             .Use(next => new TimeLimitEmbeddingGenerator(next, options.EmbeddingTimeout))
             .Build();
 
-    /// <summary>What a model's name is recorded with when its vectors include a memory's sentences' (not the hashed vectors').</summary>
+    /// <summary>What a model's name is recorded with when its vectors include a memory's sentences'.</summary>
     public const string SentencesSuffix = "+sentences";
+
+    /// <summary>Whether a memory's sentences are embedded beside it: with a model run in this process (not hashed vectors, not an HTTP provider).</summary>
+    public bool EmbedsSentences { get; }
 
     public string Provider { get; }
 
@@ -115,13 +120,13 @@ internal sealed partial class EmbeddingRuntime : IDisposable
         TryEmbedAsync(texts, pauseOnFailure ? null : DoNotPause, pauseOnFailure, cancellationToken);
 
     /// <summary>
-    /// The vectors of memories' texts as the vector index holds them: with a model, each text's unit vector followed by
-    /// one per sentence when it has several (<see cref="Search.Sentences"/>), in one array; with hashed vectors, the
-    /// text's alone. Null as <see cref="TryEmbedAsync(IReadOnlyList{string}, CancellationToken, bool)"/>.
+    /// The vectors of memories' texts as the vector index holds them: with <see cref="EmbedsSentences"/>, each text's
+    /// unit vector followed by one per sentence when it has several (<see cref="Search.Sentences"/>), in one array;
+    /// otherwise the text's alone. Null as <see cref="TryEmbedAsync(IReadOnlyList{string}, CancellationToken, bool)"/>.
     /// </summary>
     public async Task<float[][]?> TryEmbedDocumentsAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool pauseOnFailure = true)
     {
-        if (HashesWords)
+        if (!EmbedsSentences)
         {
             return await TryEmbedAsync(texts, cancellationToken, pauseOnFailure).ConfigureAwait(false);
         }

@@ -70,14 +70,17 @@ internal static partial class Sentences
         return pieces.Select(p => prefix + p).ToList();
     }
 
-    /// <summary>A label of up to four words before a colon at the very start (not a time such as 9:30, not a URL).</summary>
-    [GeneratedRegex(@"^\s*([\p{L}][\p{L}\p{N}'’._-]*(?: [\p{L}\p{N}'’._-]+){0,3}):\s+", RegexOptions.CultureInvariant)]
+    /// <summary>
+    /// A label: one or two words, the first capitalised, before a colon at the very start (<c>Caroline:</c>, <c>Team
+    /// lead:</c>; not "The fix is simple:", not a time such as 9:30, not a URL).
+    /// </summary>
+    [GeneratedRegex(@"^\s*(\p{Lu}[\p{L}\p{N}'’._-]*(?: [\p{L}\p{N}'’._-]+)?):\s+", RegexOptions.CultureInvariant)]
     private static partial Regex Label();
 
     /// <summary>
     /// Where one sentence ends and the next begins: after . ! ? (and any closing quote or bracket) before a capital, a
     /// digit or an opening quote, unless the dot ends a common abbreviation; and at line breaks.
     /// </summary>
-    [GeneratedRegex(@"(?<=[.!?][""'’”)\]]*)(?<!\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|vs|etc|e\.g|i\.e|approx|No)\.)\s+(?=[\p{Lu}\p{N}""'“‘(\[])|\s*\n\s*", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(?<=[.!?][""'’”)\]]*)(?<!\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|vs|etc|e\.g|i\.e|approx)\.)\s+(?=[\p{Lu}\p{N}""'“‘(\[])|\s*\n\s*", RegexOptions.CultureInvariant)]
     private static partial Regex Boundary();
 }

@@ -37,6 +37,11 @@ internal sealed class VectorMatrix(int dimensions)
     /// </summary>
     public bool Upsert(string id, float[] vector)
     {
+        if (vector.Length == 0 || vector.Length % dimensions != 0)
+        {
+            throw new ArgumentException($"A memory's vector holds one or more rows of {dimensions} dimensions, not {vector.Length} numbers.", nameof(vector));
+        }
+
         var rows = vector.Length / dimensions;
         if (_rows.TryGetValue(id, out var held))
         {
@@ -92,15 +97,16 @@ internal sealed class VectorMatrix(int dimensions)
     /// </summary>
     public float? Cosine(string id, ReadOnlySpan<float> query)
     {
-        if (!_rows.TryGetValue(id, out var held))
-        {
-            return null;
-        }
+        return _rows.TryGetValue(id, out var held) ? BestRow(_data, held.Row, held.Row + held.Rows, dimensions, query) : null;
+    }
 
+    /// <summary>The best cosine of rows <paramref name="from"/> to <paramref name="to"/> (excluded) with <paramref name="query"/>.</summary>
+    private static float BestRow(ReadOnlySpan<float> data, int from, int to, int dimensions, ReadOnlySpan<float> query)
+    {
         var best = float.NegativeInfinity;
-        for (var r = held.Row; r < held.Row + held.Rows; r++)
+        for (var r = from; r < to; r++)
         {
-            best = Math.Max(best, TensorPrimitives.Dot(_data.AsSpan(r * dimensions, dimensions), query));
+            best = Math.Max(best, TensorPrimitives.Dot(data.Slice(r * dimensions, dimensions), query));
         }
 
         return best;
@@ -182,11 +188,7 @@ internal sealed class VectorMatrix(int dimensions)
                 if (allowed is null || allowed.Contains(id))
                 {
                     var whole = TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query);
-                    var best = whole;
-                    for (var r = row + 1; sentences && r < end; r++)
-                    {
-                        best = Math.Max(best, TensorPrimitives.Dot(rows.Slice(r * dimensions, dimensions), query));
-                    }
+                    var best = sentences && end > row + 1 ? Math.Max(whole, BestRow(rows, row + 1, end, dimensions, query)) : whole;
 
                     (sum, scanned) = (sum + whole, scanned + 1);
                     if (best >= floor)

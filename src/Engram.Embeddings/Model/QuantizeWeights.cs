@@ -226,8 +226,10 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
 
             if (f.Number == GraphNode && fusion.Removed.Contains(f.Start))
             {
+                continue;
             }
-            else if (f.Number == GraphNode && fusion.Replaced.TryGetValue(f.Start, out var replacement))
+
+            if (f.Number == GraphNode && fusion.Replaced.TryGetValue(f.Start, out var replacement))
             {
                 WriteBytes(output, GraphNode, replacement);
             }
@@ -395,10 +397,17 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
             List<long> Perm(int at) => Ints(model, fieldAt[at], "perm");
 
             // The Reshape that alone reads a value besides Shapes (the export computes the new shape from the old).
+            // It must merge the heads back into [batch, tokens, hidden], as MultiHeadAttention's output is: a shape of three.
             int? ReshapedOnly(string value)
             {
                 var uses = consumers.TryGetValue(value, out var list) ? list.Where(u => nodes[u].OpType != "Shape").ToList() : [];
-                return uses.Count == 1 && nodes[uses[0]].OpType == "Reshape" && nodes[uses[0]].Inputs[0] == value && !graph.Outputs.Contains(value) ? uses[0] : null;
+                if (uses.Count != 1 || nodes[uses[0]].OpType != "Reshape" || nodes[uses[0]].Inputs[0] != value || graph.Outputs.Contains(value))
+                {
+                    return null;
+                }
+
+                var shape = nodes[uses[0]].Inputs[1];
+                return Values(shape) is { Length: 3 } || (From(shape, "Concat") is { } concat && nodes[concat].Inputs.Count == 3) ? uses[0] : null;
             }
 
             // A constant's values: an initializer, or a Constant node's tensor.
@@ -541,14 +550,17 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
 
     /// <summary>
     /// <paramref name="graph"/> without the nodes no output needs, the initializers no node reads and the outputs other
-    /// than the token states, when the model has them (<c>last_hidden_state</c>; a BERT export's pooler output is not
-    /// what sentence-transformers pool, and ONNX Runtime computes every output's nodes on every run).
+    /// than those Engram reads, when the model has them (<c>last_hidden_state</c>, <c>sentence_embedding</c>; a BERT
+    /// export's pooler output is not what sentence-transformers pool, and ONNX Runtime computes every output's nodes on
+    /// every run).
     /// </summary>
     private static byte[] Prune(byte[] graph)
     {
         var fields = Fields(graph, 0, graph.Length);
         var outputs = fields.Where(f => f.Number == GraphOutput).Select(f => Strings(graph, f, 1).FirstOrDefault() ?? "").ToList();
-        var kept = new HashSet<string>(outputs.Contains("last_hidden_state") ? ["last_hidden_state"] : outputs);
+        // What OnnxEmbeddingGenerator reads: a pooled sentence_embedding, else the token states.
+        var read = outputs.Where(o => o is "last_hidden_state" or "sentence_embedding").ToList();
+        var kept = new HashSet<string>(read.Count > 0 ? read : outputs);
         var nodes = fields.Where(f => f.Number == GraphNode).Select(f => (Field: f, Inputs: Strings(graph, f, NodeInput), Outputs: Strings(graph, f, NodeOutput))).ToList();
         var live = new HashSet<string>(kept);
         var needed = new HashSet<int>();
@@ -678,15 +690,8 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
                     case TensorDataType:
                         t.DataType = (int)f.Varint;
                         break;
-                    case TensorDims when f.Wire == 0:
-                        t.Dims.Add((long)f.Varint);
-                        break;
                     case TensorDims:
-                        for (var p = f.ValueStart; p < f.End;)
-                        {
-                            t.Dims.Add((long)ReadVarint(data, ref p));
-                        }
-
+                        t.Dims.AddRange(Varints(data, f));
                         break;
                     case TensorRawData:
                     case TensorFloatData when f.Wire == 2:
@@ -695,15 +700,8 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
                     case TensorFloatData:
                         t.Listed.Add(BitConverter.ToSingle(data, f.ValueStart));
                         break;
-                    case TensorInt64Data when f.Wire == 0:
-                        t.Listed.Add((long)f.Varint);
-                        break;
                     case TensorInt64Data:
-                        for (var p = f.ValueStart; p < f.End;)
-                        {
-                            t.Listed.Add((long)ReadVarint(data, ref p));
-                        }
-
+                        t.Listed.AddRange(Varints(data, f).Select(v => (double)v));
                         break;
                 }
             }
@@ -860,18 +858,25 @@ public sealed class QuantizeWeights : Microsoft.Build.Utilities.Task
 
             foreach (var h in attribute.Where(h => h.Number == AttributeInts))
             {
-                if (h.Wire == 0)
-                {
-                    values.Add((long)h.Varint);
-                }
-                else
-                {
-                    for (var p = h.ValueStart; p < h.End;)
-                    {
-                        values.Add((long)ReadVarint(data, ref p));
-                    }
-                }
+                values.AddRange(Varints(data, h));
             }
+        }
+
+        return values;
+    }
+
+    /// <summary>A repeated integer field's values: one per field as written unpacked, or all of a packed one.</summary>
+    private static List<long> Varints(byte[] data, Field field)
+    {
+        if (field.Wire == 0)
+        {
+            return [(long)field.Varint];
+        }
+
+        var values = new List<long>();
+        for (var p = field.ValueStart; p < field.End;)
+        {
+            values.Add((long)ReadVarint(data, ref p));
         }
 
         return values;

@@ -112,7 +112,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         var queryTerms = engine.Lexical.QueryTerms(trace.Query.Query);
         var hits = trace.Hits.Select(h => new ExplainHit(
             h.Memory.Id, h.Rank, h.Memory.Score,
-            Lexical(trace, queryTerms, h.Memory.Id, h.Memory.Content), trace.Signal(SignalKind.Vector).Of(h.Memory.Id), trace.Signal(SignalKind.Entities).Of(h.Memory.Id),
+            Lexical(trace, queryTerms, h.Memory.Id, h.Memory.Content), Vector(trace, h.Memory.Id, h.Memory.Content), trace.Signal(SignalKind.Entities).Of(h.Memory.Id),
             trace.Recency.GetValueOrDefault(h.Memory.Id), Supersession(h.Memory, trace), trace.Signal(SignalKind.Time).Of(h.Memory.Id)) { Stale = h.Memory.Stale }).ToList();
         var account = request.MemoryId is null ? null : await AccountAsync(trace, queryTerms, Validation.Id(request.MemoryId, "memoryId"), cancellationToken).ConfigureAwait(false);
         // Reasons other than the cut-off come first: they are what a person looks for.
@@ -176,7 +176,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         }
 
         var lexical = Lexical(trace, queryTerms, memoryId, memory.Content);
-        var vector = trace.Signal(SignalKind.Vector).Of(memoryId);
+        var vector = Vector(trace, memoryId, memory.Content);
         var entities = trace.Signal(SignalKind.Entities).Of(memoryId);
         var time = trace.Signal(SignalKind.Time).Of(memoryId);
         var hit = trace.Hits.FirstOrDefault(h => h.Memory.Id == memoryId);
@@ -191,6 +191,23 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
             : rank is null ? $"No signal ranked it among its top {trace.Depth} candidates: the query shares too few words, features or names with it. Try the words the memory uses."
             : $"It was found by {found} (fused rank {rank}) but fell below the cut-off of {trace.Query.Limit}; ask with a larger 'limit' or more of its words.";
         return new MemoryAccount(memoryId, true, hit is not null, rank, lexical, vector, entities, reason, time);
+    }
+
+    /// <summary>
+    /// A memory's vector signal, naming the sentence that scored it when one of its sentences' vectors did (not its whole
+    /// text's, see <see cref="Sentences"/>).
+    /// </summary>
+    private SignalScore? Vector(RecallTrace trace, string id, string content)
+    {
+        var score = trace.Signal(SignalKind.Vector).Of(id);
+        if (score is null || trace.QueryVector is not { } query || engine.Vectors.BestRow(id, query) is not { } row || row == 0)
+        {
+            return score;
+        }
+
+        // The memory's rows were made from its sentences as Sentences.Of splits them: row 1 is the first.
+        var sentences = Sentences.Of(content);
+        return row <= sentences.Count ? score with { Note = $"closest in its sentence \"{sentences[row - 1]}\"" } : score;
     }
 
     private static string Describe(SignalScore? lexical, SignalScore? vector, SignalScore? entities, SignalScore? time)

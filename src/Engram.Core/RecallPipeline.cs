@@ -133,6 +133,7 @@ internal sealed partial class RecallPipeline(MemoryEngine engine, IReadOnlyList<
         {
             ByEvidence = fusion.ByEvidence,
             InPlaceOf = inPlaceOf.ToDictionary(x => x.Key, x => x.Value.Id, StringComparer.Ordinal),
+            QueryVector = context.QueryVector.IsCompletedSuccessfully ? context.QueryVector.Result : null,
         };
     }
 

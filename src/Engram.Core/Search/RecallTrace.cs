@@ -31,6 +31,9 @@ internal sealed record RecallTrace(
     /// <summary>Whether the candidates were fused by evidence (a model's vectors took part), not by rank.</summary>
     public bool ByEvidence { get; init; }
 
+    /// <summary>The query's embedding, when it was computed in time for the vector signal.</summary>
+    public float[]? QueryVector { get; init; }
+
     /// <summary>A returned memory with its final rank (1-based).</summary>
     public sealed record Hit(int Rank, RecalledMemory Memory);
 

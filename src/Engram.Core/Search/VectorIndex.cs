@@ -222,6 +222,20 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         return found;
     }
 
+    /// <summary>Which of a memory's rows is closest to <paramref name="query"/> (0: its whole text's, 1 on: its sentences'), or null when it has no vector here.</summary>
+    public int? BestRow(string id, ReadOnlySpan<float> query)
+    {
+        if (Model is not { } model || query.Length != model.Dimensions)
+        {
+            return null;
+        }
+
+        lock (_lock)
+        {
+            return _scopeOf.TryGetValue(id, out var scope) && _scopes.TryGetValue(scope, out var matrix) ? matrix.BestRowOf(id, query) : null;
+        }
+    }
+
     /// <summary>The cosine of two memories of one scope (their whole texts'), or null when they are in different scopes or lack vectors here.</summary>
     public float? Likeness(string a, string b)
     {

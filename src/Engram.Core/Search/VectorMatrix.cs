@@ -100,6 +100,24 @@ internal sealed class VectorMatrix(int dimensions)
         return _rows.TryGetValue(id, out var held) ? BestRow(_data, held.Row, held.Row + held.Rows, dimensions, query) : null;
     }
 
+    /// <summary>Which of <paramref name="id"/>'s rows is closest to <paramref name="query"/> (0: its whole text's), or null when it has none here (under the index's lock).</summary>
+    public int? BestRowOf(string id, ReadOnlySpan<float> query)
+    {
+        if (!_rows.TryGetValue(id, out var held))
+        {
+            return null;
+        }
+
+        var (best, at) = (float.NegativeInfinity, 0);
+        for (var r = 0; r < held.Rows; r++)
+        {
+            var score = TensorPrimitives.Dot(_data.AsSpan((held.Row + r) * dimensions, dimensions), query);
+            (best, at) = score > best ? (score, r) : (best, at);
+        }
+
+        return at;
+    }
+
     /// <summary>The best cosine of rows <paramref name="from"/> to <paramref name="to"/> (excluded) with <paramref name="query"/>.</summary>
     private static float BestRow(ReadOnlySpan<float> data, int from, int to, int dimensions, ReadOnlySpan<float> query)
     {

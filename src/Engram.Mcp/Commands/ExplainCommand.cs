@@ -14,7 +14,8 @@ internal static class ExplainCommand
 
     private const string Legend =
         "Each signal: #rank in its list and its score; - = not in its list; * = found through the memory's session context " +
-        "or feedback words, not its own text. recency: #rank by observed time (1 = newest), +n = places the near-tie break moved it up.";
+        "or feedback words, not its own text; s = closest in one of its sentences (--json names it). recency: #rank by observed " +
+        "time (1 = newest), +n = places the near-tie break moved it up.";
 
     private static readonly string[] SignalNames = ["lexical", "vector", "entities", "time", "recency"];
 
@@ -38,7 +39,7 @@ internal static class ExplainCommand
                     : Tables.Create("#", "id", "score and signals");
                 foreach (var h in result.Hits)
                 {
-                    string[] signals = [Signal(h.Lexical), Signal(h.Vector), Signal(h.Entities), Signal(h.Time), Recency(h.Recency)];
+                    string[] signals = [Signal(h.Lexical), Signal(h.Vector, " s"), Signal(h.Entities), Signal(h.Time), Recency(h.Recency)];
                     if (wide)
                     {
                         table.AddRow([Tables.Number(h.Rank), Markup.Escape(h.Id), Tables.Score(h.Score), .. signals, Markup.Escape(h.Supersession)]);
@@ -66,8 +67,9 @@ internal static class ExplainCommand
         return command;
     }
 
-    private static string Signal(SignalScore? s) =>
-        s is null ? "-" : Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"#{s.Rank} {s.Score:0.###}{(s.Note is null ? "" : " *")}"));
+    /// <summary>A signal's rank and score, and <paramref name="noted"/> when it carries a note (the lexical signal's: found through context).</summary>
+    private static string Signal(SignalScore? s, string noted = " *") =>
+        s is null ? "-" : Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"#{s.Rank} {s.Score:0.###}{(s.Note is null ? "" : noted)}"));
 
     /// <summary>Recency's score is how many places the tie-break moved the memory up.</summary>
     private static string Recency(SignalScore? s) =>

@@ -200,15 +200,25 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
     private SignalScore? Vector(RecallTrace trace, string id, string content)
     {
         var score = trace.Signal(SignalKind.Vector).Of(id);
-        if (score is null || trace.QueryVector is not { } query || engine.Vectors.BestRow(id, query) is not { } row || row == 0)
+        if (score is null || trace.QueryVector is not { } query || engine.Vectors.BestRow(id, trace.Query.Scopes, query) is not { Row: > 0 } best)
         {
             return score;
         }
 
-        // The memory's rows were made from its sentences as Sentences.Of splits them: row 1 is the first.
+        // The memory's rows were made from its sentences as Sentences.Of splits them (row 1 is the first), unless another
+        // build's rules made them: then the counts differ, and no sentence is named rather than the wrong one.
         var sentences = Sentences.Of(content);
-        return row <= sentences.Count ? score with { Note = $"closest in its sentence \"{sentences[row - 1]}\"" } : score;
+        if (best.Rows != 1 + sentences.Count)
+        {
+            return score;
+        }
+
+        var sentence = sentences[best.Row - 1];
+        return score with { Note = $"closest in its sentence \"{(sentence.Length <= MaxNoted ? sentence : sentence[..MaxNoted] + "…")}\"" };
     }
+
+    /// <summary>The most of a sentence a vector note quotes (a row may group several sentences of a long memory).</summary>
+    private const int MaxNoted = 160;
 
     private static string Describe(SignalScore? lexical, SignalScore? vector, SignalScore? entities, SignalScore? time)
     {

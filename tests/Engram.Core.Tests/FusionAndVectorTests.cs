@@ -196,6 +196,43 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
         await using var builtin = temp.Open(home);
         Assert.Null((await builtin.ExplainAsync(new Model.ExplainRequest(Recall: new Model.RecallRequest("billing service", scope)))).MeanCosine);
     }
+
+    [Fact]
+    public async Task AMemorysSentences_ScoreIt_WithAModelRunInProcess_AndExplainNamesTheSentence()
+    {
+        // Queries along the first axis; the sentence about the cat on it, the whole turn between, the rest off it.
+        static float[] Vector(string text) =>
+            text.StartsWith("Caroline: Also my cat", StringComparison.Ordinal) ? [1, 0, 0]
+            : text.Contains("cat", StringComparison.Ordinal) ? [0.6f, 0.8f, 0]
+            : [0, 1, 0];
+        const string turn = "Caroline: I went to the support group yesterday and it was so powerful for me. Also my cat Oliver got sick last week and we spent the night at the vet.";
+        const string scope = "project:sentence/rows";
+        var question = new Model.RecallRequest("what happened to the cat?", scope);
+
+        using var local = new FixedVectorModel([1, 0, 0], Vector, local: true);
+        await using (var service = new MemoryService(TempStore.Options(temp.NewHome()), local))
+        {
+            var id = (await service.RememberAsync(new Model.RememberRequest(turn, scope))).Id;
+            await service.RememberAsync(new Model.RememberRequest("The billing service deploys on Fridays after the standup.", scope));
+            var explain = await service.ExplainAsync(new Model.ExplainRequest(Recall: question, MemoryId: id));
+            Assert.Equal(1.0, explain.Memory!.Vector!.Score, 5);
+            Assert.Equal("closest in its sentence \"Caroline: Also my cat Oliver got sick last week and we spent the night at the vet.\"", explain.Memory.Vector.Note);
+            Assert.Equal("ready (fixed/fixed-model+sentences/3)", explain.Vectors);
+            // The mean is over whole texts: 0.6 and 0.
+            Assert.Equal(0.3, explain.MeanCosine!.Value, 5);
+        }
+
+        // The same vectors from a provider reached over HTTP: whole texts only, under the model's own name.
+        using var remote = new FixedVectorModel([1, 0, 0], Vector);
+        await using (var service = new MemoryService(TempStore.Options(temp.NewHome()), remote))
+        {
+            var id = (await service.RememberAsync(new Model.RememberRequest(turn, scope))).Id;
+            var explain = await service.ExplainAsync(new Model.ExplainRequest(Recall: question, MemoryId: id));
+            Assert.Equal(0.6, explain.Memory!.Vector!.Score, 5);
+            Assert.Null(explain.Memory.Vector.Note);
+            Assert.Equal("ready (fixed/fixed-model/3)", explain.Vectors);
+        }
+    }
 }
 
 /// <summary>The order signals rank in and the order of their rankings, with fake signals and a query vector held back.</summary>

@@ -150,7 +150,8 @@ public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? 
 /// <param name="Rank">The rank in that signal's list, 1-based.</param>
 /// <param name="Score">The signal's raw score.</param>
 /// <param name="Note">How the signal matched when that is not plain: for the lexical signal, a memory whose own text has
-/// none of the query's words but was found through its session context or through pseudo-relevance feedback words.</param>
+/// none of the query's words but was found through its session context or through pseudo-relevance feedback words; for
+/// the vector signal, the sentence of the memory whose vector scored it, when not its whole text's.</param>
 public sealed record SignalScore(int Rank, double Score, string? Note = null);
 
 /// <summary>A candidate that was dropped.</summary>

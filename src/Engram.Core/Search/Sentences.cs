@@ -11,6 +11,10 @@ namespace Engram.Core.Search;
 /// whose or what the text is, so each sentence carries it: without it, a sentence answers questions about anyone (0.447,
 /// every sentence on its own); a sentence of a few words says little alone, so it joins its neighbour (0.589 without).
 /// </summary>
+/// <remarks>
+/// The rows a store holds were split by these rules: a change to them (the boundaries, the label, <see cref="MinWords"/>,
+/// <see cref="MaxRows"/>) must rename the vectors (<c>EmbeddingRuntime.SentencesSuffix</c>), so stores re-embed.
+/// </remarks>
 internal static partial class Sentences
 {
     /// <summary>Sentences beyond this many are embedded in groups, so a long memory costs a bounded number of rows.</summary>

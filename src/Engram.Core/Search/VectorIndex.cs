@@ -222,8 +222,11 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         return found;
     }
 
-    /// <summary>Which of a memory's rows is closest to <paramref name="query"/> (0: its whole text's, 1 on: its sentences'), or null when it has no vector here.</summary>
-    public int? BestRow(string id, ReadOnlySpan<float> query)
+    /// <summary>
+    /// Which of a memory's rows is closest to <paramref name="query"/> (0: its whole text's, 1 on: its sentences') and how
+    /// many it has, or null when it has no vector here or is not in <paramref name="scopes"/>.
+    /// </summary>
+    public (int Row, int Rows)? BestRow(string id, IReadOnlyList<string> scopes, ReadOnlySpan<float> query)
     {
         if (Model is not { } model || query.Length != model.Dimensions)
         {
@@ -232,7 +235,7 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
 
         lock (_lock)
         {
-            return _scopeOf.TryGetValue(id, out var scope) && _scopes.TryGetValue(scope, out var matrix) ? matrix.BestRowOf(id, query) : null;
+            return _scopeOf.TryGetValue(id, out var scope) && scopes.Contains(scope) && _scopes.TryGetValue(scope, out var matrix) ? matrix.BestRowOf(id, query) : null;
         }
     }
 

@@ -100,8 +100,11 @@ internal sealed class VectorMatrix(int dimensions)
         return _rows.TryGetValue(id, out var held) ? BestRow(_data, held.Row, held.Row + held.Rows, dimensions, query) : null;
     }
 
-    /// <summary>Which of <paramref name="id"/>'s rows is closest to <paramref name="query"/> (0: its whole text's), or null when it has none here (under the index's lock).</summary>
-    public int? BestRowOf(string id, ReadOnlySpan<float> query)
+    /// <summary>
+    /// Which of <paramref name="id"/>'s rows is closest to <paramref name="query"/> (0: its whole text's) and how many it
+    /// has, or null when it has none here (under the index's lock).
+    /// </summary>
+    public (int Row, int Rows)? BestRowOf(string id, ReadOnlySpan<float> query)
     {
         if (!_rows.TryGetValue(id, out var held))
         {
@@ -115,7 +118,7 @@ internal sealed class VectorMatrix(int dimensions)
             (best, at) = score > best ? (score, r) : (best, at);
         }
 
-        return at;
+        return (at, held.Rows);
     }
 
     /// <summary>The best cosine of rows <paramref name="from"/> to <paramref name="to"/> (excluded) with <paramref name="query"/>.</summary>

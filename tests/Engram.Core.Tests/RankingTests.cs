@@ -183,6 +183,74 @@ public sealed class RankingTests
         Assert.Equal(Enumerable.Range(0, 40).Select(i => "m" + (i * 3)).Order(StringComparer.Ordinal), earlier.ToList().Select(x => x.Item).Order(StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void VectorMatrix_ALargeScanByBytes_FindsWhatTheFloatScanFinds(int seed)
+    {
+        // Beyond BytesFrom rows the scan reads bytes first and scores the best again from the floats: the same memories,
+        // scores and order as reading every float (an allowed set of every memory takes the float path), and the same mean.
+        const int Dimensions = 384;
+        var random = new Random(seed);
+        float[] Unit()
+        {
+            var v = new float[Dimensions];
+            for (var i = 0; i < v.Length; i++)
+            {
+                v[i] = (float)(random.NextDouble() - 0.5);
+            }
+
+            System.Numerics.Tensors.TensorPrimitives.Divide(v, System.Numerics.Tensors.TensorPrimitives.Norm(v), v);
+            return v;
+        }
+
+        var matrix = new VectorMatrix(Dimensions);
+        var query = Unit();
+        for (var i = 0; i < 5000; i++)
+        {
+            // Every fourth memory has two sentences' rows; a few lean towards the query, so the top is not all noise.
+            var rows = Enumerable.Range(0, i % 4 == 0 ? 3 : 1).Select(_ => Unit()).ToList();
+            if (i % 50 == 0)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(rows[^1], query, rows[^1]);
+                System.Numerics.Tensors.TensorPrimitives.Divide(rows[^1], System.Numerics.Tensors.TensorPrimitives.Norm(rows[^1]), rows[^1]);
+            }
+
+            matrix.Upsert("m" + i, rows.SelectMany(r => r).ToArray());
+        }
+
+        void Same()
+        {
+            matrix.Publish();
+            var every = Enumerable.Range(0, 5000).Select(i => "m" + i).ToHashSet();
+            foreach (var sentences in new[] { true, false })
+            {
+                var (bytes, floats) = (new TopK<string>(200), new TopK<string>(200));
+                var (sumBytes, memoriesBytes) = matrix.Current.Scan(query, bytes, null, 0.01f, sentences);
+                var (sumFloats, memoriesFloats) = matrix.Current.Scan(query, floats, every, 0.01f, sentences);
+                Assert.Equal(floats.ToList(), bytes.ToList());
+                Assert.Equal(memoriesFloats, memoriesBytes);
+                Assert.Equal(sumFloats / memoriesFloats, sumBytes / memoriesBytes, 5);
+            }
+        }
+
+        Assert.True(5000 >= VectorMatrix.Snapshot.BytesFrom);
+        Same();
+        // Removed and replaced memories leave the sum of whole texts and the bytes as the floats.
+        for (var i = 0; i < 5000; i += 7)
+        {
+            matrix.Remove("m" + i);
+        }
+
+        for (var i = 1; i < 5000; i += 11)
+        {
+            matrix.Upsert("m" + i, Unit());
+        }
+
+        Same();
+    }
+
     [Fact]
     public void Sentences_OfAMemory_CarryItsLabel_JoinShortOnes_AndAreLeftOutWhenThereIsOne()
     {

@@ -12,6 +12,9 @@ internal sealed class TopK<T>
     private readonly PriorityQueue<T, (float Score, long Arrival)> _heap;
     private long _added;
 
+    /// <summary>How many it keeps at most.</summary>
+    public int Capacity => _k;
+
     public TopK(int k)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);

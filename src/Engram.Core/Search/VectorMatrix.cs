@@ -1,4 +1,8 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Engram.Core.Search;
 
@@ -17,6 +21,13 @@ internal sealed class VectorMatrix(int dimensions)
     private const int MinCompaction = 64;
 
     private float[] _data = new float[dimensions * 16];
+
+    /// <summary>Each row as signed bytes (<c>round(v / scale)</c>, ±127) with its scale: what a large scan reads first.</summary>
+    private sbyte[] _codes = new sbyte[dimensions * 16];
+    private float[] _scales = new float[16];
+
+    /// <summary>The sum of the memories' whole-text rows: the query's mean cosine over them is one dot product with it.</summary>
+    private readonly double[] _wholeSum = new double[dimensions];
     private string?[] _ids = new string?[16];
     private readonly Dictionary<string, (int Row, int Rows)> _rows = new(StringComparer.Ordinal);
     private int _count;
@@ -26,7 +37,7 @@ internal sealed class VectorMatrix(int dimensions)
     private bool _idsShared;
 
     /// <summary>What readers scan: the rows published last.</summary>
-    public Snapshot Current { get; private set; } = new([], [], 0, dimensions);
+    public Snapshot Current { get; private set; } = new([], [], [], [], 0, dimensions, new float[dimensions], 0);
 
     /// <summary>How many memories it holds vectors of.</summary>
     public int Count => _rows.Count;
@@ -63,9 +74,11 @@ internal sealed class VectorMatrix(int dimensions)
         for (var r = 0; r < rows; r++)
         {
             _ids[_count + r] = id;
+            _scales[_count + r] = Encode(vector.AsSpan(r * dimensions, dimensions), _codes.AsSpan((_count + r) * dimensions, dimensions));
         }
 
         vector.AsSpan(0, rows * dimensions).CopyTo(_data.AsSpan(_count * dimensions));
+        AddWhole(_count, 1);
         _count += rows;
         return true;
     }
@@ -84,6 +97,7 @@ internal sealed class VectorMatrix(int dimensions)
         }
 
         Array.Clear(_ids, held.Row, held.Rows);
+        AddWhole(held.Row, -1);
         _holes += held.Rows;
         if (_holes >= MinCompaction && _holes * 4 >= _count)
         {
@@ -145,8 +159,36 @@ internal sealed class VectorMatrix(int dimensions)
     /// <summary>Makes the writes so far visible to readers.</summary>
     public void Publish()
     {
-        Current = new Snapshot(_data, _ids, _count, dimensions);
+        var wholeSum = new float[dimensions];
+        for (var i = 0; i < dimensions; i++)
+        {
+            wholeSum[i] = (float)_wholeSum[i];
+        }
+
+        Current = new Snapshot(_data, _codes, _scales, _ids, _count, dimensions, wholeSum, _rows.Count);
         _idsShared = true;
+    }
+
+    /// <summary>Adds (or with -1 takes away) the whole-text row at <paramref name="row"/> to the sum of them.</summary>
+    private void AddWhole(int row, int sign)
+    {
+        var whole = _data.AsSpan(row * dimensions, dimensions);
+        for (var i = 0; i < dimensions; i++)
+        {
+            _wholeSum[i] += sign * whole[i];
+        }
+    }
+
+    /// <summary>Writes <paramref name="values"/> as signed bytes into <paramref name="codes"/>; returns the scale (max |v| / 127).</summary>
+    private static float Encode(ReadOnlySpan<float> values, Span<sbyte> codes)
+    {
+        var scale = Math.Abs(TensorPrimitives.MaxMagnitude(values)) / 127f;
+        for (var i = 0; i < values.Length; i++)
+        {
+            codes[i] = scale > 0 ? (sbyte)Math.Clamp(MathF.Round(values[i] / scale), -127, 127) : (sbyte)0;
+        }
+
+        return scale;
     }
 
     /// <summary>Moves the live rows, dense, into new arrays of <paramref name="capacity"/> rows (at least what they need).</summary>
@@ -155,6 +197,8 @@ internal sealed class VectorMatrix(int dimensions)
         capacity = Math.Max(capacity, _count - _holes);
         var ids = new string?[capacity];
         var data = new float[capacity * dimensions];
+        var codes = new sbyte[capacity * dimensions];
+        var scales = new float[capacity];
         var next = 0;
         for (var row = 0; row < _count;)
         {
@@ -162,6 +206,8 @@ internal sealed class VectorMatrix(int dimensions)
             {
                 var rows = _rows[id].Rows;
                 _data.AsSpan(row * dimensions, rows * dimensions).CopyTo(data.AsSpan(next * dimensions));
+                _codes.AsSpan(row * dimensions, rows * dimensions).CopyTo(codes.AsSpan(next * dimensions));
+                _scales.AsSpan(row, rows).CopyTo(scales.AsSpan(next));
                 Array.Fill(ids, id, next, rows);
                 _rows[id] = (next, rows);
                 next += rows;
@@ -173,12 +219,21 @@ internal sealed class VectorMatrix(int dimensions)
             }
         }
 
-        (_ids, _data, _count, _holes, _idsShared) = (ids, data, next, 0, false);
+        (_ids, _data, _codes, _scales, _count, _holes, _idsShared) = (ids, data, codes, scales, next, 0, false);
     }
 
     /// <summary>Published rows: never written again, so scanned without a lock. A removed row's id is null.</summary>
-    internal sealed class Snapshot(float[] data, string?[] ids, int count, int dimensions)
+    internal sealed class Snapshot(float[] data, sbyte[] codes, float[] scales, string?[] ids, int count, int dimensions, float[] wholeSum, int memories)
     {
+        /// <summary>
+        /// From this many rows on, a scan reads the rows as bytes first (a quarter of the memory to read) and scores exactly
+        /// only the best of them: below it the floats are read faster than the bytes are worked out.
+        /// </summary>
+        internal const int BytesFrom = 4096;
+
+        /// <summary>How many more candidates than asked for the bytes pass on to be scored exactly (their error is a few thousandths).</summary>
+        internal const int Margin = 64;
+
         /// <summary>The rows in use, row-major (removed ones included).</summary>
         public ReadOnlySpan<float> Data => data.AsSpan(0, count * dimensions);
 
@@ -188,6 +243,70 @@ internal sealed class VectorMatrix(int dimensions)
         /// the whole texts' cosines and how many memories were scanned.
         /// </summary>
         public (double Sum, int Rows) Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed, float floor = float.NegativeInfinity, bool sentences = true)
+        {
+            if (allowed is null && count >= BytesFrom && Avx2.IsSupported && top.Capacity > 0)
+            {
+                return ScanBytes(query, top, floor, sentences);
+            }
+
+            return ScanFloats(query, top, allowed, floor, sentences);
+        }
+
+        /// <summary>
+        /// The scan of a large matrix: every memory's best row by bytes, the <see cref="Margin"/> more than asked for of
+        /// them scored again from the floats, in row order (so ties fall as in the float scan); the mean from the sum of
+        /// the whole texts' rows.
+        /// </summary>
+        private (double Sum, int Rows) ScanBytes(ReadOnlySpan<float> query, TopK<string> top, float floor, bool sentences)
+        {
+            var queryScale = Math.Abs(TensorPrimitives.MaxMagnitude(query)) / 127f;
+            if (queryScale == 0)
+            {
+                return ScanFloats(query, top, null, floor, sentences);
+            }
+
+            var widened = new short[dimensions];
+            for (var i = 0; i < dimensions; i++)
+            {
+                widened[i] = (short)Math.Clamp(MathF.Round(query[i] / queryScale), -127, 127);
+            }
+
+            var candidates = new TopK<int>(top.Capacity + Margin);
+            for (var row = 0; row < count;)
+            {
+                if (ids[row] is not { } id)
+                {
+                    row++;
+                    continue;
+                }
+
+                var end = RunEnd(row, id);
+                var best = float.NegativeInfinity;
+                for (var r = row; r < (sentences ? end : row + 1); r++)
+                {
+                    best = Math.Max(best, DotBytes(codes.AsSpan(r * dimensions, dimensions), widened) * scales[r]);
+                }
+
+                candidates.Add(row, best * queryScale);
+                row = end;
+            }
+
+            var rows = Data;
+            foreach (var (row, _) in candidates.ToList().OrderBy(c => c.Item))
+            {
+                var id = ids[row]!;
+                var end = RunEnd(row, id);
+                var best = sentences ? BestRow(rows, row, end, dimensions, query) : TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query);
+                if (best >= floor)
+                {
+                    top.Add(id, best);
+                }
+            }
+
+            return (TensorPrimitives.Dot(wholeSum, query), memories);
+        }
+
+        private (double Sum, int Rows) ScanFloats(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed, float floor, bool sentences)
         {
             var rows = Data;
             var (sum, scanned) = (0d, 0);
@@ -199,18 +318,11 @@ internal sealed class VectorMatrix(int dimensions)
                     continue;
                 }
 
-                // A memory's rows are consecutive and share its id (the same string).
-                var end = row + 1;
-                while (end < count && ReferenceEquals(ids[end], id))
-                {
-                    end++;
-                }
-
+                var end = RunEnd(row, id);
                 if (allowed is null || allowed.Contains(id))
                 {
                     var whole = TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query);
                     var best = sentences && end > row + 1 ? Math.Max(whole, BestRow(rows, row + 1, end, dimensions, query)) : whole;
-
                     (sum, scanned) = (sum + whole, scanned + 1);
                     if (best >= floor)
                     {
@@ -222,6 +334,40 @@ internal sealed class VectorMatrix(int dimensions)
             }
 
             return (sum, scanned);
+        }
+
+        /// <summary>Where the run of rows of <paramref name="id"/> starting at <paramref name="row"/> ends (its rows share its id, the same string).</summary>
+        private int RunEnd(int row, string id)
+        {
+            var end = row + 1;
+            while (end < count && ReferenceEquals(ids[end], id))
+            {
+                end++;
+            }
+
+            return end;
+        }
+
+        /// <summary>The dot product of a row's bytes with the query's, widened: pairs multiplied and summed into 32 bits (AVX2).</summary>
+        private static int DotBytes(ReadOnlySpan<sbyte> row, short[] query)
+        {
+            ref var r = ref MemoryMarshal.GetReference(row);
+            ref var q = ref MemoryMarshal.GetArrayDataReference(query);
+            var acc = Vector256<int>.Zero;
+            var i = 0;
+            for (; i + 16 <= row.Length; i += 16)
+            {
+                var a = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.Add(ref r, i)));
+                acc = Avx2.Add(acc, Avx2.MultiplyAddAdjacent(a, Vector256.LoadUnsafe(ref Unsafe.Add(ref q, i))));
+            }
+
+            var sum = Vector256.Sum(acc);
+            for (; i < row.Length; i++)
+            {
+                sum += row[i] * query[i];
+            }
+
+            return sum;
         }
     }
 }

@@ -48,9 +48,9 @@ internal sealed class VectorMatrix(int dimensions)
     /// </summary>
     public bool Upsert(string id, float[] vector)
     {
-        if (vector.Length == 0 || vector.Length % dimensions != 0)
+        if (vector.Length == 0 || vector.Length % dimensions != 0 || !float.IsFinite(TensorPrimitives.Sum(vector)))
         {
-            throw new ArgumentException($"A memory's vector holds one or more rows of {dimensions} dimensions, not {vector.Length} numbers.", nameof(vector));
+            throw new ArgumentException($"A memory's vector holds one or more rows of {dimensions} finite numbers, not {vector.Length} numbers.", nameof(vector));
         }
 
         var rows = vector.Length / dimensions;
@@ -231,7 +231,10 @@ internal sealed class VectorMatrix(int dimensions)
         /// </summary>
         internal const int BytesFrom = 4096;
 
-        /// <summary>How many more candidates than asked for the bytes pass on to be scored exactly (their error is a few thousandths).</summary>
+        /// <summary>
+        /// How many more candidates than asked for the bytes pass on to be scored exactly, at least: as many again as asked
+        /// for (the bytes' error is a few ten-thousandths of a cosine).
+        /// </summary>
         internal const int Margin = 64;
 
         /// <summary>The rows in use, row-major (removed ones included).</summary>
@@ -271,7 +274,7 @@ internal sealed class VectorMatrix(int dimensions)
                 widened[i] = (short)Math.Clamp(MathF.Round(query[i] / queryScale), -127, 127);
             }
 
-            var candidates = new TopK<int>(top.Capacity + Margin);
+            var candidates = new TopK<int>(top.Capacity + Math.Max(Margin, top.Capacity));
             for (var row = 0; row < count;)
             {
                 if (ids[row] is not { } id)
@@ -291,16 +294,35 @@ internal sealed class VectorMatrix(int dimensions)
                 row = end;
             }
 
+            // The candidates scored again from the floats, in row order; how far the bytes were from the floats on them.
             var rows = Data;
-            foreach (var (row, _) in candidates.ToList().OrderBy(c => c.Item))
+            var found = candidates.ToList();
+            var exact = new TopK<string>(top.Capacity);
+            var error = 0f;
+            foreach (var (row, approximate) in found.OrderBy(c => c.Item))
             {
                 var id = ids[row]!;
                 var end = RunEnd(row, id);
                 var best = sentences ? BestRow(rows, row, end, dimensions, query) : TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query);
+                error = Math.Max(error, Math.Abs(best - approximate));
                 if (best >= floor)
                 {
-                    top.Add(id, best);
+                    exact.Add(id, best);
                 }
+            }
+
+            // A memory left out scored at most the lowest candidate by bytes. Unless that is clearly below what it would
+            // need (the last of the top, or the floor when the top is not full), by twice the error seen, read the floats.
+            var kept = exact.ToList();
+            var needed = kept.Count == top.Capacity ? kept[^1].Score : floor;
+            if (found.Count == candidates.Capacity && found[^1].Score + (2 * error) >= needed)
+            {
+                return ScanFloats(query, top, null, floor, sentences);
+            }
+
+            foreach (var (id, score) in kept)
+            {
+                top.Add(id, score);
             }
 
             return (TensorPrimitives.Dot(wholeSum, query), memories);

@@ -271,9 +271,8 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
 
     private void UpsertLocked(StoredVector v)
     {
-        // One row or more (its whole text's, then its sentences'), each of the model's dimensions, of finite numbers.
-        if (Model?.Dimensions is not { } dimensions || v.Vector.Length < dimensions || v.Vector.Length % dimensions != 0
-            || !float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(v.Vector)))
+        // One row or more (its whole text's, then its sentences'), each of the model's dimensions: another is skipped.
+        if (Model?.Dimensions is not { } dimensions || !VectorMatrix.HoldsRows(v.Vector, dimensions))
         {
             return;
         }

@@ -48,7 +48,7 @@ internal sealed class VectorMatrix(int dimensions)
     /// </summary>
     public bool Upsert(string id, float[] vector)
     {
-        if (vector.Length == 0 || vector.Length % dimensions != 0 || !float.IsFinite(TensorPrimitives.Sum(vector)))
+        if (!HoldsRows(vector, dimensions))
         {
             throw new ArgumentException($"A memory's vector holds one or more rows of {dimensions} finite numbers, not {vector.Length} numbers.", nameof(vector));
         }
@@ -83,6 +83,10 @@ internal sealed class VectorMatrix(int dimensions)
         return true;
     }
 
+    /// <summary>Whether <paramref name="vector"/> is one or more whole rows of <paramref name="dimensions"/> finite numbers.</summary>
+    public static bool HoldsRows(float[] vector, int dimensions) =>
+        vector.Length > 0 && vector.Length % dimensions == 0 && float.IsFinite(TensorPrimitives.Sum(vector));
+
     public void Remove(string id)
     {
         if (!_rows.Remove(id, out var held))
@@ -109,42 +113,30 @@ internal sealed class VectorMatrix(int dimensions)
     /// The best cosine of <paramref name="id"/>'s rows (its whole text's, its sentences') with <paramref name="query"/>,
     /// as a scan scores it, or null when it has none here (under the index's lock).
     /// </summary>
-    public float? Cosine(string id, ReadOnlySpan<float> query)
-    {
-        return _rows.TryGetValue(id, out var held) ? BestRow(_data, held.Row, held.Row + held.Rows, dimensions, query) : null;
-    }
+    public float? Cosine(string id, ReadOnlySpan<float> query) =>
+        _rows.TryGetValue(id, out var held) ? BestRow(_data, held.Row, held.Row + held.Rows, dimensions, query).Score : null;
 
     /// <summary>
     /// Which of <paramref name="id"/>'s rows is closest to <paramref name="query"/> (0: its whole text's) and how many it
     /// has, or null when it has none here (under the index's lock).
     /// </summary>
-    public (int Row, int Rows)? BestRowOf(string id, ReadOnlySpan<float> query)
+    public (int Row, int Rows)? BestRowOf(string id, ReadOnlySpan<float> query) =>
+        _rows.TryGetValue(id, out var held) ? (BestRow(_data, held.Row, held.Row + held.Rows, dimensions, query).Row - held.Row, held.Rows) : null;
+
+    /// <summary>
+    /// The best cosine of rows <paramref name="from"/> to <paramref name="to"/> (excluded) with <paramref name="query"/>,
+    /// and its row (the first of equal ones).
+    /// </summary>
+    private static (int Row, float Score) BestRow(ReadOnlySpan<float> data, int from, int to, int dimensions, ReadOnlySpan<float> query)
     {
-        if (!_rows.TryGetValue(id, out var held))
-        {
-            return null;
-        }
-
-        var (best, at) = (float.NegativeInfinity, 0);
-        for (var r = 0; r < held.Rows; r++)
-        {
-            var score = TensorPrimitives.Dot(_data.AsSpan((held.Row + r) * dimensions, dimensions), query);
-            (best, at) = score > best ? (score, r) : (best, at);
-        }
-
-        return (at, held.Rows);
-    }
-
-    /// <summary>The best cosine of rows <paramref name="from"/> to <paramref name="to"/> (excluded) with <paramref name="query"/>.</summary>
-    private static float BestRow(ReadOnlySpan<float> data, int from, int to, int dimensions, ReadOnlySpan<float> query)
-    {
-        var best = float.NegativeInfinity;
+        var (row, best) = (from, float.NegativeInfinity);
         for (var r = from; r < to; r++)
         {
-            best = Math.Max(best, TensorPrimitives.Dot(data.Slice(r * dimensions, dimensions), query));
+            var score = TensorPrimitives.Dot(data.Slice(r * dimensions, dimensions), query);
+            (row, best) = score > best ? (r, score) : (row, best);
         }
 
-        return best;
+        return (row, best);
     }
 
     /// <summary>A copy of <paramref name="id"/>'s whole text's vector, or null when it has none here (under the index's lock).</summary>
@@ -256,23 +248,21 @@ internal sealed class VectorMatrix(int dimensions)
         }
 
         /// <summary>
-        /// The scan of a large matrix: every memory's best row by bytes, the <see cref="Margin"/> more than asked for of
-        /// them scored again from the floats, in row order (so ties fall as in the float scan); the mean from the sum of
-        /// the whole texts' rows.
+        /// The scan of a large matrix: every memory's best row by bytes, twice as many as asked for (at least
+        /// <see cref="Margin"/> more) scored again from the floats, in row order (so ties fall as in the float scan), unless
+        /// they may not hold the exact top; the mean from the sum of the whole texts' rows.
         /// </summary>
         private (double Sum, int Rows) ScanBytes(ReadOnlySpan<float> query, TopK<string> top, float floor, bool sentences)
         {
-            var queryScale = Math.Abs(TensorPrimitives.MaxMagnitude(query)) / 127f;
+            // The query as bytes too, widened to 16 bits for the products.
+            var queryCodes = new sbyte[dimensions];
+            var queryScale = Encode(query, queryCodes);
             if (queryScale == 0)
             {
                 return ScanFloats(query, top, null, floor, sentences);
             }
 
-            var widened = new short[dimensions];
-            for (var i = 0; i < dimensions; i++)
-            {
-                widened[i] = (short)Math.Clamp(MathF.Round(query[i] / queryScale), -127, 127);
-            }
+            var widened = Array.ConvertAll(queryCodes, c => (short)c);
 
             var candidates = new TopK<int>(top.Capacity + Math.Max(Margin, top.Capacity));
             for (var row = 0; row < count;)
@@ -303,7 +293,7 @@ internal sealed class VectorMatrix(int dimensions)
             {
                 var id = ids[row]!;
                 var end = RunEnd(row, id);
-                var best = sentences ? BestRow(rows, row, end, dimensions, query) : TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query);
+                var best = BestRow(rows, row, sentences ? end : row + 1, dimensions, query).Score;
                 error = Math.Max(error, Math.Abs(best - approximate));
                 if (best >= floor)
                 {
@@ -344,7 +334,7 @@ internal sealed class VectorMatrix(int dimensions)
                 if (allowed is null || allowed.Contains(id))
                 {
                     var whole = TensorPrimitives.Dot(rows.Slice(row * dimensions, dimensions), query);
-                    var best = sentences && end > row + 1 ? Math.Max(whole, BestRow(rows, row + 1, end, dimensions, query)) : whole;
+                    var best = sentences && end > row + 1 ? Math.Max(whole, BestRow(rows, row + 1, end, dimensions, query).Score) : whole;
                     (sum, scanned) = (sum + whole, scanned + 1);
                     if (best >= floor)
                     {

@@ -26,7 +26,11 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
 
     // Queries' embeddings, two at once (two recalls over HTTP); each run uses IntraOpNumThreads.
     private readonly InferenceThreads _queries = new(2, "Engram query embedding");
+    // Stops the runs in flight when the embedder is disposed; Dispose waits for them before it frees the model.
+    private readonly CancellationTokenSource _closing = new();
+    private readonly ManualResetEventSlim _idle = new(initialState: true);
     private Session? _session;
+    private int _running;
     private bool _disposed;
     private SentenceTransformerConfig? _config;
 
@@ -164,7 +168,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
         foreach (var chunk in texts.Chunk(Math.Max(1, Environment.ProcessorCount)))
         {
-            var runs = chunk.Select(text => query ? _queries.RunAsync(() => Embed(text), cancellationToken) : Task.Run(() => Embed(text), cancellationToken));
+            var runs = chunk.Select(text => query ? _queries.RunAsync(() => Embed(text, cancellationToken), cancellationToken) : Task.Run(() => Embed(text, cancellationToken), cancellationToken));
             foreach (var vector in await Task.WhenAll(runs).WaitAsync(cancellationToken).ConfigureAwait(false))
             {
                 result.Add(new Embedding<float>(vector) { ModelId = _metadata.DefaultModelId });
@@ -174,7 +178,39 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         return result;
     }
 
-    private float[] Embed(string text)
+    /// <summary>
+    /// One text's vector. The run stops inside ONNX Runtime (its terminate flag) once <paramref name="cancellationToken"/>
+    /// is cancelled or the embedder disposed, so a caller that gave up (a time limit, a recall cancelled, a server
+    /// stopping) does not leave a core busy; the model is not freed under a run (see <see cref="Dispose"/>).
+    /// </summary>
+    internal float[] Embed(string text, CancellationToken cancellationToken)
+    {
+        lock (_loading)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_running++ == 0)
+            {
+                _idle.Reset();
+            }
+        }
+
+        try
+        {
+            return Run(text, cancellationToken);
+        }
+        finally
+        {
+            lock (_loading)
+            {
+                if (--_running == 0)
+                {
+                    _idle.Set();
+                }
+            }
+        }
+    }
+
+    private float[] Run(string text, CancellationToken cancellationToken)
     {
         var session = Loaded;
         var ids = session.Tokenizer.EncodeToIds(text, Config.MaxTokens, addSpecialTokens: true, out _, out _);
@@ -190,7 +226,22 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
             inputs.Add(NamedOnnxValue.CreateFromTensor("token_type_ids", new DenseTensor<long>(shape)));
         }
 
-        using var outputs = session.Inference.Run(inputs, [session.Output]);
+        using var run = new RunOptions();
+        using var cancelled = cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, run);
+        using var closing = _closing.Token.Register(static o => ((RunOptions)o!).Terminate = true, run);
+        IDisposableReadOnlyCollection<DisposableNamedOnnxValue> outputs;
+        try
+        {
+            outputs = session.Inference.Run(inputs, [session.Output], run);
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested || _closing.IsCancellationRequested)
+        {
+            // ONNX Runtime stopped the run at our word (its terminate flag).
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new ObjectDisposedException(nameof(OnnxEmbeddingGenerator));
+        }
+
+        using var owned = outputs;
         var tensor = outputs[0].AsTensor<float>();
         var states = tensor is DenseTensor<float> dense ? dense.Buffer.Span : tensor.ToArray();
         if (session.Pooled)
@@ -234,15 +285,39 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         : serviceKey is null && serviceType.IsInstanceOfType(this) ? this
         : null;
 
+    /// <summary>
+    /// Stops the query threads and the runs in flight, waits for those runs to leave ONNX Runtime (a run stops at its
+    /// next operation once told), then frees the model: freeing it under a run would crash the process.
+    /// </summary>
     public void Dispose()
     {
         _queries.Dispose();
         lock (_loading)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             _disposed = true;
+        }
+
+        _closing.Cancel();
+        if (!_idle.Wait(TimeSpan.FromSeconds(10)))
+        {
+            // A run that ignores its terminate flag for that long is stuck: leaving the model to the process's end is
+            // safer than freeing it under the run.
+            return;
+        }
+
+        lock (_loading)
+        {
             _session?.Inference.Dispose();
             _session = null;
         }
+
+        _closing.Dispose();
+        _idle.Dispose();
     }
 
     /// <summary>The loaded model and what it takes and gives.</summary>

@@ -185,6 +185,60 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
     }
 
     [Fact]
+    public void ARunCancelled_StopsInsideTheModel_AndTheNextRunIsWhole()
+    {
+        using var embedder = EmbeddingProvider.Create(null, null, null)!;
+        var onnx = embedder.GetService<OnnxEmbeddingGenerator>()!;
+        const string text = "Logs are shipped to Loki and kept for fourteen days.";
+        var before = onnx.Embed(text, CancellationToken.None);
+
+        // The token is cancelled before the run starts, so the run is told to stop before its first operation: only
+        // ONNX Runtime's terminate flag stands between it and a finished vector.
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => onnx.Embed(text, cancelled.Token));
+
+        // The flag was the run's own: the next run gives the same vector as before.
+        Assert.Equal(before, onnx.Embed(text, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Disposing_StopsTheRunsInFlight_AndFreesTheModelOnlyAfterThem()
+    {
+        var embedder = EmbeddingProvider.Create(null, null, null)!;
+        var onnx = embedder.GetService<OnnxEmbeddingGenerator>()!;
+        var text = string.Join(' ', Enumerable.Repeat("The ingest worker retries each batch three times before it parks the batch in the dead-letter queue.", 12));
+        onnx.Embed(text, CancellationToken.None);
+        using var started = new CountdownEvent(2);
+        var runs = Enumerable.Range(0, 2).Select(_ => Task.Factory.StartNew(() =>
+        {
+            started.Signal();
+            var done = 0;
+            try
+            {
+                while (true)
+                {
+                    onnx.Embed(text, CancellationToken.None);
+                    done++;
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                return done;
+            }
+        }, TaskCreationOptions.LongRunning)).ToList();
+
+        started.Wait();
+        await Task.Delay(50);
+        embedder.Dispose();
+
+        // Every loop ended on the embedder being disposed (a run freed under it would have crashed the process).
+        await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Throws<ObjectDisposedException>(() => onnx.Embed(text, CancellationToken.None));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => embedder.GenerateAsync([text]));
+    }
+
+    [Fact]
     public async Task AnOnnxFolder_IsUsedAsItsSentenceTransformersFilesSay()
     {
         // The shipped weights under a configuration of another kind: [CLS] pooling and a query prompt (as arctic-embed has).

@@ -1,4 +1,5 @@
 using Engram.Core.Curation;
+using Engram.Core.Embeddings;
 using Engram.Core.Model;
 using Engram.Core.Scopes;
 using Engram.Core.Storage;
@@ -52,8 +53,52 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
         }
 
         // An unreachable embedder does not hold the write up: the memory is stored now and embedded in the background.
-        var vectors = await engine.Embedder.TryEmbedDocumentsAsync(contents, cancellationToken).ConfigureAwait(false);
-        return vectors is null ? pending : pending.Select((p, i) => p with { Vector = vectors[i] }).ToList();
+        var (asked, later) = await AskedAsync(pending, cancellationToken).ConfigureAwait(false);
+        var vectors = await engine.Embedder.TryEmbedDocumentsAsync(contents, cancellationToken, asked: asked).ConfigureAwait(false);
+        return vectors is null ? pending : pending.Select((p, i) => p with { Vector = later.Contains(i) ? null : vectors[i] }).ToList();
+    }
+
+    /// <summary>
+    /// The question each new memory answers (<see cref="Search.SessionContext.Answers"/>): the memory it will follow in
+    /// its scope, an earlier one of the batch or the scope's last, when that one asks within the session. Null when the
+    /// embedder embeds no such rows. A memory whose question has no vector yet (embedded later, or refused) is left to
+    /// the background embedder (<paramref name="pending"/> index in <c>Later</c>), which embeds the question first.
+    /// </summary>
+    private async Task<(List<EmbeddingRuntime.Asked?>? Asked, HashSet<int> Later)> AskedAsync(List<PendingMemory> pending, CancellationToken cancellationToken)
+    {
+        var later = new HashSet<int>();
+        if (!engine.Embedder.EmbedsSentences || engine.Embedder.Model is not { } model)
+        {
+            return (null, later);
+        }
+
+        var last = await engine.Store.LastMemoriesAsync(pending.Select(p => p.Memory.Scope).ToList(), model.Id, cancellationToken).ConfigureAwait(false);
+        var asked = new List<EmbeddingRuntime.Asked?>(pending.Count);
+        var latest = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < pending.Count; i++)
+        {
+            var memory = pending[i].Memory;
+            if (latest.TryGetValue(memory.Scope, out var j))
+            {
+                asked.Add(Search.SessionContext.Answers(pending[j].Memory.Content, pending[j].Memory.ObservedAt, memory.ObservedAt) ? EmbeddingRuntime.Asked.Earlier(j) : null);
+            }
+            else if (last.TryGetValue(memory.Scope, out var before) && Search.SessionContext.Answers(before.Content, before.ObservedAt, memory.ObservedAt))
+            {
+                asked.Add(before.Vector is { Length: > 0 } rows ? EmbeddingRuntime.Asked.Stored(rows) : null);
+                if (before.Vector is null)
+                {
+                    later.Add(i);
+                }
+            }
+            else
+            {
+                asked.Add(null);
+            }
+
+            latest[memory.Scope] = i;
+        }
+
+        return (asked, later);
     }
 
     /// <summary>

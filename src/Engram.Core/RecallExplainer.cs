@@ -195,7 +195,7 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
 
     /// <summary>
     /// A memory's vector signal, naming the sentence that scored it when one of its sentences' vectors did (not its whole
-    /// text's, see <see cref="Sentences"/>).
+    /// text's, see <see cref="Sentences"/>), or saying so when its row as a reply to the question before it did.
     /// </summary>
     private SignalScore? Vector(RecallTrace trace, string id, string content)
     {
@@ -205,10 +205,16 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
             return score;
         }
 
-        // The memory's rows were made from its sentences as Sentences.Of splits them (row 1 is the first), unless another
-        // build's rules made them: then the counts differ, and no sentence is named rather than the wrong one.
+        // The memory's rows were made from its sentences as Sentences.Of splits them (row 1 is the first), then, for a
+        // reply, one with its question, unless another build's rules made them: then the counts differ, and no sentence
+        // is named rather than the wrong one.
         var sentences = Sentences.Of(content);
-        if (best.Rows != 1 + sentences.Count)
+        if (best.Rows == 2 + sentences.Count && best.Row == best.Rows - 1)
+        {
+            return score with { Note = SignalScore.WithItsQuestion };
+        }
+
+        if (best.Rows != 1 + sentences.Count && best.Rows != 2 + sentences.Count)
         {
             return score;
         }

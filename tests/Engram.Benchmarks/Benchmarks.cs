@@ -27,9 +27,13 @@ internal static class Stores
             new EngramOptions { HomeDirectory = home, DefaultScope = "project:bench/recall" },
             Engram.Embeddings.EmbeddingProvider.Create(embeddings, null, null));
         var random = new Random(42);
+        // Facts per memory (ENGRAM_BENCH_SENTENCES, default 1): with a model, a memory of several sentences is held as
+        // one row for its whole text and one per sentence, so the scan reads that many more rows.
+        var sentences = int.Parse(Environment.GetEnvironmentVariable("ENGRAM_BENCH_SENTENCES") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
         for (var start = 0; start < size; start += 5000)
         {
-            var batch = Enumerable.Range(start, Math.Min(5000, size - start)).Select(i => new RememberRequest(SyntheticFacts.Fact(i, random))).ToList();
+            var batch = Enumerable.Range(start, Math.Min(5000, size - start))
+                .Select(i => new RememberRequest(string.Join(' ', Enumerable.Range(0, sentences).Select(_ => SyntheticFacts.Fact(i, random))))).ToList();
             await service.RememberManyAsync(batch);
         }
 

@@ -217,7 +217,7 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
             var explain = await service.ExplainAsync(new Model.ExplainRequest(Recall: question, MemoryId: id));
             Assert.Equal(1.0, explain.Memory!.Vector!.Score, 5);
             Assert.Equal("closest in its sentence \"Caroline: Also my cat Oliver got sick last week and we spent the night at the vet.\"", explain.Memory.Vector.Note);
-            Assert.Equal("ready (fixed/fixed-model+sentences/3)", explain.Vectors);
+            Assert.Equal("ready (fixed/fixed-model+sentences+replies/3)", explain.Vectors);
             // The mean is over whole texts: 0.6 and 0.
             Assert.Equal(0.3, explain.MeanCosine!.Value, 5);
         }
@@ -231,6 +231,72 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
             Assert.Equal(0.6, explain.Memory!.Vector!.Score, 5);
             Assert.Null(explain.Memory.Vector.Note);
             Assert.Equal("ready (fixed/fixed-model/3)", explain.Vectors);
+        }
+    }
+
+    [Fact]
+    public async Task AReply_IsScoredTogetherWithTheQuestionBeforeIt_UntilTheQuestionIsForgotten()
+    {
+        // Queries along the first axis, as the question is; the reply and the rest off it. The reply's row with its
+        // question is their sum, as a unit vector: cosine 1/√2 with the query.
+        static float[] Vector(string text) =>
+            text.Contains("dance styles", StringComparison.Ordinal) ? [1, 0, 0]
+            : text.Contains("Contemporary", StringComparison.Ordinal) ? [0, 1, 0]
+            : [0, 0, 1];
+        const string scope = "project:reply/rows";
+        var at = new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+        var question = new Model.RecallRequest("which dance styles does Melanie like", scope);
+        using var local = new FixedVectorModel([1, 0, 0], Vector, local: true);
+
+        async Task<string[]> RememberAsync(MemoryService service) =>
+        [
+            (await service.RememberAsync(new Model.RememberRequest("Caroline: The billing service deploys on Fridays.", scope, ObservedAt: at))).Id,
+            (await service.RememberAsync(new Model.RememberRequest("Caroline: Got any favourite dance styles?", scope, ObservedAt: at.AddMinutes(1)))).Id,
+            (await service.RememberAsync(new Model.RememberRequest("Melanie: Contemporary, it is so expressive.", scope, ObservedAt: at.AddMinutes(2)))).Id,
+            // Asked a day later: another session, so not a reply.
+            (await service.RememberAsync(new Model.RememberRequest("Caroline: Any plans for the weekend?", scope, ObservedAt: at.AddDays(1)))).Id,
+            (await service.RememberAsync(new Model.RememberRequest("Melanie: Contemporary dance class again on Saturday.", scope, ObservedAt: at.AddDays(2)))).Id,
+        ];
+
+        async Task<Model.SignalScore?> VectorOfAsync(MemoryService service, string id) =>
+            (await service.ExplainAsync(new Model.ExplainRequest(Recall: question, MemoryId: id))).Memory!.Vector;
+
+        // Remembered with the model: the reply's row takes the question's stored vector.
+        var home = temp.NewHome();
+        await using (var service = new MemoryService(TempStore.Options(home), local))
+        {
+            var ids = await RememberAsync(service);
+            var reply = await VectorOfAsync(service, ids[2]);
+            Assert.Equal(1 / Math.Sqrt(2), reply!.Score, 5);
+            Assert.Equal(Model.SignalScore.WithItsQuestion, reply.Note);
+            Assert.Null(await VectorOfAsync(service, ids[4]));
+
+            // Forgotten, the question takes the reply's row with it: the reply is embedded again, alone.
+            // (The forget wakes the background embedder, so it may be done before ReembedAsync starts.)
+            await service.ForgetAsync(new Model.ForgetRequest(Ids: [ids[1]]));
+            await service.ReembedAsync();
+            Assert.Equal(4, (await service.StatsAsync()).VectorsByModel["fixed/fixed-model+sentences+replies/3"]);
+            Assert.Null(await VectorOfAsync(service, ids[2]));
+        }
+
+        // Remembered with hashed vectors, then embedded by the model in the background: the question is embedded in the
+        // same batch, and the reply's row takes its new vector.
+        home = temp.NewHome();
+        string[] stored;
+        await using (var builtin = temp.Open(home))
+        {
+            stored = await RememberAsync(builtin);
+        }
+
+        await using (var service = new MemoryService(TempStore.Options(home), local))
+        {
+            // (The service's background embedder may have done it before ReembedAsync starts.)
+            await service.ReembedAsync();
+            Assert.Equal(5, (await service.StatsAsync()).VectorsByModel["fixed/fixed-model+sentences+replies/3"]);
+            var reply = await VectorOfAsync(service, stored[2]);
+            Assert.Equal(1 / Math.Sqrt(2), reply!.Score, 5);
+            Assert.Equal(Model.SignalScore.WithItsQuestion, reply.Note);
+            Assert.Null(await VectorOfAsync(service, stored[4]));
         }
     }
 }

@@ -107,7 +107,7 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
         Assert.True(sentence > whole + 0.05, $"the sentence's cosine {sentence:F3} against the whole turn's {whole:F3}");
         var explained = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest(question, Scope: "user"), MemoryId: id));
         Assert.True(Math.Abs(sentence - explained.Memory!.Vector!.Score) < 1e-3, $"explained {explained.Memory!.Vector!.Score:F4}, sentence {sentence:F4}, whole {whole:F4}");
-        Assert.Equal($"ready (engram/{EmbeddingProvider.DefaultModelIdentity}+sentences/384)", explained.Vectors);
+        Assert.Equal($"ready (engram/{EmbeddingProvider.DefaultModelIdentity}+sentences+replies/384)", explained.Vectors);
         // explain names the sentence.
         Assert.Equal("closest in its sentence \"Caroline: Also my cat Oliver got sick last week and we spent the whole night at the vet clinic.\"", explained.Memory.Vector.Note);
         Assert.Null((await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("Deploys go through ArgoCD.", Scope: "user")))).Hits[0].Vector!.Note);

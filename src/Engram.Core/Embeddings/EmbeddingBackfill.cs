@@ -197,7 +197,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             return null;
         }
 
-        var vectors = await _embedder.TryEmbedDocumentsAsync(batch.Select(m => m.Content).ToList(), cancellationToken, pauseOnFailure: batch.Count == 1).ConfigureAwait(false);
+        var vectors = await _embedder.TryEmbedDocumentsAsync(batch.Select(m => m.Content).ToList(), cancellationToken, pauseOnFailure: batch.Count == 1, Asked(batch)).ConfigureAwait(false);
         if (vectors is not null)
         {
             return batch.Zip(vectors).ToList();
@@ -211,7 +211,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         var one = new List<(UnembeddedMemory, float[]?)>(batch.Count);
         foreach (var memory in batch)
         {
-            var single = await _embedder.TryEmbedDocumentsAsync([memory.Content], cancellationToken, pauseOnFailure: false).ConfigureAwait(false);
+            var single = await _embedder.TryEmbedDocumentsAsync([memory.Content], cancellationToken, pauseOnFailure: false, Asked([memory])).ConfigureAwait(false);
             if (single is null && _embedder.Problem is not null)
             {
                 // Another caller found the provider down meanwhile.
@@ -234,6 +234,31 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         }
 
         return one.Select(x => (x.Item1, x.Item2 ?? [])).ToList();
+    }
+
+    /// <summary>
+    /// The question each memory of a batch answers (<see cref="Search.SessionContext.Answers"/>): the memory stored
+    /// before it, by its stored vector, or by the one made in this batch when it is embedded too.
+    /// </summary>
+    private List<EmbeddingRuntime.Asked?>? Asked(List<UnembeddedMemory> batch)
+    {
+        if (!_embedder.EmbedsSentences)
+        {
+            return null;
+        }
+
+        var asked = new List<EmbeddingRuntime.Asked?>(batch.Count);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var before = batch[i].Before;
+            var earlier = before is null ? -1 : batch.FindIndex(0, i, m => m.Id == before.Id);
+            asked.Add(before is null || !Search.SessionContext.Answers(before.Content, before.ObservedAt, batch[i].ObservedAt) ? null
+                : earlier >= 0 ? EmbeddingRuntime.Asked.Earlier(earlier)
+                : before.Vector is { } rows ? EmbeddingRuntime.Asked.Stored(rows)
+                : null);
+        }
+
+        return asked;
     }
 
     public async ValueTask DisposeAsync()

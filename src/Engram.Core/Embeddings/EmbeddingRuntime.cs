@@ -36,7 +36,7 @@ internal sealed partial class EmbeddingRuntime : IDisposable
         // under a name of their own, so a store embedded without them is embedded again in the background. A provider
         // reached over HTTP is not asked for them: it would bill or spend each memory two to nine times over.
         EmbedsSentences = !HashesWords && inner.GetService<ILoadingEmbeddingGenerator>() is not null;
-        ModelName = (metadata?.DefaultModelId ?? "default") + (EmbedsSentences ? SentencesSuffix : "");
+        ModelName = (metadata?.DefaultModelId ?? "default") + (EmbedsSentences ? RowsSuffix : "");
         // An embedder that states its dimensions (a local model) is known without a call: the store opens without
         // loading it, and the first text to embed does.
         if (metadata?.DefaultModelDimensions is > 0 and var dimensions)
@@ -60,10 +60,13 @@ internal sealed partial class EmbeddingRuntime : IDisposable
             .Use(next => new TimeLimitEmbeddingGenerator(next, options.EmbeddingTimeout))
             .Build();
 
-    /// <summary>What a model's name is recorded with when its vectors include a memory's sentences'.</summary>
-    public const string SentencesSuffix = "+sentences";
+    /// <summary>What a model's name is recorded with when its vectors include a memory's sentences' and, for a reply, its row with the question (<see cref="TryEmbedDocumentsAsync"/>).</summary>
+    public const string RowsSuffix = "+sentences+replies";
 
-    /// <summary>Whether a memory's sentences are embedded beside it: with a model run in this process (not hashed vectors, not an HTTP provider).</summary>
+    /// <summary>What the identity of vectors with reply rows holds (<see cref="RowsSuffix"/> before the dimensions): a forgotten question drops its reply's vector of such models.</summary>
+    public const string RepliesMark = "+replies/";
+
+    /// <summary>Whether a memory's sentences (and a reply's question) are embedded beside it: with a model run in this process (not hashed vectors, not an HTTP provider).</summary>
     public bool EmbedsSentences { get; }
 
     public string Provider { get; }
@@ -121,10 +124,17 @@ internal sealed partial class EmbeddingRuntime : IDisposable
 
     /// <summary>
     /// The vectors of memories' texts as the vector index holds them: with <see cref="EmbedsSentences"/>, each text's
-    /// unit vector followed by one per sentence when it has several (<see cref="Search.Sentences"/>), in one array;
-    /// otherwise the text's alone. Null as <see cref="TryEmbedAsync(IReadOnlyList{string}, CancellationToken, bool)"/>.
+    /// unit vector followed by one per sentence when it has several (<see cref="Search.Sentences"/>), then, for a text
+    /// that answers a question (<paramref name="asked"/>), the sum of its whole vector and the question's, as a unit
+    /// vector: a reply often leaves its subject to the question ("Got any favourite styles?" "Contemporary, it's so
+    /// expressive."), as session context does for words. All in one array; otherwise the text's vector alone. Null as
+    /// <see cref="TryEmbedAsync(IReadOnlyList{string}, CancellationToken, bool)"/>.
     /// </summary>
-    public async Task<float[][]?> TryEmbedDocumentsAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool pauseOnFailure = true)
+    /// <param name="texts">The memories' texts.</param>
+    /// <param name="cancellationToken">Cancellation.</param>
+    /// <param name="pauseOnFailure">As for <see cref="TryEmbedAsync(IReadOnlyList{string}, CancellationToken, bool)"/>.</param>
+    /// <param name="asked">Per text, the question it answers, if any (<see cref="Search.SessionContext.Answers"/>).</param>
+    public async Task<float[][]?> TryEmbedDocumentsAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool pauseOnFailure = true, IReadOnlyList<Asked?>? asked = null)
     {
         if (!EmbedsSentences)
         {
@@ -142,7 +152,50 @@ internal sealed partial class EmbeddingRuntime : IDisposable
         }
 
         var vectors = await TryEmbedAsync(all, cancellationToken, pauseOnFailure).ConfigureAwait(false);
-        return vectors is null ? null : runs.Select(run => run.Rows == 1 ? vectors[run.Start] : vectors.Skip(run.Start).Take(run.Rows).SelectMany(v => v).ToArray()).ToArray();
+        if (vectors is null)
+        {
+            return null;
+        }
+
+        var result = new float[texts.Count][];
+        for (var i = 0; i < texts.Count; i++)
+        {
+            var (start, rows) = runs[i];
+            var whole = vectors[start];
+            var question = asked?[i] switch
+            {
+                { InBatch: >= 0 and var earlier } when earlier < i => vectors[runs[earlier].Start],
+                { Rows: { } stored } when stored.Length >= whole.Length => stored.AsSpan(0, whole.Length).ToArray(),
+                _ => null,
+            };
+            var reply = question is null ? null : Reply(whole, question);
+            result[i] = rows == 1 && reply is null ? whole : [.. vectors.Skip(start).Take(rows).SelectMany(v => v), .. reply ?? []];
+        }
+
+        return result;
+    }
+
+    /// <summary>The question a memory answers: an earlier text of the same call (by its index), or a stored memory's rows (its whole text's first).</summary>
+    internal readonly record struct Asked(int InBatch, float[]? Rows)
+    {
+        public static Asked Earlier(int index) => new(index, null);
+
+        public static Asked Stored(float[] rows) => new(-1, rows);
+    }
+
+    /// <summary>A reply's row: its whole text's vector plus its question's, as a unit vector (null when they cancel out).</summary>
+    private static float[]? Reply(float[] whole, float[] question)
+    {
+        var sum = new float[whole.Length];
+        System.Numerics.Tensors.TensorPrimitives.Add(whole, question, sum);
+        var norm = System.Numerics.Tensors.TensorPrimitives.Norm(sum);
+        if (!(norm > 1e-6f))
+        {
+            return null;
+        }
+
+        System.Numerics.Tensors.TensorPrimitives.Divide(sum, norm, sum);
+        return sum;
     }
 
     /// <summary>The unit vector of a search query (embedded as a query, see <see cref="EmbeddingInput"/>), or null as <see cref="TryEmbedAsync(IReadOnlyList{string}, CancellationToken, bool)"/>.</summary>

@@ -152,7 +152,11 @@ public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? 
 /// <param name="Note">How the signal matched when that is not plain: for the lexical signal, a memory whose own text has
 /// none of the query's words but was found through its session context or through pseudo-relevance feedback words; for
 /// the vector signal, the sentence of the memory whose vector scored it, when not its whole text's.</param>
-public sealed record SignalScore(int Rank, double Score, string? Note = null);
+public sealed record SignalScore(int Rank, double Score, string? Note = null)
+{
+    /// <summary>The vector signal's note when a memory's row as a reply, with the question asked just before it, scored it.</summary>
+    public const string WithItsQuestion = "closest together with the question asked just before it";
+}
 
 /// <summary>A candidate that was dropped.</summary>
 /// <param name="Id">The memory id (never content: only memories of the searched scopes are listed).</param>

@@ -13,7 +13,7 @@ namespace Engram.Core.Search;
 /// </summary>
 /// <remarks>
 /// The rows a store holds were split by these rules: a change to them (the boundaries, the label, <see cref="MinWords"/>,
-/// <see cref="MaxRows"/>) must rename the vectors (<c>EmbeddingRuntime.SentencesSuffix</c>), so stores re-embed.
+/// <see cref="MaxRows"/>) must rename the vectors (<c>EmbeddingRuntime.RowsSuffix</c>), so stores re-embed.
 /// </remarks>
 internal static partial class Sentences
 {

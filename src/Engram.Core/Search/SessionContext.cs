@@ -43,6 +43,10 @@ internal sealed partial record SessionContext(string Adjacent, string Nearby, st
         return new SessionContext(string.Join('\n', levels[0]), string.Join('\n', levels[1]), asked);
     }
 
+    /// <summary>Whether a memory answers the one stored just before it in its scope: that one asks a question, in the same session.</summary>
+    public static bool Answers(string before, long beforeObservedAt, long observedAt) =>
+        Math.Abs(observedAt - beforeObservedAt) <= (long)Session.TotalMilliseconds && AsksQuestion(before);
+
     /// <summary>
     /// Whether a text asks something: a question mark closing a word or a quote, at the end or before a space and
     /// something other than a lower-case word. Code (<c>a ?? b</c>, <c>x ? y : z</c>, <c>string? name</c>) and query

@@ -15,8 +15,14 @@ internal interface IVectorStore
     /// </summary>
     Task<Dictionary<string, long?>> ReadyScopesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken = default);
 
-    /// <summary>Memories without a vector of <paramref name="modelId"/>, scope by scope in insertion order.</summary>
+    /// <summary>
+    /// Memories without a vector of <paramref name="modelId"/>, scope by scope in insertion order, each with the memory
+    /// stored before it in its scope and that one's vector of the model.
+    /// </summary>
     Task<List<UnembeddedMemory>> UnembeddedAsync(string modelId, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>The last memory stored in each of <paramref name="scopes"/> that has one, with its vector of <paramref name="modelId"/>.</summary>
+    Task<Dictionary<string, PrecedingMemory>> LastMemoriesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Stores vectors of <paramref name="model"/> filled in after the fact (memories forgotten meanwhile are skipped).

@@ -26,7 +26,19 @@ internal sealed record EmbeddingModel(string Provider, string Model, int Dimensi
 }
 
 /// <summary>A memory whose vector for some model is missing: what the background embedder needs to fill it.</summary>
-internal readonly record struct UnembeddedMemory(string Id, string Scope, string Content, string ContentHash);
+/// <param name="Id">The memory's id.</param>
+/// <param name="Scope">Its scope.</param>
+/// <param name="Content">Its text.</param>
+/// <param name="ContentHash">The hash of its normalised text.</param>
+/// <param name="ObservedAt">When it was observed (Unix milliseconds).</param>
+/// <param name="Before">The memory stored just before it in its scope, with that one's vector of the model (a reply's question, see <see cref="Search.SessionContext.Answers"/>).</param>
+internal readonly record struct UnembeddedMemory(string Id, string Scope, string Content, string ContentHash, long ObservedAt = 0, PrecedingMemory? Before = null);
+
+/// <summary>
+/// The memory stored just before another in its scope (insertion order, as session context counts neighbours), with
+/// its vector of one model: null when it has none (not embedded yet, or its text refused).
+/// </summary>
+internal sealed record PrecedingMemory(string Id, string Content, long ObservedAt, float[]? Vector);
 
 /// <summary>A scope's vectors for one model: whether they are ready (swapped in) and how many of its memories have one.</summary>
 internal readonly record struct ScopeVectors(string Scope, bool Ready, int Memories, int Embedded);

@@ -14,7 +14,8 @@ internal static class ExplainCommand
 
     private const string Legend =
         "Each signal: #rank in its list and its score; - = not in its list; * = found through the memory's session context " +
-        "or feedback words, not its own text; s = closest in one of its sentences (--json names it). recency: #rank by observed " +
+        "or feedback words, not its own text; s = closest in one of its sentences (--json names it); q = closest together with " +
+        "the question asked just before it. recency: #rank by observed " +
         "time (1 = newest), +n = places the near-tie break moved it up.";
 
     private static readonly string[] SignalNames = ["lexical", "vector", "entities", "time", "recency"];
@@ -39,7 +40,7 @@ internal static class ExplainCommand
                     : Tables.Create("#", "id", "score and signals");
                 foreach (var h in result.Hits)
                 {
-                    string[] signals = [Signal(h.Lexical), Signal(h.Vector, " s"), Signal(h.Entities), Signal(h.Time), Recency(h.Recency)];
+                    string[] signals = [Signal(h.Lexical), Signal(h.Vector, h.Vector?.Note == SignalScore.WithItsQuestion ? " q" : " s"), Signal(h.Entities), Signal(h.Time), Recency(h.Recency)];
                     if (wide)
                     {
                         table.AddRow([Tables.Number(h.Rank), Markup.Escape(h.Id), Tables.Score(h.Score), .. signals, Markup.Escape(h.Supersession)]);

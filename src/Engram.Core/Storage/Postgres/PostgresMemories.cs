@@ -1,4 +1,6 @@
+using Engram.Core.Embeddings;
 using Engram.Core.Model;
+using Engram.Core.Search;
 using Npgsql;
 using static Engram.Core.Storage.Postgres.PostgresDatabase;
 
@@ -252,7 +254,8 @@ internal sealed class PostgresMemories(PostgresDatabase database)
             foreach (var memory in existing.Values)
             {
                 // The memories around a forgotten one carried its text as session context: they are re-indexed without it.
-                // The row is locked first: a recall log being written for it on another server (which key-share locks
+                // The one after it, when it asked, carried it in its vector too (a reply's row): that vector goes, and the
+                // background embedder makes it again. The row is locked first: a recall log being written for it on another server (which key-share locks
                 // the rows it names) commits before the statements below read the log, so they delete it too.
                 await ExecuteNamedAsync(connection, tx, $"""
                     SELECT 1 FROM memories WHERE id = @id FOR UPDATE;
@@ -265,11 +268,13 @@ internal sealed class PostgresMemories(PostgresDatabase database)
                     INSERT INTO changes(memory_id, scope, deleted, at)
                         SELECT id, scope, false, @now FROM memories WHERE superseded_by = @id;
                     UPDATE memories SET superseded_by = NULL, superseded_at = NULL WHERE superseded_by = @id;
+                    DELETE FROM embeddings WHERE @asks AND model LIKE '%{EmbeddingRuntime.RepliesMark}%' AND memory_id = (SELECT id FROM memories
+                        WHERE scope = @scope AND ord > (SELECT ord FROM memories WHERE id = @id) ORDER BY ord LIMIT 1);
                     DELETE FROM retrievals WHERE id IN (SELECT retrieval_id FROM retrieval_hits WHERE memory_id = @id);
                     DELETE FROM retrieval_hits WHERE memory_id = @id;
                     DELETE FROM memories WHERE id = @id;
                     INSERT INTO changes(memory_id, scope, deleted, at) VALUES(@id, @scope, true, @now);
-                    """, cancellationToken, ("id", memory.Id), ("scope", memory.Scope), ("now", now)).ConfigureAwait(false);
+                    """, cancellationToken, ("id", memory.Id), ("scope", memory.Scope), ("now", now), ("asks", SessionContext.AsksQuestion(memory.Content))).ConfigureAwait(false);
             }
 
             var deleted = ids.Where(existing.ContainsKey).ToList();

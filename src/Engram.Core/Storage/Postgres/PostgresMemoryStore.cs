@@ -136,6 +136,9 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
     public Task<List<UnembeddedMemory>> UnembeddedAsync(string modelId, int limit, CancellationToken cancellationToken = default) =>
         _vectors.UnembeddedAsync(modelId, limit, cancellationToken);
 
+    public Task<Dictionary<string, PrecedingMemory>> LastMemoriesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken = default) =>
+        _vectors.LastMemoriesAsync(scopes, modelId, cancellationToken);
+
     public Task<List<string>> SaveVectorsAsync(EmbeddingModel model, IReadOnlyList<(UnembeddedMemory Memory, float[] Vector)> vectors, CancellationToken cancellationToken = default) =>
         _vectors.SaveVectorsAsync(model, vectors, cancellationToken);
 

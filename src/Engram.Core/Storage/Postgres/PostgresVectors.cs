@@ -49,10 +49,28 @@ internal sealed class PostgresVectors(PostgresDatabase database)
     /// <inheritdoc cref="IVectorStore.UnembeddedAsync"/>
     public Task<List<UnembeddedMemory>> UnembeddedAsync(string modelId, int limit, CancellationToken cancellationToken) =>
         database.ReadAsync(connection => QueryAsync(connection, null, """
-            SELECT m.id, m.scope, m.content, m.content_hash FROM memories m
+            SELECT m.id, m.scope, m.content, m.content_hash, m.observed_at, p.id, p.content, p.observed_at, pe.vector FROM memories m
+            LEFT JOIN LATERAL (SELECT x.id, x.content, x.observed_at FROM memories x WHERE x.scope = m.scope AND x.ord < m.ord ORDER BY x.ord DESC LIMIT 1) p ON true
+            LEFT JOIN embeddings pe ON pe.memory_id = p.id AND pe.model = $1
             WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = m.id AND e.model = $1)
             ORDER BY m.scope, m.ord LIMIT $2
-            """, r => new UnembeddedMemory(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3)), cancellationToken, modelId, limit), cancellationToken);
+            """, r => new UnembeddedMemory(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), ReadPreceding(r, 5)), cancellationToken, modelId, limit), cancellationToken);
+
+    /// <inheritdoc cref="IVectorStore.LastMemoriesAsync"/>
+    public async Task<Dictionary<string, PrecedingMemory>> LastMemoriesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken)
+    {
+        var rows = await database.ReadAsync(connection => QueryAsync(connection, null, """
+            SELECT s.scope, p.id, p.content, p.observed_at, pe.vector FROM unnest($2::text[]) s(scope)
+            CROSS JOIN LATERAL (SELECT x.id, x.content, x.observed_at FROM memories x WHERE x.scope = s.scope ORDER BY x.ord DESC LIMIT 1) p
+            LEFT JOIN embeddings pe ON pe.memory_id = p.id AND pe.model = $1
+            """, r => (r.GetString(0), ReadPreceding(r, 1)!), cancellationToken, modelId, scopes.Distinct(StringComparer.Ordinal).ToArray()), cancellationToken).ConfigureAwait(false);
+        return rows.ToDictionary(r => r.Item1, r => r.Item2, StringComparer.Ordinal);
+    }
+
+    /// <summary>A preceding memory from columns id, content, observed_at, vector starting at <paramref name="at"/>; null when the id is.</summary>
+    private static PrecedingMemory? ReadPreceding(NpgsqlDataReader reader, int at) =>
+        reader.IsDBNull(at) ? null : new(reader.GetString(at), reader.GetString(at + 1), reader.GetInt64(at + 2),
+            reader.IsDBNull(at + 3) ? null : VectorCodec.Decode(reader.GetFieldValue<byte[]>(at + 3)));
 
     /// <inheritdoc cref="IVectorStore.SaveVectorsAsync"/>
     public async Task<List<string>> SaveVectorsAsync(EmbeddingModel model, IReadOnlyList<(UnembeddedMemory Memory, float[] Vector)> vectors, CancellationToken cancellationToken)

@@ -1,4 +1,6 @@
+using Engram.Core.Embeddings;
 using Engram.Core.Model;
+using Engram.Core.Search;
 using Microsoft.Data.Sqlite;
 using static Engram.Core.Storage.Sqlite.SqliteDatabase;
 
@@ -178,7 +180,9 @@ internal sealed class SqliteMemories(SqliteDatabase database)
         // Before the memories: a memory a check still names cannot be deleted.
         var checks = await SqliteChecks.DeleteAsync(connection, tx, existing.Keys, Deletion.CheckHomes(selector, scopes), cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        // The memories around a forgotten one carried its text as session context: they are re-indexed without it.
+        // The memories around a forgotten one carried its text as session context: they are re-indexed without it. The
+        // one after it, when it asked, carried it in its vector too (a reply's row): that vector goes, and the background
+        // embedder makes it again.
         await using var delete = Command(connection, tx, $"""
             INSERT INTO changes(memory_id, scope, deleted, at)
                 SELECT id, scope, 0, $now FROM (SELECT id, scope FROM memories
@@ -189,14 +193,16 @@ internal sealed class SqliteMemories(SqliteDatabase database)
             INSERT INTO changes(memory_id, scope, deleted, at)
                 SELECT id, scope, 0, $now FROM memories WHERE superseded_by=$id;
             UPDATE memories SET superseded_by=NULL, superseded_at=NULL WHERE superseded_by=$id;
+            DELETE FROM embeddings WHERE $asks AND model LIKE '%{EmbeddingRuntime.RepliesMark}%' AND memory_id = (SELECT id FROM memories
+                WHERE scope=$scope AND rowid > (SELECT rowid FROM memories WHERE id=$id) ORDER BY rowid LIMIT 1);
             DELETE FROM retrievals WHERE id IN (SELECT retrieval_id FROM retrieval_hits WHERE memory_id=$id);
             DELETE FROM retrieval_hits WHERE memory_id=$id;
             DELETE FROM memories WHERE id=$id;
             INSERT INTO changes(memory_id, scope, deleted, at) VALUES($id, $scope, 1, $now);
-            """, "$id", "$scope", "$now");
+            """, "$id", "$scope", "$now", "$asks");
         foreach (var memory in existing.Values)
         {
-            await ExecuteAsync(delete, cancellationToken, memory.Id, memory.Scope, now).ConfigureAwait(false);
+            await ExecuteAsync(delete, cancellationToken, memory.Id, memory.Scope, now, SessionContext.AsksQuestion(memory.Content)).ConfigureAwait(false);
         }
 
         var deleted = ids.Where(existing.ContainsKey).ToList();

@@ -56,13 +56,42 @@ internal sealed class SqliteVectors(SqliteDatabase database)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, """
-            SELECT m.id, m.scope, m.content, m.content_hash FROM memories m
+            SELECT m.id, m.scope, m.content, m.content_hash, m.observed_at, p.id, p.content, p.observed_at, pe.vector FROM memories m
+            LEFT JOIN memories p ON p.rowid = (SELECT max(x.rowid) FROM memories x WHERE x.scope = m.scope AND x.rowid < m.rowid)
+            LEFT JOIN embeddings pe ON pe.memory_id = p.id AND pe.model = $model
             WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = m.id AND e.model = $model)
             ORDER BY m.scope, m.rowid LIMIT $limit;
             """, "$model", "$limit");
         Bind(command, modelId, limit);
-        return await ReadAsync(command, r => new UnembeddedMemory(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3)), cancellationToken).ConfigureAwait(false);
+        return await ReadAsync(command, r => new UnembeddedMemory(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), ReadPreceding(r, 5)), cancellationToken).ConfigureAwait(false);
     }
+
+    /// <inheritdoc cref="IVectorStore.LastMemoriesAsync"/>
+    public async Task<Dictionary<string, PrecedingMemory>> LastMemoriesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, """
+            SELECT p.id, p.content, p.observed_at, pe.vector FROM memories p
+            LEFT JOIN embeddings pe ON pe.memory_id = p.id AND pe.model = $model
+            WHERE p.rowid = (SELECT max(rowid) FROM memories WHERE scope = $scope);
+            """, "$model", "$scope");
+        var last = new Dictionary<string, PrecedingMemory>(StringComparer.Ordinal);
+        foreach (var scope in scopes.Distinct(StringComparer.Ordinal))
+        {
+            Bind(command, modelId, scope);
+            if ((await ReadAsync(command, r => ReadPreceding(r, 0), cancellationToken).ConfigureAwait(false)) is [{ } memory])
+            {
+                last[scope] = memory;
+            }
+        }
+
+        return last;
+    }
+
+    /// <summary>A preceding memory from columns id, content, observed_at, vector starting at <paramref name="at"/>; null when the id is.</summary>
+    private static PrecedingMemory? ReadPreceding(SqliteDataReader reader, int at) =>
+        reader.IsDBNull(at) ? null : new(reader.GetString(at), reader.GetString(at + 1), reader.GetInt64(at + 2),
+            reader.IsDBNull(at + 3) ? null : VectorCodec.Decode((byte[])reader.GetValue(at + 3)));
 
     /// <inheritdoc cref="IVectorStore.SaveVectorsAsync"/>
     public async Task<List<string>> SaveVectorsAsync(EmbeddingModel model, IReadOnlyList<(UnembeddedMemory Memory, float[] Vector)> vectors, CancellationToken cancellationToken)

@@ -28,7 +28,7 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
         {
             var deletion = await engine.Store.DeleteAsync(ids, Selector(request), scopes, caller.Principal, cancellationToken).ConfigureAwait(false);
             (ids, checks) = (deletion.Ids, deletion.Checks);
-            // A forgotten question takes its reply's vector with it (the reply's row held it): embedded again in the background.
+            // A vector dropped with a forgotten memory (one its neighbour's rows were not made by today's rules for) is made again in the background.
             engine.Backfill.Wake();
             // Out of this process's memory first, whatever happens to the index catch-up below.
             engine.Rows.Remove(ids);

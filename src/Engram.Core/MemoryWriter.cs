@@ -53,39 +53,47 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
         }
 
         // An unreachable embedder does not hold the write up: the memory is stored now and embedded in the background.
-        var (asked, later) = await AskedAsync(pending, cancellationToken).ConfigureAwait(false);
+        var (asked, after, later) = await AskedAsync(pending, cancellationToken).ConfigureAwait(false);
         var vectors = await engine.Embedder.TryEmbedDocumentsAsync(contents, cancellationToken, asked: asked).ConfigureAwait(false);
-        return vectors is null ? pending : pending.Select((p, i) => p with { Vector = later.Contains(i) ? null : vectors[i] }).ToList();
+        return vectors is null ? pending : pending.Select((p, i) => p with { Vector = later.Contains(i) ? null : vectors[i], Answering = after?[i] }).ToList();
     }
 
     /// <summary>
     /// The question each new memory answers (<see cref="Search.SessionContext.Answers"/>): the memory it will follow in
-    /// its scope, an earlier one of the batch or the scope's last, when that one asks within the session. Null when the
-    /// embedder embeds no such rows. A memory whose question has no vector yet (embedded later, or refused) is left to
-    /// the background embedder (<paramref name="pending"/> index in <c>Later</c>), which embeds the question first.
+    /// its scope, an earlier one of the batch or the scope's last, when that one asks within the session (its id, or ""
+    /// for none, is <see cref="PendingMemory.Answering"/>: the store keeps the vector only if the memory answers the same
+    /// when written). Nulls when the embedder embeds no such rows. A memory whose
+    /// question has no vector yet is left to the background embedder (its index in <c>Later</c>), which embeds the
+    /// question first; one whose question's text was refused (an empty vector) gets no row.
     /// </summary>
-    private async Task<(List<EmbeddingRuntime.Asked?>? Asked, HashSet<int> Later)> AskedAsync(List<PendingMemory> pending, CancellationToken cancellationToken)
+    private async Task<(List<EmbeddingRuntime.Asked?>? Asked, List<string>? After, HashSet<int> Later)> AskedAsync(List<PendingMemory> pending, CancellationToken cancellationToken)
     {
         var later = new HashSet<int>();
-        if (!engine.Embedder.EmbedsSentences || engine.Embedder.Model is not { } model)
+        // A model that does not state its dimensions is known from a first vector: learnt now, so the first reply gets its row.
+        if (!engine.Embedder.EmbedsSentences || await engine.Embedder.EnsureModelAsync(cancellationToken).ConfigureAwait(false) is not { } model)
         {
-            return (null, later);
+            return (null, null, later);
         }
 
         var last = await engine.Store.LastMemoriesAsync(pending.Select(p => p.Memory.Scope).ToList(), model.Id, cancellationToken).ConfigureAwait(false);
         var asked = new List<EmbeddingRuntime.Asked?>(pending.Count);
+        var after = new List<string>(pending.Count);
         var latest = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < pending.Count; i++)
         {
             var memory = pending[i].Memory;
             if (latest.TryGetValue(memory.Scope, out var j))
             {
-                asked.Add(Search.SessionContext.Answers(pending[j].Memory.Content, pending[j].Memory.ObservedAt, memory.ObservedAt) ? EmbeddingRuntime.Asked.Earlier(j) : null);
+                var answers = Search.SessionContext.Answers(pending[j].Memory.Content, pending[j].Memory.ObservedAt, memory.ObservedAt);
+                asked.Add(answers ? EmbeddingRuntime.Asked.Earlier(j) : null);
+                after.Add(answers ? pending[j].Memory.Id : "");
             }
-            else if (last.TryGetValue(memory.Scope, out var before) && Search.SessionContext.Answers(before.Content, before.ObservedAt, memory.ObservedAt))
+            else if (last.TryGetValue(memory.Scope, out var before))
             {
-                asked.Add(before.Vector is { Length: > 0 } rows ? EmbeddingRuntime.Asked.Stored(rows) : null);
-                if (before.Vector is null)
+                var answers = Search.SessionContext.Answers(before.Content, before.ObservedAt, memory.ObservedAt);
+                asked.Add(answers && before.Vector is { Length: > 0 } rows ? EmbeddingRuntime.Asked.Stored(rows) : null);
+                after.Add(answers ? before.Id : "");
+                if (answers && before.Vector is null)
                 {
                     later.Add(i);
                 }
@@ -93,12 +101,13 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
             else
             {
                 asked.Add(null);
+                after.Add("");
             }
 
             latest[memory.Scope] = i;
         }
 
-        return (asked, later);
+        return (asked, after, later);
     }
 
     /// <summary>

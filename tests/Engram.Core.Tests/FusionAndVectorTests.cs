@@ -235,6 +235,43 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
     }
 
     [Fact]
+    public async Task InABatch_AReplyTakesTheQuestionBeforeIt_AndAVectorMadeToFollowADuplicate_IsMadeAgain()
+    {
+        static float[] Vector(string text) =>
+            text.Contains("dance styles", StringComparison.Ordinal) ? [1, 0, 0]
+            : text.Contains("Contemporary", StringComparison.Ordinal) ? [0, 1, 0]
+            : [0, 0, 1];
+        const string scope = "project:reply/batch";
+        var at = new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+        var question = new Model.RecallRequest("which dance styles does Melanie like", scope);
+        using var local = new FixedVectorModel([1, 0, 0], Vector, local: true);
+        await using var service = new MemoryService(TempStore.Options(temp.NewHome()), local);
+
+        // The question and its reply in one call: the reply's row takes the question embedded beside it.
+        var first = await service.RememberManyAsync(
+        [
+            new Model.RememberRequest("Caroline: Got any favourite dance styles?", scope, ObservedAt: at),
+            new Model.RememberRequest("Melanie: Contemporary, it is so expressive.", scope, ObservedAt: at.AddMinutes(1)),
+        ]);
+        var reply = (await service.ExplainAsync(new Model.ExplainRequest(Recall: question, MemoryId: first[1].Id))).Memory!.Vector;
+        Assert.Equal(1 / Math.Sqrt(2), reply!.Score, 5);
+        Assert.Equal(Model.SignalScore.WithItsQuestion, reply.Note);
+
+        // The question again (a duplicate: not stored) and a reply in one call, after a statement: the reply was embedded
+        // to follow the duplicate, but follows the statement, so its vector is not kept and is made again without a row.
+        await service.RememberAsync(new Model.RememberRequest("Melanie: The billing service deploys on Fridays.", scope, ObservedAt: at.AddMinutes(2)));
+        var second = await service.RememberManyAsync(
+        [
+            new Model.RememberRequest("Caroline: Got any favourite dance styles?", scope, ObservedAt: at.AddMinutes(3)),
+            new Model.RememberRequest("Melanie: Contemporary again, with a new teacher.", scope, ObservedAt: at.AddMinutes(4)),
+        ]);
+        Assert.Equal(first[0].Id, second[0].Id);
+        await service.ReembedAsync();
+        Assert.Equal(4, (await service.StatsAsync()).VectorsByModel["fixed/fixed-model+sentences+replies/3"]);
+        Assert.Null((await service.ExplainAsync(new Model.ExplainRequest(Recall: question, MemoryId: second[1].Id))).Memory!.Vector);
+    }
+
+    [Fact]
     public async Task AReply_IsScoredTogetherWithTheQuestionBeforeIt_UntilTheQuestionIsForgotten()
     {
         // Queries along the first axis, as the question is; the reply and the rest off it. The reply's row with its
@@ -271,12 +308,23 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
             Assert.Equal(Model.SignalScore.WithItsQuestion, reply.Note);
             Assert.Null(await VectorOfAsync(service, ids[4]));
 
-            // Forgotten, the question takes the reply's row with it: the reply is embedded again, alone.
-            // (The forget wakes the background embedder, so it may be done before ReembedAsync starts.)
+            // Forgotten, the question takes the reply's row with it, in the forget's own transaction: the reply keeps its
+            // own rows (no model runs), and follows a statement now.
             await service.ForgetAsync(new Model.ForgetRequest(Ids: [ids[1]]));
-            await service.ReembedAsync();
             Assert.Equal(4, (await service.StatsAsync()).VectorsByModel["fixed/fixed-model+sentences+replies/3"]);
             Assert.Null(await VectorOfAsync(service, ids[2]));
+
+            // And the other way: a statement forgotten between a question and its reply makes the reply answer it.
+            const string other = "project:reply/refollow";
+            await service.RememberAsync(new Model.RememberRequest("Caroline: Got any favourite dance styles?", other, ObservedAt: at));
+            var aside = await service.RememberAsync(new Model.RememberRequest("Caroline: Sorry, wrong chat.", other, ObservedAt: at.AddMinutes(1)));
+            var answer = await service.RememberAsync(new Model.RememberRequest("Melanie: Contemporary, it is so expressive.", other, ObservedAt: at.AddMinutes(2)));
+            var there = new Model.RecallRequest("which dance styles does Melanie like", other);
+            Assert.Null((await service.ExplainAsync(new Model.ExplainRequest(Recall: there, MemoryId: answer.Id))).Memory!.Vector);
+            await service.ForgetAsync(new Model.ForgetRequest(Ids: [aside.Id]));
+            var now = (await service.ExplainAsync(new Model.ExplainRequest(Recall: there, MemoryId: answer.Id))).Memory!.Vector;
+            Assert.Equal(1 / Math.Sqrt(2), now!.Score, 5);
+            Assert.Equal(Model.SignalScore.WithItsQuestion, now.Note);
         }
 
         // Remembered with hashed vectors, then embedded by the model in the background: the question is embedded in the

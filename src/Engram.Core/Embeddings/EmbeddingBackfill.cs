@@ -211,7 +211,10 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         var one = new List<(UnembeddedMemory, float[]?)>(batch.Count);
         foreach (var memory in batch)
         {
-            var single = await _embedder.TryEmbedDocumentsAsync([memory.Content], cancellationToken, pauseOnFailure: false, Asked([memory])).ConfigureAwait(false);
+            // One by one, a question embedded just before is no longer in the same call: its new vector is passed as stored.
+            var question = memory.Before is { } before ? one.Find(x => x.Item1.Id == before.Id).Item2 : null;
+            var single = await _embedder.TryEmbedDocumentsAsync([memory.Content], cancellationToken, pauseOnFailure: false,
+                Asked([memory with { Before = question is null ? memory.Before : memory.Before! with { Vector = question } }])).ConfigureAwait(false);
             if (single is null && _embedder.Problem is not null)
             {
                 // Another caller found the provider down meanwhile.

@@ -183,6 +183,32 @@ internal sealed partial class EmbeddingRuntime : IDisposable
         public static Asked Stored(float[] rows) => new(-1, rows);
     }
 
+    /// <summary>
+    /// The rows a memory keeps once the memory before it is forgotten: its whole text's and its sentences', without the
+    /// row of the question it answered, and with one for <paramref name="before"/>, now before it, if it answers that
+    /// (<see cref="Search.SessionContext.Answers"/>). No model runs: a reply's row is a sum of whole texts' vectors.
+    /// Null when the rows are not what today's rules make of its text (then they are dropped and embedded again).
+    /// </summary>
+    /// <param name="model">The vectors' model id (<see cref="EmbeddingModel.Id"/>, ending in the dimensions).</param>
+    /// <param name="rows">The memory's stored rows.</param>
+    /// <param name="content">Its text.</param>
+    /// <param name="observedAt">When it was observed.</param>
+    /// <param name="before">The memory now stored before it, with its vector of the model.</param>
+    internal static float[]? Refollow(string model, float[] rows, string content, long observedAt, PrecedingMemory? before)
+    {
+        if (!int.TryParse(model.AsSpan(model.LastIndexOf('/') + 1), System.Globalization.CultureInfo.InvariantCulture, out var dimensions) || dimensions <= 0
+            || rows.Length % dimensions != 0 || (rows.Length / dimensions - (1 + Search.Sentences.Of(content).Count)) is not (0 or 1))
+        {
+            return null;
+        }
+
+        var own = rows.AsSpan(0, (1 + Search.Sentences.Of(content).Count) * dimensions);
+        var reply = before is { Vector: { } question } && question.Length >= dimensions && Search.SessionContext.Answers(before.Content, before.ObservedAt, observedAt)
+            ? Reply(rows[..dimensions], question[..dimensions])
+            : null;
+        return [.. own, .. reply ?? []];
+    }
+
     /// <summary>A reply's row: its whole text's vector plus its question's, as a unit vector (null when they cancel out).</summary>
     private static float[]? Reply(float[] whole, float[] question)
     {

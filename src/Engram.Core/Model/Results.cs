@@ -151,7 +151,8 @@ public sealed record ExplainHit(string Id, int Rank, double Score, SignalScore? 
 /// <param name="Score">The signal's raw score.</param>
 /// <param name="Note">How the signal matched when that is not plain: for the lexical signal, a memory whose own text has
 /// none of the query's words but was found through its session context or through pseudo-relevance feedback words; for
-/// the vector signal, the sentence of the memory whose vector scored it, when not its whole text's.</param>
+/// the vector signal, the sentence of the memory whose vector scored it, when not its whole text's, or
+/// <see cref="WithItsQuestion"/> when its row as a reply, with the question before it, did.</param>
 public sealed record SignalScore(int Rank, double Score, string? Note = null)
 {
     /// <summary>The vector signal's note when a memory's row as a reply, with the question asked just before it, scored it.</summary>

@@ -31,7 +31,7 @@ internal sealed partial record SessionContext(string Adjacent, string Nearby, st
                     break;
                 }
 
-                if (distance == 0 && isBefore && AsksQuestion(content))
+                if (distance == 0 && isBefore && Answers(content, observedAt, memory.ObservedAt))
                 {
                     asked = content;
                 }
@@ -46,6 +46,10 @@ internal sealed partial record SessionContext(string Adjacent, string Nearby, st
     /// <summary>Whether a memory answers the one stored just before it in its scope: that one asks a question, in the same session.</summary>
     public static bool Answers(string before, long beforeObservedAt, long observedAt) =>
         Math.Abs(observedAt - beforeObservedAt) <= (long)Session.TotalMilliseconds && AsksQuestion(before);
+
+    /// <summary>The id of the question a memory observed at <paramref name="observedAt"/> answers when <paramref name="before"/> is stored just before it, or "" for none.</summary>
+    public static string QuestionAnswered(PrecedingMemory? before, long observedAt) =>
+        before is not null && Answers(before.Content, before.ObservedAt, observedAt) ? before.Id : "";
 
     /// <summary>
     /// Whether a text asks something: a question mark closing a word or a quote, at the end or before a space and

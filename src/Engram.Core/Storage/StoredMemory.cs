@@ -32,13 +32,27 @@ internal sealed record EmbeddingModel(string Provider, string Model, int Dimensi
 /// <param name="ContentHash">The hash of its normalised text.</param>
 /// <param name="ObservedAt">When it was observed (Unix milliseconds).</param>
 /// <param name="Before">The memory stored just before it in its scope, with that one's vector of the model (a reply's question, see <see cref="Search.SessionContext.Answers"/>).</param>
-internal readonly record struct UnembeddedMemory(string Id, string Scope, string Content, string ContentHash, long ObservedAt = 0, PrecedingMemory? Before = null);
+internal readonly record struct UnembeddedMemory(string Id, string Scope, string Content, string ContentHash, long ObservedAt = 0, PrecedingMemory? Before = null)
+{
+    /// <summary>
+    /// Whether a vector made for it still fits once <paramref name="now"/> is the memory stored before it: it answers the
+    /// same question as when it was read (none, or the same one), so a reply's row holds no forgotten question.
+    /// </summary>
+    public bool StillAnswersAsWith(PrecedingMemory? now) =>
+        Search.SessionContext.QuestionAnswered(now, ObservedAt) == Search.SessionContext.QuestionAnswered(Before, ObservedAt);
+}
 
 /// <summary>
 /// The memory stored just before another in its scope (insertion order, as session context counts neighbours), with
 /// its vector of one model: null when it has none (not embedded yet, or its text refused).
 /// </summary>
-internal sealed record PrecedingMemory(string Id, string Content, long ObservedAt, float[]? Vector);
+internal sealed record PrecedingMemory(string Id, string Content, long ObservedAt, float[]? Vector)
+{
+    /// <summary>One from the columns id, content, observed_at and vector starting at <paramref name="at"/>; null when the id is (no memory before).</summary>
+    public static PrecedingMemory? Read(System.Data.Common.DbDataReader reader, int at) =>
+        reader.IsDBNull(at) ? null : new(reader.GetString(at), reader.GetString(at + 1), reader.GetInt64(at + 2),
+            reader.IsDBNull(at + 3) ? null : VectorCodec.Decode(reader.GetFieldValue<byte[]>(at + 3)));
+}
 
 /// <summary>A scope's vectors for one model: whether they are ready (swapped in) and how many of its memories have one.</summary>
 internal readonly record struct ScopeVectors(string Scope, bool Ready, int Memories, int Embedded);
@@ -48,6 +62,19 @@ internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, fl
 {
     /// <summary>The kinds of secret replaced in its text (<see cref="SecretPolicy.Redact"/>), or null.</summary>
     public IReadOnlyList<string>? Redacted { get; init; }
+
+    /// <summary>
+    /// The id of the question its vector was made as the answer to ("" for none, see
+    /// <see cref="Search.SessionContext.QuestionAnswered"/>), when the vector can depend on it (a reply's row); null when not.
+    /// </summary>
+    public string? Answering { get; init; }
+
+    /// <summary>
+    /// Its vector, unless it was made as the answer to another question than the one it answers after
+    /// <paramref name="previous"/>, the memory it follows as stored: then none, and the background embedder makes it.
+    /// </summary>
+    public float[]? VectorAfter(PrecedingMemory? previous) =>
+        Answering is null || Answering == Search.SessionContext.QuestionAnswered(previous, Memory.ObservedAt) ? Vector : null;
 }
 
 /// <summary>

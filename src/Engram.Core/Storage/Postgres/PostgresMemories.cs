@@ -1,6 +1,5 @@
 using Engram.Core.Embeddings;
 using Engram.Core.Model;
-using Engram.Core.Search;
 using Npgsql;
 using static Engram.Core.Storage.Postgres.PostgresDatabase;
 
@@ -36,10 +35,17 @@ internal sealed class PostgresMemories(PostgresDatabase database)
             var scopeOf = (await QueryAsync(connection, tx, "SELECT id, scope FROM memories WHERE id = ANY($1)", r => (r.GetString(0), r.GetString(1)), cancellationToken, olds).ConfigureAwait(false))
                 .ToDictionary(x => x.Item1, x => x.Item2, StringComparer.Ordinal);
 
+            // The memory each new one follows in its scope: a vector made as the answer to another question (a reply's row) is not kept.
+            var last = !batch.Any(p => p.Answering is not null) ? new Dictionary<string, PrecedingMemory>(StringComparer.Ordinal) : (await QueryAsync(connection, tx, """
+                SELECT s.scope, l.id, l.content, l.observed_at, NULL::bytea FROM unnest($1::text[]) s(scope)
+                CROSS JOIN LATERAL (SELECT id, content, observed_at FROM memories m WHERE m.scope = s.scope ORDER BY ord DESC LIMIT 1) l
+                """, r => (r.GetString(0), PrecedingMemory.Read(r, 1)!), cancellationToken, batch.Select(p => p.Memory.Scope).Distinct().ToArray()).ConfigureAwait(false))
+                .ToDictionary(x => x.Item1, x => x.Item2, StringComparer.Ordinal);
             var writes = new PendingWrites(model);
             var results = new List<InsertOutcome>(batch.Count);
-            foreach (var (memory, contentHash, vector, supersedes, entities) in batch)
+            foreach (var pending in batch)
             {
+                var (memory, contentHash, _, supersedes, entities) = pending;
                 var existingId = existing.GetValueOrDefault((memory.Scope, contentHash));
                 var id = existingId ?? memory.Id;
                 foreach (var old in supersedes)
@@ -67,7 +73,8 @@ internal sealed class PostgresMemories(PostgresDatabase database)
                     continue;
                 }
 
-                writes.Add(memory, contentHash, vector, entities);
+                writes.Add(memory, contentHash, pending.VectorAfter(last.GetValueOrDefault(memory.Scope)), entities);
+                last[memory.Scope] = new PrecedingMemory(memory.Id, memory.Content, memory.ObservedAt, null);
                 existing[(memory.Scope, contentHash)] = memory.Id;
                 scopeOf[memory.Id] = memory.Scope;
                 foreach (var old in supersedes)
@@ -253,9 +260,26 @@ internal sealed class PostgresMemories(PostgresDatabase database)
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             foreach (var memory in existing.Values)
             {
+                // The one after a forgotten memory may carry it in its vector (a reply's row, when it asked), and may now
+                // follow a question: its rows are made again for what now precedes it (no model runs), in this transaction.
+                var next = await QueryAsync(connection, tx, $"""
+                    SELECT n.id, n.content, n.observed_at, e.model, e.vector FROM memories n JOIN embeddings e ON e.memory_id = n.id
+                    WHERE n.id = (SELECT id FROM memories WHERE scope = $2 AND ord > (SELECT ord FROM memories WHERE id = $1) ORDER BY ord LIMIT 1)
+                      AND e.model LIKE '%{EmbeddingRuntime.RepliesMark}%'
+                    """, r => (r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetString(3), VectorCodec.Decode(r.GetFieldValue<byte[]>(4))), cancellationToken, memory.Id, memory.Scope).ConfigureAwait(false);
+                foreach (var (id, content, observedAt, model, rows) in next)
+                {
+                    var before = (await QueryAsync(connection, tx, """
+                        SELECT p.id, p.content, p.observed_at, pe.vector FROM memories p LEFT JOIN embeddings pe ON pe.memory_id = p.id AND pe.model = $3
+                        WHERE p.scope = $2 AND p.ord < (SELECT ord FROM memories WHERE id = $1) ORDER BY p.ord DESC LIMIT 1
+                        """, r => PrecedingMemory.Read(r, 0), cancellationToken, memory.Id, memory.Scope, model).ConfigureAwait(false)).FirstOrDefault();
+                    await (EmbeddingRuntime.Refollow(model, rows, content, observedAt, before) is { } kept
+                        ? ExecuteAsync(connection, tx, "UPDATE embeddings SET vector = $3 WHERE memory_id = $1 AND model = $2", cancellationToken, id, model, VectorCodec.Encode(kept))
+                        : ExecuteAsync(connection, tx, "DELETE FROM embeddings WHERE memory_id = $1 AND model = $2", cancellationToken, id, model)).ConfigureAwait(false);
+                }
+
                 // The memories around a forgotten one carried its text as session context: they are re-indexed without it.
-                // The one after it, when it asked, carried it in its vector too (a reply's row): that vector goes, and the
-                // background embedder makes it again. The row is locked first: a recall log being written for it on another server (which key-share locks
+                // The row is locked first: a recall log being written for it on another server (which key-share locks
                 // the rows it names) commits before the statements below read the log, so they delete it too.
                 await ExecuteNamedAsync(connection, tx, $"""
                     SELECT 1 FROM memories WHERE id = @id FOR UPDATE;
@@ -268,13 +292,11 @@ internal sealed class PostgresMemories(PostgresDatabase database)
                     INSERT INTO changes(memory_id, scope, deleted, at)
                         SELECT id, scope, false, @now FROM memories WHERE superseded_by = @id;
                     UPDATE memories SET superseded_by = NULL, superseded_at = NULL WHERE superseded_by = @id;
-                    DELETE FROM embeddings WHERE @asks AND model LIKE '%{EmbeddingRuntime.RepliesMark}%' AND memory_id = (SELECT id FROM memories
-                        WHERE scope = @scope AND ord > (SELECT ord FROM memories WHERE id = @id) ORDER BY ord LIMIT 1);
                     DELETE FROM retrievals WHERE id IN (SELECT retrieval_id FROM retrieval_hits WHERE memory_id = @id);
                     DELETE FROM retrieval_hits WHERE memory_id = @id;
                     DELETE FROM memories WHERE id = @id;
                     INSERT INTO changes(memory_id, scope, deleted, at) VALUES(@id, @scope, true, @now);
-                    """, cancellationToken, ("id", memory.Id), ("scope", memory.Scope), ("now", now), ("asks", SessionContext.AsksQuestion(memory.Content))).ConfigureAwait(false);
+                    """, cancellationToken, ("id", memory.Id), ("scope", memory.Scope), ("now", now)).ConfigureAwait(false);
             }
 
             var deleted = ids.Where(existing.ContainsKey).ToList();

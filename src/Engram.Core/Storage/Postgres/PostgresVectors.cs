@@ -49,12 +49,14 @@ internal sealed class PostgresVectors(PostgresDatabase database)
     /// <inheritdoc cref="IVectorStore.UnembeddedAsync"/>
     public Task<List<UnembeddedMemory>> UnembeddedAsync(string modelId, int limit, CancellationToken cancellationToken) =>
         database.ReadAsync(connection => QueryAsync(connection, null, """
-            SELECT m.id, m.scope, m.content, m.content_hash, m.observed_at, p.id, p.content, p.observed_at, pe.vector FROM memories m
+            SELECT m.id, m.scope, m.content, m.content_hash, m.observed_at, p.id, p.content, p.observed_at, pe.vector
+            FROM (SELECT u.ord, u.id, u.scope, u.content, u.content_hash, u.observed_at FROM memories u
+                  WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = u.id AND e.model = $1)
+                  ORDER BY u.scope, u.ord LIMIT $2) m
             LEFT JOIN LATERAL (SELECT x.id, x.content, x.observed_at FROM memories x WHERE x.scope = m.scope AND x.ord < m.ord ORDER BY x.ord DESC LIMIT 1) p ON true
             LEFT JOIN embeddings pe ON pe.memory_id = p.id AND pe.model = $1
-            WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = m.id AND e.model = $1)
-            ORDER BY m.scope, m.ord LIMIT $2
-            """, r => new UnembeddedMemory(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), ReadPreceding(r, 5)), cancellationToken, modelId, limit), cancellationToken);
+            ORDER BY m.scope, m.ord
+            """, r => new UnembeddedMemory(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), PrecedingMemory.Read(r, 5)), cancellationToken, modelId, limit), cancellationToken);
 
     /// <inheritdoc cref="IVectorStore.LastMemoriesAsync"/>
     public async Task<Dictionary<string, PrecedingMemory>> LastMemoriesAsync(IReadOnlyList<string> scopes, string modelId, CancellationToken cancellationToken)
@@ -63,14 +65,10 @@ internal sealed class PostgresVectors(PostgresDatabase database)
             SELECT s.scope, p.id, p.content, p.observed_at, pe.vector FROM unnest($2::text[]) s(scope)
             CROSS JOIN LATERAL (SELECT x.id, x.content, x.observed_at FROM memories x WHERE x.scope = s.scope ORDER BY x.ord DESC LIMIT 1) p
             LEFT JOIN embeddings pe ON pe.memory_id = p.id AND pe.model = $1
-            """, r => (r.GetString(0), ReadPreceding(r, 1)!), cancellationToken, modelId, scopes.Distinct(StringComparer.Ordinal).ToArray()), cancellationToken).ConfigureAwait(false);
+            """, r => (r.GetString(0), PrecedingMemory.Read(r, 1)!), cancellationToken, modelId, scopes.Distinct(StringComparer.Ordinal).ToArray()), cancellationToken).ConfigureAwait(false);
         return rows.ToDictionary(r => r.Item1, r => r.Item2, StringComparer.Ordinal);
     }
 
-    /// <summary>A preceding memory from columns id, content, observed_at, vector starting at <paramref name="at"/>; null when the id is.</summary>
-    private static PrecedingMemory? ReadPreceding(NpgsqlDataReader reader, int at) =>
-        reader.IsDBNull(at) ? null : new(reader.GetString(at), reader.GetString(at + 1), reader.GetInt64(at + 2),
-            reader.IsDBNull(at + 3) ? null : VectorCodec.Decode(reader.GetFieldValue<byte[]>(at + 3)));
 
     /// <inheritdoc cref="IVectorStore.SaveVectorsAsync"/>
     public async Task<List<string>> SaveVectorsAsync(EmbeddingModel model, IReadOnlyList<(UnembeddedMemory Memory, float[] Vector)> vectors, CancellationToken cancellationToken)
@@ -91,8 +89,17 @@ internal sealed class PostgresVectors(PostgresDatabase database)
         return await database.WriteAsync(async (connection, tx) =>
         {
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            // One row a memory (the last vector given for it): one statement cannot update a row twice.
-            var latest = vectors.GroupBy(v => v.Memory.Id, StringComparer.Ordinal).Select(g => g.Last()).ToList();
+            // One row a memory (the last vector given for it): one statement cannot update a row twice. A vector is kept
+            // only while the memory answers the question it was embedded as the answer to, or none (a reply's row holds
+            // the question's meaning): if that one was forgotten meanwhile, the memory stays unembedded and the next pass
+            // makes it again.
+            var given = vectors.GroupBy(v => v.Memory.Id, StringComparer.Ordinal).Select(g => g.Last()).ToList();
+            var before = (await QueryAsync(connection, tx, """
+                SELECT v.id, p.id, p.content, p.observed_at, NULL::bytea FROM unnest($1::text[]) v(id) JOIN memories m ON m.id = v.id
+                LEFT JOIN LATERAL (SELECT x.id, x.content, x.observed_at FROM memories x WHERE x.scope = m.scope AND x.ord < m.ord ORDER BY x.ord DESC LIMIT 1) p ON true
+                """, r => (r.GetString(0), PrecedingMemory.Read(r, 1)), cancellationToken, given.Select(v => v.Memory.Id).ToArray()).ConfigureAwait(false))
+                .ToDictionary(x => x.Item1, x => x.Item2, StringComparer.Ordinal);
+            var latest = given.Where(v => before.TryGetValue(v.Memory.Id, out var now) && v.Memory.StillAnswersAsWith(now)).ToList();
             var ids = latest.Select(v => v.Memory.Id).ToArray();
             await ExecuteAsync(connection, tx, """
                 INSERT INTO embeddings(memory_id, model, vector)

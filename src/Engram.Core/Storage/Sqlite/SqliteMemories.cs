@@ -1,6 +1,5 @@
 using Engram.Core.Embeddings;
 using Engram.Core.Model;
-using Engram.Core.Search;
 using Microsoft.Data.Sqlite;
 using static Engram.Core.Storage.Sqlite.SqliteDatabase;
 
@@ -32,6 +31,7 @@ internal sealed class SqliteMemories(SqliteDatabase database)
         // Prepared once, bound per row: a bulk import is dominated by statement preparation otherwise.
         await using var findDuplicate = Command(connection, tx, "SELECT id FROM memories WHERE scope=$scope AND content_hash=$hash;", "$scope", "$hash");
         await using var findScope = Command(connection, tx, "SELECT scope FROM memories WHERE id=$id;", "$id");
+        await using var findLast = Command(connection, tx, "SELECT id, content, observed_at, NULL FROM memories WHERE scope=$scope ORDER BY rowid DESC LIMIT 1;", "$scope");
         await using var insertMemory = Command(connection, tx, """
             INSERT INTO memories(id, scope, content, content_hash, observed_at, created_at) VALUES($id, $scope, $content, $hash, $observed, $created);
             """, "$id", "$scope", "$content", "$hash", "$observed", "$created");
@@ -53,8 +53,9 @@ internal sealed class SqliteMemories(SqliteDatabase database)
             """, "$scope", "$model", "$dimensions", "$at");
         var touched = new HashSet<string>(StringComparer.Ordinal);
         var results = new List<InsertOutcome>(batch.Count);
-        foreach (var (memory, contentHash, vector, supersedes, entities) in batch)
+        foreach (var pending in batch)
         {
+            var (memory, contentHash, _, supersedes, entities) = pending;
             var existingId = await ScalarAsync(findDuplicate, cancellationToken, memory.Scope, contentHash).ConfigureAwait(false) as string;
             var id = existingId ?? memory.Id;
             foreach (var old in supersedes)
@@ -92,6 +93,8 @@ internal sealed class SqliteMemories(SqliteDatabase database)
                 }
             }
 
+            // Its vector may hold the question it was to answer (a reply's row): kept only if it answers that one as stored.
+            var vector = pending.Answering is null ? pending.Vector : pending.VectorAfter(await LastAsync(findLast, memory.Scope, cancellationToken).ConfigureAwait(false));
             await ExecuteAsync(insertMemory, cancellationToken, memory.Id, memory.Scope, memory.Content, contentHash, memory.ObservedAt, memory.CreatedAt).ConfigureAwait(false);
             if (vector is not null && model is not null)
             {
@@ -171,6 +174,13 @@ internal sealed class SqliteMemories(SqliteDatabase database)
         return true;
     }
 
+    /// <summary>The memory stored last in a scope (without its vector), through <c>findLast</c>.</summary>
+    private static async Task<PrecedingMemory?> LastAsync(SqliteCommand findLast, string scope, CancellationToken cancellationToken)
+    {
+        Bind(findLast, scope);
+        return (await ReadAsync(findLast, r => PrecedingMemory.Read(r, 0), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+    }
+
     /// <inheritdoc cref="IMemoryRecords.DeleteAsync"/>
     public async Task<Deletion> DeleteAsync(IReadOnlyCollection<string> ids, ForgetSelector selector, IReadOnlyList<string> scopes, string? principal, CancellationToken cancellationToken)
     {
@@ -181,8 +191,19 @@ internal sealed class SqliteMemories(SqliteDatabase database)
         var checks = await SqliteChecks.DeleteAsync(connection, tx, existing.Keys, Deletion.CheckHomes(selector, scopes), cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         // The memories around a forgotten one carried its text as session context: they are re-indexed without it. The
-        // one after it, when it asked, carried it in its vector too (a reply's row): that vector goes, and the background
-        // embedder makes it again.
+        // one after it may carry it in its vector too (a reply's row, when it asked), and may now follow a question: its
+        // rows are made again for what now precedes it (no model runs), in this transaction.
+        await using var next = Command(connection, tx, $"""
+            SELECT n.id, n.content, n.observed_at, e.model, e.vector FROM memories n JOIN embeddings e ON e.memory_id = n.id
+            WHERE n.id = (SELECT id FROM memories WHERE scope=$scope AND rowid > (SELECT rowid FROM memories WHERE id=$id) ORDER BY rowid LIMIT 1)
+              AND e.model LIKE '%{EmbeddingRuntime.RepliesMark}%';
+            """, "$id", "$scope");
+        await using var previous = Command(connection, tx, """
+            SELECT p.id, p.content, p.observed_at, pe.vector FROM memories p LEFT JOIN embeddings pe ON pe.memory_id = p.id AND pe.model = $model
+            WHERE p.rowid = (SELECT max(rowid) FROM memories WHERE scope=$scope AND rowid < (SELECT rowid FROM memories WHERE id=$id));
+            """, "$id", "$scope", "$model");
+        await using var refollow = Command(connection, tx, "UPDATE embeddings SET vector=$vector WHERE memory_id=$id AND model=$model;", "$id", "$model", "$vector");
+        await using var drop = Command(connection, tx, "DELETE FROM embeddings WHERE memory_id=$id AND model=$model;", "$id", "$model");
         await using var delete = Command(connection, tx, $"""
             INSERT INTO changes(memory_id, scope, deleted, at)
                 SELECT id, scope, 0, $now FROM (SELECT id, scope FROM memories
@@ -193,16 +214,24 @@ internal sealed class SqliteMemories(SqliteDatabase database)
             INSERT INTO changes(memory_id, scope, deleted, at)
                 SELECT id, scope, 0, $now FROM memories WHERE superseded_by=$id;
             UPDATE memories SET superseded_by=NULL, superseded_at=NULL WHERE superseded_by=$id;
-            DELETE FROM embeddings WHERE $asks AND model LIKE '%{EmbeddingRuntime.RepliesMark}%' AND memory_id = (SELECT id FROM memories
-                WHERE scope=$scope AND rowid > (SELECT rowid FROM memories WHERE id=$id) ORDER BY rowid LIMIT 1);
             DELETE FROM retrievals WHERE id IN (SELECT retrieval_id FROM retrieval_hits WHERE memory_id=$id);
             DELETE FROM retrieval_hits WHERE memory_id=$id;
             DELETE FROM memories WHERE id=$id;
             INSERT INTO changes(memory_id, scope, deleted, at) VALUES($id, $scope, 1, $now);
-            """, "$id", "$scope", "$now", "$asks");
+            """, "$id", "$scope", "$now");
         foreach (var memory in existing.Values)
         {
-            await ExecuteAsync(delete, cancellationToken, memory.Id, memory.Scope, now, SessionContext.AsksQuestion(memory.Content)).ConfigureAwait(false);
+            Bind(next, memory.Id, memory.Scope);
+            foreach (var (id, content, observedAt, model, rows) in await ReadAsync(next, r => (r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetString(3), VectorCodec.Decode((byte[])r.GetValue(4))), cancellationToken).ConfigureAwait(false))
+            {
+                Bind(previous, memory.Id, memory.Scope, model);
+                var before = (await ReadAsync(previous, r => PrecedingMemory.Read(r, 0), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+                await (EmbeddingRuntime.Refollow(model, rows, content, observedAt, before) is { } kept
+                    ? ExecuteAsync(refollow, cancellationToken, id, model, VectorCodec.Encode(kept))
+                    : ExecuteAsync(drop, cancellationToken, id, model)).ConfigureAwait(false);
+            }
+
+            await ExecuteAsync(delete, cancellationToken, memory.Id, memory.Scope, now).ConfigureAwait(false);
         }
 
         var deleted = ids.Where(existing.ContainsKey).ToList();

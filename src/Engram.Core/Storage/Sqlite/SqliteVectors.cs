@@ -56,14 +56,16 @@ internal sealed class SqliteVectors(SqliteDatabase database)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = Command(connection, null, """
-            SELECT m.id, m.scope, m.content, m.content_hash, m.observed_at, p.id, p.content, p.observed_at, pe.vector FROM memories m
-            LEFT JOIN memories p ON p.rowid = (SELECT max(x.rowid) FROM memories x WHERE x.scope = m.scope AND x.rowid < m.rowid)
+            SELECT m.id, m.scope, m.content, m.content_hash, m.observed_at, p.id, p.content, p.observed_at, pe.vector
+            FROM (SELECT rowid AS r, id, scope, content, content_hash, observed_at FROM memories u
+                  WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = u.id AND e.model = $model)
+                  ORDER BY scope, rowid LIMIT $limit) m
+            LEFT JOIN memories p ON p.rowid = (SELECT max(x.rowid) FROM memories x WHERE x.scope = m.scope AND x.rowid < m.r)
             LEFT JOIN embeddings pe ON pe.memory_id = p.id AND pe.model = $model
-            WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.memory_id = m.id AND e.model = $model)
-            ORDER BY m.scope, m.rowid LIMIT $limit;
+            ORDER BY m.scope, m.r;
             """, "$model", "$limit");
         Bind(command, modelId, limit);
-        return await ReadAsync(command, r => new UnembeddedMemory(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), ReadPreceding(r, 5)), cancellationToken).ConfigureAwait(false);
+        return await ReadAsync(command, r => new UnembeddedMemory(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), PrecedingMemory.Read(r, 5)), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc cref="IVectorStore.LastMemoriesAsync"/>
@@ -79,7 +81,7 @@ internal sealed class SqliteVectors(SqliteDatabase database)
         foreach (var scope in scopes.Distinct(StringComparer.Ordinal))
         {
             Bind(command, modelId, scope);
-            if ((await ReadAsync(command, r => ReadPreceding(r, 0), cancellationToken).ConfigureAwait(false)) is [{ } memory])
+            if ((await ReadAsync(command, r => PrecedingMemory.Read(r, 0), cancellationToken).ConfigureAwait(false)) is [{ } memory])
             {
                 last[scope] = memory;
             }
@@ -88,10 +90,6 @@ internal sealed class SqliteVectors(SqliteDatabase database)
         return last;
     }
 
-    /// <summary>A preceding memory from columns id, content, observed_at, vector starting at <paramref name="at"/>; null when the id is.</summary>
-    private static PrecedingMemory? ReadPreceding(SqliteDataReader reader, int at) =>
-        reader.IsDBNull(at) ? null : new(reader.GetString(at), reader.GetString(at + 1), reader.GetInt64(at + 2),
-            reader.IsDBNull(at + 3) ? null : VectorCodec.Decode((byte[])reader.GetValue(at + 3)));
 
     /// <inheritdoc cref="IVectorStore.SaveVectorsAsync"/>
     public async Task<List<string>> SaveVectorsAsync(EmbeddingModel model, IReadOnlyList<(UnembeddedMemory Memory, float[] Vector)> vectors, CancellationToken cancellationToken)
@@ -112,6 +110,13 @@ internal sealed class SqliteVectors(SqliteDatabase database)
 
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        // A vector is kept only while the memory answers the question it was embedded as the answer to, or none (a
+        // reply's row holds the question's meaning): if that one was forgotten meanwhile, the memory stays unembedded and
+        // the next pass makes it again.
+        await using var before = Command(connection, tx, """
+            SELECT p.id, p.content, p.observed_at, NULL FROM memories m
+            JOIN memories p ON p.rowid = (SELECT max(x.rowid) FROM memories x WHERE x.scope = m.scope AND x.rowid < m.rowid) WHERE m.id = $id;
+            """, "$id");
         await using var save = Command(connection, tx, """
             INSERT OR REPLACE INTO embeddings(memory_id, model, vector) SELECT $id, $model, $vector WHERE EXISTS (SELECT 1 FROM memories WHERE id = $id);
             INSERT INTO changes(memory_id, scope, deleted, at)
@@ -120,6 +125,12 @@ internal sealed class SqliteVectors(SqliteDatabase database)
             """, "$id", "$model", "$vector", "$at");
         foreach (var (memory, vector) in vectors)
         {
+            Bind(before, memory.Id);
+            if (!memory.StillAnswersAsWith((await ReadAsync(before, r => PrecedingMemory.Read(r, 0), cancellationToken).ConfigureAwait(false)).FirstOrDefault()))
+            {
+                continue;
+            }
+
             await ExecuteAsync(save, cancellationToken, memory.Id, model.Id, VectorCodec.Encode(vector), now).ConfigureAwait(false);
         }
 

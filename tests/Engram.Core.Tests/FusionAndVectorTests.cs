@@ -234,17 +234,24 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
         }
     }
 
+    /// <summary>
+    /// Queries along the first axis, as a question about dance styles is; a reply about them and the rest off it. A
+    /// reply's row with its question is their sum, as a unit vector: cosine 1/√2 with the query.
+    /// </summary>
+    private static FixedVectorModel DanceModel() => new([1, 0, 0], text =>
+        text.Contains("dance styles", StringComparison.Ordinal) ? [1, 0, 0]
+        : text.Contains("Contemporary", StringComparison.Ordinal) ? [0, 1, 0]
+        : [0, 0, 1], local: true);
+
+    private static readonly DateTimeOffset At = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+
     [Fact]
     public async Task InABatch_AReplyTakesTheQuestionBeforeIt_AndAVectorMadeToFollowADuplicate_IsMadeAgain()
     {
-        static float[] Vector(string text) =>
-            text.Contains("dance styles", StringComparison.Ordinal) ? [1, 0, 0]
-            : text.Contains("Contemporary", StringComparison.Ordinal) ? [0, 1, 0]
-            : [0, 0, 1];
         const string scope = "project:reply/batch";
-        var at = new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+        var at = At;
         var question = new Model.RecallRequest("which dance styles does Melanie like", scope);
-        using var local = new FixedVectorModel([1, 0, 0], Vector, local: true);
+        using var local = DanceModel();
         await using var service = new MemoryService(TempStore.Options(temp.NewHome()), local);
 
         // The question and its reply in one call: the reply's row takes the question embedded beside it.
@@ -274,16 +281,10 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
     [Fact]
     public async Task AReply_IsScoredTogetherWithTheQuestionBeforeIt_UntilTheQuestionIsForgotten()
     {
-        // Queries along the first axis, as the question is; the reply and the rest off it. The reply's row with its
-        // question is their sum, as a unit vector: cosine 1/√2 with the query.
-        static float[] Vector(string text) =>
-            text.Contains("dance styles", StringComparison.Ordinal) ? [1, 0, 0]
-            : text.Contains("Contemporary", StringComparison.Ordinal) ? [0, 1, 0]
-            : [0, 0, 1];
         const string scope = "project:reply/rows";
-        var at = new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+        var at = At;
         var question = new Model.RecallRequest("which dance styles does Melanie like", scope);
-        using var local = new FixedVectorModel([1, 0, 0], Vector, local: true);
+        using var local = DanceModel();
 
         async Task<string[]> RememberAsync(MemoryService service) =>
         [

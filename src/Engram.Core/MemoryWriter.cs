@@ -55,7 +55,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
         // An unreachable embedder does not hold the write up: the memory is stored now and embedded in the background.
         var (asked, after, later) = await AskedAsync(pending, cancellationToken).ConfigureAwait(false);
         var vectors = await engine.Embedder.TryEmbedDocumentsAsync(contents, cancellationToken, asked: asked).ConfigureAwait(false);
-        return vectors is null ? pending : pending.Select((p, i) => p with { Vector = later.Contains(i) ? null : vectors[i], Answering = after?[i] }).ToList();
+        return vectors is null ? pending : pending.Select((p, i) => p with { Vector = vectors[i], Answering = after?[i], OffersOnly = later.Contains(i) }).ToList();
     }
 
     /// <summary>
@@ -63,8 +63,9 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
     /// its scope, an earlier one of the batch or the scope's last, when that one asks within the session (its id, or ""
     /// for none, is <see cref="PendingMemory.Answering"/>: the store keeps the vector only if the memory answers the same
     /// when written). Nulls when the embedder embeds no such rows. A memory whose
-    /// question has no vector yet is left to the background embedder (its index in <c>Later</c>), which embeds the
-    /// question first; one whose question's text was refused (an empty vector) gets no row.
+    /// question has no vector yet is stored without its vector (its index in <c>Later</c>; the vector, lacking the
+    /// reply's row, still finds the memories it restates), and the background embedder makes it after the question's;
+    /// one whose question's text was refused (an empty vector) gets no row.
     /// </summary>
     private async Task<(List<EmbeddingRuntime.Asked?>? Asked, List<string>? After, HashSet<int> Later)> AskedAsync(List<PendingMemory> pending, CancellationToken cancellationToken)
     {
@@ -163,7 +164,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
     public async Task<IReadOnlyList<RememberResult>> InsertAsync(List<PendingMemory> pending, CancellationToken cancellationToken)
     {
         var inserted = await engine.Store.InsertAsync(pending, engine.Embedder.Model, cancellationToken).ConfigureAwait(false);
-        if (pending.Any(p => p.Vector is null))
+        if (inserted.Any(o => o.Created && !o.Embedded))
         {
             engine.Backfill.Wake();
         }
@@ -172,7 +173,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
         var results = new List<RememberResult>(pending.Count);
         for (var i = 0; i < pending.Count; i++)
         {
-            var (created, id) = inserted[i];
+            var (created, id, _) = inserted[i];
 
             var memory = pending[i].Memory;
             LogRemembered(logger, id, memory.Scope, created);

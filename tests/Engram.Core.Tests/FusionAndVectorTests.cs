@@ -279,6 +279,36 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
     }
 
     [Fact]
+    public async Task AReplyWhoseQuestionHasNoVectorYet_IsOfferedItsRestatements_AndEmbeddedAfterTheQuestion()
+    {
+        const string scope = "project:reply/later";
+        var question = new Model.RecallRequest("which dance styles does Melanie like", scope);
+        // The question's text fails until the reply is stored (the provider refused it meanwhile); every other text embeds.
+        var down = true;
+        using var flaky = new FixedVectorModel([1, 0, 0], text =>
+            text.Contains("dance styles", StringComparison.Ordinal) ? (Volatile.Read(ref down) ? throw new HttpRequestException("down") : [1, 0, 0])
+            : text.Contains("Contemporary", StringComparison.Ordinal) ? [0, 1, 0]
+            : [0, 0, 1], local: true);
+        var options = TempStore.Options(temp.NewHome());
+        options.EmbeddingRetryDelay = TimeSpan.Zero;
+        await using var service = new MemoryService(options, flaky);
+
+        var taught = await service.RememberAsync(new Model.RememberRequest("Melanie: Contemporary is what I teach on Mondays.", scope, ObservedAt: At));
+        await service.RememberAsync(new Model.RememberRequest("Caroline: Got any favourite dance styles?", scope, ObservedAt: At.AddMinutes(1)));
+        var reply = await service.RememberAsync(new Model.RememberRequest("Melanie: Contemporary, it is so expressive.", scope, ObservedAt: At.AddMinutes(2)));
+        Volatile.Write(ref down, false);
+
+        // Its vector, made without the question's row, still finds what it restates, and is not stored: the background
+        // embedder makes it once the question has one, with the row.
+        Assert.Contains(reply.Similar!, s => s.Id == taught.Id);
+        await service.ReembedAsync();
+        Assert.Equal(3, (await service.StatsAsync()).VectorsByModel["fixed/fixed-model+sentences+replies/3"]);
+        var vector = (await service.ExplainAsync(new Model.ExplainRequest(Recall: question, MemoryId: reply.Id))).Memory!.Vector;
+        Assert.Equal(1 / Math.Sqrt(2), vector!.Score, 5);
+        Assert.Equal(Model.SignalScore.WithItsQuestion, vector.Note);
+    }
+
+    [Fact]
     public async Task AReply_IsScoredTogetherWithTheQuestionBeforeIt_UntilTheQuestionIsForgotten()
     {
         const string scope = "project:reply/rows";

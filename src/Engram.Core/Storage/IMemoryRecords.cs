@@ -58,8 +58,11 @@ internal interface IMemoryRecords
     Task<List<ObservedMemory>> ObservedWithinAsync(IReadOnlyList<string> scopes, IReadOnlyList<TimeRange> ranges, int k, CancellationToken cancellationToken = default);
 }
 
-/// <summary>What became of one memory of an insert: written, or a duplicate of the memory <paramref name="Id"/> names.</summary>
-internal readonly record struct InsertOutcome(bool Created, string Id);
+/// <summary>
+/// What became of one memory of an insert: written, or a duplicate of the memory <paramref name="Id"/> names; and for a
+/// written one, whether its vector was stored with it (<paramref name="Embedded"/>: if not, the background embedder makes it).
+/// </summary>
+internal readonly record struct InsertOutcome(bool Created, string Id, bool Embedded = false);
 
 /// <summary>
 /// A span of observation times, in Unix milliseconds: [From, To) (a day or month a query names); and, when the query

@@ -69,12 +69,16 @@ internal sealed record PendingMemory(StoredMemory Memory, string ContentHash, fl
     /// </summary>
     public string? Answering { get; init; }
 
+    /// <summary>Whether its vector lacks a row it should have (its question had no vector yet): used to offer similar memories, not stored.</summary>
+    public bool OffersOnly { get; init; }
+
     /// <summary>
-    /// Its vector, unless it was made as the answer to another question than the one it answers after
-    /// <paramref name="previous"/>, the memory it follows as stored: then none, and the background embedder makes it.
+    /// The vector to store: none when it only serves offers, or was made as the answer to another question than the
+    /// one it answers after <paramref name="previous"/>, the memory it follows as stored (the background embedder
+    /// makes it then).
     /// </summary>
     public float[]? VectorAfter(PrecedingMemory? previous) =>
-        Answering is null || Answering == Search.SessionContext.QuestionAnswered(previous, Memory.ObservedAt) ? Vector : null;
+        OffersOnly ? null : Answering is null || Answering == Search.SessionContext.QuestionAnswered(previous, Memory.ObservedAt) ? Vector : null;
 }
 
 /// <summary>

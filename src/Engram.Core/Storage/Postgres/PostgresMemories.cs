@@ -73,7 +73,8 @@ internal sealed class PostgresMemories(PostgresDatabase database)
                     continue;
                 }
 
-                writes.Add(memory, contentHash, pending.VectorAfter(last.GetValueOrDefault(memory.Scope)), entities);
+                var vector = pending.VectorAfter(last.GetValueOrDefault(memory.Scope));
+                writes.Add(memory, contentHash, vector, entities);
                 last[memory.Scope] = new PrecedingMemory(memory.Id, memory.Content, memory.ObservedAt, null);
                 existing[(memory.Scope, contentHash)] = memory.Id;
                 scopeOf[memory.Id] = memory.Scope;
@@ -82,7 +83,7 @@ internal sealed class PostgresMemories(PostgresDatabase database)
                     writes.Supersede(memory.Id, memory.CreatedAt, old, memory.Scope);
                 }
 
-                results.Add(new InsertOutcome(true, memory.Id));
+                results.Add(new InsertOutcome(true, memory.Id, vector is not null && model is not null));
             }
 
             await writes.FlushAsync(connection, tx, cancellationToken).ConfigureAwait(false);

@@ -94,7 +94,7 @@ internal sealed class SqliteMemories(SqliteDatabase database)
             }
 
             // Its vector may hold the question it was to answer (a reply's row): kept only if it answers that one as stored.
-            var vector = pending.Answering is null ? pending.Vector : pending.VectorAfter(await LastAsync(findLast, memory.Scope, cancellationToken).ConfigureAwait(false));
+            var vector = pending.Answering is null && !pending.OffersOnly ? pending.Vector : pending.VectorAfter(await LastAsync(findLast, memory.Scope, cancellationToken).ConfigureAwait(false));
             await ExecuteAsync(insertMemory, cancellationToken, memory.Id, memory.Scope, memory.Content, contentHash, memory.ObservedAt, memory.CreatedAt).ConfigureAwait(false);
             if (vector is not null && model is not null)
             {
@@ -118,7 +118,7 @@ internal sealed class SqliteMemories(SqliteDatabase database)
                 await ExecuteAsync(insertChange, cancellationToken, old, memory.Scope, memory.CreatedAt).ConfigureAwait(false);
             }
 
-            results.Add(new InsertOutcome(true, memory.Id));
+            results.Add(new InsertOutcome(true, memory.Id, vector is not null && model is not null));
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);

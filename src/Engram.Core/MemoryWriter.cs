@@ -83,26 +83,15 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
         for (var i = 0; i < pending.Count; i++)
         {
             var memory = pending[i].Memory;
-            if (latest.TryGetValue(memory.Scope, out var j))
+            var (before, earlier) = latest.TryGetValue(memory.Scope, out var j)
+                ? (new PrecedingMemory(pending[j].Memory.Id, pending[j].Memory.Content, pending[j].Memory.ObservedAt, null), j)
+                : (last.GetValueOrDefault(memory.Scope), -1);
+            var question = Search.SessionContext.QuestionAnswered(before, memory.ObservedAt);
+            asked.Add(EmbeddingRuntime.Asked.By(before, earlier, memory.ObservedAt));
+            after.Add(question);
+            if (question != "" && earlier < 0 && before!.Vector is null)
             {
-                var answers = Search.SessionContext.Answers(pending[j].Memory.Content, pending[j].Memory.ObservedAt, memory.ObservedAt);
-                asked.Add(answers ? EmbeddingRuntime.Asked.Earlier(j) : null);
-                after.Add(answers ? pending[j].Memory.Id : "");
-            }
-            else if (last.TryGetValue(memory.Scope, out var before))
-            {
-                var answers = Search.SessionContext.Answers(before.Content, before.ObservedAt, memory.ObservedAt);
-                asked.Add(answers && before.Vector is { Length: > 0 } rows ? EmbeddingRuntime.Asked.Stored(rows) : null);
-                after.Add(answers ? before.Id : "");
-                if (answers && before.Vector is null)
-                {
-                    later.Add(i);
-                }
-            }
-            else
-            {
-                asked.Add(null);
-                after.Add("");
+                later.Add(i);
             }
 
             latest[memory.Scope] = i;

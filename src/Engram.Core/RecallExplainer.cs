@@ -209,14 +209,15 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         // reply, one with its question, unless another build's rules made them: then the counts differ, and no sentence
         // is named rather than the wrong one.
         var sentences = Sentences.Of(content);
-        if (best.Rows == 2 + sentences.Count && best.Row == best.Rows - 1)
-        {
-            return score with { Note = SignalScore.WithItsQuestion };
-        }
-
-        if (best.Rows != 1 + sentences.Count && best.Rows != 2 + sentences.Count)
+        var own = 1 + sentences.Count;
+        if (best.Rows - own is not (0 or 1))
         {
             return score;
+        }
+
+        if (best.Row == own)
+        {
+            return score with { Note = SignalScore.WithItsQuestion };
         }
 
         var sentence = sentences[best.Row - 1];

@@ -250,18 +250,8 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             return null;
         }
 
-        var asked = new List<EmbeddingRuntime.Asked?>(batch.Count);
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var before = batch[i].Before;
-            var earlier = before is null ? -1 : batch.FindIndex(0, i, m => m.Id == before.Id);
-            asked.Add(before is null || !Search.SessionContext.Answers(before.Content, before.ObservedAt, batch[i].ObservedAt) ? null
-                : earlier >= 0 ? EmbeddingRuntime.Asked.Earlier(earlier)
-                : before.Vector is { } rows ? EmbeddingRuntime.Asked.Stored(rows)
-                : null);
-        }
-
-        return asked;
+        return batch.Select((memory, i) => EmbeddingRuntime.Asked.By(
+            memory.Before, memory.Before is { } before ? batch.FindIndex(0, i, m => m.Id == before.Id) : -1, memory.ObservedAt)).ToList();
     }
 
     public async ValueTask DisposeAsync()

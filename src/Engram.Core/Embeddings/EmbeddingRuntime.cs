@@ -162,13 +162,12 @@ internal sealed partial class EmbeddingRuntime : IDisposable
         {
             var (start, rows) = runs[i];
             var whole = vectors[start];
-            var question = asked?[i] switch
+            var reply = asked?[i] switch
             {
-                { InBatch: >= 0 and var earlier } when earlier < i => vectors[runs[earlier].Start],
-                { Rows: { } stored } when stored.Length >= whole.Length => stored.AsSpan(0, whole.Length).ToArray(),
+                { InBatch: >= 0 and var earlier } when earlier < i => Reply(whole, vectors[runs[earlier].Start]),
+                { Rows: { } stored } when stored.Length >= whole.Length => Reply(whole, stored.AsSpan(0, whole.Length)),
                 _ => null,
             };
-            var reply = question is null ? null : Reply(whole, question);
             result[i] = rows == 1 && reply is null ? whole : [.. vectors.Skip(start).Take(rows).SelectMany(v => v), .. reply ?? []];
         }
 
@@ -178,9 +177,17 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     /// <summary>The question a memory answers: an earlier text of the same call (by its index), or a stored memory's rows (its whole text's first).</summary>
     internal readonly record struct Asked(int InBatch, float[]? Rows)
     {
-        public static Asked Earlier(int index) => new(index, null);
-
-        public static Asked Stored(float[] rows) => new(-1, rows);
+        /// <summary>
+        /// The question a memory observed at <paramref name="observedAt"/> answers when <paramref name="before"/> is
+        /// stored just before it (<see cref="Search.SessionContext.QuestionAnswered"/>): by <paramref name="earlier"/>,
+        /// its index in the same call when it is embedded there too (else -1), or by its stored rows. Null when it
+        /// answers none, or its question has no usable vector (none yet, or its text refused).
+        /// </summary>
+        public static Asked? By(PrecedingMemory? before, int earlier, long observedAt) =>
+            Search.SessionContext.QuestionAnswered(before, observedAt) == "" ? null
+            : earlier >= 0 ? new Asked(earlier, null)
+            : before!.Vector is { Length: > 0 } rows ? new Asked(-1, rows)
+            : null;
     }
 
     /// <summary>
@@ -196,21 +203,21 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     /// <param name="before">The memory now stored before it, with its vector of the model.</param>
     internal static float[]? Refollow(string model, float[] rows, string content, long observedAt, PrecedingMemory? before)
     {
+        var own = 1 + Search.Sentences.Of(content).Count;
         if (!int.TryParse(model.AsSpan(model.LastIndexOf('/') + 1), System.Globalization.CultureInfo.InvariantCulture, out var dimensions) || dimensions <= 0
-            || rows.Length % dimensions != 0 || (rows.Length / dimensions - (1 + Search.Sentences.Of(content).Count)) is not (0 or 1))
+            || rows.Length % dimensions != 0 || rows.Length / dimensions - own is not (0 or 1))
         {
             return null;
         }
 
-        var own = rows.AsSpan(0, (1 + Search.Sentences.Of(content).Count) * dimensions);
         var reply = before is { Vector: { } question } && question.Length >= dimensions && Search.SessionContext.Answers(before.Content, before.ObservedAt, observedAt)
-            ? Reply(rows[..dimensions], question[..dimensions])
+            ? Reply(rows.AsSpan(0, dimensions), question.AsSpan(0, dimensions))
             : null;
-        return [.. own, .. reply ?? []];
+        return [.. rows.AsSpan(0, own * dimensions), .. reply ?? []];
     }
 
     /// <summary>A reply's row: its whole text's vector plus its question's, as a unit vector (null when they cancel out).</summary>
-    private static float[]? Reply(float[] whole, float[] question)
+    private static float[]? Reply(ReadOnlySpan<float> whole, ReadOnlySpan<float> question)
     {
         var sum = new float[whole.Length];
         System.Numerics.Tensors.TensorPrimitives.Add(whole, question, sum);

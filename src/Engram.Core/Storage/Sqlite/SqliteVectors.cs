@@ -90,7 +90,6 @@ internal sealed class SqliteVectors(SqliteDatabase database)
         return last;
     }
 
-
     /// <inheritdoc cref="IVectorStore.SaveVectorsAsync"/>
     public async Task<List<string>> SaveVectorsAsync(EmbeddingModel model, IReadOnlyList<(UnembeddedMemory Memory, float[] Vector)> vectors, CancellationToken cancellationToken)
     {

@@ -106,7 +106,7 @@ public sealed class RankingTests
     }
 
     [Fact]
-    public void VectorMatrix_Cosine_ReadsOneRow_AfterCompaction_AndNothingForAnUnknownId()
+    public void VectorMatrix_Locate_ReadsOneRow_AfterCompaction_NothingForAnUnknownId_AndKeepsWhatItFound()
     {
         var matrix = new VectorMatrix(2);
         for (var i = 0; i < 100; i++)
@@ -119,9 +119,20 @@ public sealed class RankingTests
             matrix.Remove("m" + i);
         }
 
-        Assert.Equal(1f, matrix.Cosine("m70", [1, 0]));
-        Assert.Equal(0.6f, matrix.Cosine("m71", [1, 0]));
-        Assert.Null(matrix.Cosine("m3", [1, 0]));
+        var found = matrix.Locate("m70")!.Value;
+        Assert.Equal(1f, found.Cosine([1, 0]));
+        Assert.Equal(0.6f, matrix.Locate("m71")!.Value.Cosine([1, 0]));
+        Assert.Null(matrix.Locate("m3"));
+
+        // Rows found are read after the lock is left: a new vector for the memory, and a compaction, write elsewhere.
+        matrix.Upsert("m70", [0, 1]);
+        for (var i = 71; i < 90; i++)
+        {
+            matrix.Remove("m" + i);
+        }
+
+        Assert.Equal(1f, found.Cosine([1, 0]));
+        Assert.Equal(0f, matrix.Locate("m70")!.Value.Cosine([1, 0]));
     }
 
     [Fact]
@@ -144,7 +155,7 @@ public sealed class RankingTests
         matrix.Current.Scan([1, 0], wholeOnly, null, sentences: false);
         Assert.Equal([("b", 0.8f), ("a", 0.6f), ("c", 0f)], wholeOnly.ToList());
 
-        Assert.Equal(1f, matrix.Cosine("a", [1, 0]));
+        Assert.Equal(1f, matrix.Locate("a")!.Value.Cosine([1, 0]));
         Assert.Equal([0.6f, 0.8f], matrix.VectorOf("a")!);
         Assert.Equal(0.96f, matrix.Cosine("a", "b")!.Value, 5);
         Assert.Equal(3, matrix.Count);

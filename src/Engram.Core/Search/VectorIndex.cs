@@ -196,14 +196,15 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
     }
 
     /// <summary>
-    /// The cosines of <paramref name="ids"/> (those of <paramref name="scopes"/> with a vector here) with
-    /// <paramref name="query"/>, as the scan scores them: a lookup per id, for candidates another signal found below the
-    /// scan's top k.
+    /// Where the rows of <paramref name="ids"/> (those of <paramref name="scopes"/> with a vector here) lie, to score
+    /// them later by <see cref="VectorMatrix.Located.Cosine"/> as the scan would: for candidates another signal found
+    /// below the scan's top k. The lookups, a few random reads each, can be done while the query's embedding computes;
+    /// the rows they point at are never written again.
     /// </summary>
-    public Dictionary<string, float> Cosines(ReadOnlySpan<float> query, IReadOnlyList<string> scopes, IEnumerable<string> ids)
+    public List<VectorMatrix.Located> Locate(IReadOnlyList<string> scopes, IEnumerable<string> ids)
     {
-        var found = new Dictionary<string, float>(StringComparer.Ordinal);
-        if (Model is not { } model || query.Length != model.Dimensions)
+        var found = new List<VectorMatrix.Located>();
+        if (Model is null)
         {
             return found;
         }
@@ -212,9 +213,9 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         {
             foreach (var id in ids)
             {
-                if (_scopeOf.TryGetValue(id, out var scope) && scopes.Contains(scope) && _scopes.TryGetValue(scope, out var matrix) && matrix.Cosine(id, query) is { } cosine)
+                if (_scopeOf.TryGetValue(id, out var scope) && scopes.Contains(scope) && _scopes.TryGetValue(scope, out var matrix) && matrix.Locate(id) is { } located)
                 {
-                    found[id] = cosine;
+                    found.Add(located);
                 }
             }
         }

@@ -109,12 +109,8 @@ internal sealed class VectorMatrix(int dimensions)
         }
     }
 
-    /// <summary>
-    /// The best cosine of <paramref name="id"/>'s rows (its whole text's, its sentences') with <paramref name="query"/>,
-    /// as a scan scores it, or null when it has none here (under the index's lock).
-    /// </summary>
-    public float? Cosine(string id, ReadOnlySpan<float> query) =>
-        _rows.TryGetValue(id, out var held) ? BestRow(_data, held.Row, held.Row + held.Rows, dimensions, query).Score : null;
+    /// <summary>Where <paramref name="id"/>'s rows lie, or null when it has none here (under the index's lock).</summary>
+    public Located? Locate(string id) => _rows.TryGetValue(id, out var held) ? new Located(id, _data, held.Row, held.Rows, dimensions) : null;
 
     /// <summary>
     /// Which of <paramref name="id"/>'s rows is closest to <paramref name="query"/> (0: its whole text's) and how many it
@@ -137,6 +133,16 @@ internal sealed class VectorMatrix(int dimensions)
         }
 
         return (row, best);
+    }
+
+    /// <summary>
+    /// A memory's rows where they lie. A row, once written, is never written again (a memory embedded anew gets new
+    /// rows, and a compaction new arrays), so it can be read after the index's lock is left.
+    /// </summary>
+    internal readonly record struct Located(string Id, float[] Data, int Row, int Rows, int Dimensions)
+    {
+        /// <summary>The best cosine of the memory's rows (its whole text's, its sentences') with <paramref name="query"/>, as a scan scores it.</summary>
+        public float Cosine(ReadOnlySpan<float> query) => query.Length == Dimensions ? BestRow(Data, Row, Row + Rows, Dimensions, query).Score : float.NegativeInfinity;
     }
 
     /// <summary>A copy of <paramref name="id"/>'s whole text's vector, or null when it has none here (under the index's lock).</summary>
@@ -219,7 +225,9 @@ internal sealed class VectorMatrix(int dimensions)
     {
         /// <summary>
         /// From this many rows on, a scan reads the rows as bytes first (a quarter of the memory to read) and scores exactly
-        /// only the best of them: below it the floats are read faster than the bytes are worked out.
+        /// only the best of them: below it the floats are read faster than the bytes are worked out. And only when those
+        /// best are at most a quarter of the memories: reading their floats again then costs less than the bytes save
+        /// (2,000 memories of three rows, the top 400 asked for: 354 µs by bytes, 288 µs by floats; 5,000: 664 and 925 µs).
         /// </summary>
         internal const int BytesFrom = 4096;
 
@@ -239,7 +247,7 @@ internal sealed class VectorMatrix(int dimensions)
         /// </summary>
         public (double Sum, int Rows) Scan(ReadOnlySpan<float> query, TopK<string> top, IReadOnlySet<string>? allowed, float floor = float.NegativeInfinity, bool sentences = true)
         {
-            if (allowed is null && count >= BytesFrom && Avx2.IsSupported && top.Capacity > 0)
+            if (allowed is null && count >= BytesFrom && Avx2.IsSupported && top.Capacity > 0 && 4 * Rescored(top.Capacity) <= memories)
             {
                 return ScanBytes(query, top, floor, sentences);
             }
@@ -264,7 +272,7 @@ internal sealed class VectorMatrix(int dimensions)
 
             var widened = Array.ConvertAll(queryCodes, c => (short)c);
 
-            var candidates = new TopK<int>(top.Capacity + Math.Max(Margin, top.Capacity));
+            var candidates = new TopK<int>(Rescored(top.Capacity));
             for (var row = 0; row < count;)
             {
                 if (ids[row] is not { } id)
@@ -347,6 +355,9 @@ internal sealed class VectorMatrix(int dimensions)
 
             return (sum, scanned);
         }
+
+        /// <summary>How many of the best by bytes are scored again from the floats when <paramref name="k"/> are asked for.</summary>
+        private static int Rescored(int k) => k + Math.Max(Margin, k);
 
         /// <summary>Where the run of rows of <paramref name="id"/> starting at <paramref name="row"/> ends (its rows share its id, the same string).</summary>
         private int RunEnd(int row, string id)

@@ -21,6 +21,10 @@ internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder,
     public async Task<SignalRanking> RankAsync(RecallContext context, CancellationToken cancellationToken)
     {
         var query = context.Query;
+        // Where BM25's candidates' rows lie is looked up while the query's embedding computes (the signals before this
+        // one have ranked): a lookup reads memory no recall touched lately, and the embedding holds the other core.
+        var lexical = context.Find(SignalKind.Lexical)?.Hits ?? [];
+        var located = addsOnly ? [] : index.Locate(query.Scopes, lexical.Select(h => h.Id));
         var vector = await context.QueryVector.ConfigureAwait(false);
         if (vector is null)
         {
@@ -36,16 +40,15 @@ internal sealed class VectorSignal(VectorIndex index, EmbeddingRuntime embedder,
             hits.Add(new Scored(id, score));
         }
 
-        var lexical = context.Find(SignalKind.Lexical)?.Hits ?? [];
         if (!addsOnly && scanned.Count == context.Depth)
         {
             // BM25's candidates below the scan's top k are still scored by meaning, after the top k: a fusion by evidence
             // would otherwise read them as having no likeness at all to the query.
             var listed = hits.Select(h => h.Id).ToHashSet(StringComparer.Ordinal);
-            hits.AddRange(index.Cosines(vector, query.Scopes, lexical.Select(h => h.Id).Where(id => !listed.Contains(id)))
-                .Where(x => x.Value >= Floor)
-                .OrderByDescending(x => x.Value).ThenBy(x => x.Key, StringComparer.Ordinal)
-                .Select(x => new Scored(x.Key, x.Value)));
+            hits.AddRange(located.Where(x => !listed.Contains(x.Id))
+                .Select(x => new Scored(x.Id, x.Cosine(vector)))
+                .Where(x => x.Score >= Floor)
+                .OrderByDescending(x => x.Score).ThenBy(x => x.Id, StringComparer.Ordinal));
         }
 
         return new SignalRanking(SignalKind.Vector, hits, weight)

@@ -234,6 +234,34 @@ public sealed class LateQueryVectorTests(TempStore temp) : IClassFixture<TempSto
         }
     }
 
+    [Fact]
+    public async Task AWordMatchBelowTheScansTop_IsStillScoredByMeaning_FromRowsLocatedBeforeTheQueryVector()
+    {
+        // 420 notes close to the query by meaning (cosine 0.9) fill the scan's top 400; the one that shares the query's
+        // word is further off (0.3), above the floor: its cosine comes from rows located while the query was embedded.
+        const string scope = "project:located/rows";
+        using var model = new FixedVectorModel([1, 0, 0], text =>
+        {
+            if (text.Contains("zebra", StringComparison.OrdinalIgnoreCase))
+            {
+                return [0.3f, MathF.Sqrt(1 - 0.09f), 0];
+            }
+
+            var angle = text.Length % 97 / 97f * MathF.PI;
+            var rest = MathF.Sqrt(1 - 0.81f);
+            return [0.9f, rest * MathF.Cos(angle), rest * MathF.Sin(angle)];
+        });
+        await using var service = new MemoryService(TempStore.Options(temp.NewHome()), model);
+        var stored = await service.RememberManyAsync(Enumerable.Range(0, 420)
+            .Select(i => new Model.RememberRequest($"Gardening note {i}: {new string('x', i % 13)} tomatoes want sun.", scope))
+            .Append(new Model.RememberRequest("The zebra crossing outside the office is repainted each spring.", scope))
+            .ToList());
+
+        var zebra = (await service.ExplainAsync(new Model.ExplainRequest(Recall: new Model.RecallRequest("when is the zebra crossing repainted", scope), MemoryId: stored[^1].Id))).Memory!;
+        Assert.NotNull(zebra.Lexical);
+        Assert.Equal(0.3, zebra.Vector!.Score, 5);
+    }
+
     /// <summary>
     /// Queries along the first axis, as a question about dance styles is; a reply about them and the rest off it. A
     /// reply's row with its question is their sum, as a unit vector: cosine 1/√2 with the query.

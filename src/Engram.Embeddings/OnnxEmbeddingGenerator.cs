@@ -163,18 +163,29 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         // other threads (a query's on threads of its own, see InferenceThreads; documents' on the pool, side by side: a
         // memory and its sentences), so a caller's time limit can give up waiting for it.
         // At most one run per core at a time for one call (a background batch of many memories never floods the pool),
-        // and none starts once the caller has given up.
+        // each taking the next text as soon as its own run ends: a memory's whole text (its longest) runs beside its
+        // sentences one after another, not beside one sentence while the next waits for the pair. None starts once the
+        // caller has given up.
         var texts = values.Select(value => prefix + value).ToList();
-        var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
-        foreach (var chunk in texts.Chunk(Math.Max(1, Environment.ProcessorCount)))
+        var vectors = new float[texts.Count][];
+        var next = -1;
+        bool Work()
         {
-            var runs = chunk.Select(text => query ? _queries.RunAsync(() => Embed(text, cancellationToken), cancellationToken) : Task.Run(() => Embed(text, cancellationToken), cancellationToken));
-            foreach (var vector in await Task.WhenAll(runs).WaitAsync(cancellationToken).ConfigureAwait(false))
+            for (int i; !cancellationToken.IsCancellationRequested && (i = Interlocked.Increment(ref next)) < texts.Count;)
             {
-                result.Add(new Embedding<float>(vector) { ModelId = _metadata.DefaultModelId });
+                vectors[i] = Embed(texts[i], cancellationToken);
             }
+
+            return true;
         }
 
+        var workers = Enumerable.Range(0, Math.Min(texts.Count, Math.Max(1, Environment.ProcessorCount)))
+            .Select(_ => query ? _queries.RunAsync(Work, cancellationToken) : Task.Run(Work, cancellationToken))
+            .ToList();
+        await Task.WhenAll(workers).WaitAsync(cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        var result = new GeneratedEmbeddings<Embedding<float>>(texts.Count);
+        result.AddRange(vectors.Select(vector => new Embedding<float>(vector) { ModelId = _metadata.DefaultModelId }));
         return result;
     }
 

@@ -128,9 +128,15 @@ public class VectorScanBenchmarks
     private static float[] RandomUnit(Random random)
     {
         var v = new float[Dimensions];
+        RandomUnit(random, v);
+        return v;
+    }
+
+    /// <summary>Fills <paramref name="v"/> with a random direction, of unit length.</summary>
+    internal static void RandomUnit(Random random, Span<float> v)
+    {
         for (var i = 0; i < v.Length; i++) v[i] = (float)(random.NextDouble() - 0.5);
         TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
-        return v;
     }
 
     [Benchmark(Baseline = true, Description = "memory bandwidth: Sum over the matrix")]

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using BenchmarkDotNet.Attributes;
 using Engram.Core.Search;
 
@@ -36,7 +35,7 @@ public class VectorSignalBenchmarks
             var rows = new float[Rows * Dimensions];
             for (var r = 0; r < Rows; r++)
             {
-                RandomUnit(random, rows.AsSpan(r * Dimensions, Dimensions));
+                VectorScanBenchmarks.RandomUnit(random, rows.AsSpan(r * Dimensions, Dimensions));
             }
 
             _matrix.Upsert("m" + i, rows);
@@ -45,18 +44,8 @@ public class VectorSignalBenchmarks
 
         _matrix.Publish();
         _query = new float[Dimensions];
-        RandomUnit(random, _query);
+        VectorScanBenchmarks.RandomUnit(random, _query);
         _located = Enumerable.Range(0, 250).Select(i => _matrix.Locate("m" + (i * 7 % Memories))!.Value).ToList();
-    }
-
-    private static void RandomUnit(Random random, Span<float> v)
-    {
-        for (var i = 0; i < v.Length; i++)
-        {
-            v[i] = (float)(random.NextDouble() - 0.5);
-        }
-
-        TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
     }
 
     [Benchmark(Baseline = true, Description = "scan, top 400 (bytes first where they pay)")]

@@ -165,15 +165,24 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         // At most one run per core at a time for one call (a background batch of many memories never floods the pool),
         // each taking the next text as soon as its own run ends: a memory's whole text (its longest) runs beside its
         // sentences one after another, not beside one sentence while the next waits for the pair. None starts once the
-        // caller has given up.
+        // caller has given up, or once a run failed (the call fails with it).
         var texts = values.Select(value => prefix + value).ToList();
         var vectors = new float[texts.Count][];
         var next = -1;
+        var failed = false;
         bool Work()
         {
-            for (int i; !cancellationToken.IsCancellationRequested && (i = Interlocked.Increment(ref next)) < texts.Count;)
+            try
             {
-                vectors[i] = Embed(texts[i], cancellationToken);
+                for (int i; !cancellationToken.IsCancellationRequested && !Volatile.Read(ref failed) && (i = Interlocked.Increment(ref next)) < texts.Count;)
+                {
+                    vectors[i] = Embed(texts[i], cancellationToken);
+                }
+            }
+            catch
+            {
+                Volatile.Write(ref failed, true);
+                throw;
             }
 
             return true;

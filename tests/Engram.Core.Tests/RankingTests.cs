@@ -124,13 +124,21 @@ public sealed class RankingTests
         Assert.Equal(0.6f, matrix.Locate("m71")!.Value.Cosine([1, 0]));
         Assert.Null(matrix.Locate("m3"));
 
-        // Rows found are read after the lock is left: a new vector for the memory, and a compaction, write elsewhere.
+        // Rows found are read after the lock is left: a new vector for the memory is written after them, and a compaction
+        // into new arrays.
         matrix.Upsert("m70", [0, 1]);
-        for (var i = 71; i < 90; i++)
+        Assert.Same(found.Data, matrix.Locate("m70")!.Value.Data);
+        for (var i = 0; i < 100; i++)
         {
-            matrix.Remove("m" + i);
+            matrix.Upsert("n" + i, [1, 0]);
         }
 
+        for (var i = 0; i < 100; i++)
+        {
+            matrix.Remove("n" + i);
+        }
+
+        Assert.NotSame(found.Data, matrix.Locate("m70")!.Value.Data);
         Assert.Equal(1f, found.Cosine([1, 0]));
         Assert.Equal(0f, matrix.Locate("m70")!.Value.Cosine([1, 0]));
     }

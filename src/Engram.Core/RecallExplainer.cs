@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Engram.Core.Embeddings;
 using Engram.Core.Model;
 using Engram.Core.Scopes;
 using Engram.Core.Search;
@@ -209,13 +210,12 @@ internal sealed class RecallExplainer(MemoryEngine engine, RecallPipeline recall
         // reply, one with its question, unless another build's rules made them: then the counts differ, and no sentence
         // is named rather than the wrong one.
         var sentences = Sentences.Of(content);
-        var own = 1 + sentences.Count;
-        if (best.Rows - own is not (0 or 1))
+        if (!EmbeddingRuntime.IsRowLayout(sentences.Count, best.Rows))
         {
             return score;
         }
 
-        if (best.Row == own)
+        if (best.Row == 1 + sentences.Count)
         {
             return score with { Note = SignalScore.WithItsQuestion };
         }

@@ -203,18 +203,26 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     /// <param name="before">The memory now stored before it, with its vector of the model.</param>
     internal static float[]? Refollow(string model, float[] rows, string content, long observedAt, PrecedingMemory? before)
     {
-        var own = 1 + Search.Sentences.Of(content).Count;
-        if (!int.TryParse(model.AsSpan(model.LastIndexOf('/') + 1), System.Globalization.CultureInfo.InvariantCulture, out var dimensions) || dimensions <= 0
-            || rows.Length % dimensions != 0 || rows.Length / dimensions - own is not (0 or 1))
+        var sentences = Search.Sentences.Of(content).Count;
+        if (EmbeddingModel.DimensionsOf(model) is not { } dimensions || rows.Length % dimensions != 0 || !IsRowLayout(sentences, rows.Length / dimensions))
         {
             return null;
         }
+
+        var own = 1 + sentences;
 
         var reply = before is { Vector: { } question } && question.Length >= dimensions && Search.SessionContext.Answers(before.Content, before.ObservedAt, observedAt)
             ? Reply(rows.AsSpan(0, dimensions), question.AsSpan(0, dimensions))
             : null;
         return [.. rows.AsSpan(0, own * dimensions), .. reply ?? []];
     }
+
+    /// <summary>
+    /// Whether <paramref name="rows"/> rows are what today's rules make of a text of <paramref name="sentences"/> sentences
+    /// (<see cref="Search.Sentences.Of"/>): its whole text's, one per sentence, then at most a reply's row
+    /// (<see cref="TryEmbedDocumentsAsync"/>). Rows another build's rules made are not read as these.
+    /// </summary>
+    internal static bool IsRowLayout(int sentences, int rows) => rows - (1 + sentences) is 0 or 1;
 
     /// <summary>A reply's row: its whole text's vector plus its question's, as a unit vector (null when they cancel out).</summary>
     private static float[]? Reply(ReadOnlySpan<float> whole, ReadOnlySpan<float> question)

@@ -213,7 +213,7 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
         {
             foreach (var id in ids)
             {
-                if (_scopeOf.TryGetValue(id, out var scope) && scopes.Contains(scope) && _scopes.TryGetValue(scope, out var matrix) && matrix.Locate(id) is { } located)
+                if (MatrixOf(id, scopes)?.Locate(id) is { } located)
                 {
                     found.Add(located);
                 }
@@ -236,7 +236,7 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
 
         lock (_lock)
         {
-            return _scopeOf.TryGetValue(id, out var scope) && scopes.Contains(scope) && _scopes.TryGetValue(scope, out var matrix) ? matrix.BestRowOf(id, query) : null;
+            return MatrixOf(id, scopes)?.BestRowOf(id, query);
         }
     }
 
@@ -255,9 +255,13 @@ internal sealed class VectorIndex : IDerivedIndex, IDisposable
     {
         lock (_lock)
         {
-            return _scopeOf.TryGetValue(id, out var scope) && _scopes.TryGetValue(scope, out var matrix) ? matrix.VectorOf(id) : null;
+            return MatrixOf(id)?.VectorOf(id);
         }
     }
+
+    /// <summary>The matrix holding <paramref name="id"/>'s rows, when its scope is loaded (and among <paramref name="scopes"/>, when given); under the lock.</summary>
+    private VectorMatrix? MatrixOf(string id, IReadOnlyList<string>? scopes = null) =>
+        _scopeOf.TryGetValue(id, out var scope) && (scopes is null || scopes.Contains(scope)) && _scopes.TryGetValue(scope, out var matrix) ? matrix : null;
 
     /// <summary>How many of <paramref name="ids"/> this process still holds in memory.</summary>
     public int Count(IEnumerable<string> ids)

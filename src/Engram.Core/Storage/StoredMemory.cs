@@ -22,6 +22,10 @@ internal sealed record EmbeddingModel(string Provider, string Model, int Dimensi
 {
     public string Id { get; } = $"{Provider}/{Model}/{Dimensions}";
 
+    /// <summary>The dimensions an identity (<see cref="Id"/>) names, or null when it names none.</summary>
+    public static int? DimensionsOf(string id) =>
+        int.TryParse(id.AsSpan(id.LastIndexOf('/') + 1), System.Globalization.CultureInfo.InvariantCulture, out var dimensions) && dimensions > 0 ? dimensions : null;
+
     public override string ToString() => Id;
 }
 

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 
 // Engram's evaluation runner.
 //   locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <minilm|builtin|ollama:m|openai:m|onnx:dir>] [--json <file>] [--results <file.jsonl>]
-//   projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <...>] [--json <file>]
+//   projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <...>] [--json <file>] [--results <file.jsonl>]
 //            (the coding-assistant set: recall@1/3/10 per kind, stale rate, negatives, similar offers)
 //   signals --set projects|locomo --data <dir> --out <file.jsonl> [--embeddings <...>]   (each candidate's signals, for tests/fusion/fit.py)
 //   calibrate --texts <file.md>[,<file.md>…] --out <ranges.txt> [--assembly <model package .dll>]   (activation ranges for the build's quantizer)
@@ -31,7 +31,7 @@ try
             return Calibrate.Run(options.GetValueOrDefault("assembly") ?? Engram.Testing.ModelPackage.DefaultAssembly(), options["texts"].Split(','), options["out"]);
         default:
             Console.Error.WriteLine("usage: Engram.Eval locomo --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>] [--results <file.jsonl>]");
-            Console.Error.WriteLine("       Engram.Eval projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>]");
+            Console.Error.WriteLine("       Engram.Eval projects --data <dir> [--mode library|mcp|http|both|all] [--embeddings <spec>] [--json <file>] [--results <file.jsonl>]");
             Console.Error.WriteLine("       Engram.Eval signals --set projects|locomo --data <dir> --out <file.jsonl> [--embeddings <spec>]   (each candidate's signals, for tests/fusion/fit.py)");
             Console.Error.WriteLine("       Engram.Eval calibrate --texts <file.md>[,<file.md>…] --out <ranges.txt> [--assembly <model package .dll>]   (activation ranges for the build's quantizer)");
             Console.Error.WriteLine("       Engram.Eval peer [--sizes 100,1000,5000] [--queries 200] [--peer-version <v>] [--embeddings <spec>] [--json <file>] [--plot <png>]");
@@ -142,6 +142,15 @@ static async Task<int> ProjectsAsync(Dictionary<string, string> options, string 
     if (options.TryGetValue("json", out var json))
     {
         await File.WriteAllTextAsync(json, JsonSerializer.Serialize(summaries, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    if (options.TryGetValue("results", out var perQuery))
+    {
+        // One line per query: what it asks, what answers it and the keys returned, for looking at what was missed.
+        await File.WriteAllLinesAsync(perQuery, set.Queries.Zip(outcomes[0].Rankings).Select(p => JsonSerializer.Serialize(new
+        {
+            p.First.Id, p.First.Kind, p.First.Text, p.First.Relevant, p.First.MustNotAppear, Ranked = p.Second,
+        })));
     }
 
     return exit;

@@ -43,6 +43,10 @@ public sealed class TimeSignalTests(TempStore temp) : IClassFixture<TempStore>
     [InlineData("it May be the cache")]
     [InlineData("I think this may be the cache")]
     [InlineData("since may be wrong, check it")]
+    [InlineData("what broke \uFF13 days ago")] // digits of other scripts are not read as numbers (nor do they throw)
+    [InlineData("\u0663 days ago")]
+    [InlineData("the incident on 20\u0662\u0665-03-14")]
+    [InlineData("What did we decide on 3 March \uFF12\uFF10\uFF12\uFF15?")]
     public void Find_ReadsDayAndMonthDates_AndNothingElse(string query, params string[] expected)
     {
         var windows = TimeExpressions.Find(query, Now, TimeZoneInfo.Utc);

@@ -81,6 +81,15 @@ public sealed class HostSettingsTests : IDisposable
         Assert.Equal("openai:text-embedding-3-small", HostSettings.Resolve(["--embeddings", "openai:text-embedding-3-small"], env, _root).Embeddings);
         var e = Assert.Throws<EngramArgumentException>(() => HostSettings.Resolve([], Env(("ENGRAM_EMBEDDINGS_RETRY", "soon")), _root));
         Assert.Contains("ENGRAM_EMBEDDINGS_RETRY", e.Message, StringComparison.Ordinal);
+
+        // Below the stated 0.1 s: no pause between failed attempts, or no time to embed at all.
+        foreach (var (name, value) in new[] { ("ENGRAM_EMBEDDINGS_RETRY", "0.00000001"), ("ENGRAM_EMBEDDINGS_TIMEOUT", "0.05"), ("ENGRAM_EMBEDDINGS_TIMEOUT", "3601") })
+        {
+            var tooSmall = Assert.Throws<EngramArgumentException>(() => HostSettings.Resolve([], Env((name, value)), _root));
+            Assert.Contains("from 0.1 to 3600", tooSmall.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(TimeSpan.FromSeconds(0.1), HostSettings.Resolve([], Env(("ENGRAM_EMBEDDINGS_RETRY", "0.1")), _root).EmbeddingsRetry);
     }
 
     public void Dispose()

@@ -103,6 +103,22 @@ public sealed partial class InspectorTests(TempFolder temp) : IClassFixture<Temp
             Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
             Assert.DoesNotContain("   at ", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
+
+        using (var untagged = new HttpRequestMessage(HttpMethod.Post, "/api/tags") { Content = new StringContent("""{"tags":["release"]}""", Encoding.UTF8, "application/json") })
+        {
+            untagged.Headers.Add("X-Engram-Csrf", csrf);
+            var answer = await http.SendAsync(untagged);
+            Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+            Assert.Contains("'id'", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // The largest page is served whole; past it, the limit sent is the one the error names.
+        var largest = JsonSerializer.Deserialize<JsonElement>(await http.GetStringAsync($"/api/memories?limit={MemoryService.MaxListLimit}"));
+        Assert.Equal(33, largest.GetProperty("memories").GetArrayLength());
+        Assert.False(largest.GetProperty("more").GetBoolean());
+        var tooMany = await http.GetAsync($"/api/memories?limit={int.MaxValue}");
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Contains($"got {int.MaxValue}", await tooMany.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [GeneratedRegex("""name="engram-csrf" content="([A-Za-z0-9_-]+)""")]

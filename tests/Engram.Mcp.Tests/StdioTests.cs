@@ -161,6 +161,33 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
+    public async Task Executable_CallsItCannotRead_AreInvalidParamsThatSayWhatToSend_WithoutAStackTrace()
+    {
+        using var process = StartRaw("Information");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var responses = await ExchangeAsync(process,
+            InitializeRequest,
+            """{"jsonrpc":"2.0","method":"notifications/initialized"}""",
+            """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":[]}""",
+            """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"remember","arguments":{"content":"deploy notes \ud83d"}}}""",
+            """{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"remember","arguments":{"content":"fine","tags":["ok","a\udc00"]}}}""",
+            """{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"recall","arguments":{"query":"what broke \uff13 days ago"}}}""",
+            """{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"remember","arguments":{"content":"A whole emoji \ud83d\ude80 is fine."}}}""");
+
+        Assert.Equal(-32602, responses[2].GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Contains("params as an object", responses[2].GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(-32602, responses[3].GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Contains("'params.arguments.content' is not well-formed text", responses[3].GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("'params.arguments.tags[1]'", responses[4].GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        // Digits of another script are not read as a date, and the recall answers.
+        Assert.False(responses[5].GetProperty("result").TryGetProperty("isError", out var failed) && failed.GetBoolean(), responses[5].ToString());
+        Assert.Equal("created", responses[6].GetProperty("result").GetProperty("structuredContent").GetProperty("status").GetString());
+        process.StandardInput.Close();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", await stderr); // no stack frame
+    }
+
+    [Fact]
     public async Task Executable_AtInformationLevel_NeverLogsMemoryText()
     {
         using var process = StartRaw("Debug");

@@ -11,26 +11,27 @@ namespace Engram.Core.Search;
 /// asking is at it). A month without its year stands for that month in each of the last ten years. "Early", "mid" and
 /// "late" (or "the start", "middle" or "end of") a month point at its first, middle or last third, which a memory
 /// observed then fits best (<see cref="TimeRange.Fit"/>); the rest of the month still counts. A bare year names too
-/// much to help and is ignored.
+/// much to help and is ignored. Digits are ASCII only: .NET's <c>\d</c> also matches other scripts' digits, which
+/// <see cref="int.Parse(string, IFormatProvider)"/> refuses, and a date written in them is not read.
 /// </summary>
 internal static partial class TimeExpressions
 {
     private const string MonthName =
         "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
 
-    [GeneratedRegex(@"\b(?<y>(?:19|20)\d\d)-(?<m>0[1-9]|1[0-2])(?:-(?<d>0[1-9]|[12]\d|3[01]))?\b(?!-)", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(?<y>(?:19|20)[0-9][0-9])-(?<m>0[1-9]|1[0-2])(?:-(?<d>0[1-9]|[12][0-9]|3[01]))?\b(?!-)", RegexOptions.CultureInvariant)]
     private static partial Regex IsoDate();
 
-    [GeneratedRegex(@"\b(?<d>[0-3]?\d)(?:st|nd|rd|th)?(?:\s+of)?\s+(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(?<d>[0-3]?[0-9])(?:st|nd|rd|th)?(?:\s+of)?\s+(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?<y>(?:19|20)[0-9][0-9])\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex DayMonthYear();
 
-    [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?\s+(?<d>[0-3]?\d)(?:st|nd|rd|th)?(?:,\s*|\s+)(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(?<m>" + MonthName + @")\.?\s+(?<d>[0-3]?[0-9])(?:st|nd|rd|th)?(?:,\s*|\s+)(?<y>(?:19|20)[0-9][0-9])\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthDayYear();
 
     /// <summary>Words that point at a third of a month: "early", "mid", "late", "the start/beginning/middle/end of".</summary>
     private const string Part = @"(?:(?:(?<early>early|(?:the\s+)?(?:start|beginning)\s+of)|(?<mid>mid|(?:the\s+)?middle\s+of)|(?<late>late|(?:the\s+)?end\s+of))[\s-]+)";
 
-    [GeneratedRegex(@"\b" + Part + @"?(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?:of\s+)?(?<y>(?:19|20)\d\d)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b" + Part + @"?(?<m>" + MonthName + @")\.?(?:,\s*|\s+)(?:of\s+)?(?<y>(?:19|20)[0-9][0-9])\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MonthYear();
 
     // A month without its year only capitalised and after a word that makes it a time ("in May", "during March", "of
@@ -45,7 +46,7 @@ internal static partial class TimeExpressions
     private const int MaxWindows = 24;
 
     /// <summary>How many days, weeks or months back: up to two digits, or a word up to ten (<see cref="NumberWords"/>).</summary>
-    private const string Count = @"(?<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)";
+    private const string Count = @"(?<n>[0-9]{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)";
 
     [GeneratedRegex(@"\b(?:(?<today>today)|(?<yesterday>yesterday)|" + Count + @"\s+days?\s+ago)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex RelativeDay();

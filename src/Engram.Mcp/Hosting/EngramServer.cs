@@ -63,7 +63,7 @@ internal static class EngramServer
             builder.Services.AddSingleton<McpServerTool>(_ => new AnnouncedTool(tool, ToolMethods, made.Value));
         }
 
-        return builder.WithToolErrors().WithUnknownToolErrors();
+        return builder.WithToolErrors().WithMalformedCallErrors();
     }
 
     /// <summary>The tools as tools/list shows them, in its order: <c>Tools/tools-list.json</c>, embedded.</summary>

@@ -137,7 +137,7 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
             return null;
         }
 
-        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is > 0 and <= 3600
+        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.1 and <= 3600
             ? TimeSpan.FromSeconds(seconds)
             : throw new EngramArgumentException($"{name} is '{text}': send a number of seconds from 0.1 to 3600.");
     }

@@ -51,8 +51,17 @@ internal static partial class UiApi
             var offset = Number(query["offset"], 0);
             var limit = Number(query["limit"], 50);
             var superseded = query["superseded"] == "1";
-            var page = await memory.ListAsync(scope, limit + 1, offset, superseded, Time(query["from"]), Time(query["to"]), context.RequestAborted).ConfigureAwait(false);
-            return new { memories = page.Take(limit), more = page.Count > limit, offset };
+            var (from, to) = (Time(query["from"]), Time(query["to"]));
+            if (limit is < 1 or > MemoryService.MaxListLimit)
+            {
+                throw new EngramArgumentException($"limit must be 1–{MemoryService.MaxListLimit}; got {limit}.");
+            }
+
+            // One more than the page tells whether there are more; at the largest page, the next one is asked for alone.
+            var page = await memory.ListAsync(scope, Math.Min(limit + 1, MemoryService.MaxListLimit), offset, superseded, from, to, context.RequestAborted).ConfigureAwait(false);
+            var more = page.Count > limit || (page.Count == MemoryService.MaxListLimit &&
+                (await memory.ListAsync(scope, 1, offset + limit, superseded, from, to, context.RequestAborted).ConfigureAwait(false)).Count > 0);
+            return new { memories = page.Take(limit), more, offset };
         });
         Get(app, "/api/recalls", logger, async context =>
             await memory.ListRecallsAsync(null, Number(context.Request.Query["limit"], 50), context.RequestAborted).ConfigureAwait(false));
@@ -69,7 +78,9 @@ internal static partial class UiApi
         Post<RememberRequest>(app, "/api/remember", logger, async (body, context) =>
             await memory.RememberAsync(body, context.RequestAborted).ConfigureAwait(false));
         Post<TagsBody>(app, "/api/tags", logger, async (body, context) =>
-            await memory.SetTagsAsync(body.Id, body.Tags ?? [], context.RequestAborted).ConfigureAwait(false));
+            await memory.SetTagsAsync(
+                body.Id is { Length: > 0 } id ? id : throw new EngramArgumentException("Send the memory's 'id' and its 'tags' (an array of strings)."),
+                body.Tags ?? [], context.RequestAborted).ConfigureAwait(false));
         Post<ForgetBody>(app, "/api/forget", logger, async (body, context) =>
             await memory.ForgetAsync(new ForgetRequest(Ids: body.Ids ?? [], DryRun: body.DryRun), context.RequestAborted).ConfigureAwait(false));
 

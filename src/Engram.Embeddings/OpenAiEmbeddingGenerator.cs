@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.AI;
 
@@ -34,9 +35,11 @@ internal sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Emb
         using var response = await _http.PostAsJsonAsync("embeddings", new Request(_model, input), cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {
-            // The body may say why (an unknown model, a bad key); it never holds the texts sent.
+            // The body may say why (an unknown model, a bad key). Some servers quote the input in it (a validation error):
+            // the message goes to logs and to explain, where memory text must not, so such a body is left out.
             var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            throw new HttpRequestException($"{(int)response.StatusCode} {response.ReasonPhrase}: {(body.Length > 300 ? body[..300] : body)}", null, response.StatusCode);
+            var said = Quotes(body, input) ? "(the answer quoted the text sent; left out)" : body.Length > 300 ? body[..300] : body;
+            throw new HttpRequestException($"{(int)response.StatusCode} {response.ReasonPhrase}: {said}", null, response.StatusCode);
         }
 
         var answer = await response.Content.ReadFromJsonAsync<Response>(cancellationToken).ConfigureAwait(false)
@@ -57,6 +60,14 @@ internal sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Emb
         : null;
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>
+    /// Whether <paramref name="body"/> holds the start of any of <paramref name="input"/> (its first 12 characters or more,
+    /// as JSON would write them: a quote, an escape or a newline in the text makes the comparison by its unescaped start).
+    /// </summary>
+    internal static bool Quotes(string body, IReadOnlyList<string> input) =>
+        input.Any(text => text.Trim() is { Length: >= 12 } t && (body.Contains(t[..Math.Min(t.Length, 24)], StringComparison.Ordinal)
+            || body.Contains(JsonSerializer.Serialize(t[..Math.Min(t.Length, 24)])[1..^1], StringComparison.Ordinal)));
 
     private sealed record Request([property: JsonPropertyName("model")] string Model, [property: JsonPropertyName("input")] IReadOnlyList<string> Input);
 

@@ -256,6 +256,17 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
     }
 
     [Fact]
+    public async Task AnErrorThatQuotesTheTextSent_IsReportedWithoutIt()
+    {
+        using var fake = new FakeEmbeddingServer { Refuse = "POISON" };
+        using var embedder = EmbeddingProvider.Create("openai:fake-embed", fake.OpenAiUrl, null)!;
+        var e = await Assert.ThrowsAsync<HttpRequestException>(() => embedder.GenerateAsync(["Entry 37: POISON text the provider will not take."]));
+        Assert.StartsWith("400", e.Message, StringComparison.Ordinal);
+        Assert.Contains("left out", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("POISON", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Onnx_ATinyModelBuiltByTheTest_EmbedsEndToEnd()
     {
         var folder = Path.Combine(temp.Root, "tiny-onnx-" + Guid.NewGuid().ToString("N"));

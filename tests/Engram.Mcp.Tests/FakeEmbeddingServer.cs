@@ -192,7 +192,11 @@ public sealed class FakeEmbeddingServer : IDisposable
 
             if (Refuse is { } marker && input.Any(t => t.Contains(marker, StringComparison.Ordinal)))
             {
+                // As a validating server (FastAPI, vLLM) answers: the input quoted back in the error.
                 context.Response.StatusCode = 400;
+                context.Response.ContentType = "application/json";
+                var refusal = JsonSerializer.SerializeToUtf8Bytes(new { detail = new[] { new { loc = new[] { "body", "input" }, msg = "refused", input } } });
+                await context.Response.OutputStream.WriteAsync(refusal);
                 context.Response.Close();
                 return;
             }

@@ -108,18 +108,22 @@ public sealed partial class MemoryService
         foreach (var batch in records.Chunk(500))
         {
             var known = await state.Store.GetAsync(batch.Select(r => r.Id).ToList(), cancellationToken).ConfigureAwait(false);
-            var fresh = batch.Where(r => !known.ContainsKey(r.Id)).DistinctBy(r => r.Id).ToList();
+            // The records to store, each with its place in the whole import (1-based), which a message names.
+            var fresh = batch.Select((r, i) => (Record: r, Place: done + i + 1)).Where(x => !known.ContainsKey(x.Record.Id)).DistinctBy(x => x.Record.Id).ToList();
             present += batch.Length - fresh.Count;
-            var requests = fresh.Select(r => new RememberRequest(r.Content, r.Scope, r.Tags, r.ObservedAt)).ToList();
-            var pending = await writer.PrepareAsync(requests, _unrestricted, cancellationToken).ConfigureAwait(false);
+            string Name(int i) =>
+                $"Record {fresh[i].Place} of the import{(done > 0 ? $" (records 1–{done} are in; importing again skips them)" : "")}";
+            var requests = fresh.Select(x => new RememberRequest(x.Record.Content, x.Record.Scope, x.Record.Tags, x.Record.ObservedAt)).ToList();
+            var pending = await writer.PrepareAsync(requests, _unrestricted, cancellationToken, Name).ConfigureAwait(false);
             for (var i = 0; i < pending.Count; i++)
             {
-                if (string.IsNullOrWhiteSpace(fresh[i].Id) || fresh[i].Id.Length > 200)
+                var record = fresh[i].Record;
+                if (string.IsNullOrWhiteSpace(record.Id) || record.Id.Length > 200)
                 {
-                    throw new EngramArgumentException($"Record {done + i}: 'id' must be 1–200 characters.");
+                    throw new EngramArgumentException($"{Name(i)}: 'id' must be 1–200 characters.");
                 }
 
-                pending[i] = pending[i] with { Memory = pending[i].Memory with { Id = fresh[i].Id, CreatedAt = fresh[i].CreatedAt.ToUnixTimeMilliseconds() } };
+                pending[i] = pending[i] with { Memory = pending[i].Memory with { Id = record.Id, CreatedAt = record.CreatedAt.ToUnixTimeMilliseconds() } };
             }
 
             var results = await writer.InsertAsync(pending, cancellationToken).ConfigureAwait(false);

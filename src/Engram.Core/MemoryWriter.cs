@@ -22,17 +22,19 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
 
     /// <summary>
     /// Checks and embeds <paramref name="requests"/>, each in the scope it names (else the default) as
-    /// <paramref name="caller"/> may write it; a request's message is prefixed with its index in a batch.
+    /// <paramref name="caller"/> may write it; in a batch, a request's message is prefixed with <paramref name="name"/> of
+    /// its index (by default "Request i").
     /// </summary>
     /// <exception cref="EngramArgumentException">A request is invalid, or names a scope outside the caller's.</exception>
-    public async Task<List<PendingMemory>> PrepareAsync(IReadOnlyList<RememberRequest> requests, CallerScopes caller, CancellationToken cancellationToken)
+    public async Task<List<PendingMemory>> PrepareAsync(IReadOnlyList<RememberRequest> requests, CallerScopes caller, CancellationToken cancellationToken, Func<int, string>? name = null)
     {
+        name ??= i => $"Request {i}";
         var now = DateTimeOffset.UtcNow;
         var pending = new List<PendingMemory>(requests.Count);
         var contents = new List<string>(requests.Count);
         for (var i = 0; i < requests.Count; i++)
         {
-            var request = requests[i] ?? throw new EngramArgumentException($"Request {i} is null.");
+            var request = requests[i] ?? throw new EngramArgumentException($"{name(i)} is null.");
             try
             {
                 var content = Validation.Text(request.Content, "content", EngramOptions.MaxContentLength,
@@ -48,7 +50,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
             }
             catch (EngramArgumentException e) when (requests.Count > 1)
             {
-                throw new EngramArgumentException($"Request {i}: {e.Message}", e);
+                throw new EngramArgumentException($"{name(i)}: {e.Message}", e);
             }
         }
 

@@ -74,12 +74,15 @@ public sealed partial class MemoryService
     {
         var state = await GetEngineAsync().ConfigureAwait(false);
         var scopes = Named(scope);
-        for (var offset = 0; ; offset += 1000)
+        // Each page starts after the last memory of the one before, not at a count: a memory forgotten meanwhile (by
+        // another process) would shift a count and leave out one that is still there.
+        for (var after = 0L; ;)
         {
-            var page = await state.Store.ListAsync(scopes, 1000, offset, includeSuperseded: true, oldestFirst: true, observed: null, cancellationToken).ConfigureAwait(false);
-            foreach (var row in page)
+            var page = await state.Store.ListAfterAsync(scopes, after, 1000, cancellationToken).ConfigureAwait(false);
+            foreach (var (row, order) in page)
             {
                 yield return ToRecord(row);
+                after = order;
             }
 
             if (page.Count < 1000)

@@ -23,6 +23,30 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    public async Task Export_AMemoryForgottenElsewhereWhileExporting_LeavesNoOtherOut()
+    {
+        var home = temp.NewHome();
+        await using var exporter = temp.Open(home);
+        await using var other = temp.Open(home);
+        var now = DateTimeOffset.UtcNow;
+        var records = Enumerable.Range(1, 2100).Select(n => new MemoryRecord($"mem_export{n}", "user", $"Exported fact number {n}.", [], now, now, null, null)).ToList();
+        await exporter.ImportAsync(records);
+
+        var exported = new List<string>();
+        await foreach (var record in exporter.ExportAsync())
+        {
+            exported.Add(record.Id);
+            if (exported.Count == 1)
+            {
+                // Another process forgets a memory of the first page, already read: the pages after it must not shift.
+                await other.ForgetAsync(new ForgetRequest(["mem_export5"]));
+            }
+        }
+
+        Assert.Equal(records.Select(r => r.Id), exported);
+    }
+
+    [Fact]
     public async Task RowCache_SupersessionByAnotherService_IsSeenAtTheNextRecall()
     {
         var home = temp.NewHome();

@@ -44,6 +44,13 @@ internal interface IMemoryRecords
     /// <summary>Memories newest first (by time stored), in <paramref name="scopes"/> when given.</summary>
     Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, TimeRange? observed, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Up to <paramref name="limit"/> memories stored after the one at <paramref name="after"/> in the order stored (0: from
+    /// the first), in <paramref name="scopes"/> when given, superseded ones included, each with its place: an export's
+    /// pages, which memories forgotten meanwhile cannot shift.
+    /// </summary>
+    Task<List<(StoredMemory Memory, long Order)>> ListAfterAsync(IReadOnlyList<string>? scopes, long after, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Ids of every memory in <paramref name="scopes"/>.</summary>
     Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default);
 

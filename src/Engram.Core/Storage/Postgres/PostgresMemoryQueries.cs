@@ -38,6 +38,14 @@ internal sealed class PostgresMemoryQueries(PostgresDatabase database)
             ORDER BY m.ord {(oldestFirst ? "ASC" : "DESC")} LIMIT $3 OFFSET $4
             """, ReadMemory, cancellationToken, scopes?.ToArray(), includeSuperseded, limit, offset, observed?.From ?? long.MinValue, observed?.To ?? long.MaxValue), cancellationToken);
 
+    /// <inheritdoc cref="IMemoryRecords.ListAfterAsync"/>
+    public Task<List<(StoredMemory Memory, long Order)>> ListAfterAsync(IReadOnlyList<string>? scopes, long after, int limit, CancellationToken cancellationToken) =>
+        database.ReadAsync(connection => QueryAsync(connection, null, $"""
+            SELECT {MemoryColumns}, m.ord FROM memories m
+            WHERE m.ord > $2 AND ($1::text[] IS NULL OR m.scope = ANY($1))
+            ORDER BY m.ord LIMIT $3
+            """, r => (ReadMemory(r), r.GetInt64(8)), cancellationToken, scopes?.ToArray(), after, limit), cancellationToken);
+
     /// <inheritdoc cref="IMemoryRecords.IdsInScopesAsync"/>
     public async Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken) =>
         new(await database.ReadAsync(connection => QueryAsync(connection, null, "SELECT id FROM memories WHERE scope = ANY($1)", r => r.GetString(0), cancellationToken, scopes.ToArray()), cancellationToken).ConfigureAwait(false),

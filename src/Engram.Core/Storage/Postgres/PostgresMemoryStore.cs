@@ -102,6 +102,10 @@ internal sealed class PostgresMemoryStore : IMemoryStore, ITextSearch, IAsyncDis
     public Task<List<StoredMemory>> ListAsync(IReadOnlyList<string>? scopes, int limit, int offset, bool includeSuperseded, bool oldestFirst, TimeRange? observed, CancellationToken cancellationToken = default) =>
         _queries.ListAsync(scopes, limit, offset, includeSuperseded, oldestFirst, observed, cancellationToken);
 
+    /// <inheritdoc />
+    public Task<List<(StoredMemory Memory, long Order)>> ListAfterAsync(IReadOnlyList<string>? scopes, long after, int limit, CancellationToken cancellationToken = default) =>
+        _queries.ListAfterAsync(scopes, after, limit, cancellationToken);
+
     public Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken = default) =>
         _queries.IdsInScopesAsync(scopes, cancellationToken);
 

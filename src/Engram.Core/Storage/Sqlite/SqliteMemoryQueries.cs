@@ -77,6 +77,19 @@ internal sealed class SqliteMemoryQueries(SqliteDatabase database)
         return await ReadAsync(command, ReadMemory, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc cref="IMemoryRecords.ListAfterAsync"/>
+    public async Task<List<(StoredMemory Memory, long Order)>> ListAfterAsync(IReadOnlyList<string>? scopes, long after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, null, c => $"""
+            SELECT {MemoryColumns}, m.rowid
+            FROM memories m WHERE m.rowid > $after {(scopes is null ? "" : $"AND m.scope IN ({AddList(c, "$s", scopes)})")}
+            ORDER BY m.rowid LIMIT $limit;
+            """, "$after", "$limit");
+        Bind(command, after, limit);
+        return await ReadAsync(command, r => (ReadMemory(r), r.GetInt64(8)), cancellationToken).ConfigureAwait(false);
+    }
+
     /// <inheritdoc cref="IMemoryRecords.IdsInScopesAsync"/>
     public async Task<HashSet<string>> IdsInScopesAsync(IReadOnlyList<string> scopes, CancellationToken cancellationToken)
     {

@@ -256,6 +256,29 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
     }
 
     [Fact]
+    public async Task ATextTheProviderIsTooBusyFor_IsAskedAgainLater_NotMarkedRefused()
+    {
+        using var fake = new FakeEmbeddingServer { Busy = "BUSY" };
+        var home = await SeedWithBuiltinAsync(100, i => i == 37 ? "Entry 37: BUSY text that meets a rate limit." : $"Entry {i}: cron job {i} prunes table {i % 7}.");
+        using var embedder = EmbeddingProvider.Create("openai:fake-embed", fake.OpenAiUrl, null)!;
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var options = Options(home, clock);
+        options.BackgroundEmbedding = false;
+        await using var service = new MemoryService(options, embedder);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => service.ReembedAsync());
+        Assert.Contains("429", error.Message, StringComparison.Ordinal);
+
+        fake.Busy = null;
+        clock.Advance(options.EmbeddingRetryDelay);
+        await service.ReembedAsync().WaitAsync(Patience);
+        Assert.Equal($"ready (openai/fake-embed/{FakeEmbeddingServer.Dimensions})", (await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("rate limit")))).Vectors);
+        var busy = (await service.RecallAsync(new RecallRequest("BUSY text that meets a rate limit", Limit: 1))).Memories.Single();
+        Assert.StartsWith("Entry 37:", busy.Content, StringComparison.Ordinal);
+        var found = await service.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("BUSY text that meets a rate limit")));
+        Assert.NotNull(found.Hits.Single(h => h.Id == busy.Id).Vector);
+    }
+
+    [Fact]
     public async Task AnErrorThatQuotesTheTextSent_IsReportedWithoutIt()
     {
         using var fake = new FakeEmbeddingServer { Refuse = "POISON" };

@@ -71,6 +71,9 @@ public sealed class FakeEmbeddingServer : IDisposable
     /// <summary>A request holding a text with this marker fails with 400, as a provider refuses a text too long for it.</summary>
     public string? Refuse { get; set; }
 
+    /// <summary>While set, a request with a text containing this is answered 429 Too Many Requests (a busy provider).</summary>
+    public string? Busy { get; set; }
+
     /// <summary>When set, requests after this many fail with 500 (the provider "dies").</summary>
     public int? FailAfter { get; set; }
 
@@ -197,6 +200,13 @@ public sealed class FakeEmbeddingServer : IDisposable
                 context.Response.ContentType = "application/json";
                 var refusal = JsonSerializer.SerializeToUtf8Bytes(new { detail = new[] { new { loc = new[] { "body", "input" }, msg = "refused", input } } });
                 await context.Response.OutputStream.WriteAsync(refusal);
+                context.Response.Close();
+                return;
+            }
+
+            if (Busy is { } busy && input.Any(t => t.Contains(busy, StringComparison.Ordinal)))
+            {
+                context.Response.StatusCode = 429;
                 context.Response.Close();
                 return;
             }

@@ -19,9 +19,16 @@ internal sealed partial class BackoffEmbeddingGenerator(IEmbeddingGenerator<stri
 
     private long _downUntil;
     private string? _lastError;
+    private bool _lastTransient;
 
     /// <summary>Why the last call failed, whether or not the embedder was paused for it.</summary>
     public string? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>
+    /// Whether the last call failed for a reason that may pass (no answer in time, too many requests, the server's own
+    /// error, the network), rather than the provider refusing what was sent.
+    /// </summary>
+    public bool LastFailureTransient => Volatile.Read(ref _lastTransient);
 
     /// <summary>Why the last call failed, while the embedder is paused; null when it is up.</summary>
     public string? Problem => IsPaused ? LastError : null;
@@ -43,14 +50,15 @@ internal sealed partial class BackoffEmbeddingGenerator(IEmbeddingGenerator<stri
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             var pause = options?.AdditionalProperties?.TryGetValue(PauseOnFailure, out var value) != true || value is not false;
-            Fail(e is TimeoutException ? e.Message : $"{e.GetType().Name}: {e.Message}", pause);
+            Fail(e is TimeoutException ? e.Message : $"{e.GetType().Name}: {e.Message}", pause, Transient(e));
             throw;
         }
     }
 
     /// <summary>Records a failure (one the caller found in an answer, too), pausing the embedder when <paramref name="pause"/>.</summary>
-    public void Fail(string reason, bool pause)
+    public void Fail(string reason, bool pause, bool transient = false)
     {
+        Volatile.Write(ref _lastTransient, transient);
         Volatile.Write(ref _lastError, reason);
         if (pause)
         {
@@ -65,6 +73,16 @@ internal sealed partial class BackoffEmbeddingGenerator(IEmbeddingGenerator<stri
         var metadata = GetService(typeof(EmbeddingGeneratorMetadata)) as EmbeddingGeneratorMetadata;
         LogDown(logger, metadata?.ProviderName ?? "embedder", metadata?.DefaultModelId ?? "default", LastError ?? "unknown", retryDelay.TotalSeconds);
     }
+
+    /// <summary>A failure that may pass: a time-out, 408, 429 or a 5xx answer, or no answer at all (the network).</summary>
+    private static bool Transient(Exception e) => e switch
+    {
+        TimeoutException => true,
+        HttpRequestException { StatusCode: null } => true,
+        HttpRequestException { StatusCode: { } status } => (int)status is 408 or 429 or >= 500,
+        IOException => true,
+        _ => e.InnerException is { } inner && Transient(inner),
+    };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The embedder {Provider}/{Model} failed ({Reason}); memories are stored without vectors and recall uses the other signals. Next try in {Seconds} s.")]
     private static partial void LogDown(ILogger logger, string provider, string model, string reason, double seconds);

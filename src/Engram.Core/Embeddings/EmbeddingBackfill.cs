@@ -25,6 +25,12 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
     private Task? _loop;
     private int _manual;
 
+    /// <summary>How many passes in a row each memory failed alone for a reason that may pass (<see cref="TransientTries"/>).</summary>
+    private readonly Dictionary<string, int> _transientFailures = new(StringComparer.Ordinal);
+
+    /// <summary>After this many passes failing for reasons that may pass (a time-out every time, say), a text counts as refused.</summary>
+    private const int TransientTries = 3;
+
     public EmbeddingBackfill(IVectorStore store, EmbeddingRuntime embedder, EngramOptions options, ILogger logger)
     {
         _store = store;
@@ -187,7 +193,9 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
     /// <summary>
     /// Vectors for a batch; null when the embedder is down. When the batch fails but some of its texts embed one by
     /// one, the provider is up and the others are texts it refuses (too long for its context, say): they get an empty
-    /// vector, which marks them as done for this model, so one bad text never holds up the rest or a scope's swap.
+    /// vector, which marks them as done for this model, so one bad text never holds up the rest or a scope's swap. A
+    /// text that failed for a reason that may pass (too many requests, a time-out) is left for a later pass instead,
+    /// after a pause, and counts as refused only after <see cref="TransientTries"/> such passes.
     /// </summary>
     private async Task<List<(UnembeddedMemory Memory, float[] Vector)>?> EmbedAsync(List<UnembeddedMemory> batch, CancellationToken cancellationToken)
     {
@@ -208,7 +216,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             return null;
         }
 
-        var one = new List<(UnembeddedMemory, float[]?)>(batch.Count);
+        var one = new List<(UnembeddedMemory, float[]?, bool Transient)>(batch.Count);
         foreach (var memory in batch)
         {
             // One by one, a question embedded just before is no longer in the same call: its new vector is passed as stored.
@@ -221,7 +229,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
                 return null;
             }
 
-            one.Add((memory, single?[0]));
+            one.Add((memory, single?[0], single is null && _embedder.LastFailureTransient));
         }
 
         if (one.All(x => x.Item2 is null))
@@ -231,12 +239,32 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             return null;
         }
 
-        foreach (var (memory, _) in one.Where(x => x.Item2 is null))
+        var later = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (memory, _, transient) in one.Where(x => x.Item2 is null))
         {
-            LogRefused(_logger, memory.Id, _embedder.LastError ?? "unknown");
+            if (transient && (_transientFailures[memory.Id] = _transientFailures.GetValueOrDefault(memory.Id) + 1) < TransientTries)
+            {
+                later.Add(memory.Id);
+            }
+            else
+            {
+                _transientFailures.Remove(memory.Id);
+                LogRefused(_logger, memory.Id, _embedder.LastError ?? "unknown");
+            }
         }
 
-        return one.Select(x => (x.Item1, x.Item2 ?? [])).ToList();
+        if (later.Count > 0)
+        {
+            // The provider is busy or slow: the texts it did not take are asked again after the pause.
+            _embedder.Pause();
+        }
+
+        foreach (var (memory, _, _) in one.Where(x => x.Item2 is not null))
+        {
+            _transientFailures.Remove(memory.Id);
+        }
+
+        return one.Where(x => !later.Contains(x.Item1.Id)).Select(x => (x.Item1, x.Item2 ?? [])).ToList();
     }
 
     /// <summary>

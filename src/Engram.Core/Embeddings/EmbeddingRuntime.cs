@@ -85,6 +85,9 @@ internal sealed partial class EmbeddingRuntime : IDisposable
     /// <summary>Why the last call failed, whether or not the embedder was paused for it.</summary>
     public string? LastError => _backoff.LastError;
 
+    /// <inheritdoc cref="BackoffEmbeddingGenerator.LastFailureTransient"/>
+    public bool LastFailureTransient => _backoff.LastFailureTransient;
+
     /// <summary>Leaves the embedder alone for the retry delay, after the failure recorded last.</summary>
     public void Pause() => _backoff.Pause();
 

@@ -201,6 +201,15 @@ public sealed partial class MemoryService : IAsyncDisposable
     /// <summary>How many of <paramref name="ids"/> this process holds in its row cache (for tests: a forgotten memory's text must not stay in memory).</summary>
     internal async Task<int> CachedRowsAsync(IEnumerable<string> ids) => (await GetEngineAsync().ConfigureAwait(false)).Rows.CountOf(ids);
 
+    /// <summary>Saves <paramref name="vector"/> as the memory's, as the background embedder does (for tests: an empty one is a refusal).</summary>
+    internal async Task SaveVectorAsync(string id, float[] vector)
+    {
+        var engine = await GetEngineAsync().ConfigureAwait(false);
+        var memory = (await engine.Store.GetAsync([id]).ConfigureAwait(false))[id];
+        var unembedded = new Storage.UnembeddedMemory(memory.Id, memory.Scope, memory.Content, Curation.ContentHash.Compute(memory.Content), memory.ObservedAt);
+        await engine.Store.SaveVectorsAsync(engine.Embedder.Model!, [(unembedded, vector)]).ConfigureAwait(false);
+    }
+
     /// <summary>Completes once this process has written <paramref name="entries"/> recall-log entries by itself (for tests).</summary>
     internal async Task RecallLogWrittenAsync(long entries) => await (await GetEngineAsync().ConfigureAwait(false)).Log.WrittenAsync(entries).ConfigureAwait(false);
 

@@ -23,6 +23,22 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    public async Task ARefusalFromAnotherProcess_DoesNotReplaceAVectorMadeMeanwhile()
+    {
+        var home = temp.NewHome();
+        await using (var service = temp.Open(home))
+        {
+            var stored = await service.RememberAsync(new RememberRequest("The nightly backup runs at 02:00 on the replica."));
+            // Another process, whose provider refused the same text, saves its empty marker after this one's vector.
+            await service.SaveVectorAsync(stored.Id, []);
+        }
+
+        await using var fresh = temp.Open(home);
+        var explained = await fresh.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("nightly backup replica")));
+        Assert.NotNull(Assert.Single(explained.Hits).Vector);
+    }
+
+    [Fact]
     public async Task Export_AMemoryForgottenElsewhereWhileExporting_LeavesNoOtherOut()
     {
         var home = temp.NewHome();

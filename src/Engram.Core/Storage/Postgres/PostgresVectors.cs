@@ -104,6 +104,7 @@ internal sealed class PostgresVectors(PostgresDatabase database)
                 INSERT INTO embeddings(memory_id, model, vector)
                 SELECT v.id, $3, v.vector FROM unnest($1::text[], $2::bytea[]) AS v(id, vector) WHERE EXISTS (SELECT 1 FROM memories WHERE id = v.id)
                 ON CONFLICT (memory_id, model) DO UPDATE SET vector = excluded.vector
+                WHERE octet_length(excluded.vector) > 0 OR octet_length(embeddings.vector) = 0
                 """, cancellationToken, ids, latest.Select(v => VectorCodec.Encode(v.Vector)).ToArray(), model.Id).ConfigureAwait(false);
             await ExecuteAsync(connection, tx, """
                 INSERT INTO changes(memory_id, scope, deleted, at)

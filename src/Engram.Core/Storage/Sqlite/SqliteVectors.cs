@@ -116,8 +116,10 @@ internal sealed class SqliteVectors(SqliteDatabase database)
             SELECT p.id, p.content, p.observed_at, NULL FROM memories m
             JOIN memories p ON p.rowid = (SELECT max(x.rowid) FROM memories x WHERE x.scope = m.scope AND x.rowid < m.rowid) WHERE m.id = $id;
             """, "$id");
+        // A refused text's empty vector never replaces a vector another process made meanwhile.
         await using var save = Command(connection, tx, """
-            INSERT OR REPLACE INTO embeddings(memory_id, model, vector) SELECT $id, $model, $vector WHERE EXISTS (SELECT 1 FROM memories WHERE id = $id);
+            INSERT INTO embeddings(memory_id, model, vector) SELECT $id, $model, $vector WHERE EXISTS (SELECT 1 FROM memories WHERE id = $id)
+                ON CONFLICT(memory_id, model) DO UPDATE SET vector = excluded.vector WHERE length(excluded.vector) > 0 OR length(embeddings.vector) = 0;
             INSERT INTO changes(memory_id, scope, deleted, at)
                 SELECT id, scope, 0, $at FROM memories WHERE id = $id
                 AND NOT EXISTS (SELECT 1 FROM scope_embeddings s WHERE s.scope = memories.scope AND s.model = $model AND s.ready_at IS NULL);

@@ -32,10 +32,21 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
             engine.Backfill.Wake();
             // Out of this process's memory first, whatever happens to the index catch-up below.
             engine.Rows.Remove(ids);
-            await engine.CatchUpAsync([], cancellationToken).ConfigureAwait(false);
-            if (!await engine.Store.CheckpointAsync(cancellationToken).ConfigureAwait(false))
+            // The memories are gone from the store, the truth: what follows cleans up after them, to the end even if the
+            // caller gives up now, and does not fail the forget. An error here would invite a retry, and a forget by
+            // query retried forgets the next match. What a failed clean-up leaves shows in the residue, and the next
+            // recall's catch-up removes it from the index.
+            try
             {
-                LogWalBusy(logger);
+                await engine.CatchUpAsync([], CancellationToken.None).ConfigureAwait(false);
+                if (!await engine.Store.CheckpointAsync(CancellationToken.None).ConfigureAwait(false))
+                {
+                    LogWalBusy(logger);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogCleanUpFailed(logger, ids.Count, e.GetType().Name, e.Message);
             }
 
             LogForgot(logger, ids.Count);
@@ -107,6 +118,9 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
         var (memories, tags, entities, vectors, logs, checks) = await engine.Store.CountResidueAsync(ids, cancellationToken).ConfigureAwait(false);
         return new ForgetResidue(memories, tags, vectors + engine.Vectors.Count(ids), engine.Lexical.Count(ids), logs, entities, checks);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Forgot {Count} memories; cleaning up after them failed ({Error}: {Message}): the receipt's residue shows what is left, and the next recall's catch-up removes it from the index.")]
+    private static partial void LogCleanUpFailed(ILogger logger, int count, string error, string message);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "forget: other processes kept the SQLite WAL busy; it will be emptied at the next checkpoint.")]
     private static partial void LogWalBusy(ILogger logger);

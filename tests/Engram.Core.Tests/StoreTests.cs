@@ -39,6 +39,34 @@ public sealed class StoreTests(TempStore temp) : IClassFixture<TempStore>
     }
 
     [Fact]
+    [Trait("Store", "SqliteOnly")]
+    public async Task AnIndexLeftBesideADeletedStore_IsBuiltAgain_NotTakenAsCurrent()
+    {
+        var home = temp.NewHome();
+        await using (var old = temp.Open(home))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await old.RememberAsync(new RememberRequest($"Old fact {i} about the legacy billing cron."));
+            }
+
+            Assert.NotEmpty((await old.RecallAsync(new RecallRequest("legacy billing cron"))).Memories); // the index on disk is written
+        }
+
+        // Starting over: the database goes, the index folder beside it stays.
+        SqliteConnection.ClearAllPools();
+        foreach (var file in Directory.GetFiles(home, "engram.db*"))
+        {
+            File.Delete(file);
+        }
+
+        await using var fresh = temp.Open(home);
+        var stored = await fresh.RememberAsync(new RememberRequest("The deploy window is Tuesday morning."));
+        var explained = await fresh.ExplainAsync(new ExplainRequest(Recall: new RecallRequest("deploy window")));
+        Assert.NotNull(Assert.Single(explained.Hits, h => h.Id == stored.Id).Lexical);
+    }
+
+    [Fact]
     public async Task Export_AMemoryForgottenElsewhereWhileExporting_LeavesNoOtherOut()
     {
         var home = temp.NewHome();

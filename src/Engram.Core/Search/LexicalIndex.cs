@@ -89,13 +89,23 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
             try
             {
                 // Another process may already have brought the index on disk up to date.
+                var opening = _searchers is null;
                 RefreshSearcher();
-                if (_searchers is not null && Seq >= targetSeq)
+                if (opening && _searchers is not null && Seq > await _store.MaxSeqAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    // Ahead of its store: the index is another store's (the database was deleted or restored from an
+                    // older copy beside it). Its changes would be taken as applied, so it is built again from the store.
+                    LogAheadOfStore(_logger, Seq);
+                    await ApplyChangesAsync(rebuild: true, cancellationToken).ConfigureAwait(false);
+                }
+                else if (_searchers is not null && Seq >= targetSeq)
                 {
                     return;
                 }
-
-                await ApplyChangesAsync(rebuild: false, cancellationToken).ConfigureAwait(false);
+                else
+                {
+                    await ApplyChangesAsync(rebuild: false, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (IsUnreadable(e))
             {
@@ -438,6 +448,9 @@ internal sealed partial class LexicalIndex : IDerivedIndex, IDisposable
         _terms.Dispose();
         _gate.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The lexical index has applied changes up to {Seq}, past its store's last: it belongs to a store deleted or restored since; rebuilding it from the store.")]
+    private static partial void LogAheadOfStore(ILogger logger, long seq);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The lexical index could not be read ({Error}); rebuilding it from SQLite.")]
     private static partial void LogRebuilding(ILogger logger, string error);

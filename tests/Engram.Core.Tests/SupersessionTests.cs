@@ -23,6 +23,12 @@ public sealed class SupersessionTests(TempStore temp) : IClassFixture<TempStore>
         var asOf2024 = await service.RecallAsync(new RecallRequest("orders postgres version", AsOf: new DateTimeOffset(2024, 6, 1, 0, 0, 0, TimeSpan.Zero)));
         Assert.Equal([old.Id], asOf2024.Memories.Select(m => m.Id));
 
+        // asOf with includeSuperseded: the history up to then, and still nothing observed after it.
+        var mid2025 = new DateTimeOffset(2025, 6, 1, 0, 0, 0, TimeSpan.Zero);
+        Assert.Equal([updated.Id], (await service.RecallAsync(new RecallRequest("orders postgres version", AsOf: mid2025))).Memories.Select(m => m.Id));
+        Assert.Equal(new[] { old.Id, updated.Id }.Order(), (await service.RecallAsync(new RecallRequest("orders postgres version", IncludeSuperseded: true, AsOf: mid2025))).Memories.Select(m => m.Id).Order());
+        Assert.Equal([old.Id], (await service.RecallAsync(new RecallRequest("orders postgres version", IncludeSuperseded: true, AsOf: new DateTimeOffset(2024, 6, 1, 0, 0, 0, TimeSpan.Zero)))).Memories.Select(m => m.Id));
+
         var explain = await service.ExplainAsync(new ExplainRequest(current.RetrievalId));
         Assert.Contains(explain.FilteredOut, f => f.Id == old.Id && f.Reason == FilterReason.Superseded);
     }

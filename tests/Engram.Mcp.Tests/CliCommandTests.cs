@@ -60,6 +60,26 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
+    public async Task ExportThatFails_LeavesTheFileItWouldReplaceAsItWas()
+    {
+        var home = temp.NewHome();
+        Assert.Equal(0, (await RunAsync(home, "remember", "The release train leaves on Tuesdays.")).Exit);
+        var folder = Path.Combine(temp.Root, "backups-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        var backup = Path.Combine(folder, "backup.jsonl");
+        File.WriteAllText(backup, "yesterday's export\n");
+
+        var failed = await RunAsync(home, "export", "-o", backup, "--in", "no such scope!");
+        Assert.NotEqual(0, failed.Exit);
+        Assert.Equal("yesterday's export\n", File.ReadAllText(backup));
+        Assert.Equal([backup], Directory.GetFiles(folder));
+
+        Assert.Equal(0, (await RunAsync(home, "export", "-o", backup)).Exit);
+        Assert.Contains("release train", File.ReadAllText(backup), StringComparison.Ordinal);
+        Assert.Equal([backup], Directory.GetFiles(folder));
+    }
+
+    [Fact]
     public async Task Stale_ListsTheMemoriesWhoseFilesChangedSince()
     {
         var root = Path.Combine(temp.Root, "repo-" + Guid.NewGuid().ToString("N")[..8]);

@@ -16,8 +16,11 @@ internal static class CandidateFilter
                 return FilterReason.ObservedAfterAsOf;
             }
 
-            // Current then unless a memory observed by then had already replaced it.
-            return candidate.SupersededBy is not null && candidate.SupersederObservedAt <= asOf.ToUnixTimeMilliseconds() ? FilterReason.SupersededAsOf : null;
+            // Current then unless a memory observed by then had already replaced it; with includeSuperseded, the history
+            // up to then.
+            return candidate.SupersededBy is not null && candidate.SupersederObservedAt <= asOf.ToUnixTimeMilliseconds() && !query.IncludeSuperseded
+                ? FilterReason.SupersededAsOf
+                : null;
         }
 
         return candidate.SupersededBy is not null && !query.IncludeSuperseded ? FilterReason.Superseded : null;

@@ -16,14 +16,32 @@ internal static class ExportCommand
         command.SetAction(shell, async (cli, service, cancellationToken) =>
         {
             var path = cli.Get(output);
-            var file = path is null ? null : Create(path);
-            await using (file)
+            if (path is null)
             {
                 // stdout is the process's, not this command's to close.
-                var (memories, checks) = await JsonlExport.WriteAsync(service, cli.Get(scope), file ?? cli.Terminal.Out, cancellationToken).ConfigureAwait(false);
-                if (path is not null)
+                await JsonlExport.WriteAsync(service, cli.Get(scope), cli.Terminal.Out, cancellationToken).ConfigureAwait(false);
+                return ExitCodes.Ok;
+            }
+
+            // Written beside the file and moved over it once whole: a failure (a wrong --in, the store away, Ctrl+C)
+            // leaves an earlier export there as it was.
+            var partial = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.partial");
+            try
+            {
+                (int Memories, int Checks) written;
+                await using (var file = Create(partial, path))
                 {
-                    await cli.Terminal.Error.WriteLineAsync($"{Tables.Count(memories, "memory", "memories")} and {Tables.Count(checks, "saved check", "saved checks")} written to {path}.").ConfigureAwait(false);
+                    written = await JsonlExport.WriteAsync(service, cli.Get(scope), file, cancellationToken).ConfigureAwait(false);
+                }
+
+                File.Move(partial, path, overwrite: true);
+                await cli.Terminal.Error.WriteLineAsync($"{Tables.Count(written.Memories, "memory", "memories")} and {Tables.Count(written.Checks, "saved check", "saved checks")} written to {path}.").ConfigureAwait(false);
+            }
+            finally
+            {
+                if (File.Exists(partial))
+                {
+                    File.Delete(partial);
                 }
             }
 
@@ -32,11 +50,12 @@ internal static class ExportCommand
         return command;
     }
 
-    private static StreamWriter Create(string path)
+    /// <summary>The file <paramref name="partial"/>, to be moved over <paramref name="path"/>, which errors name.</summary>
+    private static StreamWriter Create(string partial, string path)
     {
         try
         {
-            return new StreamWriter(path);
+            return new StreamWriter(partial);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -92,6 +92,11 @@ internal static partial class MalformedCalls
             // System.Text.Json refuses to unescape a lone surrogate (a value's, or a property name's).
             return path;
         }
+        catch (ArgumentException)
+        {
+            // Not a text problem (an object naming one property twice, which the SDK's binding answers): left to it.
+            return null;
+        }
 
         return null;
     }

@@ -52,7 +52,8 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
             LogForgot(logger, ids.Count);
         }
 
-        var residue = await ResidueAsync(ids, cancellationToken).ConfigureAwait(false);
+        // After a real forget the receipt is written whatever the caller does now: it is the proof of what went.
+        var residue = await ResidueAsync(ids, request.DryRun ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
         var listed = ids.Take(EngramOptions.MaxForgetIdsListed).ToList();
         return new ForgetResult(request.DryRun, ids.Count, listed, listed.Count < ids.Count, residue, checks);
     }

@@ -106,8 +106,14 @@ public sealed partial class MemoryService
         RequireUnrestricted();
         var parts = await GetPartsAsync().ConfigureAwait(false);
         var (state, writer) = (parts.Engine, parts.Writer);
-        int created = 0, present = 0, duplicates = 0, done = 0;
+        int created = 0, present = 0, duplicates = 0, done = 0, linked = 0;
         progress?.Report((0, records.Count));
+        // Supersession is linked as soon as both ends are in, batch by batch: an import that stops part way (a bad record,
+        // Ctrl+C) leaves no replaced fact showing as current among what it stored.
+        var links = records.Where(r => r.SupersededBy is not null)
+            .Select(r => (Old: r.Id, New: r.SupersededBy!, At: (r.SupersededAt ?? r.CreatedAt).ToUnixTimeMilliseconds()))
+            .ToList();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var batch in records.Chunk(500))
         {
             var known = await state.Store.GetAsync(batch.Select(r => r.Id).ToList(), cancellationToken).ConfigureAwait(false);
@@ -132,14 +138,24 @@ public sealed partial class MemoryService
             var results = await writer.InsertAsync(pending, cancellationToken).ConfigureAwait(false);
             created += results.Count(r => r.Status == RememberStatus.Created);
             duplicates += results.Count(r => r.Status == RememberStatus.Duplicate);
+            seen.UnionWith(batch.Select(r => r.Id));
+            var ready = links.Where(l => seen.Contains(l.Old) && seen.Contains(l.New)).ToList();
+            if (ready.Count > 0)
+            {
+                linked += await state.Store.LinkAsync(ready, cancellationToken).ConfigureAwait(false);
+                links.RemoveAll(l => seen.Contains(l.Old) && seen.Contains(l.New));
+            }
+
             done += batch.Length;
             progress?.Report((done, records.Count));
         }
 
-        var links = records.Where(r => r.SupersededBy is not null)
-            .Select(r => (r.Id, r.SupersededBy!, (r.SupersededAt ?? r.CreatedAt).ToUnixTimeMilliseconds()))
-            .ToList();
-        var linked = links.Count == 0 ? 0 : await state.Store.LinkAsync(links, cancellationToken).ConfigureAwait(false);
+        // Links to memories the store held before (not in this import).
+        if (links.Count > 0)
+        {
+            linked += await state.Store.LinkAsync(links, cancellationToken).ConfigureAwait(false);
+        }
+
         return new ImportResult(created, present, duplicates, linked);
     }
 

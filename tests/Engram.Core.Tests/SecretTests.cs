@@ -163,12 +163,14 @@ public sealed class SecretTests(TempStore temp) : IClassFixture<TempStore>
         await using var service = temp.Open();
         var now = DateTimeOffset.UtcNow;
         var records = Enumerable.Range(1, 600)
-            .Select(n => new MemoryRecord($"mem_import{n}", "user", n == 537 ? new string('x', EngramOptions.MaxContentLength + 1) : $"Imported fact number {n}.", [], now, now, null, null))
+            .Select(n => new MemoryRecord($"mem_import{n}", "user", n == 537 ? new string('x', EngramOptions.MaxContentLength + 1) : $"Imported fact number {n}.", [], now, now,
+                n == 3 ? "mem_import4" : null, n == 3 ? now : null)) // 3 was replaced by 4
             .ToList();
         records.Insert(520, records[10]); // one already in its batch's store: skipped, and still counted in the places
 
         var e = await Assert.ThrowsAsync<EngramArgumentException>(() => service.ImportAsync(records));
         Assert.StartsWith("Record 538 of the import (records 1–500 are in; importing again skips them): 'content'", e.Message, StringComparison.Ordinal);
         Assert.Equal(500, (await service.StatsAsync()).Memories);
+        Assert.Equal("mem_import4", (await service.GetAsync("mem_import3"))!.SupersededBy); // linked with its batch, not after the last
     }
 }

@@ -59,6 +59,11 @@ public sealed class HostSettingsTests : IDisposable
     {
         Assert.Equal(Path.GetFullPath("/tmp/a"), HostSettings.Resolve(["--home", "/tmp/a"], Env(("ENGRAM_HOME", "/tmp/b")), _root).Home);
         Assert.Equal(Path.GetFullPath("/tmp/b"), HostSettings.Resolve([], Env(("ENGRAM_HOME", "/tmp/b")), _root).Home);
+
+        // A store folder from the environment yields to --home; --store, a flag too, names the store.
+        Assert.Equal(Path.GetFullPath("/tmp/a"), HostSettings.Resolve(["--home", "/tmp/a"], Env(("ENGRAM_STORE", "/tmp/team")), _root).Home);
+        Assert.Equal(Path.GetFullPath("/tmp/team"), HostSettings.Resolve([], Env(("ENGRAM_STORE", "/tmp/team"), ("ENGRAM_HOME", "/tmp/b")), _root).Home);
+        Assert.Equal(Path.GetFullPath("/tmp/team"), HostSettings.Resolve(["--home", "/tmp/a", "--store", "/tmp/team"], Env(), _root).Home);
     }
 
     [Theory]

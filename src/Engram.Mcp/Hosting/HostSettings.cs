@@ -56,17 +56,20 @@ internal sealed record HostSettings(string Home, string DefaultScope, string Sco
     /// <summary>Resolves the settings from parsed options, the environment and the working directory.</summary>
     public static HostSettings From(System.CommandLine.ParseResult parse, Func<string, string?> environment, string workingDirectory)
     {
-        var home = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Home)) ?? NonEmpty(environment("ENGRAM_HOME")) ?? EngramOptions.DefaultHomeDirectory;
-        // --store names a folder (the SQLite store, as --home does) or a PostgreSQL database.
+        var homeFlag = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Home));
+        var storeFlag = NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Store));
+        var home = homeFlag ?? NonEmpty(environment("ENGRAM_HOME")) ?? EngramOptions.DefaultHomeDirectory;
+        // --store names a folder (the SQLite store, as --home does) or a PostgreSQL database (the home then holds its
+        // local index). A folder from ENGRAM_STORE yields to --home: a flag beats the environment.
         string? postgres = null;
-        if ((NonEmpty(GlobalOptions.Value(parse, GlobalOptions.Store)) ?? NonEmpty(environment("ENGRAM_STORE"))) is { } store)
+        if ((storeFlag ?? NonEmpty(environment("ENGRAM_STORE"))) is { } store)
         {
             if (EngramOptions.IsConnectionString(store))
             {
                 EngramOptions.DescribeConnectionString(store); // A malformed string, or one with a password, fails here with what to send.
                 postgres = store;
             }
-            else
+            else if (storeFlag is not null || homeFlag is null)
             {
                 home = store;
             }

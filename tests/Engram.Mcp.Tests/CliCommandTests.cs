@@ -60,6 +60,18 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
     }
 
     [Fact]
+    public async Task Remember_AFlagBeforeTheText_TakesOneValue_AndRepeats()
+    {
+        var home = temp.NewHome();
+        var remembered = await RunAsync(home, "remember", "--tag", "decision", "--tag", "deploy", "Deploys go through ArgoCD.", "--json");
+        Assert.Equal(0, remembered.Exit);
+        var id = System.Text.Json.JsonDocument.Parse(remembered.Out).RootElement.GetProperty("id").GetString()!;
+        var recalled = await RunAsync(home, "recall", "--tag", "deploy", "how do we deploy", "--json");
+        Assert.Equal(0, recalled.Exit);
+        Assert.Contains(id, recalled.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ExportThatFails_LeavesTheFileItWouldReplaceAsItWas()
     {
         var home = temp.NewHome();

@@ -16,7 +16,7 @@ internal static class RecallCommand
     {
         var query = new Argument<string>("query") { Description = "What to look for: a question or keywords" };
         var limit = new Option<int>("--limit") { Description = $"How many at most (1–{EngramOptions.MaxRecallLimit})", DefaultValueFactory = _ => 10 };
-        var tags = new Option<string[]>("--tag") { Description = "Only memories with any of these tags", AllowMultipleArgumentsPerToken = true };
+        var tags = new Option<string[]>("--tag") { Description = "Only memories with any of these tags (repeatable: --tag a --tag b)" };
         var history = new Option<bool>("--include-superseded") { Description = "Also show replaced memories" };
         var asOf = new Option<string?>("--as-of") { Description = "What was current at this time (ISO-8601)" };
         var scope = CommonOptions.In();

@@ -15,9 +15,9 @@ internal static class RememberCommand
     public static Command Create(Shell shell)
     {
         var content = new Argument<string>("content") { Description = "The fact to remember (one self-contained statement)" };
-        var tags = new Option<string[]>("--tag") { Description = "A tag (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var tags = new Option<string[]>("--tag") { Description = "A tag (repeatable: --tag a --tag b)" };
         var observed = new Option<string?>("--observed-at") { Description = "When it was said or became true (ISO-8601; default now)" };
-        var supersedes = new Option<string[]>("--supersedes") { Description = "Ids of older memories this one replaces (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var supersedes = new Option<string[]>("--supersedes") { Description = "The id of an older memory this one replaces (repeatable)" };
         var command = new Command("remember", "Store a fact") { content, tags, observed, supersedes, CommonOptions.Json() };
         command.SetAction(shell, async (cli, service, cancellationToken) =>
         {

@@ -145,6 +145,20 @@ public sealed class HttpTests(TempFolder temp) : IClassFixture<TempFolder>
 
             Assert.NotNull(line);
             Assert.StartsWith(HttpSettings.LegacyMessagePath, line["data:".Length..].Trim(), StringComparison.Ordinal);
+
+            // A client of the 2026-07-28 revision (no session, no initialize) is still served, not refused into a downgrade.
+            using var sessionless = new HttpRequestMessage(HttpMethod.Post, legacyEndpoint)
+            {
+                Content = new StringContent(
+                    """{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}""",
+                    Encoding.UTF8, "application/json"),
+            };
+            sessionless.Headers.Add("Accept", "application/json, text/event-stream");
+            sessionless.Headers.Add("MCP-Protocol-Version", "2026-07-28");
+            sessionless.Headers.Add("Mcp-Method", "tools/list");
+            using var served = await http.SendAsync(sessionless);
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+            Assert.Contains("\"recall\"", await served.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
     }
 }

@@ -36,11 +36,13 @@ internal static class HttpHost
         {
             if (http.LegacySse)
             {
-                // The old transport keeps sessions in memory; Streamable HTTP stays stateless either way for new clients.
+                // The old transport keeps sessions in memory, for clients that open one with the initialize handshake;
+                // clients of the 2026-07-28 revision on, which have no session, are still served statelessly (not refused
+                // into a downgrade, as the fully stateful mode would).
 #pragma warning disable MCP9004 // Deprecated on purpose: only behind --legacy-sse, documented as such.
                 o.EnableLegacySse = true;
 #pragma warning restore MCP9004
-                o.Stateless = false;
+                o.SessionMode = ModelContextProtocol.AspNetCore.HttpServerSessionMode.StatefulForInitializeClients;
             }
         });
 

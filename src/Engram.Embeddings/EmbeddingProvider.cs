@@ -29,15 +29,18 @@ public static class EmbeddingProvider
     /// time to 7-bit levels stored as bytes, their inputs evened out first by calibrated ranges, and its vocabulary's table
     /// to bytes with a scale per row (Model/QuantizeWeights.cs), so its vectors differ slightly from the float model's and
     /// from earlier builds' (<see cref="PreviousModelIdentities"/>), and a store embedded by one of those re-embeds.
-    /// Accepted by <c>--embeddings</c> too, as <c>engram stats</c> shows it.
+    /// Texts are read as BERT's uncased tokenizer reads them, accents taken off ("café" as "cafe"; before
+    /// <c>-unaccented</c> a word with one was read as unknown). Accepted by <c>--embeddings</c> too, as <c>engram stats</c>
+    /// shows it.
     /// </summary>
-    public const string DefaultModelIdentity = DefaultModel + "-int7-smoothed-vocab8";
+    public const string DefaultModelIdentity = DefaultModel + "-int7-smoothed-vocab8-unaccented";
 
     /// <summary>
     /// The names earlier builds recorded for the shipped model, still accepted by <c>--embeddings</c>: <c>-int7</c> (float
-    /// vocabulary table), <c>-int7-vocab8</c> (float down projections, nothing evened out).
+    /// vocabulary table), <c>-int7-vocab8</c> (float down projections, nothing evened out), <c>-int7-smoothed-vocab8</c>
+    /// (accents kept, so words with one read as unknown).
     /// </summary>
-    private static readonly string[] PreviousModelIdentities = [DefaultModel + "-int7", DefaultModel + "-int7-vocab8"];
+    private static readonly string[] PreviousModelIdentities = [DefaultModel + "-int7", DefaultModel + "-int7-vocab8", DefaultModel + "-int7-smoothed-vocab8"];
 
     /// <summary>The length of the shipped model's vectors.</summary>
     public const int DefaultModelDimensions = 384;

@@ -118,7 +118,7 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         try
         {
             // The tokenizer first: if it fails, no native session is left behind.
-            var tokenizer = LoadTokenizer(_folder, Config.LowerCase);
+            var tokenizer = LoadTokenizer(_folder, Config.LowerCase, Config.StripAccents);
             return new Session(new InferenceSession(_modelPath, options), tokenizer);
         }
         catch (OnnxRuntimeException e)
@@ -131,9 +131,9 @@ internal sealed class OnnxEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         }
     }
 
-    private static BertTokenizer LoadTokenizer(string folder, bool lowerCase)
+    private static BertTokenizer LoadTokenizer(string folder, bool lowerCase, bool stripAccents)
     {
-        var options = new BertOptions { LowerCaseBeforeTokenization = lowerCase };
+        var options = new BertOptions { LowerCaseBeforeTokenization = lowerCase, RemoveNonSpacingMarks = stripAccents };
         var vocab = Path.Combine(folder, "vocab.txt");
         if (File.Exists(vocab))
         {

@@ -25,7 +25,10 @@ internal enum Pooling
 /// <param name="MaxTokens">The longest input in tokens, specials included; longer texts are cut.</param>
 /// <param name="LowerCase">Whether the tokenizer lower-cases (uncased vocabularies).</param>
 /// <param name="Dimensions">The vector length, when the pooling configuration states it.</param>
-internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPrefix, string DocumentPrefix, int MaxTokens, bool LowerCase, int? Dimensions)
+/// <param name="StripAccents">Whether the tokenizer takes accents and other combining marks off letters ("café" as
+/// "cafe"): BERT's tokenizer does whenever it lower-cases, unless <c>strip_accents</c> says otherwise. Its uncased
+/// vocabularies hold no accented letters, so a word keeping one would be read as unknown.</param>
+internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPrefix, string DocumentPrefix, int MaxTokens, bool LowerCase, int? Dimensions, bool StripAccents)
 {
     /// <summary>The longest input when the folder does not say: what most sentence-transformers models are trained on.</summary>
     public const int DefaultMaxTokens = 256;
@@ -79,7 +82,7 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
         }
 
         var maxTokens = DefaultMaxTokens;
-        bool? lowerCase = null;
+        bool? lowerCase = null, stripAccents = null;
         if (Load(Path.Combine(folder, "sentence_bert_config.json")) is { } bert)
         {
             using (bert)
@@ -99,19 +102,24 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
                 {
                     lowerCase = lower.GetBoolean();
                 }
+
+                if (tokenizer.RootElement.TryGetProperty("strip_accents", out var strip) && strip.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    stripAccents = strip.GetBoolean();
+                }
             }
         }
 
         // A Dense module after the pooling changes the vector's length: it is then learned from a first vector.
-        return new SentenceTransformerConfig(pooling, query, document, maxTokens, lowerCase ?? true, dense ? null : dimensions);
+        return new SentenceTransformerConfig(pooling, query, document, maxTokens, lowerCase ?? true, dense ? null : dimensions, stripAccents ?? lowerCase ?? true);
     }
 
-    /// <summary>A short tag of what changes the vectors besides the weights (pooling and prompts), for the model's identity.</summary>
+    /// <summary>A short tag of what changes the vectors besides the weights (pooling, accents, prompts), for the model's identity.</summary>
     public string Tag
     {
         get
         {
-            var tag = Pooling == Pooling.Cls ? "cls" : "mean";
+            var tag = (Pooling == Pooling.Cls ? "cls" : "mean") + (StripAccents ? "+unaccented" : "");
             if (QueryPrefix.Length + DocumentPrefix.Length == 0)
             {
                 return tag;

@@ -37,7 +37,7 @@ internal static partial class Calibrate
         }
 
         using var vocabulary = new MemoryStream(ModelPackage.Resource(assembly, "vocab.txt"));
-        var tokenizer = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = true });
+        var tokenizer = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = true, RemoveNonSpacingMarks = true });
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         using var session = new InferenceSession(probed, options);
         // One range per input (Q, K and V read the same one), taken by every weight it feeds.

@@ -146,7 +146,7 @@ public sealed partial class PackagingTests(TempFolder temp) : IClassFixture<Temp
             Assert.True(Directory.Exists(Path.Combine(tools, ".store", "engram.mcp", version, "engram.mcp." + here)), $"the package for {here} was not installed");
             var (stats, warnings) = await Run(engram, "stats");
             // The console wraps long lines (the store's path comes first).
-            Assert.Contains("embedder engram/all-MiniLM-L6-v2-int7-smoothed-vocab8+sentences+replies/384", Regex.Replace(stats, @"\s+", " "), StringComparison.Ordinal);
+            Assert.Contains("embedder engram/all-MiniLM-L6-v2-int7-smoothed-vocab8-unaccented+sentences+replies/384", Regex.Replace(stats, @"\s+", " "), StringComparison.Ordinal);
             Assert.DoesNotContain("cannot run", warnings, StringComparison.Ordinal);
         }
     }

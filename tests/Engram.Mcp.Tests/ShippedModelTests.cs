@@ -60,7 +60,7 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
         // DefaultModelIdentity, the old one kept among the earlier names, and this hash.
         var ranges = File.ReadAllText(Path.Combine(PackagingTests.RepositoryRoot, "src", "Engram.Embeddings", "Model", "activation-ranges.txt")).ReplaceLineEndings("\n");
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(ranges)));
-        Assert.Equal(("all-MiniLM-L6-v2-int7-smoothed-vocab8", "2fc12bdba77eda77553911aa79f004315335aad292b968a3f0c66330006ea00d"), (EmbeddingProvider.DefaultModelIdentity, hash));
+        Assert.Equal(("all-MiniLM-L6-v2-int7-smoothed-vocab8-unaccented", "2fc12bdba77eda77553911aa79f004315335aad292b968a3f0c66330006ea00d"), (EmbeddingProvider.DefaultModelIdentity, hash));
     }
 
     [Fact]
@@ -83,6 +83,26 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
             var furthest = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
             Assert.True(furthest <= 1e-4, $"\"{text}\": a component moved by {furthest}");
         }
+    }
+
+    [Fact]
+    public async Task AnAccentedWord_IsReadAsItsLetters_AsTheUncasedVocabularyHoldsThem()
+    {
+        // The uncased vocabulary has no accented letters: a word keeping its accent would be one unknown token.
+        using var shipped = EmbeddingProvider.Create(null, null, null)!;
+        var vectors = await shipped.GenerateAsync(["Müller prefers the café by the station.", "Muller prefers the cafe by the station."]);
+        Assert.True(System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(vectors[0].Vector.Span, vectors[1].Vector.Span) > 0.9999f);
+
+        // A model whose tokenizer keeps accents (strip_accents: false) is read so, under another name.
+        var folder = Path.Combine(temp.Root, "accents-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        File.CreateSymbolicLink(Path.Combine(folder, "model.onnx"), Path.Combine(EmbeddingProvider.DefaultModelFolder, "model.onnx"));
+        File.Copy(Path.Combine(EmbeddingProvider.DefaultModelFolder, "vocab.txt"), Path.Combine(folder, "vocab.txt"));
+        await File.WriteAllTextAsync(Path.Combine(folder, "tokenizer_config.json"), """{"do_lower_case": true, "strip_accents": false}""");
+        using var keeping = EmbeddingProvider.Create($"onnx:{folder}", null, null)!;
+        Assert.EndsWith("/mean", keeping.GetService<EmbeddingGeneratorMetadata>()!.DefaultModelId, StringComparison.Ordinal);
+        var kept = await keeping.GenerateAsync(["Müller prefers the café by the station.", "Muller prefers the cafe by the station."]);
+        Assert.True(System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(kept[0].Vector.Span, kept[1].Vector.Span) < 0.99f);
     }
 
     [Fact]
@@ -253,7 +273,7 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
         using var mean = EmbeddingProvider.Create(null, null, null)!;
         var config = cls.GetService<OnnxEmbeddingGenerator>()!.Config;
         Assert.Equal((Pooling.Cls, "Represent this sentence for searching relevant passages: ", ""), (config.Pooling, config.QueryPrefix, config.DocumentPrefix));
-        Assert.Contains("/cls+p", cls.GetService<EmbeddingGeneratorMetadata>()!.DefaultModelId, StringComparison.Ordinal);
+        Assert.Contains("/cls+unaccented+p", cls.GetService<EmbeddingGeneratorMetadata>()!.DefaultModelId, StringComparison.Ordinal);
 
         const string text = "Deploys go through ArgoCD.";
         var document = (await cls.GenerateAsync([text]))[0].Vector.ToArray();

@@ -46,6 +46,17 @@ public sealed class PostgresStoreTests(TempStore temp) : IClassFixture<TempStore
         throw new TimeoutException("No writer waited on the feed lock within 30 s.");
     }
 
+    [Theory]
+    [InlineData("57P05", true)] // an idle session closed by the server
+    [InlineData("25006", true)] // a write on a primary a failover demoted
+    [InlineData("40P01", true)] // a deadlock: the transaction was rolled back
+    [InlineData("40001", true)]
+    [InlineData("57P01", true)]
+    [InlineData("23505", false)] // a unique key: a mistake in the call, not the server away
+    [InlineData("42P01", false)]
+    public void Failures_ThatPass_AreRetriedAndSaidSo_OthersAreNot(string sqlState, bool unavailable) =>
+        Assert.Equal(unavailable, PostgresDatabase.IsUnavailable(new PostgresException("test", "ERROR", "ERROR", sqlState)));
+
     [PostgresFact]
     public async Task Schema1_IsMigrated_ItsForgetAuditGainsWhoForgot_AndAnchorsAndChecksAreAdded()
     {

@@ -81,6 +81,12 @@ internal sealed class PostgresDatabase : IAsyncDisposable
             {
                 _source.Clear();
             }
+            catch (Exception e) when (IsUnavailable(e) && e.Data.Contains(CommittingKey))
+            {
+                // The commit was sent: it may have been applied. Repeating a forget by query would then take the next match.
+                throw new EngramUnavailableException(
+                    $"The store at {Location.Display} went away while committing ({Reason(e)}), so the change may have been applied. Retry in a few seconds: remember is safe to repeat (a fact stored twice is one memory); before repeating a forget, recall to see whether it is done.", e);
+            }
             catch (Exception e) when (IsUnavailable(e))
             {
                 throw new EngramUnavailableException(
@@ -199,7 +205,10 @@ internal sealed class PostgresDatabase : IAsyncDisposable
     public static bool IsUnavailable(Exception e) => e switch
     {
         EngramUnavailableException => false,
-        PostgresException pg => pg.SqlState is "57P01" or "57P02" or "57P03" or "08000" or "08003" or "08006" or "08001" or "08004" or "53300",
+        // Besides restarts and cut connections: a session closed for idling (57P05), a write on a primary demoted by a
+        // failover (25006), and a transaction rolled back for a deadlock or a serialisation conflict (40P01, 40001).
+        PostgresException pg => pg.SqlState is "57P01" or "57P02" or "57P03" or "57P05" or "08000" or "08003" or "08006" or "08001" or "08004" or "53300"
+            or "25006" or "40P01" or "40001",
         NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is SocketException or IOException or TimeoutException,
         SocketException or TimeoutException => true,
         _ => false,
@@ -210,6 +219,9 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         PostgresException { SqlState: "57P01" or "57P02" } => "the PostgreSQL server is shutting down or restarting",
         PostgresException { SqlState: "57P03" } => "the PostgreSQL server is starting up",
         PostgresException { SqlState: "53300" } => "the PostgreSQL server has no free connections",
+        PostgresException { SqlState: "57P05" } => "the PostgreSQL server closed an idle connection",
+        PostgresException { SqlState: "25006" } => "the PostgreSQL server is read-only (a failover?)",
+        PostgresException { SqlState: "40P01" or "40001" } => "another server's work conflicted with this one",
         _ when e.InnerException is SocketException or IOException || e is SocketException => "the connection was refused or cut",
         _ => "the connection failed",
     };

@@ -33,6 +33,9 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
     /// <summary>The longest input when the folder does not say: what most sentence-transformers models are trained on.</summary>
     public const int DefaultMaxTokens = 256;
 
+    /// <summary>The pooling flags sentence-transformers writes for the modes Engram does not run.</summary>
+    private static readonly string[] OtherPoolings = ["pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"];
+
     /// <summary>Reads the configuration in <paramref name="folder"/>.</summary>
     /// <exception cref="EngramArgumentException">A configuration file is not valid JSON or names a pooling Engram does not run.</exception>
     public static SentenceTransformerConfig Read(string folder)
@@ -46,6 +49,12 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
             using (poolingConfig)
             {
                 var root = poolingConfig.RootElement;
+                // sentence-transformers writes a flag per mode: one Engram does not run is refused, not read as mean.
+                if (OtherPoolings.FirstOrDefault(f => Flag(root, f)) is { } other)
+                {
+                    throw new EngramArgumentException($"{poolingFile} asks for {other["pooling_mode_".Length..]} pooling; Engram runs 'mean' and 'cls' pooling.");
+                }
+
                 if (Flag(root, "pooling_mode_cls_token"))
                 {
                     pooling = Pooling.Cls;
@@ -114,12 +123,13 @@ internal sealed record SentenceTransformerConfig(Pooling Pooling, string QueryPr
         return new SentenceTransformerConfig(pooling, query, document, maxTokens, lowerCase ?? true, dense ? null : dimensions, stripAccents ?? lowerCase ?? true);
     }
 
-    /// <summary>A short tag of what changes the vectors besides the weights (pooling, accents, prompts), for the model's identity.</summary>
+    /// <summary>A short tag of what changes the vectors besides the weights (pooling, accents, case, the longest input, prompts), for the model's identity.</summary>
     public string Tag
     {
         get
         {
-            var tag = (Pooling == Pooling.Cls ? "cls" : "mean") + (StripAccents ? "+unaccented" : "");
+            var tag = (Pooling == Pooling.Cls ? "cls" : "mean") + (StripAccents ? "+unaccented" : "") + (LowerCase ? "" : "+cased")
+                + (MaxTokens == DefaultMaxTokens ? "" : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"+t{MaxTokens}"));
             if (QueryPrefix.Length + DocumentPrefix.Length == 0)
             {
                 return tag;

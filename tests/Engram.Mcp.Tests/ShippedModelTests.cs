@@ -106,6 +106,25 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
     }
 
     [Fact]
+    public async Task AnOnnxFolder_NamesWhatChangesItsVectors_AndRefusesAPoolingEngramDoesNotRun()
+    {
+        var folder = Path.Combine(temp.Root, "named-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(folder, "1_Pooling"));
+        File.CreateSymbolicLink(Path.Combine(folder, "model.onnx"), Path.Combine(EmbeddingProvider.DefaultModelFolder, "model.onnx"));
+        File.Copy(Path.Combine(EmbeddingProvider.DefaultModelFolder, "vocab.txt"), Path.Combine(folder, "vocab.txt"));
+        await File.WriteAllTextAsync(Path.Combine(folder, "sentence_bert_config.json"), """{"max_seq_length": 128}""");
+        await File.WriteAllTextAsync(Path.Combine(folder, "tokenizer_config.json"), """{"do_lower_case": false}""");
+        using (var named = EmbeddingProvider.Create($"onnx:{folder}", null, null)!)
+        {
+            Assert.EndsWith("/mean+cased+t128", named.GetService<EmbeddingGeneratorMetadata>()!.DefaultModelId, StringComparison.Ordinal);
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(folder, "1_Pooling", "config.json"), """{"word_embedding_dimension": 384, "pooling_mode_mean_tokens": false, "pooling_mode_max_tokens": true}""");
+        var refused = Assert.Throws<EngramArgumentException>(() => EmbeddingProvider.Create($"onnx:{folder}", null, null));
+        Assert.Contains("max_tokens pooling", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AMemoryOfSeveralSentences_IsScoredByTheOneAQuestionIsAbout_AndOfferedAsSimilarByItsWholeText()
     {
         var home = temp.NewHome();

@@ -85,6 +85,16 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
         }
     }
 
+    /// <summary>A sentence-transformers folder of the shipped weights and vocabulary (and an empty <c>1_Pooling</c>), for an <c>onnx:</c> provider's configuration files.</summary>
+    private string ShippedWeightsFolder(string name)
+    {
+        var folder = Path.Combine(temp.Root, name + "-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(folder, "1_Pooling"));
+        File.CreateSymbolicLink(Path.Combine(folder, "model.onnx"), Path.Combine(EmbeddingProvider.DefaultModelFolder, "model.onnx"));
+        File.Copy(Path.Combine(EmbeddingProvider.DefaultModelFolder, "vocab.txt"), Path.Combine(folder, "vocab.txt"));
+        return folder;
+    }
+
     [Fact]
     public async Task AnAccentedWord_IsReadAsItsLetters_AsTheUncasedVocabularyHoldsThem()
     {
@@ -94,10 +104,7 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
         Assert.True(System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(vectors[0].Vector.Span, vectors[1].Vector.Span) > 0.9999f);
 
         // A model whose tokenizer keeps accents (strip_accents: false) is read so, under another name.
-        var folder = Path.Combine(temp.Root, "accents-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        File.CreateSymbolicLink(Path.Combine(folder, "model.onnx"), Path.Combine(EmbeddingProvider.DefaultModelFolder, "model.onnx"));
-        File.Copy(Path.Combine(EmbeddingProvider.DefaultModelFolder, "vocab.txt"), Path.Combine(folder, "vocab.txt"));
+        var folder = ShippedWeightsFolder("accents");
         await File.WriteAllTextAsync(Path.Combine(folder, "tokenizer_config.json"), """{"do_lower_case": true, "strip_accents": false}""");
         using var keeping = EmbeddingProvider.Create($"onnx:{folder}", null, null)!;
         Assert.EndsWith("/mean", keeping.GetService<EmbeddingGeneratorMetadata>()!.DefaultModelId, StringComparison.Ordinal);
@@ -108,10 +115,7 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
     [Fact]
     public async Task AnOnnxFolder_NamesWhatChangesItsVectors_AndRefusesAPoolingEngramDoesNotRun()
     {
-        var folder = Path.Combine(temp.Root, "named-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path.Combine(folder, "1_Pooling"));
-        File.CreateSymbolicLink(Path.Combine(folder, "model.onnx"), Path.Combine(EmbeddingProvider.DefaultModelFolder, "model.onnx"));
-        File.Copy(Path.Combine(EmbeddingProvider.DefaultModelFolder, "vocab.txt"), Path.Combine(folder, "vocab.txt"));
+        var folder = ShippedWeightsFolder("named");
         await File.WriteAllTextAsync(Path.Combine(folder, "sentence_bert_config.json"), """{"max_seq_length": 128}""");
         await File.WriteAllTextAsync(Path.Combine(folder, "tokenizer_config.json"), """{"do_lower_case": false}""");
         using (var named = EmbeddingProvider.Create($"onnx:{folder}", null, null)!)
@@ -281,10 +285,7 @@ public sealed class ShippedModelTests(TempFolder temp) : IClassFixture<TempFolde
     public async Task AnOnnxFolder_IsUsedAsItsSentenceTransformersFilesSay()
     {
         // The shipped weights under a configuration of another kind: [CLS] pooling and a query prompt (as arctic-embed has).
-        var folder = Path.Combine(temp.Root, "cls-model-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path.Combine(folder, "1_Pooling"));
-        File.CreateSymbolicLink(Path.Combine(folder, "model.onnx"), Path.Combine(EmbeddingProvider.DefaultModelFolder, "model.onnx"));
-        File.Copy(Path.Combine(EmbeddingProvider.DefaultModelFolder, "vocab.txt"), Path.Combine(folder, "vocab.txt"));
+        var folder = ShippedWeightsFolder("cls-model");
         await File.WriteAllTextAsync(Path.Combine(folder, "1_Pooling", "config.json"), """{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}""");
         await File.WriteAllTextAsync(Path.Combine(folder, "config_sentence_transformers.json"), """{"prompts": {"query": "Represent this sentence for searching relevant passages: ", "document": ""}}""");
 

@@ -89,6 +89,8 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
         Assert.Equal(0, (await RunAsync(home, "export", "-o", backup)).Exit);
         Assert.Contains("release train", File.ReadAllText(backup), StringComparison.Ordinal);
         Assert.Equal([backup], Directory.GetFiles(folder));
+
+        AssertOneLineError(await RunAsync(home, "export", "-o", folder), 2, "is a folder");
     }
 
     [Fact]

@@ -23,6 +23,11 @@ internal static class ExportCommand
                 return ExitCodes.Ok;
             }
 
+            if (Directory.Exists(path))
+            {
+                throw new EngramArgumentException($"'{path}' is a folder. Send -o a file name in it, e.g. {Path.Combine(path, "engram-export.jsonl")}.");
+            }
+
             // Written beside the file and moved over it once whole: a failure (a wrong --in, the store away, Ctrl+C)
             // leaves an earlier export there as it was.
             var partial = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.partial");

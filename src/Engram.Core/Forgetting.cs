@@ -44,7 +44,7 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
                     LogWalBusy(logger);
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e)
             {
                 LogCleanUpFailed(logger, ids.Count, e.GetType().Name, e.Message);
             }
@@ -52,8 +52,20 @@ internal sealed partial class Forgetting(MemoryEngine engine, RecallPipeline rec
             LogForgot(logger, ids.Count);
         }
 
-        // After a real forget the receipt is written whatever the caller does now: it is the proof of what went.
-        var residue = await ResidueAsync(ids, request.DryRun ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+        // After a real forget the receipt is written whatever the caller does now: it is the proof of what went. If the
+        // store goes away before it is counted, the error says the forget is done, so it is not repeated (a forget by
+        // query repeated would take the next match).
+        ForgetResidue residue;
+        try
+        {
+            residue = await ResidueAsync(ids, request.DryRun ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (EngramUnavailableException e) when (!request.DryRun)
+        {
+            throw new EngramUnavailableException(
+                $"Forgot {ids.Count} memories, but the store cannot be reached right now to count what is left. Do not repeat the forget: recall to see that they are gone. ({e.Message})", e);
+        }
+
         var listed = ids.Take(EngramOptions.MaxForgetIdsListed).ToList();
         return new ForgetResult(request.DryRun, ids.Count, listed, listed.Count < ids.Count, residue, checks);
     }

@@ -28,6 +28,8 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
     /// <exception cref="EngramArgumentException">A request is invalid, or names a scope outside the caller's.</exception>
     public async Task<List<PendingMemory>> PrepareAsync(IReadOnlyList<RememberRequest> requests, CallerScopes caller, CancellationToken cancellationToken, Func<int, string>? name = null)
     {
+        // A batch's requests are named in messages; so is a lone one when the caller names them (an import's record).
+        var named = name is not null || requests.Count > 1;
         name ??= i => $"Request {i}";
         var now = DateTimeOffset.UtcNow;
         var pending = new List<PendingMemory>(requests.Count);
@@ -48,7 +50,7 @@ internal sealed partial class MemoryWriter(MemoryEngine engine, double similarTh
                 pending.Add(new PendingMemory(memory, ContentHash.Compute(content), null, supersedes, EntityExtractor.Extract(content)) { Redacted = redacted });
                 contents.Add(content);
             }
-            catch (EngramArgumentException e) when (requests.Count > 1)
+            catch (EngramArgumentException e) when (named)
             {
                 throw new EngramArgumentException($"{name(i)}: {e.Message}", e);
             }

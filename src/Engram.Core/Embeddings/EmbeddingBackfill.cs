@@ -176,13 +176,14 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             }
 
             var ready = await _store.SaveVectorsAsync(model, embedded, cancellationToken).ConfigureAwait(false);
-            LogBatch(_logger, batch.Count, model.Id);
+            LogBatch(_logger, embedded.Count, model.Id);
             foreach (var scope in ready)
             {
                 LogReady(_logger, scope, model.Id);
             }
 
-            return (batch.Count, false);
+            // Texts left for a later pass (a busy provider) are not counted as done.
+            return (embedded.Count, false);
         }
         finally
         {
@@ -209,6 +210,21 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         if (vectors is not null)
         {
             return batch.Zip(vectors).ToList();
+        }
+
+        if (batch.Count == 1 && _transientFailures.TryGetValue(batch[0].Id, out var failures))
+        {
+            // Left alone after failing while others embedded: it counts as refused after the tries, so a text that always
+            // fails never keeps the embedder paused (and recall without meaning) for good.
+            if (failures + 1 < TransientTries)
+            {
+                _transientFailures[batch[0].Id] = failures + 1;
+                return null;
+            }
+
+            _transientFailures.Remove(batch[0].Id);
+            LogRefused(_logger, batch[0].Id, _embedder.LastError ?? "unknown");
+            return [(batch[0], [])];
         }
 
         if (batch.Count == 1 || _embedder.Problem is not null)

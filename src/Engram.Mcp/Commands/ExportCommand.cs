@@ -28,26 +28,41 @@ internal static class ExportCommand
                 throw new EngramArgumentException($"'{path}' is a folder. Send -o a file name in it, e.g. {Path.Combine(path, "engram-export.jsonl")}.");
             }
 
-            // Written beside the file and moved over it once whole: a failure (a wrong --in, the store away, Ctrl+C)
-            // leaves an earlier export there as it was.
-            var partial = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.partial");
+            if (!Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(path))))
+            {
+                throw Unwritable(path, "its folder does not exist", null);
+            }
+
+            // Written to a private temporary file first and copied into the target once whole: a failure (a wrong --in,
+            // the store away, Ctrl+C) leaves an earlier export there as it was, and the target stays what it is (its
+            // permissions, a link, a device such as /dev/stdout, a pipe).
+            var partial = Path.Combine(Path.GetTempPath(), $"engram-export-{Guid.NewGuid():N}.jsonl");
             try
             {
                 (int Memories, int Checks) written;
-                await using (var file = Create(partial, path))
+                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite };
+                if (!OperatingSystem.IsWindows())
                 {
-                    written = await JsonlExport.WriteAsync(service, cli.Get(scope), file, cancellationToken).ConfigureAwait(false);
+                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
                 }
 
-                File.Move(partial, path, overwrite: true);
+                await using var buffer = new FileStream(partial, options);
+                await using (var writer = new StreamWriter(buffer, leaveOpen: true))
+                {
+                    written = await JsonlExport.WriteAsync(service, cli.Get(scope), writer, cancellationToken).ConfigureAwait(false);
+                }
+
+                buffer.Position = 0;
+                await using (var target = Open(path))
+                {
+                    await buffer.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+                }
+
                 await cli.Terminal.Error.WriteLineAsync($"{Tables.Count(written.Memories, "memory", "memories")} and {Tables.Count(written.Checks, "saved check", "saved checks")} written to {path}.").ConfigureAwait(false);
             }
             finally
             {
-                if (File.Exists(partial))
-                {
-                    File.Delete(partial);
-                }
+                File.Delete(partial);
             }
 
             return ExitCodes.Ok;
@@ -55,22 +70,24 @@ internal static class ExportCommand
         return command;
     }
 
-    /// <summary>The file <paramref name="partial"/>, to be moved over <paramref name="path"/>, which errors name.</summary>
-    private static StreamWriter Create(string partial, string path)
+    /// <summary>The export's target, opened to be written from its start.</summary>
+    private static FileStream Open(string path)
     {
         try
         {
-            return new StreamWriter(partial);
+            return new FileStream(path, FileMode.Create, FileAccess.Write);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var why = e switch
+            throw Unwritable(path, e switch
             {
                 DirectoryNotFoundException => "its folder does not exist",
                 UnauthorizedAccessException => "writing there is not allowed",
                 _ => e.Message,
-            };
-            throw new EngramArgumentException($"cannot write '{path}': {why}. Send -o a file in a folder you may write to, or leave -o out for stdout.", e);
+            }, e);
         }
     }
+
+    private static EngramArgumentException Unwritable(string path, string why, Exception? cause) =>
+        new($"cannot write '{path}': {why}. Send -o a file in a folder you may write to, or leave -o out for stdout.", cause!);
 }

@@ -46,10 +46,17 @@ internal static partial class MalformedCalls
             return $"'{where}' is not well-formed text: it holds half of a UTF-16 surrogate pair (a string cut inside an emoji or another character outside the Basic Multilingual Plane). Send whole characters.";
         }
 
-        if (tools is not null && call["name"] is JsonValue name && name.GetValueKind() == JsonValueKind.String &&
-            name.GetValue<string>() is var tool && !tools.TryGetPrimitive(tool, out _))
+        try
         {
-            return $"Unknown tool: '{Shorten(tool)}'. The tools are: {string.Join(", ", tools.Select(t => t.ProtocolTool.Name))}.";
+            if (tools is not null && call["name"] is JsonValue name && name.GetValueKind() == JsonValueKind.String &&
+                name.GetValue<string>() is var tool && !tools.TryGetPrimitive(tool, out _))
+            {
+                return $"Unknown tool: '{Shorten(tool)}'. The tools are: {string.Join(", ", tools.Select(t => t.ProtocolTool.Name))}.";
+            }
+        }
+        catch (ArgumentException)
+        {
+            // params naming a property twice ("name" and "Name"): the SDK's binding answers it.
         }
 
         return null;

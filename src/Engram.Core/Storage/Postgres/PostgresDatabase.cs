@@ -85,7 +85,7 @@ internal sealed class PostgresDatabase : IAsyncDisposable
             {
                 // The commit was sent: it may have been applied. Repeating a forget by query would then take the next match.
                 throw new EngramUnavailableException(
-                    $"The store at {Location.Display} went away while committing ({Reason(e)}), so the change may have been applied. Retry in a few seconds: remember is safe to repeat (a fact stored twice is one memory); before repeating a forget, recall to see whether it is done.", e);
+                    $"The store at {Location.Display} cannot be reached right now ({Reason(e)}; it went away while committing, so the change may have been applied). Retry in a few seconds: remember is safe to repeat (a fact stored twice is one memory); before repeating a forget, recall to see whether it is done.", e);
             }
             catch (Exception e) when (IsUnavailable(e))
             {

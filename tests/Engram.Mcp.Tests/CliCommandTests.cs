@@ -91,6 +91,23 @@ public sealed class CliCommandTests(TempFolder temp) : IClassFixture<TempFolder>
         Assert.Equal([backup], Directory.GetFiles(folder));
 
         AssertOneLineError(await RunAsync(home, "export", "-o", folder), 2, "is a folder");
+
+        // A link stays a link, and the file it names keeps its permissions.
+        var linked = Path.Combine(folder, "latest.jsonl");
+        File.CreateSymbolicLink(linked, backup);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(backup, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        Assert.Equal(0, (await RunAsync(home, "remember", "The release train leaves from platform 9.")).Exit);
+        Assert.Equal(0, (await RunAsync(home, "export", "-o", linked)).Exit);
+        Assert.NotNull(new FileInfo(linked).LinkTarget);
+        Assert.Contains("platform 9", File.ReadAllText(backup), StringComparison.Ordinal);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(backup));
+        }
     }
 
     [Fact]

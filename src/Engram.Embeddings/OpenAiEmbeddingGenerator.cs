@@ -62,12 +62,57 @@ internal sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Emb
     public void Dispose() => _http.Dispose();
 
     /// <summary>
-    /// Whether <paramref name="body"/> holds the start of any of <paramref name="input"/> (its first 12 characters or more,
-    /// as JSON would write them: a quote, an escape or a newline in the text makes the comparison by its unescaped start).
+    /// Whether <paramref name="body"/> holds the start of any of <paramref name="input"/> (its first 24 characters, or all of
+    /// a text of 8 or more): in the body as sent, or, when the body is JSON, in any of its strings once unescaped (however
+    /// the server escaped quotes and other characters).
     /// </summary>
-    internal static bool Quotes(string body, IReadOnlyList<string> input) =>
-        input.Any(text => text.Trim() is { Length: >= 12 } t && (body.Contains(t[..Math.Min(t.Length, 24)], StringComparison.Ordinal)
-            || body.Contains(JsonSerializer.Serialize(t[..Math.Min(t.Length, 24)])[1..^1], StringComparison.Ordinal)));
+    internal static bool Quotes(string body, IReadOnlyList<string> input)
+    {
+        var starts = input.Select(t => t.Trim()).Where(t => t.Length >= 8).Select(t => t[..Math.Min(t.Length, 24)]).ToList();
+        if (starts.Count == 0)
+        {
+            return false;
+        }
+
+        var texts = new List<string> { body };
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            Strings(json.RootElement, texts);
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the body as sent is all there is.
+        }
+
+        return starts.Any(start => texts.Any(text => text.Contains(start, StringComparison.Ordinal)));
+    }
+
+    /// <summary>Adds every string and property name in <paramref name="element"/> to <paramref name="texts"/>.</summary>
+    private static void Strings(JsonElement element, List<string> texts)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                texts.Add(element.GetString()!);
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    Strings(item, texts);
+                }
+
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    texts.Add(property.Name);
+                    Strings(property.Value, texts);
+                }
+
+                break;
+        }
+    }
 
     private sealed record Request([property: JsonPropertyName("model")] string Model, [property: JsonPropertyName("input")] IReadOnlyList<string> Input);
 

@@ -287,6 +287,12 @@ public sealed class EmbeddingProviderTests(TempFolder temp) : IClassFixture<Temp
         Assert.StartsWith("400", e.Message, StringComparison.Ordinal);
         Assert.Contains("left out", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("POISON", e.Message, StringComparison.Ordinal);
+
+        // The body escapes the text's quotes and accents (as \u0022, \u00E9): it is still recognised.
+        var quoted = await Assert.ThrowsAsync<HttpRequestException>(() => embedder.GenerateAsync(["\"Café\" POISON: deploy with helm upgrade."]));
+        Assert.Contains("left out", quoted.Message, StringComparison.Ordinal);
+        Assert.True(OpenAiEmbeddingGenerator.Quotes("""{"detail":"bad input: \"We use pnpm\" is refused"}""", ["We use pnpm"]));
+        Assert.False(OpenAiEmbeddingGenerator.Quotes("""{"error":{"message":"Incorrect API key provided"}}""", ["We use pnpm for packages."]));
     }
 
     [Fact]

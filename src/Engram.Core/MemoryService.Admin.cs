@@ -114,6 +114,7 @@ public sealed partial class MemoryService
             .Select(r => (Old: r.Id, New: r.SupersededBy!, At: (r.SupersededAt ?? r.CreatedAt).ToUnixTimeMilliseconds()))
             .ToList();
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        bool BothIn((string Old, string New, long At) link) => seen.Contains(link.Old) && seen.Contains(link.New);
         foreach (var batch in records.Chunk(500))
         {
             var known = await state.Store.GetAsync(batch.Select(r => r.Id).ToList(), cancellationToken).ConfigureAwait(false);
@@ -139,11 +140,11 @@ public sealed partial class MemoryService
             created += results.Count(r => r.Status == RememberStatus.Created);
             duplicates += results.Count(r => r.Status == RememberStatus.Duplicate);
             seen.UnionWith(batch.Select(r => r.Id));
-            var ready = links.Where(l => seen.Contains(l.Old) && seen.Contains(l.New)).ToList();
+            var ready = links.FindAll(BothIn);
             if (ready.Count > 0)
             {
                 linked += await state.Store.LinkAsync(ready, cancellationToken).ConfigureAwait(false);
-                links.RemoveAll(l => seen.Contains(l.Old) && seen.Contains(l.New));
+                links.RemoveAll(BothIn);
             }
 
             done += batch.Length;

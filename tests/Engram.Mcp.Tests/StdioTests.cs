@@ -143,19 +143,12 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
     [Fact]
     public async Task Executable_NullArgumentsAndAnUnknownTool_AreAnsweredWithoutAStackTrace()
     {
-        using var process = StartRaw("Information");
-        var stderr = process.StandardError.ReadToEndAsync();
-        var responses = await ExchangeAsync(process,
-            InitializeRequest,
-            """{"jsonrpc":"2.0","method":"notifications/initialized"}""",
+        var (responses, log) = await CallsAsync(
             """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"recall","arguments":{"query":"x","limit":null,"includeSuperseded":null}}}""",
             """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"memorize","arguments":{"content":"x"}}}""");
 
         Assert.False(responses[2].GetProperty("result").TryGetProperty("isError", out var isError) && isError.GetBoolean(), responses[2].ToString());
         Assert.Equal(-32602, responses[3].GetProperty("error").GetProperty("code").GetInt32());
-        process.StandardInput.Close();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        var log = await stderr;
         Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", log); // no stack frame
         Assert.Single(log.Split('\n'), l => l.Contains("memorize", StringComparison.Ordinal));
     }
@@ -163,11 +156,7 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
     [Fact]
     public async Task Executable_CallsItCannotRead_AreInvalidParamsThatSayWhatToSend_WithoutAStackTrace()
     {
-        using var process = StartRaw("Information");
-        var stderr = process.StandardError.ReadToEndAsync();
-        var responses = await ExchangeAsync(process,
-            InitializeRequest,
-            """{"jsonrpc":"2.0","method":"notifications/initialized"}""",
+        var (responses, log) = await CallsAsync(
             """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":[]}""",
             """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"remember","arguments":{"content":"deploy notes \ud83d"}}}""",
             """{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"remember","arguments":{"content":"fine","tags":["ok","a\udc00"]}}}""",
@@ -182,9 +171,18 @@ public sealed class StdioTests(TempFolder temp) : IClassFixture<TempFolder>
         // Digits of another script are not read as a date, and the recall answers.
         Assert.False(responses[5].GetProperty("result").TryGetProperty("isError", out var failed) && failed.GetBoolean(), responses[5].ToString());
         Assert.Equal("created", responses[6].GetProperty("result").GetProperty("structuredContent").GetProperty("status").GetString());
+        Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", log); // no stack frame
+    }
+
+    /// <summary>Starts the server at Information, shakes hands, sends <paramref name="calls"/>, closes its input: the answers by id and what it logged.</summary>
+    private async Task<(Dictionary<int, JsonElement> Responses, string Log)> CallsAsync(params string[] calls)
+    {
+        using var process = StartRaw("Information");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var responses = await ExchangeAsync(process, [InitializeRequest, """{"jsonrpc":"2.0","method":"notifications/initialized"}""", .. calls]);
         process.StandardInput.Close();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", await stderr); // no stack frame
+        return (responses, await stderr);
     }
 
     [Fact]

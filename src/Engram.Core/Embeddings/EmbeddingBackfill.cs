@@ -212,17 +212,15 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
             return batch.Zip(vectors).ToList();
         }
 
-        if (batch.Count == 1 && _transientFailures.TryGetValue(batch[0].Id, out var failures))
+        if (batch.Count == 1 && _transientFailures.ContainsKey(batch[0].Id))
         {
             // Left alone after failing while others embedded: it counts as refused after the tries, so a text that always
             // fails never keeps the embedder paused (and recall without meaning) for good.
-            if (failures + 1 < TransientTries)
+            if (TryLater(batch[0].Id))
             {
-                _transientFailures[batch[0].Id] = failures + 1;
                 return null;
             }
 
-            _transientFailures.Remove(batch[0].Id);
             LogRefused(_logger, batch[0].Id, _embedder.LastError ?? "unknown");
             return [(batch[0], [])];
         }
@@ -258,7 +256,7 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         var later = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (memory, _, transient) in one.Where(x => x.Item2 is null))
         {
-            if (transient && (_transientFailures[memory.Id] = _transientFailures.GetValueOrDefault(memory.Id) + 1) < TransientTries)
+            if (transient && TryLater(memory.Id))
             {
                 later.Add(memory.Id);
             }
@@ -281,6 +279,20 @@ internal sealed partial class EmbeddingBackfill : IAsyncDisposable
         }
 
         return one.Where(x => !later.Contains(x.Item1.Id)).Select(x => (x.Item1, x.Item2 ?? [])).ToList();
+    }
+
+    /// <summary>Counts one more failed pass for <paramref name="id"/>: true while it is to be asked again, false (and forgotten) once the tries are spent.</summary>
+    private bool TryLater(string id)
+    {
+        var failures = _transientFailures.GetValueOrDefault(id) + 1;
+        if (failures < TransientTries)
+        {
+            _transientFailures[id] = failures;
+            return true;
+        }
+
+        _transientFailures.Remove(id);
+        return false;
     }
 
     /// <summary>

@@ -88,6 +88,9 @@ internal static class ExportCommand
         }
     }
 
-    private static EngramArgumentException Unwritable(string path, string why, Exception? cause) =>
-        new($"cannot write '{path}': {why}. Send -o a file in a folder you may write to, or leave -o out for stdout.", cause!);
+    private static EngramArgumentException Unwritable(string path, string why, Exception? cause)
+    {
+        var message = $"cannot write '{path}': {why}. Send -o a file in a folder you may write to, or leave -o out for stdout.";
+        return cause is null ? new(message) : new(message, cause);
+    }
 }

@@ -41,9 +41,9 @@ internal static partial class MalformedCalls
             return """tools/call takes its params as an object: {"name": "<tool>", "arguments": {…}}.""";
         }
 
-        if (Unreadable(call, "params") is { } where)
+        if (Unreadable(call) is { } where)
         {
-            return $"'{where}' is not well-formed text: it holds half of a UTF-16 surrogate pair (a string cut inside an emoji or another character outside the Basic Multilingual Plane). Send whole characters.";
+            return $"'params{where}' is not well-formed text: it holds half of a UTF-16 surrogate pair (a string cut inside an emoji or another character outside the Basic Multilingual Plane). Send whole characters.";
         }
 
         try
@@ -62,8 +62,12 @@ internal static partial class MalformedCalls
         return null;
     }
 
-    /// <summary>Where in <paramref name="node"/> a name or string cannot be read as text, or null when all can.</summary>
-    private static string? Unreadable(JsonNode? node, string path)
+    /// <summary>
+    /// Where in <paramref name="node"/> a name or string cannot be read as text, as a path below it ("" for the node
+    /// itself), or null when all can. Paths are made only on the way out of a failure: a well-formed call, every call but
+    /// a rare one, builds none.
+    /// </summary>
+    private static string? Unreadable(JsonNode? node)
     {
         try
         {
@@ -72,9 +76,9 @@ internal static partial class MalformedCalls
                 case JsonObject o:
                     foreach (var (key, value) in o)
                     {
-                        if (Unreadable(value, $"{path}.{key}") is { } inside)
+                        if (Unreadable(value) is { } inside)
                         {
-                            return inside;
+                            return "." + key + inside;
                         }
                     }
 
@@ -82,9 +86,9 @@ internal static partial class MalformedCalls
                 case JsonArray a:
                     for (var i = 0; i < a.Count; i++)
                     {
-                        if (Unreadable(a[i], $"{path}[{i}]") is { } inside)
+                        if (Unreadable(a[i]) is { } inside)
                         {
-                            return inside;
+                            return $"[{i}]{inside}";
                         }
                     }
 
@@ -97,7 +101,7 @@ internal static partial class MalformedCalls
         catch (InvalidOperationException)
         {
             // System.Text.Json refuses to unescape a lone surrogate (a value's, or a property name's).
-            return path;
+            return "";
         }
         catch (ArgumentException)
         {
